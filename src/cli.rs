@@ -1,0 +1,120 @@
+//! What each subcommand does. Errors that are the user's (a bad value, a missing user) print one line
+//! and exit with code 2; anything else exits with 1.
+
+use crate::auth::{generate_token, hash_token};
+use crate::config::{Cli, Command, TokenCommand, UserCommand};
+use crate::records::NewUser;
+use crate::store::{Store, StoreError};
+use std::process::ExitCode;
+
+/// A failure reported to the user with an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            CliError::Other(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => CliError::Usage(format!("{what} already exists")),
+            other => CliError::Other(other.into()),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let url = cli.global.database_url.clone();
+    let connect = || async {
+        Store::connect(url.expose())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let store = connect().await?;
+            let listener = tokio::net::TcpListener::bind(args.addr)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+            crate::serve(store, args, listener, crate::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = connect().await?;
+            store.close().await;
+            eprintln!("migrations applied to {url}");
+        }
+        Command::User(UserCommand::Create { username, email, developer, admin }) => {
+            let store = connect().await?;
+            let user = store
+                .create_user(&NewUser { username: check_username(&username)?, email: check_email(&email)?, is_developer: developer, is_admin: admin })
+                .await?;
+            println!("{}", user.id);
+        }
+        Command::User(UserCommand::Promote { username, developer, admin }) => {
+            let store = connect().await?;
+            let user = store
+                .get_user_by_username(&username)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no user named '{username}'")))?;
+            let user = store
+                .set_user_roles(user.id, developer.then_some(true), admin.then_some(true))
+                .await?;
+            eprintln!("{}: developer={} admin={}", user.username, user.is_developer, user.is_admin);
+        }
+        Command::Token(TokenCommand::Create { username, name, expires_days, admin }) => {
+            let store = connect().await?;
+            let user = match store.get_user_by_username(&username).await? {
+                Some(user) if admin && !user.is_admin => {
+                    store.set_user_roles(user.id, None, Some(true)).await?
+                }
+                Some(user) => user,
+                None if admin => {
+                    let username = check_username(&username)?;
+                    store
+                        .create_user(&NewUser {
+                            email: format!("{username}@pocket-ai.local"),
+                            username,
+                            is_developer: true,
+                            is_admin: true,
+                        })
+                        .await?
+                }
+                None => {
+                    return Err(CliError::Usage(format!(
+                        "no user named '{username}' (pass --admin to create an admin)"
+                    )))
+                }
+            };
+            let token = generate_token();
+            let expires_at = expires_days
+                .map(|d| crate::domain::now() + chrono::Duration::days(i64::from(d)));
+            store.create_token(user.id, &name, &hash_token(&token), expires_at).await?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn check_username(u: &str) -> Result<String, CliError> {
+    let ok = (1..=64).contains(&u.len())
+        && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    ok.then(|| u.to_string())
+        .ok_or_else(|| CliError::Usage("username must be 1 to 64 letters, digits, '-', '_' or '.'".into()))
+}
+
+fn check_email(e: &str) -> Result<String, CliError> {
+    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+    ok.then(|| e.to_string())
+        .ok_or_else(|| CliError::Usage(format!("'{e}' is not an email address")))
+}

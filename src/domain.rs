@@ -1,0 +1,360 @@
+//! Domain types shared by the store, the HTTP API and the sync: validated newtypes and the closed
+//! vocabularies of the catalog (categories, licences, upstream status). Nothing here knows about HTTP
+//! or SQL.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+/// An error raised when a value does not parse into a domain type. The message is meant for clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(InvalidValue(format!(
+                        "unknown {} '{}', expected one of: {}",
+                        stringify!($name),
+                        other.chars().take(64).collect::<String>(),
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a model is for, as the portal groups them. Synced models start as `utility`.
+    Category {
+        Utility => "utility",
+        Diagnostic => "diagnostic",
+        Performance => "performance",
+        Fun => "fun",
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// The licences the catalog knows. Anything else is `other`; no licence at all is `unknown`.
+    LicenseType {
+        Apache2 => "apache-2.0",
+        Mit => "mit",
+        Bsd => "bsd",
+        Bsd3Clause => "bsd-3-clause",
+        Bsd3ClauseClear => "bsd-3-clause-clear",
+        Cc0 => "cc0-1.0",
+        Afl3 => "afl-3.0",
+        CcBy4 => "cc-by-4.0",
+        CcBySa3 => "cc-by-sa-3.0",
+        CcBySa4 => "cc-by-sa-4.0",
+        Openrail => "openrail",
+        OpenrailPlusPlus => "openrail++",
+        CcByNc4 => "cc-by-nc-4.0",
+        CcByNcSa4 => "cc-by-nc-sa-4.0",
+        CcByNcNd4 => "cc-by-nc-nd-4.0",
+        Gpl3 => "gpl-3.0",
+        Agpl3 => "agpl-3.0",
+        Llama2 => "llama2",
+        Llama3 => "llama3",
+        Other => "other",
+        Unknown => "unknown",
+    }
+);
+
+impl LicenseType {
+    /// Normalises a licence identifier as the Hub spells it (`Apache-2.0`, `apache 2.0`, `gemma`, ...).
+    /// A listed licence maps to itself, a known alias to its canonical form, anything else non-empty to
+    /// `other`, and nothing to `unknown`.
+    pub fn normalize(raw: &str) -> LicenseType {
+        let s = raw.trim().to_ascii_lowercase();
+        if s.is_empty() {
+            return LicenseType::Unknown;
+        }
+        if let Ok(known) = s.parse::<LicenseType>() {
+            return known;
+        }
+        match s.replace(['_', ' '], "-").as_str() {
+            "apache-2" | "apache2" | "apache" | "apache-license-2.0" => LicenseType::Apache2,
+            "mit-license" => LicenseType::Mit,
+            "bsd-2-clause" => LicenseType::Bsd,
+            "bsd-3" => LicenseType::Bsd3Clause,
+            "cc0" => LicenseType::Cc0,
+            "gpl-3" | "gpl3" | "gplv3" => LicenseType::Gpl3,
+            "agpl-3" | "agplv3" => LicenseType::Agpl3,
+            "llama-2" => LicenseType::Llama2,
+            "llama-3" | "llama3.1" | "llama3.2" | "llama3.3" => LicenseType::Llama3,
+            _ => LicenseType::Other,
+        }
+    }
+
+    /// Picks the licence from several candidates (a card's list): the first listed one wins, else
+    /// `other` if any was given, else `unknown`.
+    pub fn from_candidates<'a>(candidates: impl IntoIterator<Item = &'a str>) -> LicenseType {
+        let mut seen_any = false;
+        for c in candidates {
+            match LicenseType::normalize(c) {
+                LicenseType::Unknown => {}
+                LicenseType::Other => seen_any = true,
+                known => return known,
+            }
+        }
+        if seen_any {
+            LicenseType::Other
+        } else {
+            LicenseType::Unknown
+        }
+    }
+}
+
+string_enum!(
+    /// Where a synced model stands on the Hub.
+    UpstreamStatus {
+        Active => "active",
+        Removed => "removed",
+        Private => "private",
+        Renamed => "renamed",
+    }
+);
+
+string_enum!(
+    /// Where a model comes from.
+    Source {
+        HuggingFace => "huggingface",
+        User => "user",
+    }
+);
+
+/// A URL-safe, unique model identifier: lower-case ASCII letters, digits and single dashes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Slug(String);
+
+impl Slug {
+    pub const MAX_LEN: usize = 96;
+
+    /// The readable base of a slug: lower case, every run of other characters folded to one dash, trimmed.
+    /// Several inputs share a base (`A/b`, `a-b`); [`Slug::candidates`] makes them unique.
+    pub fn base(input: &str) -> String {
+        let mut out = String::with_capacity(input.len());
+        let mut dash = false;
+        for ch in input.chars() {
+            if ch.is_ascii_alphanumeric() {
+                out.push(ch.to_ascii_lowercase());
+                dash = false;
+            } else if !dash && !out.is_empty() {
+                out.push('-');
+                dash = true;
+            }
+        }
+        while out.ends_with('-') {
+            out.pop();
+        }
+        out.truncate(Self::MAX_LEN - 17);
+        while out.ends_with('-') {
+            out.pop();
+        }
+        if out.is_empty() {
+            out.push_str("model");
+        }
+        out
+    }
+
+    /// The slugs to try, in order, for `input`: the base, then the base with a longer and longer suffix
+    /// taken from the SHA-256 of `disambiguator` (the exact Hub id, or the new model's id). The order is
+    /// deterministic, so the same inputs always lead to the same slug given the same catalog.
+    pub fn candidates(input: &str, disambiguator: &str) -> Vec<Slug> {
+        let base = Self::base(input);
+        let digest = hex::encode(Sha256::digest(disambiguator.as_bytes()));
+        let mut out = vec![Slug(base.clone())];
+        for len in [8usize, 12, 16] {
+            out.push(Slug(format!("{base}-{}", &digest[..len])));
+        }
+        out
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Slug {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(InvalidValue(format!("'{s}' is not a valid slug")))
+        }
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Hugging Face repo id, `owner/name` (or a bare legacy `name`), as the Hub allows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RepoId(String);
+
+impl RepoId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn owner(&self) -> Option<&str> {
+        self.0.split_once('/').map(|(o, _)| o)
+    }
+    pub fn name(&self) -> &str {
+        self.0.rsplit_once('/').map(|(_, n)| n).unwrap_or(&self.0)
+    }
+}
+
+impl FromStr for RepoId {
+    type Err = InvalidValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 96
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && !p.starts_with(['-', '.'])
+                && !p.contains("..")
+        };
+        let ok = match s.split_once('/') {
+            Some((owner, name)) => part_ok(owner) && part_ok(name),
+            None => part_ok(s),
+        };
+        if ok {
+            Ok(RepoId(s.to_owned()))
+        } else {
+            Err(InvalidValue(format!(
+                "'{}' is not a valid Hugging Face repo id",
+                s.chars().take(200).collect::<String>()
+            )))
+        }
+    }
+}
+
+impl TryFrom<String> for RepoId {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<RepoId> for String {
+    fn from(value: RepoId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for RepoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The current time truncated to microseconds, the precision both databases keep, so a value read back
+/// equals the value written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn licence_normalisation_maps_known_aliases_and_unknowns() {
+        assert_eq!(LicenseType::normalize("Apache-2.0"), LicenseType::Apache2);
+        assert_eq!(LicenseType::normalize("apache 2.0"), LicenseType::Apache2);
+        assert_eq!(LicenseType::normalize("MIT"), LicenseType::Mit);
+        assert_eq!(LicenseType::normalize("openrail++"), LicenseType::OpenrailPlusPlus);
+        assert_eq!(LicenseType::normalize("gemma"), LicenseType::Other);
+        assert_eq!(LicenseType::normalize("  "), LicenseType::Unknown);
+        assert_eq!(LicenseType::from_candidates(["gemma", "mit"]), LicenseType::Mit);
+        assert_eq!(LicenseType::from_candidates(["gemma"]), LicenseType::Other);
+        assert_eq!(LicenseType::from_candidates([]), LicenseType::Unknown);
+    }
+
+    #[test]
+    fn every_listed_licence_round_trips() {
+        for l in LicenseType::ALL {
+            assert_eq!(LicenseType::normalize(l.as_str()), *l);
+        }
+    }
+
+    #[test]
+    fn slug_bases_fold_case_and_separators() {
+        assert_eq!(Slug::base("litert-community/Gemma3-1B"), "litert-community-gemma3-1b");
+        assert_eq!(Slug::base("  Héllo  World!! "), "h-llo-world");
+        assert_eq!(Slug::base("///"), "model");
+    }
+
+    #[test]
+    fn colliding_ids_get_distinct_deterministic_candidates() {
+        let a = Slug::candidates("a-b/c", "a-b/c");
+        let b = Slug::candidates("a/b-c", "a/b-c");
+        assert_eq!(a[0], b[0], "the original's collision");
+        assert_ne!(a[1], b[1]);
+        assert_eq!(a, Slug::candidates("a-b/c", "a-b/c"));
+        for s in a.iter().chain(b.iter()) {
+            assert!(s.as_str().parse::<Slug>().is_ok(), "{s} must be a valid slug");
+        }
+    }
+
+    #[test]
+    fn repo_ids_parse_and_reject() {
+        let id: RepoId = "litert-community/Qwen2.5-1.5B".parse().unwrap();
+        assert_eq!(id.owner(), Some("litert-community"));
+        assert_eq!(id.name(), "Qwen2.5-1.5B");
+        assert!("bert-base-uncased".parse::<RepoId>().is_ok());
+        for bad in ["", "a/b/c", "../x", "a/", "x y/z", "a/.hidden"] {
+            assert!(bad.parse::<RepoId>().is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn slug_candidates_are_always_valid(input in ".{0,200}", dis in ".{0,40}") {
+            for s in Slug::candidates(&input, &dis) {
+                proptest::prop_assert!(s.as_str().parse::<Slug>().is_ok(), "{}", s);
+            }
+        }
+    }
+}

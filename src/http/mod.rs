@@ -1,0 +1,149 @@
+//! The HTTP API: shared state, the router with its OpenAPI document and docs page, the middleware stack
+//! (request ids, tracing with secrets redacted, CORS, timeouts, body limits) and the extractors that turn
+//! malformed input into `{"detail": ...}` errors. Each resource lives in its own file.
+
+mod health;
+mod models;
+mod users;
+
+use crate::config::ServeArgs;
+use crate::error::{ApiError, ErrorBody};
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::Router;
+use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Handles shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServeArgs>,
+}
+
+/// A JSON body whose rejections are API errors.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// A query string whose rejections are API errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path parameters whose rejections are API errors.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Pocket Catalog API", description = "The Pocket AI model catalog, with every public LiteRT model of the Hugging Face Hub mirrored into it."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "models", description = "The model catalog"),
+        (name = "users", description = "Accounts"),
+        (name = "health", description = "Probes"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`pcat_…`) from `pocket-catalog token create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document, before middleware.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(models::router())
+        .merge(users::router())
+        .split_for_parts()
+}
+
+/// The complete application: routes, docs and middleware.
+pub fn app(state: AppState) -> Router {
+    let (routes, openapi) = api();
+    let config = state.config.clone();
+    let request_id = REQUEST_ID;
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+    })
+    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN));
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { ApiError::NotFound("Not found".into()) })
+        .method_not_allowed_fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(ErrorBody { detail: "Method not allowed".into() }),
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes as usize))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout(),
+        ))
+        .layer(cors(&config.cors_origins))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            HeaderName::from_static("x-webhook-secret"),
+        ]))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// CORS is closed unless origins are configured; `*` opens it to any origin.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::LINK, HeaderName::from_static("x-total-count"), REQUEST_ID]);
+    if origins.is_empty() {
+        layer
+    } else if origins.contains(&"*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer.allow_origin(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    }
+}

@@ -1,0 +1,559 @@
+//! The model catalog: list, read, publish and edit models, and their versions.
+
+use super::{ApiJson, ApiPath, ApiQuery, AppState};
+use crate::auth::Caller;
+use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::records::*;
+use crate::store::{Keyset, ModelQuery, SortKey};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_models, create_model))
+        .routes(routes!(get_model, update_model))
+        .routes(routes!(list_versions, create_version))
+        .routes(routes!(get_version))
+}
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 1000;
+const MAX_NAME: usize = 200;
+const MAX_TEXT: usize = 20_000;
+const MAX_Q: usize = 200;
+const MAX_TAGS: usize = 64;
+const MAX_TAG: usize = 100;
+const MAX_URL: usize = 2048;
+const MAX_ASSETS: usize = 500;
+
+/// A model as the API shows it: the original's `ModelResponse` plus what the Hugging Face mirror keeps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub category: Category,
+    pub license_type: LicenseType,
+    pub origin_repo_url: Option<String>,
+    pub author_id: Uuid,
+    /// The Hugging Face repo id (`owner/name`) of a synced model.
+    pub hf_model_id: Option<String>,
+    pub is_verified_official: bool,
+    pub tags: Vec<String>,
+    pub task: Option<String>,
+    pub total_download_count: i64,
+    pub rating_weighted_avg: f64,
+    pub total_ratings: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// `huggingface` for models mirrored from the Hub, `user` for models published here.
+    pub source: Source,
+    /// Commit sha of the mirrored revision.
+    pub hf_sha: Option<String>,
+    pub hf_last_modified: Option<DateTime<Utc>>,
+    pub hf_created_at: Option<DateTime<Utc>>,
+    /// Hub downloads over the last 30 days (kept apart from Pocket AI's own counter).
+    pub hf_downloads: Option<i64>,
+    pub hf_likes: Option<i64>,
+    /// `false`, `auto` or `manual`.
+    pub hf_gated: Option<String>,
+    pub library_name: Option<String>,
+    pub upstream_status: Option<UpstreamStatus>,
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+impl From<Model> for ModelResponse {
+    fn from(m: Model) -> Self {
+        let source = if m.is_synced() { Source::HuggingFace } else { Source::User };
+        let up = m.upstream.unwrap_or_default();
+        let synced = source == Source::HuggingFace;
+        ModelResponse {
+            id: m.id,
+            name: m.name,
+            slug: m.slug,
+            description: m.description,
+            category: m.category,
+            license_type: m.license_type,
+            origin_repo_url: m.origin_repo_url,
+            author_id: m.author_id,
+            hf_model_id: m.hf_model_id,
+            is_verified_official: m.is_verified_official,
+            tags: m.tags,
+            task: m.task,
+            total_download_count: m.total_download_count,
+            rating_weighted_avg: m.rating_weighted_avg,
+            total_ratings: m.total_ratings,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            source,
+            hf_sha: up.sha,
+            hf_last_modified: up.last_modified,
+            hf_created_at: up.created_at,
+            hf_downloads: synced.then_some(up.downloads),
+            hf_likes: synced.then_some(up.likes),
+            hf_gated: up.gated,
+            library_name: up.library_name,
+            upstream_status: up.status,
+            synced_at: up.synced_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListModelsParams {
+    /// Exact task (`pipeline_tag`), e.g. `image-classification`.
+    task: Option<String>,
+    category: Option<Category>,
+    author_id: Option<Uuid>,
+    license_type: Option<LicenseType>,
+    /// `huggingface` (mirrored) or `user` (published here).
+    source: Option<Source>,
+    /// Case-insensitive text searched in name, description and tags (at most 200 characters).
+    q: Option<String>,
+    /// `created_at` (default, newest first), `updated_at`, `name` or `downloads`.
+    sort: Option<SortKey>,
+    /// Include models whose upstream repo is gone or private.
+    include_removed: Option<bool>,
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<i64>,
+    /// The opaque cursor from the previous page's `Link: <…>; rel="next"` header.
+    cursor: Option<String>,
+}
+
+/// List models, newest first by default. A JSON array; the next page is in the `Link` header and the
+/// number of matching models in `X-Total-Count`.
+#[utoipa::path(get, path = "/models", tag = "models", params(ListModelsParams), responses(
+    (status = 200, body = Vec<ModelResponse>, headers(
+        ("Link" = String, description = "`<URL>; rel=\"next\"` when another page exists"),
+        ("X-Total-Count" = i64, description = "Models matching the filters"),
+    )),
+    (status = 400, body = ErrorBody),
+))]
+async fn list_models(
+    State(state): State<AppState>,
+    _caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(p): ApiQuery<ListModelsParams>,
+) -> ApiResult<impl IntoResponse> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    if p.q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q) {
+        return Err(ApiError::BadRequest(format!("q must be at most {MAX_Q} characters")));
+    }
+    if p.task.as_ref().is_some_and(|t| t.len() > MAX_TAG) {
+        return Err(ApiError::BadRequest(format!("task must be at most {MAX_TAG} characters")));
+    }
+    let sort = p.sort.unwrap_or_default();
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| Keyset::decode(c, sort))
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let query = ModelQuery {
+        task: p.task,
+        category: p.category,
+        author_id: p.author_id,
+        license_type: p.license_type,
+        source: p.source,
+        q: p.q,
+        sort,
+        include_removed: p.include_removed.unwrap_or(false),
+        limit: limit as u32,
+        after,
+    };
+    let page = state.store.list_models(&query).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if let Some(next) = page.next {
+        let link = format!("<{}>; rel=\"next\"", with_cursor(&uri, &next.encode()));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    let body: Vec<ModelResponse> = page.items.into_iter().map(Into::into).collect();
+    Ok((headers, Json(body)))
+}
+
+/// The request's path and query with `cursor` replaced.
+fn with_cursor(uri: &axum::http::Uri, cursor: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if k != "cursor" {
+            query.append_pair(&k, &v);
+        }
+    }
+    query.append_pair("cursor", cursor);
+    format!("{}?{}", uri.path(), query.finish())
+}
+
+/// Finds a model by UUID or slug.
+async fn find_model(state: &AppState, id: &str) -> ApiResult<Model> {
+    let found = match Uuid::parse_str(id) {
+        Ok(uuid) => state.store.get_model(uuid).await?,
+        Err(_) if id.len() <= 200 => state.store.get_model_by_slug(id).await?,
+        Err(_) => None,
+    };
+    found.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "Model '{}' not found",
+            id.chars().take(200).collect::<String>()
+        ))
+    })
+}
+
+/// One model, by id or slug.
+#[utoipa::path(get, path = "/models/{id}", tag = "models",
+    params(("id" = String, Path, description = "Model UUID or slug")),
+    responses((status = 200, body = ModelResponse), (status = 404, body = ErrorBody)))]
+async fn get_model(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<ModelResponse>> {
+    Ok(Json(find_model(&state, &id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateModelRequest {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    category: Option<Category>,
+    #[serde(default)]
+    license_type: Option<LicenseType>,
+    #[serde(default)]
+    origin_repo_url: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    task: Option<String>,
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(ApiError::Unprocessable(format!(
+            "name must be 1 to {MAX_NAME} characters"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.chars().count() > max {
+        return Err(ApiError::Unprocessable(format!("{field} must be at most {max} characters")));
+    }
+    Ok(())
+}
+
+fn check_url(field: &str, value: &str) -> ApiResult<()> {
+    let ok = value.len() <= MAX_URL
+        && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(format!("{field} must be an http(s) URL")))
+    }
+}
+
+fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::Unprocessable(format!("at most {MAX_TAGS} tags are allowed")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = t.trim();
+        if t.is_empty() || t.chars().count() > MAX_TAG {
+            return Err(ApiError::Unprocessable(format!("tags must be 1 to {MAX_TAG} characters")));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Publish a model (developers). The server derives a unique slug from the name.
+#[utoipa::path(post, path = "/models", tag = "models", security(("bearer" = [])),
+    request_body = CreateModelRequest,
+    responses(
+        (status = 201, body = ModelResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn create_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateModelRequest>,
+) -> ApiResult<(StatusCode, Json<ModelResponse>)> {
+    let user = caller.developer()?;
+    let name = check_name(&req.name)?;
+    let description = req.description.unwrap_or_default();
+    check_text("description", &description, MAX_TEXT)?;
+    if let Some(url) = &req.origin_repo_url {
+        check_url("origin_repo_url", url)?;
+    }
+    if let Some(task) = &req.task {
+        check_text("task", task, MAX_TAG)?;
+    }
+    let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
+    let id = Uuid::new_v4();
+    let model = state
+        .store
+        .create_model(&NewModel {
+            id,
+            slug_hint: name.clone(),
+            slug_disambiguator: id.to_string(),
+            name,
+            description,
+            category: req.category.unwrap_or(Category::Utility),
+            license_type: req.license_type.unwrap_or(LicenseType::Unknown),
+            origin_repo_url: req.origin_repo_url,
+            author_id: user.id,
+            hf_model_id: None,
+            is_verified_official: false,
+            tags,
+            task: req.task,
+            upstream: None,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(model.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateModelRequest {
+    name: Option<String>,
+    description: Option<String>,
+    category: Option<Category>,
+    license_type: Option<LicenseType>,
+    origin_repo_url: Option<String>,
+    /// Admins only.
+    is_verified_official: Option<bool>,
+    tags: Option<Vec<String>>,
+    task: Option<String>,
+}
+
+/// Edit a model (its owner or an admin). On a model mirrored from the Hub, the fields the sync manages
+/// (name, description, licence, origin URL, tags, task) are refused with 403.
+#[utoipa::path(patch, path = "/models/{id}", tag = "models", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Model UUID or slug")),
+    request_body = UpdateModelRequest,
+    responses(
+        (status = 200, body = ModelResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn update_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateModelRequest>,
+) -> ApiResult<Json<ModelResponse>> {
+    let user = caller.user()?;
+    let model = find_model(&state, &id).await?;
+    if model.author_id != user.id && !user.is_admin {
+        return Err(ApiError::Forbidden("Only the model's author or an admin may edit it".into()));
+    }
+    let patch = ModelPatch {
+        name: req.name.as_deref().map(check_name).transpose()?,
+        description: req.description,
+        category: req.category,
+        license_type: req.license_type,
+        origin_repo_url: req.origin_repo_url,
+        is_verified_official: req.is_verified_official,
+        tags: req.tags.as_deref().map(check_tags).transpose()?,
+        task: req.task,
+    };
+    if let Some(d) = &patch.description {
+        check_text("description", d, MAX_TEXT)?;
+    }
+    if let Some(u) = &patch.origin_repo_url {
+        check_url("origin_repo_url", u)?;
+    }
+    if let Some(t) = &patch.task {
+        check_text("task", t, MAX_TAG)?;
+    }
+    if patch.is_verified_official.is_some() && !user.is_admin {
+        return Err(ApiError::Forbidden("Only an admin may set is_verified_official".into()));
+    }
+    if model.is_synced() {
+        let owned = patch.sync_owned_fields();
+        if !owned.is_empty() {
+            return Err(ApiError::Forbidden(format!(
+                "This model is mirrored from Hugging Face; its {} {} managed by the sync and cannot be edited",
+                owned.join(", "),
+                if owned.len() == 1 { "is" } else { "are" }
+            )));
+        }
+    }
+    Ok(Json(state.store.update_model(model.id, &patch).await?.into()))
+}
+
+/// A version as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionResponse {
+    pub id: Uuid,
+    pub model_id: Uuid,
+    pub version_string: String,
+    pub changelog: Option<String>,
+    pub hf_commit_sha: Option<String>,
+    pub pipeline_spec: Option<serde_json::Value>,
+    pub assets: Vec<Asset>,
+    pub published_at: DateTime<Utc>,
+    pub download_count: i64,
+    pub num_ratings: i64,
+    pub rating_avg: f64,
+    /// Total size of the version's assets in bytes.
+    pub total_size_bytes: i64,
+}
+
+impl From<ModelVersion> for VersionResponse {
+    fn from(v: ModelVersion) -> Self {
+        let total_size_bytes = v.assets.iter().filter_map(|a| a.file_size_bytes).sum();
+        VersionResponse {
+            id: v.id,
+            model_id: v.model_id,
+            version_string: v.version_string,
+            changelog: v.changelog,
+            hf_commit_sha: v.hf_commit_sha,
+            pipeline_spec: v.pipeline_spec,
+            assets: v.assets,
+            published_at: v.published_at,
+            download_count: v.download_count,
+            num_ratings: v.num_ratings,
+            rating_avg: v.rating_avg,
+            total_size_bytes,
+        }
+    }
+}
+
+/// A model's versions, newest first.
+#[utoipa::path(get, path = "/models/{id}/versions", tag = "models",
+    params(("id" = String, Path, description = "Model UUID or slug")),
+    responses((status = 200, body = Vec<VersionResponse>), (status = 404, body = ErrorBody)))]
+async fn list_versions(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<VersionResponse>>> {
+    let model = find_model(&state, &id).await?;
+    let versions = state.store.list_versions(model.id).await?;
+    Ok(Json(versions.into_iter().map(Into::into).collect()))
+}
+
+/// One version of a model.
+#[utoipa::path(get, path = "/models/{id}/versions/{version_id}", tag = "models",
+    params(
+        ("id" = String, Path, description = "Model UUID or slug"),
+        ("version_id" = Uuid, Path, description = "Version UUID"),
+    ),
+    responses(
+        (status = 200, body = VersionResponse),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn get_version(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath((id, version_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<VersionResponse>> {
+    let version_id = Uuid::parse_str(&version_id)
+        .map_err(|_| ApiError::BadRequest("version_id must be a UUID".into()))?;
+    let model = find_model(&state, &id).await?;
+    let version = state
+        .store
+        .get_version(model.id, version_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Version {version_id} not found")))?;
+    Ok(Json(version.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVersionRequest {
+    version_string: String,
+    #[serde(default)]
+    changelog: Option<String>,
+    #[serde(default)]
+    pipeline_spec: Option<serde_json::Value>,
+    #[serde(default)]
+    assets: Vec<Asset>,
+}
+
+/// Publish a version (developers): on their own models, and on models mirrored from the Hub.
+#[utoipa::path(post, path = "/models/{id}/versions", tag = "models", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Model UUID or slug")),
+    request_body = CreateVersionRequest,
+    responses(
+        (status = 201, body = VersionResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn create_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<CreateVersionRequest>,
+) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
+    let user = caller.developer()?;
+    let model = find_model(&state, &id).await?;
+    if model.author_id != user.id && !model.is_synced() && !user.is_admin {
+        return Err(ApiError::Forbidden(
+            "Versions can be added to your own models and to models mirrored from Hugging Face".into(),
+        ));
+    }
+    let version_string = req.version_string.trim().to_string();
+    if version_string.is_empty() || version_string.chars().count() > 100 {
+        return Err(ApiError::Unprocessable("version_string must be 1 to 100 characters".into()));
+    }
+    if let Some(c) = &req.changelog {
+        check_text("changelog", c, MAX_TEXT)?;
+    }
+    if req.pipeline_spec.as_ref().is_some_and(|s| s.to_string().len() > 64 * 1024) {
+        return Err(ApiError::Unprocessable("pipeline_spec must be at most 64 KiB".into()));
+    }
+    if req.assets.len() > MAX_ASSETS {
+        return Err(ApiError::Unprocessable(format!("at most {MAX_ASSETS} assets are allowed")));
+    }
+    for a in &req.assets {
+        if a.asset_key.trim().is_empty() || a.asset_key.len() > 500 || a.asset_type.len() > 50 {
+            return Err(ApiError::Unprocessable(
+                "each asset needs an asset_key (at most 500 characters) and an asset_type".into(),
+            ));
+        }
+        check_url("source_url", &a.source_url)?;
+        if a.file_size_bytes.is_some_and(|s| s < 0) {
+            return Err(ApiError::Unprocessable("file_size_bytes must not be negative".into()));
+        }
+    }
+    let version = state
+        .store
+        .create_version(&NewVersion {
+            model_id: model.id,
+            version_string,
+            changelog: req.changelog,
+            hf_commit_sha: None,
+            pipeline_spec: req.pipeline_spec,
+            assets: req.assets,
+            published_at: crate::domain::now(),
+            created_by: Some(user.id),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(version.into())))
+}

@@ -1,0 +1,64 @@
+//! pocket-catalog: the Pocket AI model catalog, with every public LiteRT model of the Hugging Face Hub
+//! mirrored into it. `main` parses the command line and calls into [`cli`]; tests call [`serve`] and
+//! [`http::app`] directly.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod records;
+pub mod store;
+pub mod telemetry;
+
+use crate::config::ServeArgs;
+use crate::http::AppState;
+use crate::store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    store: Store,
+    config: ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+    };
+    let app = http::app(state);
+    tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

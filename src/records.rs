@@ -1,0 +1,197 @@
+//! The catalog's records as the rest of the program sees them — users, tokens, models, versions and
+//! assets — and the inputs that create or change them. The store converts database rows into these; the
+//! HTTP layer converts these into its response types.
+
+use crate::domain::{Category, LicenseType, UpstreamStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub is_developer: bool,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub is_developer: bool,
+    pub is_admin: bool,
+}
+
+/// An API token as stored: only the SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// What the Hub says about a synced model, kept apart from Pocket AI's own fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Upstream {
+    pub object_id: String,
+    pub sha: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub downloads: i64,
+    pub likes: i64,
+    pub gated: Option<String>,
+    pub library_name: Option<String>,
+    pub status: Option<UpstreamStatus>,
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub category: Category,
+    pub license_type: LicenseType,
+    pub origin_repo_url: Option<String>,
+    pub author_id: Uuid,
+    pub hf_model_id: Option<String>,
+    pub is_verified_official: bool,
+    pub tags: Vec<String>,
+    pub task: Option<String>,
+    pub total_download_count: i64,
+    pub rating_weighted_avg: f64,
+    pub total_ratings: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Present exactly when the model is mirrored from the Hub.
+    pub upstream: Option<Upstream>,
+}
+
+impl Model {
+    pub fn is_synced(&self) -> bool {
+        self.hf_model_id.is_some()
+    }
+}
+
+/// A new model. `slug_hint` is what the slug is derived from (the name, or the Hub id); `slug_disambiguator`
+/// makes colliding hints unique deterministically.
+#[derive(Debug, Clone)]
+pub struct NewModel {
+    pub id: Uuid,
+    pub name: String,
+    pub slug_hint: String,
+    pub slug_disambiguator: String,
+    pub description: String,
+    pub category: Category,
+    pub license_type: LicenseType,
+    pub origin_repo_url: Option<String>,
+    pub author_id: Uuid,
+    pub hf_model_id: Option<String>,
+    pub is_verified_official: bool,
+    pub tags: Vec<String>,
+    pub task: Option<String>,
+    pub upstream: Option<Upstream>,
+}
+
+/// A change to a model's user-editable fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ModelPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<Category>,
+    pub license_type: Option<LicenseType>,
+    pub origin_repo_url: Option<String>,
+    pub is_verified_official: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub task: Option<String>,
+}
+
+impl ModelPatch {
+    /// The fields this patch sets that the Hugging Face sync owns on a synced model.
+    pub fn sync_owned_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.name.is_some() {
+            out.push("name");
+        }
+        if self.description.is_some() {
+            out.push("description");
+        }
+        if self.license_type.is_some() {
+            out.push("license_type");
+        }
+        if self.origin_repo_url.is_some() {
+            out.push("origin_repo_url");
+        }
+        if self.tags.is_some() {
+            out.push("tags");
+        }
+        if self.task.is_some() {
+            out.push("task");
+        }
+        out
+    }
+}
+
+/// A downloadable file of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Asset {
+    /// Stable key of the asset within its version (the file path for synced assets).
+    pub asset_key: String,
+    /// `tflite`, `litertlm`, `task`, `label_txt`, `vocab_txt`, `tokenizer`, `config_json`, or another kind.
+    pub asset_type: String,
+    pub source_url: String,
+    pub file_size_bytes: Option<i64>,
+    /// SHA-256 of the file (hex), or a git blob id when `hash_kind` says so.
+    pub file_hash: Option<String>,
+    /// `sha256` or `git-blob-sha1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_kind: Option<String>,
+    #[serde(default)]
+    pub is_hosted_by_us: bool,
+    /// Whether this is the file an app should download (synced versions mark exactly one).
+    #[serde(default)]
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelVersion {
+    pub id: Uuid,
+    pub model_id: Uuid,
+    pub version_string: String,
+    pub changelog: Option<String>,
+    pub hf_commit_sha: Option<String>,
+    pub pipeline_spec: Option<serde_json::Value>,
+    pub assets: Vec<Asset>,
+    pub published_at: DateTime<Utc>,
+    pub download_count: i64,
+    pub num_ratings: i64,
+    pub rating_avg: f64,
+    pub created_by: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub model_id: Uuid,
+    pub version_string: String,
+    pub changelog: Option<String>,
+    pub hf_commit_sha: Option<String>,
+    pub pipeline_spec: Option<serde_json::Value>,
+    pub assets: Vec<Asset>,
+    pub published_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+}

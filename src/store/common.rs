@@ -1,0 +1,385 @@
+//! The store methods both backends share. The SQL is written once, in the dialect common to SQLite and
+//! PostgreSQL (`$n` placeholders, `ON CONFLICT`, `RETURNING`), and the method bodies are stamped out for
+//! each backend's pool type by [`impl_common_store!`] — explicit per-backend code without generic
+//! `sqlx::Database` bounds. A backend adds only how it connects.
+
+use super::StoreError;
+
+pub(crate) const USER_COLUMNS: &str = "id, username, email, is_developer, is_admin, created_at";
+
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, user_id, name, created_at, last_used_at, expires_at, revoked_at";
+
+pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, license_type, \
+    origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
+    rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
+    hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at";
+
+pub(crate) const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
+    pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
+
+/// Maps a unique violation to [`StoreError::Conflict`] naming the first of `fields` found in the
+/// database's message or constraint name; other errors pass through.
+pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+            let field = fields
+                .iter()
+                .find(|f| text.contains(*f))
+                .or(fields.first())
+                .copied()
+                .unwrap_or("record");
+            return StoreError::Conflict(field.to_string());
+        }
+    }
+    StoreError::Database(err)
+}
+
+macro_rules! impl_common_store {
+    ($store:ident, $migrator:expr) => {
+        use $crate::records::*;
+        use $crate::store::common::{
+            map_unique, MODEL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, VERSION_COLUMNS,
+        };
+        use $crate::store::rows::{ModelRow, TokenRow, TokenUserRow, UserRow, VersionRow};
+        use $crate::store::{
+            search_text, Keyset, ListSql, ModelPage, ModelQuery, Param, StoreError, StoreResult,
+        };
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use uuid::Uuid;
+
+        impl $store {
+            pub async fn migrate(&self) -> StoreResult<()> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            pub async fn ready(&self) -> StoreResult<bool> {
+                let applied: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(applied >= $migrator.iter().count() as i64)
+            }
+
+            pub async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            pub async fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+                let sql = format!(
+                    "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+                     RETURNING {USER_COLUMNS}"
+                );
+                let row: UserRow = sqlx::query_as(&sql)
+                    .bind(Uuid::new_v4())
+                    .bind(&new.username)
+                    .bind(&new.email)
+                    .bind(new.is_developer)
+                    .bind(new.is_admin)
+                    .bind($crate::domain::now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_unique(e, &["username", "email"]))?;
+                Ok(row.into())
+            }
+
+            pub async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row: Option<UserRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                Ok(row.map(Into::into))
+            }
+
+            pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+                let row: Option<UserRow> = sqlx::query_as(&sql)
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            pub async fn set_user_roles(
+                &self,
+                id: Uuid,
+                is_developer: Option<bool>,
+                is_admin: Option<bool>,
+            ) -> StoreResult<User> {
+                let sql = format!(
+                    "UPDATE users SET is_developer = COALESCE($2, is_developer), \
+                     is_admin = COALESCE($3, is_admin) WHERE id = $1 RETURNING {USER_COLUMNS}"
+                );
+                let row: Option<UserRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(is_developer)
+                    .bind(is_admin)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Into::into).ok_or(StoreError::NotFound)
+            }
+
+            pub async fn create_token(
+                &self,
+                user_id: Uuid,
+                name: &str,
+                token_hash: &str,
+                expires_at: Option<DateTime<Utc>>,
+            ) -> StoreResult<ApiToken> {
+                let sql = format!(
+                    "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+                );
+                let row: TokenRow = sqlx::query_as(&sql)
+                    .bind(Uuid::new_v4())
+                    .bind(user_id)
+                    .bind(name)
+                    .bind(token_hash)
+                    .bind($crate::domain::now())
+                    .bind(expires_at)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_unique(e, &["token_hash"]))?;
+                Ok(row.into())
+            }
+
+            pub async fn find_token(
+                &self,
+                token_hash: &str,
+            ) -> StoreResult<Option<(ApiToken, User)>> {
+                let row: Option<TokenUserRow> = sqlx::query_as(
+                    "SELECT t.id, t.user_id, t.name, t.created_at, t.last_used_at, t.expires_at, \
+                     t.revoked_at, u.id AS u_id, u.username AS u_username, u.email AS u_email, \
+                     u.is_developer AS u_is_developer, u.is_admin AS u_is_admin, \
+                     u.created_at AS u_created_at \
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            pub async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            pub async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>> {
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 \
+                     ORDER BY created_at, id"
+                );
+                let rows: Vec<TokenRow> =
+                    sqlx::query_as(&sql).bind(user_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            pub async fn create_model(&self, new: &NewModel) -> StoreResult<Model> {
+                let sql = format!(
+                    "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
+                     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
+                     created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
+                     hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
+                     search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+                     ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}"
+                );
+                let now = $crate::domain::now();
+                let up = new.upstream.clone();
+                let search = search_text(&new.name, &new.description, &new.tags);
+                for slug in $crate::domain::Slug::candidates(&new.slug_hint, &new.slug_disambiguator)
+                {
+                    let row: Option<ModelRow> = sqlx::query_as(&sql)
+                        .bind(new.id)
+                        .bind(&new.name)
+                        .bind(slug.as_str())
+                        .bind(&new.description)
+                        .bind(new.category.as_str())
+                        .bind(new.license_type.as_str())
+                        .bind(&new.origin_repo_url)
+                        .bind(new.author_id)
+                        .bind(&new.hf_model_id)
+                        .bind(new.is_verified_official)
+                        .bind(Json(&new.tags))
+                        .bind(&new.task)
+                        .bind(now)
+                        .bind(up.as_ref().map(|u| &u.object_id))
+                        .bind(up.as_ref().and_then(|u| u.sha.clone()))
+                        .bind(up.as_ref().and_then(|u| u.last_modified))
+                        .bind(up.as_ref().and_then(|u| u.created_at))
+                        .bind(up.as_ref().map_or(0, |u| u.downloads))
+                        .bind(up.as_ref().map_or(0, |u| u.likes))
+                        .bind(up.as_ref().and_then(|u| u.gated.clone()))
+                        .bind(up.as_ref().and_then(|u| u.library_name.clone()))
+                        .bind(up.as_ref().and_then(|u| u.status.map(|s| s.as_str())))
+                        .bind(up.as_ref().and_then(|u| u.synced_at))
+                        .bind(&search)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id", "id"]))?;
+                    if let Some(row) = row {
+                        return row.try_into();
+                    }
+                }
+                Err(StoreError::Conflict("slug".into()))
+            }
+
+            pub async fn get_model(&self, id: Uuid) -> StoreResult<Option<Model>> {
+                let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE id = $1");
+                let row: Option<ModelRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            pub async fn get_model_by_slug(&self, slug: &str) -> StoreResult<Option<Model>> {
+                let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE slug = $1");
+                let row: Option<ModelRow> =
+                    sqlx::query_as(&sql).bind(slug).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            pub async fn update_model(&self, id: Uuid, patch: &ModelPatch) -> StoreResult<Model> {
+                let sql = format!(
+                    "UPDATE ml_models SET name = COALESCE($2, name), \
+                     description = COALESCE($3, description), category = COALESCE($4, category), \
+                     license_type = COALESCE($5, license_type), \
+                     origin_repo_url = COALESCE($6, origin_repo_url), \
+                     is_verified_official = COALESCE($7, is_verified_official), \
+                     tags = COALESCE($8, tags), task = COALESCE($9, task), updated_at = $10 \
+                     WHERE id = $1 RETURNING {MODEL_COLUMNS}"
+                );
+                let mut tx = self.pool.begin().await?;
+                let row: Option<ModelRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(&patch.name)
+                    .bind(&patch.description)
+                    .bind(patch.category.map(|c| c.as_str()))
+                    .bind(patch.license_type.map(|l| l.as_str()))
+                    .bind(&patch.origin_repo_url)
+                    .bind(patch.is_verified_official)
+                    .bind(patch.tags.as_ref().map(Json))
+                    .bind(&patch.task)
+                    .bind($crate::domain::now())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
+                sqlx::query("UPDATE ml_models SET search_text = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(search_text(&model.name, &model.description, &model.tags))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(model)
+            }
+
+            pub async fn list_models(&self, q: &ModelQuery) -> StoreResult<ModelPage> {
+                let list = ListSql::new(q);
+                let count_sql = list.count_sql();
+                let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+                for p in list.params.clone() {
+                    count = match p {
+                        Param::Text(v) => count.bind(v),
+                        Param::Int(v) => count.bind(v),
+                        Param::Time(v) => count.bind(v),
+                        Param::Uuid(v) => count.bind(v),
+                    };
+                }
+                let total = count.fetch_one(&self.pool).await?;
+                let (sql, params) = list.page_sql(q);
+                let mut page = sqlx::query_as::<_, ModelRow>(&sql);
+                for p in params {
+                    page = match p {
+                        Param::Text(v) => page.bind(v),
+                        Param::Int(v) => page.bind(v),
+                        Param::Time(v) => page.bind(v),
+                        Param::Uuid(v) => page.bind(v),
+                    };
+                }
+                let rows = page.fetch_all(&self.pool).await?;
+                let mut items = rows
+                    .into_iter()
+                    .map(Model::try_from)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let next = if items.len() > q.limit as usize {
+                    items.truncate(q.limit as usize);
+                    items.last().map(|m| Keyset::of(m, q.sort))
+                } else {
+                    None
+                };
+                Ok(ModelPage { items, total, next })
+            }
+
+            pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
+                let sql = format!(
+                    "INSERT INTO model_versions (id, model_id, version_string, changelog, \
+                     hf_commit_sha, pipeline_spec, assets, published_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {VERSION_COLUMNS}"
+                );
+                let row: VersionRow = sqlx::query_as(&sql)
+                    .bind(Uuid::new_v4())
+                    .bind(new.model_id)
+                    .bind(&new.version_string)
+                    .bind(&new.changelog)
+                    .bind(&new.hf_commit_sha)
+                    .bind(new.pipeline_spec.as_ref().map(Json))
+                    .bind(Json(&new.assets))
+                    .bind(new.published_at)
+                    .bind(new.created_by)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_unique(e, &["version_string", "hf_commit_sha"]))?;
+                Ok(row.into())
+            }
+
+            pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {
+                let sql = format!(
+                    "SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_id = $1 \
+                     ORDER BY published_at DESC, id DESC"
+                );
+                let rows: Vec<VersionRow> =
+                    sqlx::query_as(&sql).bind(model_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            pub async fn get_version(
+                &self,
+                model_id: Uuid,
+                id: Uuid,
+            ) -> StoreResult<Option<ModelVersion>> {
+                let sql = format!(
+                    "SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_id = $1 AND id = $2"
+                );
+                let row: Option<VersionRow> = sqlx::query_as(&sql)
+                    .bind(model_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_common_store;

@@ -1,0 +1,426 @@
+//! Persistence. [`Store`] is the one handle the rest of the program uses; it is either the embedded SQLite
+//! backend or PostgreSQL, chosen once from the database URL. Both backends run the same SQL text (kept in
+//! [`common`]) and differ only in how they connect and migrate; one conformance suite exercises every
+//! method on both.
+
+mod common;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use crate::domain::{Category, LicenseType, Source};
+use crate::records::*;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated; the string names what was duplicated.
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How `GET /models` orders its results. Each key is paired with the id so pages never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Newest first.
+    #[default]
+    CreatedAt,
+    /// Most recently changed first.
+    UpdatedAt,
+    /// Alphabetical.
+    Name,
+    /// Most downloaded first (Hub downloads plus Pocket AI downloads).
+    Downloads,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::CreatedAt => "created_at",
+            SortKey::UpdatedAt => "updated_at",
+            SortKey::Name => "name",
+            SortKey::Downloads => "(hf_downloads + total_download_count)",
+        }
+    }
+    fn descending(self) -> bool {
+        !matches!(self, SortKey::Name)
+    }
+}
+
+/// The value of the sort key of the last row of a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Int(i64),
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+/// Where the next page starts: after the row with this sort value and id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keyset {
+    #[serde(rename = "s")]
+    pub sort: SortKey,
+    #[serde(rename = "v")]
+    pub value: SortValue,
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+impl Keyset {
+    /// The opaque cursor clients pass back.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("keyset serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Parses a cursor; it must have been made for the same sort order.
+    pub fn decode(cursor: &str, sort: SortKey) -> Result<Keyset, String> {
+        let bad = || "invalid cursor".to_string();
+        if cursor.len() > 512 {
+            return Err(bad());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| bad())?;
+        let keyset: Keyset = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let value_fits = matches!(
+            (keyset.sort, &keyset.value),
+            (SortKey::CreatedAt | SortKey::UpdatedAt, SortValue::Time(_))
+                | (SortKey::Name, SortValue::Text(_))
+                | (SortKey::Downloads, SortValue::Int(_))
+        );
+        if keyset.sort != sort || !value_fits {
+            return Err("the cursor belongs to another sort order".to_string());
+        }
+        Ok(keyset)
+    }
+
+    fn of(model: &Model, sort: SortKey) -> Keyset {
+        let value = match sort {
+            SortKey::CreatedAt => SortValue::Time(model.created_at),
+            SortKey::UpdatedAt => SortValue::Time(model.updated_at),
+            SortKey::Name => SortValue::Text(model.name.clone()),
+            SortKey::Downloads => SortValue::Int(
+                model.total_download_count + model.upstream.as_ref().map_or(0, |u| u.downloads),
+            ),
+        };
+        Keyset {
+            sort,
+            value,
+            id: model.id,
+        }
+    }
+}
+
+/// A filtered, sorted page request over models.
+#[derive(Debug, Clone, Default)]
+pub struct ModelQuery {
+    pub task: Option<String>,
+    pub category: Option<Category>,
+    pub author_id: Option<Uuid>,
+    pub license_type: Option<LicenseType>,
+    pub source: Option<Source>,
+    pub q: Option<String>,
+    pub sort: SortKey,
+    pub include_removed: bool,
+    pub limit: u32,
+    pub after: Option<Keyset>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelPage {
+    pub items: Vec<Model>,
+    pub total: i64,
+    pub next: Option<Keyset>,
+}
+
+/// A bind parameter of dynamically built SQL.
+#[derive(Debug, Clone)]
+enum Param {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+    Uuid(Uuid),
+}
+
+/// SQL for a model listing, shared by both backends (`$n` placeholders work in both).
+struct ListSql {
+    filter: String,
+    params: Vec<Param>,
+}
+
+impl ListSql {
+    fn new(q: &ModelQuery) -> ListSql {
+        let mut sql = ListSql {
+            filter: String::from(" WHERE 1=1"),
+            params: Vec::new(),
+        };
+        if !q.include_removed {
+            sql.filter
+                .push_str(" AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))");
+        }
+        if let Some(task) = &q.task {
+            sql.push_eq("task", Param::Text(task.clone()));
+        }
+        if let Some(c) = q.category {
+            sql.push_eq("category", Param::Text(c.as_str().into()));
+        }
+        if let Some(a) = q.author_id {
+            sql.push_eq("author_id", Param::Uuid(a));
+        }
+        if let Some(l) = q.license_type {
+            sql.push_eq("license_type", Param::Text(l.as_str().into()));
+        }
+        match q.source {
+            Some(Source::HuggingFace) => sql.filter.push_str(" AND hf_model_id IS NOT NULL"),
+            Some(Source::User) => sql.filter.push_str(" AND hf_model_id IS NULL"),
+            None => {}
+        }
+        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let n = sql.bind(Param::Text(like_pattern(text)));
+            sql.filter
+                .push_str(&format!(" AND search_text LIKE ${n} ESCAPE '\\'"));
+        }
+        sql
+    }
+
+    fn bind(&mut self, p: Param) -> usize {
+        self.params.push(p);
+        self.params.len()
+    }
+
+    fn push_eq(&mut self, column: &str, p: Param) {
+        let n = self.bind(p);
+        self.filter.push_str(&format!(" AND {column} = ${n}"));
+    }
+
+    fn count_sql(&self) -> String {
+        format!("SELECT COUNT(*) FROM ml_models{}", self.filter)
+    }
+
+    /// The page query: filters, the keyset condition, order and limit (one extra row tells whether a
+    /// next page exists).
+    fn page_sql(mut self, q: &ModelQuery) -> (String, Vec<Param>) {
+        let col = q.sort.column();
+        let (cmp, dir) = if q.sort.descending() {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut filter = self.filter.clone();
+        if let Some(after) = &q.after {
+            let v = self.bind(match &after.value {
+                SortValue::Int(i) => Param::Int(*i),
+                SortValue::Time(t) => Param::Time(*t),
+                SortValue::Text(s) => Param::Text(s.clone()),
+            });
+            let i = self.bind(Param::Uuid(after.id));
+            filter.push_str(&format!(
+                " AND ({col} {cmp} ${v} OR ({col} = ${v} AND id {cmp} ${i}))"
+            ));
+        }
+        let limit = self.bind(Param::Int(i64::from(q.limit) + 1));
+        let sql = format!(
+            "SELECT {} FROM ml_models{filter} ORDER BY {col} {dir}, id {dir} LIMIT ${limit}",
+            common::MODEL_COLUMNS
+        );
+        (sql, self.params)
+    }
+}
+
+/// A `LIKE` pattern matching `text` anywhere in the lower-cased search text, with wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for ch in text.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// The lower-cased text `q` searches: name, description and tags.
+pub(crate) fn search_text(name: &str, description: &str, tags: &[String]) -> String {
+    let mut s = String::with_capacity(name.len() + description.len() + 16 * tags.len());
+    s.push_str(name);
+    s.push('\n');
+    s.push_str(description);
+    for t in tags {
+        s.push('\n');
+        s.push_str(t);
+    }
+    s.to_lowercase()
+}
+
+/// The database behind the catalog.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:…` or `postgres://…`) and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Store::Postgres(PgStore::connect(url).await?)
+        } else {
+            Store::Sqlite(SqliteStore::connect(url).await?)
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        dispatch!(self, _s => match self { Store::Sqlite(_) => "sqlite", Store::Postgres(_) => "postgres" })
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    /// The database answers and every embedded migration is applied.
+    pub async fn ready(&self) -> StoreResult<bool> {
+        dispatch!(self, s => s.ready().await)
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+
+    pub async fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+        dispatch!(self, s => s.create_user(new).await)
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {
+        dispatch!(self, s => s.get_user(id).await)
+    }
+
+    pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        dispatch!(self, s => s.get_user_by_username(username).await)
+    }
+
+    /// Sets a user's roles; `None` leaves a role as it is.
+    pub async fn set_user_roles(
+        &self,
+        id: Uuid,
+        is_developer: Option<bool>,
+        is_admin: Option<bool>,
+    ) -> StoreResult<User> {
+        dispatch!(self, s => s.set_user_roles(id, is_developer, is_admin).await)
+    }
+
+    pub async fn create_token(
+        &self,
+        user_id: Uuid,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<ApiToken> {
+        dispatch!(self, s => s.create_token(user_id, name, token_hash, expires_at).await)
+    }
+
+    /// The token with this hash and its user, whatever the token's state.
+    pub async fn find_token(&self, token_hash: &str) -> StoreResult<Option<(ApiToken, User)>> {
+        dispatch!(self, s => s.find_token(token_hash).await)
+    }
+
+    pub async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        dispatch!(self, s => s.touch_token(id, at).await)
+    }
+
+    pub async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        dispatch!(self, s => s.revoke_token(id, at).await)
+    }
+
+    pub async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>> {
+        dispatch!(self, s => s.list_tokens(user_id).await)
+    }
+
+    /// Inserts a model under the first free slug of its candidates.
+    pub async fn create_model(&self, new: &NewModel) -> StoreResult<Model> {
+        dispatch!(self, s => s.create_model(new).await)
+    }
+
+    pub async fn get_model(&self, id: Uuid) -> StoreResult<Option<Model>> {
+        dispatch!(self, s => s.get_model(id).await)
+    }
+
+    pub async fn get_model_by_slug(&self, slug: &str) -> StoreResult<Option<Model>> {
+        dispatch!(self, s => s.get_model_by_slug(slug).await)
+    }
+
+    pub async fn update_model(&self, id: Uuid, patch: &ModelPatch) -> StoreResult<Model> {
+        dispatch!(self, s => s.update_model(id, patch).await)
+    }
+
+    pub async fn list_models(&self, q: &ModelQuery) -> StoreResult<ModelPage> {
+        dispatch!(self, s => s.list_models(q).await)
+    }
+
+    pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
+        dispatch!(self, s => s.create_version(new).await)
+    }
+
+    /// Versions of a model, newest first.
+    pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {
+        dispatch!(self, s => s.list_versions(model_id).await)
+    }
+
+    pub async fn get_version(&self, model_id: Uuid, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+        dispatch!(self, s => s.get_version(model_id, id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+        assert_eq!(like_pattern("MobileNet"), "%mobilenet%");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let k = Keyset {
+            sort: SortKey::Name,
+            value: SortValue::Text("abc".into()),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(Keyset::decode(&k.encode(), SortKey::Name).unwrap(), k);
+        assert!(Keyset::decode(&k.encode(), SortKey::CreatedAt).is_err());
+        assert!(Keyset::decode("not-base64!!", SortKey::Name).is_err());
+        assert!(Keyset::decode("e30", SortKey::Name).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! The PostgreSQL backend, for several replicas sharing one database.
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<PgStore, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(PgStore { pool })
+    }
+}
+
+super::common::impl_common_store!(PgStore, MIGRATOR);
