@@ -102,7 +102,11 @@ impl LicenseType {
         if let Ok(known) = s.parse::<LicenseType>() {
             return known;
         }
-        match s.replace(['_', ' '], "-").as_str() {
+        let dashed = s.replace(['_', ' '], "-");
+        if let Ok(known) = dashed.parse::<LicenseType>() {
+            return known;
+        }
+        match dashed.as_str() {
             "apache-2" | "apache2" | "apache" | "apache-license-2.0" => LicenseType::Apache2,
             "mit-license" => LicenseType::Mit,
             "bsd-2-clause" => LicenseType::Bsd,

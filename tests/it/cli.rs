@@ -1,0 +1,118 @@
+//! The real binary: commands, configuration errors, serving and graceful shutdown.
+
+use crate::support::{Backend, TestDb};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pocket-catalog"));
+    cmd.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    cmd
+}
+
+#[tokio::test]
+async fn token_create_bootstraps_an_admin_and_prints_only_the_token() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let out = bin()
+        .args(["--database-url", &db.url, "token", "create", "--username", "ops", "--admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.trim_end();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(token.starts_with("pcat_") && token.len() >= 37, "{token}");
+    let store = db.store().await;
+    let user = store.get_user_by_username("ops").await.unwrap().unwrap();
+    assert!(user.is_admin);
+    let (_, owner) = store.find_token(&pocket_catalog::auth::hash_token(token)).await.unwrap().unwrap();
+    assert_eq!(owner.id, user.id);
+
+    let missing = bin()
+        .args(["--database-url", &db.url, "token", "create", "--username", "ghost"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named 'ghost'"));
+    let created = bin()
+        .args(["--database-url", &db.url, "user", "create", "--username", "dev", "--email", "dev@example.com", "--developer"])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let dup = bin()
+        .args(["--database-url", &db.url, "user", "create", "--username", "dev", "--email", "x@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("username already exists"));
+}
+
+#[test]
+fn bad_configuration_is_one_line_and_exit_code_2() {
+    for (env, value) in [
+        ("DATABASE_URL", "mysql://nope"),
+        ("POCKET_ADDR", "not-an-address"),
+        ("POCKET_LOG_FORMAT", "xml"),
+        ("POCKET_REQUEST_TIMEOUT_SECS", "0"),
+    ] {
+        let out = bin().arg("serve").env(env, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error:"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_names_every_environment_variable() {
+    let out = bin().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in ["DATABASE_URL", "POCKET_ADDR", "POCKET_LOG_FORMAT", "POCKET_CORS_ORIGINS"] {
+        assert!(help.contains(var), "{var} in serve --help");
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // No DATABASE_URL: the default SQLite file is created in the working directory.
+    let child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("POCKET_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(res) = client.get(&url).send().await {
+            ready = res.status().is_success();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server became ready");
+    let res = client.get(format!("http://127.0.0.1:{port}/models")).send().await.unwrap();
+    assert!(res.headers().contains_key("x-request-id"));
+    assert!(dir.path().join("pocket-catalog.db").exists());
+    unsafe_sigterm(child.id());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert!(out.status.success(), "graceful exit: {:?}", out.status);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).expect("JSON log line")).collect();
+    assert!(lines.iter().any(|l| l["message"] == "stopped"));
+    assert!(lines.iter().any(|l| l["span"]["request_id"].is_string()), "request ids reach the logs");
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}

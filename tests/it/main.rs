@@ -1,0 +1,8 @@
+//! The integration suite: one binary, black-box through the router, the store and the real executable.
+
+mod support;
+
+mod api_auth;
+mod api_models;
+mod cli;
+mod store_conformance;

@@ -1,0 +1,355 @@
+//! Every store method, on both backends, with the same expectations.
+
+use crate::both_backends;
+use crate::support::{Backend, TestDb};
+use chrono::Duration;
+use pocket_catalog::domain::{now, Category, LicenseType, Source, UpstreamStatus};
+use pocket_catalog::records::*;
+use pocket_catalog::store::{Keyset, ModelQuery, SortKey, Store, StoreError};
+use uuid::Uuid;
+
+both_backends!(
+    migrations_are_idempotent_and_ready,
+    users_are_unique_and_roles_change,
+    tokens_are_found_by_hash_touched_revoked_and_listed,
+    colliding_slugs_get_deterministic_suffixes,
+    hub_ids_are_unique,
+    models_update_and_search_text_follows,
+    listing_filters_and_paginates_without_overlap,
+    removed_models_are_hidden_unless_asked,
+    versions_are_unique_per_model_and_newest_first,
+);
+
+async fn setup(backend: Backend) -> (TestDb, Store, User) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let user = store
+        .create_user(&NewUser {
+            username: "dev".into(),
+            email: "dev@example.com".into(),
+            is_developer: true,
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    (db, store, user)
+}
+
+pub fn new_model(author: Uuid, name: &str) -> NewModel {
+    let id = Uuid::new_v4();
+    NewModel {
+        id,
+        name: name.into(),
+        slug_hint: name.into(),
+        slug_disambiguator: id.to_string(),
+        description: format!("{name} description"),
+        category: Category::Utility,
+        license_type: LicenseType::Mit,
+        origin_repo_url: None,
+        author_id: author,
+        hf_model_id: None,
+        is_verified_official: false,
+        tags: vec!["vision".into()],
+        task: Some("image-classification".into()),
+        upstream: None,
+    }
+}
+
+pub fn synced_model(author: Uuid, hf_id: &str, object_id: &str, status: UpstreamStatus) -> NewModel {
+    let mut m = new_model(author, hf_id.rsplit('/').next().unwrap());
+    m.slug_hint = hf_id.into();
+    m.slug_disambiguator = hf_id.into();
+    m.hf_model_id = Some(hf_id.into());
+    m.upstream = Some(Upstream {
+        object_id: object_id.into(),
+        sha: Some("abc".into()),
+        downloads: 10,
+        likes: 2,
+        status: Some(status),
+        synced_at: Some(now()),
+        ..Default::default()
+    });
+    m
+}
+
+async fn migrations_are_idempotent_and_ready(backend: Backend) {
+    let (_db, store, _) = setup(backend).await;
+    store.migrate().await.unwrap();
+    assert!(store.ready().await.unwrap());
+    assert_eq!(
+        store.backend(),
+        if backend == Backend::Sqlite { "sqlite" } else { "postgres" }
+    );
+}
+
+async fn users_are_unique_and_roles_change(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let dup = store
+        .create_user(&NewUser {
+            username: "dev".into(),
+            email: "other@example.com".into(),
+            is_developer: false,
+            is_admin: false,
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(ref f)) if f == "username"), "{dup:?}");
+    let dup = store
+        .create_user(&NewUser {
+            username: "other".into(),
+            email: "dev@example.com".into(),
+            is_developer: false,
+            is_admin: false,
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(ref f)) if f == "email"), "{dup:?}");
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(store.get_user_by_username("dev").await.unwrap(), Some(user.clone()));
+    assert_eq!(store.get_user_by_username("nobody").await.unwrap(), None);
+    let promoted = store.set_user_roles(user.id, None, Some(true)).await.unwrap();
+    assert!(promoted.is_admin && promoted.is_developer);
+    assert!(matches!(
+        store.set_user_roles(Uuid::new_v4(), Some(true), None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn tokens_are_found_by_hash_touched_revoked_and_listed(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let expires = now() + Duration::days(1);
+    let token = store.create_token(user.id, "ci", "hash-1", Some(expires)).await.unwrap();
+    assert_eq!(token.expires_at, Some(expires));
+    let (found, owner) = store.find_token("hash-1").await.unwrap().unwrap();
+    assert_eq!(found, token);
+    assert_eq!(owner, user);
+    assert!(found.is_usable(now()));
+    assert!(!found.is_usable(expires + Duration::seconds(1)));
+    assert!(store.find_token("hash-2").await.unwrap().is_none());
+    assert!(matches!(
+        store.create_token(user.id, "dup", "hash-1", None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let at = now();
+    store.touch_token(token.id, at).await.unwrap();
+    store.revoke_token(token.id, at).await.unwrap();
+    let (after, _) = store.find_token("hash-1").await.unwrap().unwrap();
+    assert_eq!(after.last_used_at, Some(at));
+    assert_eq!(after.revoked_at, Some(at));
+    assert!(!after.is_usable(now()));
+    assert!(matches!(store.revoke_token(Uuid::new_v4(), at).await, Err(StoreError::NotFound)));
+    store.create_token(user.id, "second", "hash-3", None).await.unwrap();
+    let names: Vec<_> = store.list_tokens(user.id).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["ci", "second"]);
+}
+
+async fn colliding_slugs_get_deterministic_suffixes(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let a = store
+        .create_model(&synced_model(user.id, "a-b/c", "000000000000000000000001", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    let b = store
+        .create_model(&synced_model(user.id, "a/b-c", "000000000000000000000002", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    let c = store
+        .create_model(&synced_model(user.id, "A/B-C", "000000000000000000000003", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    assert_eq!(a.slug, "a-b-c");
+    let expected = pocket_catalog::domain::Slug::candidates("a/b-c", "a/b-c");
+    assert_eq!(b.slug, expected[1].as_str());
+    assert_ne!(c.slug, b.slug);
+    assert!(c.slug.starts_with("a-b-c-"));
+    assert_eq!(store.get_model_by_slug(&b.slug).await.unwrap().unwrap().id, b.id);
+}
+
+async fn hub_ids_are_unique(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    store
+        .create_model(&synced_model(user.id, "o/m", "0000000000000000000000aa", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    let again = store
+        .create_model(&synced_model(user.id, "o/m", "0000000000000000000000bb", UpstreamStatus::Active))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(ref f)) if f == "hf_model_id"), "{again:?}");
+    let same_object = store
+        .create_model(&synced_model(user.id, "o/m2", "0000000000000000000000aa", UpstreamStatus::Active))
+        .await;
+    assert!(matches!(same_object, Err(StoreError::Conflict(ref f)) if f == "hf_object_id"), "{same_object:?}");
+}
+
+async fn models_update_and_search_text_follows(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let m = store.create_model(&new_model(user.id, "Pose Estimator")).await.unwrap();
+    assert_eq!(m.slug, "pose-estimator");
+    assert_eq!(store.get_model(m.id).await.unwrap().unwrap(), m);
+    let patch = ModelPatch {
+        name: Some("Hand Tracker".into()),
+        category: Some(Category::Fun),
+        tags: Some(vec!["gesture".into()]),
+        ..Default::default()
+    };
+    let updated = store.update_model(m.id, &patch).await.unwrap();
+    assert_eq!(updated.name, "Hand Tracker");
+    assert_eq!(updated.category, Category::Fun);
+    assert_eq!(updated.description, m.description, "untouched fields stay");
+    assert_eq!(updated.slug, m.slug, "slugs are stable");
+    assert!(updated.updated_at >= m.updated_at);
+    let found = |q: &str| {
+        let store = store.clone();
+        let q = q.to_string();
+        async move {
+            store
+                .list_models(&ModelQuery { q: Some(q), limit: 10, ..Default::default() })
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    assert_eq!(found("GESTURE").await, 1);
+    assert_eq!(found("hand").await, 1);
+    assert_eq!(found("vision").await, 0, "replaced tags are no longer found");
+    assert!(matches!(store.update_model(Uuid::new_v4(), &patch).await, Err(StoreError::NotFound)));
+}
+
+async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    for i in 0..25 {
+        let mut m = new_model(user.id, &format!("Model {i:02}"));
+        if i % 5 == 0 {
+            m.task = Some("object-detection".into());
+            m.license_type = LicenseType::Apache2;
+        }
+        store.create_model(&m).await.unwrap();
+    }
+    store
+        .create_model(&synced_model(user.id, "org/synced", "0000000000000000000000cc", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    for sort in [SortKey::CreatedAt, SortKey::UpdatedAt, SortKey::Name, SortKey::Downloads] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list_models(&ModelQuery { sort, limit: 7, after: after.clone(), ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(page.total, 26);
+            seen.extend(page.items.iter().map(|m| m.id));
+            match page.next {
+                Some(next) => {
+                    // cursors survive the trip through their text form
+                    after = Some(Keyset::decode(&next.encode(), sort).unwrap());
+                }
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 26, "{sort:?}: every model once");
+        assert_eq!(seen.len(), 26, "{sort:?}: no overlap");
+    }
+    let names: Vec<String> = store
+        .list_models(&ModelQuery { sort: SortKey::Name, limit: 3, ..Default::default() })
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["Model 00", "Model 01", "Model 02"]);
+    let detection = store
+        .list_models(&ModelQuery {
+            task: Some("object-detection".into()),
+            license_type: Some(LicenseType::Apache2),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(detection.total, 5);
+    let hf = store
+        .list_models(&ModelQuery { source: Some(Source::HuggingFace), limit: 50, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(hf.total, 1);
+    let users = store
+        .list_models(&ModelQuery { source: Some(Source::User), author_id: Some(user.id), limit: 50, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(users.total, 25);
+    let none = store
+        .list_models(&ModelQuery { category: Some(Category::Fun), limit: 50, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+    let tricky = store
+        .list_models(&ModelQuery { q: Some("'; DROP TABLE ml_models; --%_".into()), limit: 5, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(tricky.total, 0);
+}
+
+async fn removed_models_are_hidden_unless_asked(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    store
+        .create_model(&synced_model(user.id, "o/live", "0000000000000000000000d1", UpstreamStatus::Active))
+        .await
+        .unwrap();
+    store
+        .create_model(&synced_model(user.id, "o/gone", "0000000000000000000000d2", UpstreamStatus::Removed))
+        .await
+        .unwrap();
+    store
+        .create_model(&synced_model(user.id, "o/hidden", "0000000000000000000000d3", UpstreamStatus::Private))
+        .await
+        .unwrap();
+    let visible = store.list_models(&ModelQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(visible.total, 1);
+    let all = store
+        .list_models(&ModelQuery { limit: 10, include_removed: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+}
+
+async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let m = store.create_model(&new_model(user.id, "Classifier")).await.unwrap();
+    let other = store.create_model(&new_model(user.id, "Other")).await.unwrap();
+    let asset = Asset {
+        asset_key: "model.tflite".into(),
+        asset_type: "tflite".into(),
+        source_url: "https://example.com/model.tflite".into(),
+        file_size_bytes: Some(1234),
+        file_hash: Some("ab".repeat(32)),
+        hash_kind: Some("sha256".into()),
+        is_hosted_by_us: false,
+        is_primary: true,
+    };
+    let mk = |model_id, v: &str, minutes: i64| NewVersion {
+        model_id,
+        version_string: v.into(),
+        changelog: Some(format!("release {v}")),
+        hf_commit_sha: None,
+        pipeline_spec: Some(serde_json::json!({"input": [1, 224, 224, 3]})),
+        assets: vec![asset.clone()],
+        published_at: now() + Duration::minutes(minutes),
+        created_by: Some(user.id),
+    };
+    let v1 = store.create_version(&mk(m.id, "1.0", 0)).await.unwrap();
+    let v2 = store.create_version(&mk(m.id, "2.0", 1)).await.unwrap();
+    store.create_version(&mk(other.id, "1.0", 0)).await.unwrap();
+    assert!(matches!(
+        store.create_version(&mk(m.id, "1.0", 2)).await,
+        Err(StoreError::Conflict(ref f)) if f == "version_string"
+    ));
+    let listed = store.list_versions(m.id).await.unwrap();
+    assert_eq!(listed.iter().map(|v| v.id).collect::<Vec<_>>(), [v2.id, v1.id]);
+    assert_eq!(listed[1], v1);
+    assert_eq!(v1.assets, vec![asset]);
+    assert_eq!(store.get_version(m.id, v1.id).await.unwrap(), Some(v1.clone()));
+    assert_eq!(store.get_version(other.id, v1.id).await.unwrap(), None);
+}

@@ -1,0 +1,200 @@
+//! Test support: a fresh database per test on either backend, the app in-process, users with tokens,
+//! and requests through the router.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use pocket_catalog::auth::{generate_token, hash_token};
+use pocket_catalog::config::ServeArgs;
+use pocket_catalog::http::{app, AppState};
+use pocket_catalog::records::{NewUser, User};
+use pocket_catalog::store::Store;
+use serde_json::Value;
+use sqlx::Connection;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` once per backend, as `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::Backend::Postgres).await } )*
+        }
+    };
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn pg_admin_url() -> String {
+    std::env::var("TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A database that exists for one test: a SQLite file in a temporary directory, or a PostgreSQL
+/// database dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+                TestDb { url, pg_name: None, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                let name = format!("pc_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = pg_admin_url();
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin).expect("admin url");
+                url.set_path(&name);
+                TestDb { url: url.to_string(), pg_name: Some(name), _dir: None }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url).await.expect("connect and migrate")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin = pg_admin_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The application in-process over a fresh database.
+pub struct TestApp {
+    pub store: Store,
+    pub router: axum::Router,
+    pub _db: TestDb,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_else(|| panic!("no detail in {}", self.body))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    User,
+    Developer,
+    Admin,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_config(backend, ServeArgs::default()).await
+    }
+
+    pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let store = db.store().await;
+        let router = app(AppState { store: store.clone(), config: Arc::new(config) });
+        TestApp { store, router, _db: db }
+    }
+
+    /// A new user with `role` and a token for it.
+    pub async fn user(&self, role: Role) -> (User, String) {
+        let name = format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let user = self
+            .store
+            .create_user(&NewUser {
+                email: format!("{name}@example.com"),
+                username: name,
+                is_developer: matches!(role, Role::Developer | Role::Admin),
+                is_admin: matches!(role, Role::Admin),
+            })
+            .await
+            .unwrap();
+        let token = generate_token();
+        self.store.create_token(user.id, "test", &hash_token(&token), None).await.unwrap();
+        (user, token)
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.user(role).await.1
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> TestResponse {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        TestResponse { status, headers, body }
+    }
+
+    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.raw(req.unwrap()).await
+    }
+
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
+        self.call(Method::GET, uri, token, None).await
+    }
+
+    pub async fn post(&self, uri: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.call(Method::POST, uri, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, uri: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.call(Method::PATCH, uri, token, Some(body)).await
+    }
+}
