@@ -45,7 +45,9 @@ impl Caller {
         if user.is_developer || user.is_admin {
             Ok(user)
         } else {
-            Err(ApiError::Forbidden("This action requires a developer account".into()))
+            Err(ApiError::Forbidden(
+                "This action requires a developer account".into(),
+            ))
         }
     }
 
@@ -54,7 +56,9 @@ impl Caller {
         if user.is_admin {
             Ok(user)
         } else {
-            Err(ApiError::Forbidden("This action requires an admin account".into()))
+            Err(ApiError::Forbidden(
+                "This action requires an admin account".into(),
+            ))
         }
     }
 }
@@ -62,7 +66,10 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             return Ok(Caller(None));
         };

@@ -54,14 +54,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             store.close().await;
             eprintln!("migrations applied to {url}");
         }
-        Command::User(UserCommand::Create { username, email, developer, admin }) => {
+        Command::User(UserCommand::Create {
+            username,
+            email,
+            developer,
+            admin,
+        }) => {
             let store = connect().await?;
             let user = store
-                .create_user(&NewUser { username: check_username(&username)?, email: check_email(&email)?, is_developer: developer, is_admin: admin })
+                .create_user(&NewUser {
+                    username: check_username(&username)?,
+                    email: check_email(&email)?,
+                    is_developer: developer,
+                    is_admin: admin,
+                })
                 .await?;
             println!("{}", user.id);
         }
-        Command::User(UserCommand::Promote { username, developer, admin }) => {
+        Command::User(UserCommand::Promote {
+            username,
+            developer,
+            admin,
+        }) => {
             let store = connect().await?;
             let user = store
                 .get_user_by_username(&username)
@@ -70,9 +84,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let user = store
                 .set_user_roles(user.id, developer.then_some(true), admin.then_some(true))
                 .await?;
-            eprintln!("{}: developer={} admin={}", user.username, user.is_developer, user.is_admin);
+            eprintln!(
+                "{}: developer={} admin={}",
+                user.username, user.is_developer, user.is_admin
+            );
         }
-        Command::Token(TokenCommand::Create { username, name, expires_days, admin }) => {
+        Command::Token(TokenCommand::Create {
+            username,
+            name,
+            expires_days,
+            admin,
+        }) => {
             let store = connect().await?;
             let user = match store.get_user_by_username(&username).await? {
                 Some(user) if admin && !user.is_admin => {
@@ -97,9 +119,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             };
             let token = generate_token();
-            let expires_at = expires_days
-                .map(|d| crate::domain::now() + chrono::Duration::days(i64::from(d)));
-            store.create_token(user.id, &name, &hash_token(&token), expires_at).await?;
+            let expires_at =
+                expires_days.map(|d| crate::domain::now() + chrono::Duration::days(i64::from(d)));
+            store
+                .create_token(user.id, &name, &hash_token(&token), expires_at)
+                .await?;
             println!("{token}");
         }
     }
@@ -108,13 +132,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 fn check_username(u: &str) -> Result<String, CliError> {
     let ok = (1..=64).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    ok.then(|| u.to_string())
-        .ok_or_else(|| CliError::Usage("username must be 1 to 64 letters, digits, '-', '_' or '.'".into()))
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    ok.then(|| u.to_string()).ok_or_else(|| {
+        CliError::Usage("username must be 1 to 64 letters, digits, '-', '_' or '.'".into())
+    })
 }
 
 fn check_email(e: &str) -> Result<String, CliError> {
-    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
     ok.then(|| e.to_string())
         .ok_or_else(|| CliError::Usage(format!("'{e}' is not an email address")))
 }

@@ -10,7 +10,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "pocket-catalog", version, about = "Pocket AI model catalog with a Hugging Face LiteRT mirror")]
+#[command(
+    name = "pocket-catalog",
+    version,
+    about = "Pocket AI model catalog with a Hugging Face LiteRT mirror"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -21,7 +25,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Database URL: `sqlite:FILE` (created when missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://pocket-catalog.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://pocket-catalog.db",
+        global = true
+    )]
     pub database_url: DatabaseUrl,
     /// Log format. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "POCKET_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -147,7 +156,10 @@ impl FromStr for DatabaseUrl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if s.starts_with("sqlite:") || s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        if s.starts_with("sqlite:")
+            || s.starts_with("postgres://")
+            || s.starts_with("postgresql://")
+        {
             Ok(DatabaseUrl(SecretUrl(s.to_string())))
         } else {
             Err("expected sqlite:PATH, postgres://… or postgresql://…".to_string())

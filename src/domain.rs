@@ -214,7 +214,8 @@ impl FromStr for Slug {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
             && s.len() <= Self::MAX_LEN
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
         if ok {
@@ -254,7 +255,8 @@ impl FromStr for RepoId {
         let part_ok = |p: &str| {
             !p.is_empty()
                 && p.len() <= 96
-                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
                 && !p.starts_with(['-', '.'])
                 && !p.contains("..")
         };
@@ -308,10 +310,16 @@ mod tests {
         assert_eq!(LicenseType::normalize("Apache-2.0"), LicenseType::Apache2);
         assert_eq!(LicenseType::normalize("apache 2.0"), LicenseType::Apache2);
         assert_eq!(LicenseType::normalize("MIT"), LicenseType::Mit);
-        assert_eq!(LicenseType::normalize("openrail++"), LicenseType::OpenrailPlusPlus);
+        assert_eq!(
+            LicenseType::normalize("openrail++"),
+            LicenseType::OpenrailPlusPlus
+        );
         assert_eq!(LicenseType::normalize("gemma"), LicenseType::Other);
         assert_eq!(LicenseType::normalize("  "), LicenseType::Unknown);
-        assert_eq!(LicenseType::from_candidates(["gemma", "mit"]), LicenseType::Mit);
+        assert_eq!(
+            LicenseType::from_candidates(["gemma", "mit"]),
+            LicenseType::Mit
+        );
         assert_eq!(LicenseType::from_candidates(["gemma"]), LicenseType::Other);
         assert_eq!(LicenseType::from_candidates([]), LicenseType::Unknown);
     }
@@ -325,7 +333,10 @@ mod tests {
 
     #[test]
     fn slug_bases_fold_case_and_separators() {
-        assert_eq!(Slug::base("litert-community/Gemma3-1B"), "litert-community-gemma3-1b");
+        assert_eq!(
+            Slug::base("litert-community/Gemma3-1B"),
+            "litert-community-gemma3-1b"
+        );
         assert_eq!(Slug::base("  Héllo  World!! "), "h-llo-world");
         assert_eq!(Slug::base("///"), "model");
     }
@@ -338,7 +349,10 @@ mod tests {
         assert_ne!(a[1], b[1]);
         assert_eq!(a, Slug::candidates("a-b/c", "a-b/c"));
         for s in a.iter().chain(b.iter()) {
-            assert!(s.as_str().parse::<Slug>().is_ok(), "{s} must be a valid slug");
+            assert!(
+                s.as_str().parse::<Slug>().is_ok(),
+                "{s} must be a valid slug"
+            );
         }
     }
 

@@ -98,9 +98,9 @@ impl From<JsonRejection> for ApiError {
                 ApiError::PayloadTooLarge("Request body is too large".into())
             }
             StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(text),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ApiError::BadRequest("Expected a request with Content-Type: application/json".into())
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::BadRequest(
+                "Expected a request with Content-Type: application/json".into(),
+            ),
             _ => ApiError::BadRequest(text),
         }
     }

@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(livez)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(livez))
+        .routes(routes!(readyz))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -31,10 +33,14 @@ async fn livez() -> Json<Health> {
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     match state.store.ready().await {
         Ok(true) => Ok(Json(Health { status: "ready" })),
-        Ok(false) => Err(ApiError::ServiceUnavailable("Database migrations are pending".into())),
+        Ok(false) => Err(ApiError::ServiceUnavailable(
+            "Database migrations are pending".into(),
+        )),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            Err(ApiError::ServiceUnavailable("Database is unreachable".into()))
+            Err(ApiError::ServiceUnavailable(
+                "Database is unreachable".into(),
+            ))
         }
     }
 }

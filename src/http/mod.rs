@@ -70,7 +70,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API token (`pcat_…`) from `pocket-catalog token create`"))
+                    .description(Some(
+                        "An API token (`pcat_…`) from `pocket-catalog token create`",
+                    ))
                     .build(),
             ),
         );
@@ -107,7 +109,9 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             (
                 StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(ErrorBody { detail: "Method not allowed".into() }),
+                axum::Json(ErrorBody {
+                    detail: "Method not allowed".into(),
+                }),
             )
         })
         .with_state(state)
@@ -129,11 +133,19 @@ pub fn app(state: AppState) -> Router {
 
 /// CORS is closed unless origins are configured; `*` opens it to any origin.
 fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::LINK, HeaderName::from_static("x-total-count"), REQUEST_ID]);
+        .expose_headers([
+            header::LINK,
+            HeaderName::from_static("x-total-count"),
+            REQUEST_ID,
+        ]);
     if origins.is_empty() {
         layer
     } else if origins.contains(&"*") {

@@ -73,7 +73,11 @@ pub struct ModelResponse {
 
 impl From<Model> for ModelResponse {
     fn from(m: Model) -> Self {
-        let source = if m.is_synced() { Source::HuggingFace } else { Source::User };
+        let source = if m.is_synced() {
+            Source::HuggingFace
+        } else {
+            Source::User
+        };
         let up = m.upstream.unwrap_or_default();
         let synced = source == Source::HuggingFace;
         ModelResponse {
@@ -147,13 +151,19 @@ async fn list_models(
 ) -> ApiResult<impl IntoResponse> {
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
     }
     if p.q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q) {
-        return Err(ApiError::BadRequest(format!("q must be at most {MAX_Q} characters")));
+        return Err(ApiError::BadRequest(format!(
+            "q must be at most {MAX_Q} characters"
+        )));
     }
     if p.task.as_ref().is_some_and(|t| t.len() > MAX_TAG) {
-        return Err(ApiError::BadRequest(format!("task must be at most {MAX_TAG} characters")));
+        return Err(ApiError::BadRequest(format!(
+            "task must be at most {MAX_TAG} characters"
+        )));
     }
     let sort = p.sort.unwrap_or_default();
     let after = p
@@ -256,7 +266,9 @@ fn check_name(name: &str) -> ApiResult<String> {
 
 fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.chars().count() > max {
-        return Err(ApiError::Unprocessable(format!("{field} must be at most {max} characters")));
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be at most {max} characters"
+        )));
     }
     Ok(())
 }
@@ -267,19 +279,25 @@ fn check_url(field: &str, value: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Unprocessable(format!("{field} must be an http(s) URL")))
+        Err(ApiError::Unprocessable(format!(
+            "{field} must be an http(s) URL"
+        )))
     }
 }
 
 fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::Unprocessable(format!("at most {MAX_TAGS} tags are allowed")));
+        return Err(ApiError::Unprocessable(format!(
+            "at most {MAX_TAGS} tags are allowed"
+        )));
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for t in tags {
         let t = t.trim();
         if t.is_empty() || t.chars().count() > MAX_TAG {
-            return Err(ApiError::Unprocessable(format!("tags must be 1 to {MAX_TAG} characters")));
+            return Err(ApiError::Unprocessable(format!(
+                "tags must be 1 to {MAX_TAG} characters"
+            )));
         }
         if !out.iter().any(|o| o == t) {
             out.push(t.to_string());
@@ -368,7 +386,9 @@ async fn update_model(
     let user = caller.user()?;
     let model = find_model(&state, &id).await?;
     if model.author_id != user.id && !user.is_admin {
-        return Err(ApiError::Forbidden("Only the model's author or an admin may edit it".into()));
+        return Err(ApiError::Forbidden(
+            "Only the model's author or an admin may edit it".into(),
+        ));
     }
     let patch = ModelPatch {
         name: req.name.as_deref().map(check_name).transpose()?,
@@ -390,7 +410,9 @@ async fn update_model(
         check_text("task", t, MAX_TAG)?;
     }
     if patch.is_verified_official.is_some() && !user.is_admin {
-        return Err(ApiError::Forbidden("Only an admin may set is_verified_official".into()));
+        return Err(ApiError::Forbidden(
+            "Only an admin may set is_verified_official".into(),
+        ));
     }
     if model.is_synced() {
         let owned = patch.sync_owned_fields();
@@ -402,7 +424,9 @@ async fn update_model(
             )));
         }
     }
-    Ok(Json(state.store.update_model(model.id, &patch).await?.into()))
+    Ok(Json(
+        state.store.update_model(model.id, &patch).await?.into(),
+    ))
 }
 
 /// A version as the API shows it.
@@ -515,21 +539,32 @@ async fn create_version(
     let model = find_model(&state, &id).await?;
     if model.author_id != user.id && !model.is_synced() && !user.is_admin {
         return Err(ApiError::Forbidden(
-            "Versions can be added to your own models and to models mirrored from Hugging Face".into(),
+            "Versions can be added to your own models and to models mirrored from Hugging Face"
+                .into(),
         ));
     }
     let version_string = req.version_string.trim().to_string();
     if version_string.is_empty() || version_string.chars().count() > 100 {
-        return Err(ApiError::Unprocessable("version_string must be 1 to 100 characters".into()));
+        return Err(ApiError::Unprocessable(
+            "version_string must be 1 to 100 characters".into(),
+        ));
     }
     if let Some(c) = &req.changelog {
         check_text("changelog", c, MAX_TEXT)?;
     }
-    if req.pipeline_spec.as_ref().is_some_and(|s| s.to_string().len() > 64 * 1024) {
-        return Err(ApiError::Unprocessable("pipeline_spec must be at most 64 KiB".into()));
+    if req
+        .pipeline_spec
+        .as_ref()
+        .is_some_and(|s| s.to_string().len() > 64 * 1024)
+    {
+        return Err(ApiError::Unprocessable(
+            "pipeline_spec must be at most 64 KiB".into(),
+        ));
     }
     if req.assets.len() > MAX_ASSETS {
-        return Err(ApiError::Unprocessable(format!("at most {MAX_ASSETS} assets are allowed")));
+        return Err(ApiError::Unprocessable(format!(
+            "at most {MAX_ASSETS} assets are allowed"
+        )));
     }
     for a in &req.assets {
         if a.asset_key.trim().is_empty() || a.asset_key.len() > 500 || a.asset_type.len() > 50 {
@@ -539,7 +574,9 @@ async fn create_version(
         }
         check_url("source_url", &a.source_url)?;
         if a.file_size_bytes.is_some_and(|s| s < 0) {
-            return Err(ApiError::Unprocessable("file_size_bytes must not be negative".into()));
+            return Err(ApiError::Unprocessable(
+                "file_size_bytes must not be negative".into(),
+            ));
         }
     }
     let version = state

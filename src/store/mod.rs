@@ -174,8 +174,9 @@ impl ListSql {
             params: Vec::new(),
         };
         if !q.include_removed {
-            sql.filter
-                .push_str(" AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))");
+            sql.filter.push_str(
+                " AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))",
+            );
         }
         if let Some(task) = &q.task {
             sql.push_eq("task", Param::Text(task.clone()));

@@ -14,10 +14,22 @@ fn bin() -> Command {
 async fn token_create_bootstraps_an_admin_and_prints_only_the_token() {
     let db = TestDb::new(Backend::Sqlite).await;
     let out = bin()
-        .args(["--database-url", &db.url, "token", "create", "--username", "ops", "--admin"])
+        .args([
+            "--database-url",
+            &db.url,
+            "token",
+            "create",
+            "--username",
+            "ops",
+            "--admin",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.trim_end();
     assert_eq!(stdout.lines().count(), 1);
@@ -25,22 +37,52 @@ async fn token_create_bootstraps_an_admin_and_prints_only_the_token() {
     let store = db.store().await;
     let user = store.get_user_by_username("ops").await.unwrap().unwrap();
     assert!(user.is_admin);
-    let (_, owner) = store.find_token(&pocket_catalog::auth::hash_token(token)).await.unwrap().unwrap();
+    let (_, owner) = store
+        .find_token(&pocket_catalog::auth::hash_token(token))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(owner.id, user.id);
 
     let missing = bin()
-        .args(["--database-url", &db.url, "token", "create", "--username", "ghost"])
+        .args([
+            "--database-url",
+            &db.url,
+            "token",
+            "create",
+            "--username",
+            "ghost",
+        ])
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named 'ghost'"));
     let created = bin()
-        .args(["--database-url", &db.url, "user", "create", "--username", "dev", "--email", "dev@example.com", "--developer"])
+        .args([
+            "--database-url",
+            &db.url,
+            "user",
+            "create",
+            "--username",
+            "dev",
+            "--email",
+            "dev@example.com",
+            "--developer",
+        ])
         .output()
         .unwrap();
     assert!(created.status.success());
     let dup = bin()
-        .args(["--database-url", &db.url, "user", "create", "--username", "dev", "--email", "x@example.com"])
+        .args([
+            "--database-url",
+            &db.url,
+            "user",
+            "create",
+            "--username",
+            "dev",
+            "--email",
+            "x@example.com",
+        ])
         .output()
         .unwrap();
     assert_eq!(dup.status.code(), Some(2));
@@ -67,7 +109,12 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
 fn help_names_every_environment_variable() {
     let out = bin().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for var in ["DATABASE_URL", "POCKET_ADDR", "POCKET_LOG_FORMAT", "POCKET_CORS_ORIGINS"] {
+    for var in [
+        "DATABASE_URL",
+        "POCKET_ADDR",
+        "POCKET_LOG_FORMAT",
+        "POCKET_CORS_ORIGINS",
+    ] {
         assert!(help.contains(var), "{var} in serve --help");
     }
 }
@@ -100,19 +147,35 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ready, "the server became ready");
-    let res = client.get(format!("http://127.0.0.1:{port}/models")).send().await.unwrap();
+    let res = client
+        .get(format!("http://127.0.0.1:{port}/models"))
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().contains_key("x-request-id"));
     assert!(dir.path().join("pocket-catalog.db").exists());
     unsafe_sigterm(child.id());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(out.status.success(), "graceful exit: {:?}", out.status);
     let logs = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).expect("JSON log line")).collect();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON log line"))
+        .collect();
     assert!(lines.iter().any(|l| l["message"] == "stopped"));
-    assert!(lines.iter().any(|l| l["span"]["request_id"].is_string()), "request ids reach the logs");
+    assert!(
+        lines.iter().any(|l| l["span"]["request_id"].is_string()),
+        "request ids reach the logs"
+    );
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -55,7 +55,12 @@ pub fn new_model(author: Uuid, name: &str) -> NewModel {
     }
 }
 
-pub fn synced_model(author: Uuid, hf_id: &str, object_id: &str, status: UpstreamStatus) -> NewModel {
+pub fn synced_model(
+    author: Uuid,
+    hf_id: &str,
+    object_id: &str,
+    status: UpstreamStatus,
+) -> NewModel {
     let mut m = new_model(author, hf_id.rsplit('/').next().unwrap());
     m.slug_hint = hf_id.into();
     m.slug_disambiguator = hf_id.into();
@@ -78,7 +83,11 @@ async fn migrations_are_idempotent_and_ready(backend: Backend) {
     assert!(store.ready().await.unwrap());
     assert_eq!(
         store.backend(),
-        if backend == Backend::Sqlite { "sqlite" } else { "postgres" }
+        if backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
     );
 }
 
@@ -92,7 +101,10 @@ async fn users_are_unique_and_roles_change(backend: Backend) {
             is_admin: false,
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(ref f)) if f == "username"), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(ref f)) if f == "username"),
+        "{dup:?}"
+    );
     let dup = store
         .create_user(&NewUser {
             username: "other".into(),
@@ -101,11 +113,20 @@ async fn users_are_unique_and_roles_change(backend: Backend) {
             is_admin: false,
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(ref f)) if f == "email"), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::Conflict(ref f)) if f == "email"),
+        "{dup:?}"
+    );
     assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(store.get_user_by_username("dev").await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        store.get_user_by_username("dev").await.unwrap(),
+        Some(user.clone())
+    );
     assert_eq!(store.get_user_by_username("nobody").await.unwrap(), None);
-    let promoted = store.set_user_roles(user.id, None, Some(true)).await.unwrap();
+    let promoted = store
+        .set_user_roles(user.id, None, Some(true))
+        .await
+        .unwrap();
     assert!(promoted.is_admin && promoted.is_developer);
     assert!(matches!(
         store.set_user_roles(Uuid::new_v4(), Some(true), None).await,
@@ -116,7 +137,10 @@ async fn users_are_unique_and_roles_change(backend: Backend) {
 async fn tokens_are_found_by_hash_touched_revoked_and_listed(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
     let expires = now() + Duration::days(1);
-    let token = store.create_token(user.id, "ci", "hash-1", Some(expires)).await.unwrap();
+    let token = store
+        .create_token(user.id, "ci", "hash-1", Some(expires))
+        .await
+        .unwrap();
     assert_eq!(token.expires_at, Some(expires));
     let (found, owner) = store.find_token("hash-1").await.unwrap().unwrap();
     assert_eq!(found, token);
@@ -135,24 +159,51 @@ async fn tokens_are_found_by_hash_touched_revoked_and_listed(backend: Backend) {
     assert_eq!(after.last_used_at, Some(at));
     assert_eq!(after.revoked_at, Some(at));
     assert!(!after.is_usable(now()));
-    assert!(matches!(store.revoke_token(Uuid::new_v4(), at).await, Err(StoreError::NotFound)));
-    store.create_token(user.id, "second", "hash-3", None).await.unwrap();
-    let names: Vec<_> = store.list_tokens(user.id).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert!(matches!(
+        store.revoke_token(Uuid::new_v4(), at).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .create_token(user.id, "second", "hash-3", None)
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .list_tokens(user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     assert_eq!(names, ["ci", "second"]);
 }
 
 async fn colliding_slugs_get_deterministic_suffixes(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
     let a = store
-        .create_model(&synced_model(user.id, "a-b/c", "000000000000000000000001", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "a-b/c",
+            "000000000000000000000001",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
     let b = store
-        .create_model(&synced_model(user.id, "a/b-c", "000000000000000000000002", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "a/b-c",
+            "000000000000000000000002",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
     let c = store
-        .create_model(&synced_model(user.id, "A/B-C", "000000000000000000000003", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "A/B-C",
+            "000000000000000000000003",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
     assert_eq!(a.slug, "a-b-c");
@@ -160,28 +211,55 @@ async fn colliding_slugs_get_deterministic_suffixes(backend: Backend) {
     assert_eq!(b.slug, expected[1].as_str());
     assert_ne!(c.slug, b.slug);
     assert!(c.slug.starts_with("a-b-c-"));
-    assert_eq!(store.get_model_by_slug(&b.slug).await.unwrap().unwrap().id, b.id);
+    assert_eq!(
+        store.get_model_by_slug(&b.slug).await.unwrap().unwrap().id,
+        b.id
+    );
 }
 
 async fn hub_ids_are_unique(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
     store
-        .create_model(&synced_model(user.id, "o/m", "0000000000000000000000aa", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "o/m",
+            "0000000000000000000000aa",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
     let again = store
-        .create_model(&synced_model(user.id, "o/m", "0000000000000000000000bb", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "o/m",
+            "0000000000000000000000bb",
+            UpstreamStatus::Active,
+        ))
         .await;
-    assert!(matches!(again, Err(StoreError::Conflict(ref f)) if f == "hf_model_id"), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::Conflict(ref f)) if f == "hf_model_id"),
+        "{again:?}"
+    );
     let same_object = store
-        .create_model(&synced_model(user.id, "o/m2", "0000000000000000000000aa", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "o/m2",
+            "0000000000000000000000aa",
+            UpstreamStatus::Active,
+        ))
         .await;
-    assert!(matches!(same_object, Err(StoreError::Conflict(ref f)) if f == "hf_object_id"), "{same_object:?}");
+    assert!(
+        matches!(same_object, Err(StoreError::Conflict(ref f)) if f == "hf_object_id"),
+        "{same_object:?}"
+    );
 }
 
 async fn models_update_and_search_text_follows(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
-    let m = store.create_model(&new_model(user.id, "Pose Estimator")).await.unwrap();
+    let m = store
+        .create_model(&new_model(user.id, "Pose Estimator"))
+        .await
+        .unwrap();
     assert_eq!(m.slug, "pose-estimator");
     assert_eq!(store.get_model(m.id).await.unwrap().unwrap(), m);
     let patch = ModelPatch {
@@ -201,7 +279,11 @@ async fn models_update_and_search_text_follows(backend: Backend) {
         let q = q.to_string();
         async move {
             store
-                .list_models(&ModelQuery { q: Some(q), limit: 10, ..Default::default() })
+                .list_models(&ModelQuery {
+                    q: Some(q),
+                    limit: 10,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .total
@@ -209,8 +291,15 @@ async fn models_update_and_search_text_follows(backend: Backend) {
     };
     assert_eq!(found("GESTURE").await, 1);
     assert_eq!(found("hand").await, 1);
-    assert_eq!(found("vision").await, 0, "replaced tags are no longer found");
-    assert!(matches!(store.update_model(Uuid::new_v4(), &patch).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        found("vision").await,
+        0,
+        "replaced tags are no longer found"
+    );
+    assert!(matches!(
+        store.update_model(Uuid::new_v4(), &patch).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
@@ -224,15 +313,30 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
         store.create_model(&m).await.unwrap();
     }
     store
-        .create_model(&synced_model(user.id, "org/synced", "0000000000000000000000cc", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "org/synced",
+            "0000000000000000000000cc",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
-    for sort in [SortKey::CreatedAt, SortKey::UpdatedAt, SortKey::Name, SortKey::Downloads] {
+    for sort in [
+        SortKey::CreatedAt,
+        SortKey::UpdatedAt,
+        SortKey::Name,
+        SortKey::Downloads,
+    ] {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
             let page = store
-                .list_models(&ModelQuery { sort, limit: 7, after: after.clone(), ..Default::default() })
+                .list_models(&ModelQuery {
+                    sort,
+                    limit: 7,
+                    after: after.clone(),
+                    ..Default::default()
+                })
                 .await
                 .unwrap();
             assert_eq!(page.total, 26);
@@ -252,7 +356,11 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
         assert_eq!(seen.len(), 26, "{sort:?}: no overlap");
     }
     let names: Vec<String> = store
-        .list_models(&ModelQuery { sort: SortKey::Name, limit: 3, ..Default::default() })
+        .list_models(&ModelQuery {
+            sort: SortKey::Name,
+            limit: 3,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .items
@@ -271,22 +379,39 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
         .unwrap();
     assert_eq!(detection.total, 5);
     let hf = store
-        .list_models(&ModelQuery { source: Some(Source::HuggingFace), limit: 50, ..Default::default() })
+        .list_models(&ModelQuery {
+            source: Some(Source::HuggingFace),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(hf.total, 1);
     let users = store
-        .list_models(&ModelQuery { source: Some(Source::User), author_id: Some(user.id), limit: 50, ..Default::default() })
+        .list_models(&ModelQuery {
+            source: Some(Source::User),
+            author_id: Some(user.id),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(users.total, 25);
     let none = store
-        .list_models(&ModelQuery { category: Some(Category::Fun), limit: 50, ..Default::default() })
+        .list_models(&ModelQuery {
+            category: Some(Category::Fun),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!((none.total, none.items.len()), (0, 0));
     let tricky = store
-        .list_models(&ModelQuery { q: Some("'; DROP TABLE ml_models; --%_".into()), limit: 5, ..Default::default() })
+        .list_models(&ModelQuery {
+            q: Some("'; DROP TABLE ml_models; --%_".into()),
+            limit: 5,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(tricky.total, 0);
@@ -295,21 +420,46 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
 async fn removed_models_are_hidden_unless_asked(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
     store
-        .create_model(&synced_model(user.id, "o/live", "0000000000000000000000d1", UpstreamStatus::Active))
+        .create_model(&synced_model(
+            user.id,
+            "o/live",
+            "0000000000000000000000d1",
+            UpstreamStatus::Active,
+        ))
         .await
         .unwrap();
     store
-        .create_model(&synced_model(user.id, "o/gone", "0000000000000000000000d2", UpstreamStatus::Removed))
+        .create_model(&synced_model(
+            user.id,
+            "o/gone",
+            "0000000000000000000000d2",
+            UpstreamStatus::Removed,
+        ))
         .await
         .unwrap();
     store
-        .create_model(&synced_model(user.id, "o/hidden", "0000000000000000000000d3", UpstreamStatus::Private))
+        .create_model(&synced_model(
+            user.id,
+            "o/hidden",
+            "0000000000000000000000d3",
+            UpstreamStatus::Private,
+        ))
         .await
         .unwrap();
-    let visible = store.list_models(&ModelQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let visible = store
+        .list_models(&ModelQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(visible.total, 1);
     let all = store
-        .list_models(&ModelQuery { limit: 10, include_removed: true, ..Default::default() })
+        .list_models(&ModelQuery {
+            limit: 10,
+            include_removed: true,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(all.total, 3);
@@ -317,8 +467,14 @@ async fn removed_models_are_hidden_unless_asked(backend: Backend) {
 
 async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
-    let m = store.create_model(&new_model(user.id, "Classifier")).await.unwrap();
-    let other = store.create_model(&new_model(user.id, "Other")).await.unwrap();
+    let m = store
+        .create_model(&new_model(user.id, "Classifier"))
+        .await
+        .unwrap();
+    let other = store
+        .create_model(&new_model(user.id, "Other"))
+        .await
+        .unwrap();
     let asset = Asset {
         asset_key: "model.tflite".into(),
         asset_type: "tflite".into(),
@@ -347,9 +503,15 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         Err(StoreError::Conflict(ref f)) if f == "version_string"
     ));
     let listed = store.list_versions(m.id).await.unwrap();
-    assert_eq!(listed.iter().map(|v| v.id).collect::<Vec<_>>(), [v2.id, v1.id]);
+    assert_eq!(
+        listed.iter().map(|v| v.id).collect::<Vec<_>>(),
+        [v2.id, v1.id]
+    );
     assert_eq!(listed[1], v1);
     assert_eq!(v1.assets, vec![asset]);
-    assert_eq!(store.get_version(m.id, v1.id).await.unwrap(), Some(v1.clone()));
+    assert_eq!(
+        store.get_version(m.id, v1.id).await.unwrap(),
+        Some(v1.clone())
+    );
     assert_eq!(store.get_version(other.id, v1.id).await.unwrap(), None);
 }

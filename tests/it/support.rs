@@ -54,27 +54,39 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-                TestDb { url, pg_name: None, _dir: Some(dir) }
+                TestDb {
+                    url,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
             }
             Backend::Postgres => {
                 let name = format!("pc_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = pg_admin_url();
                 let mut conn = sqlx::PgConnection::connect(&admin)
                     .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL at {admin} is needed for this test: {e}")
+                    });
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin).expect("admin url");
                 url.set_path(&name);
-                TestDb { url: url.to_string(), pg_name: Some(name), _dir: None }
+                TestDb {
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                    _dir: None,
+                }
             }
         }
     }
 
     pub async fn store(&self) -> Store {
-        Store::connect(&self.url).await.expect("connect and migrate")
+        Store::connect(&self.url)
+            .await
+            .expect("connect and migrate")
     }
 }
 
@@ -83,12 +95,16 @@ impl Drop for TestDb {
         if let Some(name) = self.pg_name.take() {
             let admin = pg_admin_url();
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
                     }
                 });
             })
@@ -115,7 +131,9 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
     pub fn detail(&self) -> &str {
-        self.body["detail"].as_str().unwrap_or_else(|| panic!("no detail in {}", self.body))
+        self.body["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no detail in {}", self.body))
     }
 }
 
@@ -134,8 +152,15 @@ impl TestApp {
     pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let router = app(AppState { store: store.clone(), config: Arc::new(config) });
-        TestApp { store, router, _db: db }
+        let router = app(AppState {
+            store: store.clone(),
+            config: Arc::new(config),
+        });
+        TestApp {
+            store,
+            router,
+            _db: db,
+        }
     }
 
     /// A new user with `role` and a token for it.
@@ -152,7 +177,10 @@ impl TestApp {
             .await
             .unwrap();
         let token = generate_token();
-        self.store.create_token(user.id, "test", &hash_token(&token), None).await.unwrap();
+        self.store
+            .create_token(user.id, "test", &hash_token(&token), None)
+            .await
+            .unwrap();
         (user, token)
     }
 
@@ -164,23 +192,37 @@ impl TestApp {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
-    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         };
         self.raw(req.unwrap()).await
