@@ -2,7 +2,7 @@
 //! and exit with code 2; anything else exits with 1.
 
 use crate::auth::{generate_token, hash_token};
-use crate::config::{Cli, Command, TokenCommand, UserCommand};
+use crate::config::{Cli, Command, HubsimArgs, TokenCommand, UserCommand};
 use crate::records::NewUser;
 use crate::store::{Store, StoreError};
 use std::process::ExitCode;
@@ -49,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
             crate::serve(store, args, listener, crate::shutdown_signal()).await?;
         }
+        Command::Hubsim(args) => run_hubsim(args).await?,
         Command::Migrate => {
             let store = connect().await?;
             store.close().await;
@@ -145,4 +146,47 @@ fn check_email(e: &str) -> Result<String, CliError> {
             .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
     ok.then(|| e.to_string())
         .ok_or_else(|| CliError::Usage(format!("'{e}' is not an email address")))
+}
+
+async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
+    use crate::hubsim::{population, Faults, Sim};
+    let (repos, generator) = match &args.repos {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+            let repos = population::read_jsonl(&text)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+            (repos, population::Generator::new(args.seed))
+        }
+        None => population::generate(population::PopulationSpec {
+            litert: args.litert,
+            other: args.other,
+            seed: args.seed,
+        }),
+    };
+    let mut world = population::World::new(repos, generator);
+    for _ in 0..args.epoch {
+        world.mutate();
+    }
+    let faults = Faults {
+        fail_every: args.fail_every,
+        fail_status: Some(args.fail_status),
+        latency_ms: args.latency_ms,
+        malformed_entries: args.malformed_entries,
+        truncate_every: args.truncate_every,
+        rate_limit_quota: args.rate_limit_quota,
+        rate_limit_window_secs: Some(args.rate_limit_window_secs),
+        retry_after: args.retry_after,
+    };
+    let count = world.repos.len();
+    let sim = Sim::new(world, faults);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    let addr = listener.local_addr().map_err(anyhow::Error::from)?;
+    tracing::info!(%addr, repos = count, "Hub simulator serving; point HF_ENDPOINT at http://{addr}");
+    crate::hubsim::serve(sim, listener, crate::shutdown_signal())
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(())
 }

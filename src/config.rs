@@ -55,6 +55,53 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
+    Hubsim(HubsimArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HubsimArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HUBSIM_ADDR", default_value = "127.0.0.1:9000")]
+    pub addr: SocketAddr,
+    /// Number of LiteRT repos to generate.
+    #[arg(long, env = "HUBSIM_LITERT", default_value_t = 800)]
+    pub litert: usize,
+    /// Number of other (non-LiteRT) repos to generate.
+    #[arg(long, env = "HUBSIM_OTHER", default_value_t = 200)]
+    pub other: usize,
+    /// Seed of the generated population.
+    #[arg(long, env = "HUBSIM_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Serve the repos of this JSON-lines file instead of a generated population.
+    #[arg(long, env = "HUBSIM_REPOS")]
+    pub repos: Option<std::path::PathBuf>,
+    /// Apply this many mutation steps before serving.
+    #[arg(long, env = "HUBSIM_EPOCH", default_value_t = 0)]
+    pub epoch: u64,
+    /// Every K-th request fails with --fail-status.
+    #[arg(long, env = "HUBSIM_FAIL_EVERY")]
+    pub fail_every: Option<u64>,
+    #[arg(long, env = "HUBSIM_FAIL_STATUS", default_value_t = 503)]
+    pub fail_status: u16,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, env = "HUBSIM_LATENCY_MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Put one malformed entry in every listing page.
+    #[arg(long, env = "HUBSIM_MALFORMED_ENTRIES")]
+    pub malformed_entries: bool,
+    /// Cut every K-th listing page off mid-body.
+    #[arg(long, env = "HUBSIM_TRUNCATE_EVERY")]
+    pub truncate_every: Option<u64>,
+    /// Requests allowed per rate-limit window (unlimited when absent).
+    #[arg(long, env = "HUBSIM_RATE_LIMIT_QUOTA")]
+    pub rate_limit_quota: Option<u64>,
+    /// Length of the rate-limit window in seconds.
+    #[arg(long, env = "HUBSIM_RATE_LIMIT_WINDOW_SECS", default_value_t = 300)]
+    pub rate_limit_window_secs: u64,
+    /// Send Retry-After on 429 answers too.
+    #[arg(long, env = "HUBSIM_RETRY_AFTER")]
+    pub retry_after: bool,
 }
 
 #[derive(Debug, Subcommand)]

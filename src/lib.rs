@@ -8,6 +8,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod hub;
+pub mod hubsim;
 pub mod records;
 pub mod store;
 pub mod telemetry;

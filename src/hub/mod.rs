@@ -1,0 +1,568 @@
+//! Our thin, typed client of the Hugging Face Hub API (HUB_API.md): listings page by page with
+//! `Link rel="next"` followed verbatim, model info with blobs, file trees, README. Every request is paced
+//! by the `RateLimit` header and retried with backoff on 408/429/5xx, timeouts and transport errors —
+//! a 429 waits exactly what the Hub says — within a bounded number of attempts and total wait.
+//! 401/403/404 are typed outcomes, not errors, and a 307 is followed and reported as a rename.
+
+pub mod ratelimit;
+pub mod wire;
+
+use backon::{ExponentialBuilder, Retryable};
+use ratelimit::{parse_ratelimit, parse_retry_after, Pacer};
+use reqwest::header::{HeaderMap, AUTHORIZATION, LINK, LOCATION, RETRY_AFTER};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::Url;
+pub use wire::{HubModel, Sibling, SkippedEntry, TreeEntry};
+
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const MAX_REDIRECTS: usize = 5;
+const MAX_README_BYTES: usize = 1024 * 1024;
+
+/// How the client talks to the Hub.
+#[derive(Clone)]
+pub struct HubConfig {
+    pub endpoint: Url,
+    pub token: Option<SecretString>,
+    /// `None` disables the timeout (tests on a paused clock).
+    pub connect_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// The longest the client waits in total, over all retries of one request.
+    pub max_total_wait: Duration,
+    /// The first backoff delay; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Below this many remaining requests in a window, requests are spread over the time left.
+    pub pacing_low_water: u64,
+    pub page_size: u32,
+}
+
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("max_retries", &self.max_retries)
+            .field("max_total_wait", &self.max_total_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubConfig {
+    pub fn new(endpoint: Url, token: Option<SecretString>) -> HubConfig {
+        HubConfig {
+            endpoint,
+            token,
+            connect_timeout: Some(Duration::from_secs(10)),
+            request_timeout: Some(Duration::from_secs(60)),
+            max_retries: 5,
+            max_total_wait: Duration::from_secs(600),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            pacing_low_water: 50,
+            page_size: 1000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum HubError {
+    #[error("cannot reach the Hub: {0}")]
+    Transport(String),
+    #[error("the Hub did not answer in time")]
+    Timeout,
+    #[error("the Hub answered {status}: {message}")]
+    Status {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        /// How long the Hub asked us to wait (429 with `RateLimit` r=0, or `Retry-After`).
+        wait: Option<Duration>,
+    },
+    #[error("unreadable answer from the Hub: {0}")]
+    Body(String),
+    #[error("bad redirect from the Hub: {0}")]
+    Redirect(String),
+}
+
+impl HubError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            HubError::Transport(_) | HubError::Timeout | HubError::Body(_) => true,
+            HubError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+            HubError::Redirect(_) => false,
+        }
+    }
+
+    fn server_wait(&self) -> Option<Duration> {
+        match self {
+            HubError::Status { wait, .. } => *wait,
+            _ => None,
+        }
+    }
+}
+
+/// The answer about one repo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepoOutcome<T> {
+    /// Found; `renamed_to` is the repo's current id when the Hub redirected us to it.
+    Found { value: T, renamed_to: Option<String> },
+    /// 401: missing, deleted or private (the Hub does not say which to anonymous callers).
+    MissingOrPrivate,
+    /// 404 with a token.
+    NotFound,
+    /// 401/403 with `X-Error-Code: GatedRepo`.
+    Gated,
+}
+
+/// One listing page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub models: Vec<HubModel>,
+    pub skipped: Vec<SkippedEntry>,
+    pub next: Option<Url>,
+}
+
+/// Counters of what the client did, for run records and metrics.
+#[derive(Debug, Default)]
+pub struct HubStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HubStatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+/// A response read to the end.
+struct Raw {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+    url: Url,
+}
+
+#[derive(Clone)]
+pub struct HubClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: HubConfig,
+    pacer: Pacer,
+    stats: HubStats,
+    /// The quota of the last `RateLimit-Policy` seen, for logs.
+    quota: Mutex<Option<u64>>,
+}
+
+impl std::fmt::Debug for HubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubClient").field("config", &self.inner.config).finish()
+    }
+}
+
+impl HubClient {
+    pub fn new(config: HubConfig) -> Result<HubClient, HubError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("pocket-catalog/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(t) = config.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        if let Some(t) = config.request_timeout {
+            builder = builder.timeout(t);
+        } else {
+            builder = builder.pool_idle_timeout(None);
+        }
+        let http = builder.build().map_err(|e| HubError::Transport(e.to_string()))?;
+        Ok(HubClient {
+            inner: Arc::new(Inner {
+                http,
+                pacer: Pacer::new(config.pacing_low_water),
+                config,
+                stats: HubStats::default(),
+                quota: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> HubStatsSnapshot {
+        let s = &self.inner.stats;
+        HubStatsSnapshot {
+            requests: s.requests.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            rate_limited: s.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+
+    fn endpoint_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.config.endpoint.clone();
+        {
+            let mut path = url.path_segments_mut().expect("endpoint is a base URL");
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    fn same_host(&self, url: &Url) -> bool {
+        let e = &self.inner.config.endpoint;
+        url.host_str() == e.host_str() && url.port_or_known_default() == e.port_or_known_default()
+    }
+
+    /// The first page of the listing for one filter, asking for exactly `expand`.
+    pub fn listing_url(&self, filter: &str, expand: &[&str]) -> Url {
+        let mut url = self.endpoint_url(&["api", "models"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("filter", filter);
+            // Creation order is stable under updates, so pages neither skip nor repeat repos.
+            q.append_pair("sort", "createdAt");
+            q.append_pair("limit", &self.inner.config.page_size.clamp(1, 1000).to_string());
+            for e in expand {
+                q.append_pair("expand", e);
+            }
+        }
+        url
+    }
+
+    /// Fetches one listing page (retried as a whole when its body is truncated or not JSON).
+    pub async fn list_page(&self, url: &Url) -> Result<Page, HubError> {
+        self.fetch(url, |raw| {
+            let raw = expect_ok(raw)?;
+            let (models, skipped) = wire::parse_page(&raw.body).map_err(HubError::Body)?;
+            Ok(Page { models, skipped, next: next_link(&raw.headers, &raw.url) })
+        })
+        .await
+    }
+
+    /// Model info with `blobs=true` (sizes and LFS hashes of every file), at `revision` or the head.
+    pub async fn model_info(&self, repo_id: &str, revision: Option<&str>) -> Result<RepoOutcome<HubModel>, HubError> {
+        let mut segments = vec!["api", "models"];
+        segments.extend(repo_id.split('/'));
+        if let Some(rev) = revision {
+            segments.push("revision");
+            segments.push(rev);
+        }
+        let mut url = self.endpoint_url(&segments);
+        url.query_pairs_mut().append_pair("blobs", "true");
+        let outcome = self
+            .fetch_following(url, |raw| {
+                serde_json::from_slice::<HubModel>(&raw.body).map_err(|e| HubError::Body(format!("model info: {e}")))
+            })
+            .await?;
+        Ok(match outcome {
+            RepoOutcome::Found { value, .. } => {
+                let renamed_to = (!value.id.eq_ignore_ascii_case(repo_id)).then(|| value.id.clone());
+                RepoOutcome::Found { value, renamed_to }
+            }
+            other => other,
+        })
+    }
+
+    /// Every file of a revision (`recursive=true`, all pages).
+    pub async fn tree(&self, repo_id: &str, revision: &str) -> Result<RepoOutcome<Vec<TreeEntry>>, HubError> {
+        let mut segments = vec!["api", "models"];
+        segments.extend(repo_id.split('/'));
+        segments.push("tree");
+        segments.push(revision);
+        let mut url = self.endpoint_url(&segments);
+        url.query_pairs_mut().append_pair("recursive", "true");
+        let mut entries = Vec::new();
+        let mut renamed_to = None;
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let outcome = self
+                .fetch_following(url, |raw| {
+                    let page: Vec<TreeEntry> = serde_json::from_slice(&raw.body)
+                        .map_err(|e| HubError::Body(format!("tree page: {e}")))?;
+                    Ok((page, next_link(&raw.headers, &raw.url)))
+                })
+                .await?;
+            match outcome {
+                RepoOutcome::Found { value: (page, link), renamed_to: r } => {
+                    entries.extend(page);
+                    renamed_to = renamed_to.or(r);
+                    next = link;
+                }
+                RepoOutcome::MissingOrPrivate => return Ok(RepoOutcome::MissingOrPrivate),
+                RepoOutcome::NotFound => return Ok(RepoOutcome::NotFound),
+                RepoOutcome::Gated => return Ok(RepoOutcome::Gated),
+            }
+        }
+        Ok(RepoOutcome::Found { value: entries, renamed_to })
+    }
+
+    /// README.md of a revision, when there is one (same-host redirects followed; at most 1 MiB).
+    pub async fn readme(&self, repo_id: &str, revision: &str) -> Result<Option<String>, HubError> {
+        let mut segments: Vec<&str> = repo_id.split('/').collect();
+        segments.extend(["resolve", revision, "README.md"]);
+        let url = self.endpoint_url(&segments);
+        let outcome = self
+            .fetch_following(url, |raw| {
+                let body = &raw.body[..raw.body.len().min(MAX_README_BYTES)];
+                Ok(String::from_utf8_lossy(body).into_owned())
+            })
+            .await;
+        match outcome {
+            Ok(RepoOutcome::Found { value, .. }) => Ok(Some(value)),
+            Ok(_) => Ok(None),
+            Err(HubError::Redirect(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GET with same-host redirects followed; 401/403/404 become outcomes; `parse` runs on a 200.
+    async fn fetch_following<T>(
+        &self,
+        mut url: Url,
+        parse: impl Fn(&Raw) -> Result<T, HubError>,
+    ) -> Result<RepoOutcome<T>, HubError> {
+        for _ in 0..=MAX_REDIRECTS {
+            let step = self
+                .fetch(&url, |raw| {
+                    if raw.status.is_redirection() {
+                        let location = raw
+                            .headers
+                            .get(LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                            .ok_or_else(|| HubError::Redirect("redirect without Location".into()))?;
+                        let next = raw
+                            .url
+                            .join(location)
+                            .map_err(|e| HubError::Redirect(format!("{location}: {e}")))?;
+                        return Ok(Step::Redirect(next));
+                    }
+                    let gated = raw
+                        .headers
+                        .get("x-error-code")
+                        .is_some_and(|v| v.as_bytes() == b"GatedRepo");
+                    Ok(match raw.status {
+                        s if s.is_success() => Step::Done(RepoOutcome::Found { value: parse(raw)?, renamed_to: None }),
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => Step::Done(RepoOutcome::Gated),
+                        StatusCode::UNAUTHORIZED => Step::Done(RepoOutcome::MissingOrPrivate),
+                        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Step::Done(RepoOutcome::NotFound),
+                        _ => return Err(status_error(raw)),
+                    })
+                })
+                .await?;
+            match step {
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Redirect(next) if self.same_host(&next) => url = next,
+                Step::Redirect(next) => {
+                    return Err(HubError::Redirect(format!("not following a redirect to another host ({})", next.host_str().unwrap_or("?"))))
+                }
+            }
+        }
+        Err(HubError::Redirect(format!("more than {MAX_REDIRECTS} redirects")))
+    }
+
+    /// One GET, paced and retried; `handle` turns the response into a value or a (maybe retryable) error.
+    async fn fetch<T>(&self, url: &Url, handle: impl Fn(&Raw) -> Result<T, HubError>) -> Result<T, HubError> {
+        let config = &self.inner.config;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(config.min_backoff)
+            .with_max_delay(config.max_backoff)
+            .with_max_times(config.max_retries)
+            .with_jitter();
+        let waited = Mutex::new(Duration::ZERO);
+        let attempt = || async {
+            let raw = self.send_once(url).await?;
+            handle(&raw)
+        };
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(HubError::is_retryable)
+            .adjust(|err, backoff| {
+                // The Hub's own wait wins over our backoff; both count against the total.
+                let wait = match (err.server_wait(), backoff) {
+                    (_, None) => return None,
+                    (Some(server), Some(_)) => server,
+                    (None, Some(b)) => b,
+                };
+                let mut total = waited.lock().expect("wait lock");
+                if *total + wait > config.max_total_wait {
+                    return None;
+                }
+                *total += wait;
+                Some(wait)
+            })
+            .notify(|err, wait| {
+                self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(url = %redact(url), error = %err, wait_ms = wait.as_millis() as u64, "Hub request failed, retrying");
+            })
+            .await
+    }
+
+    async fn send_once(&self, url: &Url) -> Result<Raw, HubError> {
+        let delay = self.inner.pacer.delay();
+        if !delay.is_zero() {
+            tracing::info!(wait_ms = delay.as_millis() as u64, "pacing Hub requests to stay within the rate limit");
+            tokio::time::sleep(delay).await;
+        }
+        self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = self.inner.http.get(url.clone());
+        if let Some(token) = &self.inner.config.token {
+            if self.same_host(url) {
+                req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()));
+            }
+        }
+        let res = req.send().await.map_err(transport_error)?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        if let Some(limit) = headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_ratelimit) {
+            self.inner.pacer.observe(limit);
+        }
+        if let Some(q) = headers
+            .get("ratelimit-policy")
+            .and_then(|v| v.to_str().ok())
+            .and_then(ratelimit::parse_policy_quota)
+        {
+            *self.inner.quota.lock().expect("quota lock") = Some(q);
+        }
+        let url = res.url().clone();
+        let body = res.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                HubError::Timeout
+            } else {
+                HubError::Body(format!("body cut short: {e}"))
+            }
+        })?;
+        let raw = Raw { status, headers, body, url };
+        if matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504) {
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                self.inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
+            return Err(status_error(&raw));
+        }
+        Ok(raw)
+    }
+}
+
+enum Step<T> {
+    Done(RepoOutcome<T>),
+    Redirect(Url),
+}
+
+fn transport_error(e: reqwest::Error) -> HubError {
+    if e.is_timeout() {
+        HubError::Timeout
+    } else {
+        // The error's Display includes the URL, which never carries a secret here.
+        HubError::Transport(format!("{e}"))
+    }
+}
+
+/// The URL without its query, for logs.
+fn redact(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.to_string()
+}
+
+/// An error for a non-success status, with the Hub's wait for 429s: `RateLimit` r=0 → t + 1 s, else
+/// `Retry-After`.
+fn status_error(raw: &Raw) -> HubError {
+    let header = |name| raw.headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok());
+    let message = header("x-error-message")
+        .map(str::to_string)
+        .or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(&raw.body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        })
+        .unwrap_or_else(|| raw.status.canonical_reason().unwrap_or("error").to_string());
+    let wait = if raw.status == StatusCode::TOO_MANY_REQUESTS {
+        header("ratelimit")
+            .and_then(parse_ratelimit)
+            .filter(|l| l.remaining == 0)
+            .map(|l| Duration::from_secs(l.reset_secs + 1))
+            .or_else(|| header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, std::time::SystemTime::now())))
+    } else {
+        None
+    };
+    HubError::Status {
+        status: raw.status.as_u16(),
+        code: header("x-error-code").map(str::to_string),
+        message: message.chars().take(300).collect(),
+        wait,
+    }
+}
+
+fn expect_ok(raw: &Raw) -> Result<&Raw, HubError> {
+    if raw.status.is_success() {
+        Ok(raw)
+    } else {
+        Err(status_error(raw))
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, resolved against the request URL.
+pub fn next_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
+    headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(|v| parse_next_link(v, base))
+}
+
+/// Parses `<URL>; rel="next"` out of a Link header value (several links may be comma-separated).
+pub fn parse_next_link(value: &str, base: &Url) -> Option<Url> {
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        let end = after.find('>')?;
+        let target = &after[..end];
+        let params_end = after[end..].find('<').map_or(after.len(), |i| end + i);
+        let params = &after[end + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().trim_end_matches(',').trim();
+            p.strip_prefix("rel=")
+                .map(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+                .unwrap_or(false)
+        });
+        if is_next {
+            return base.join(target).ok();
+        }
+        rest = &after[params_end..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn next_links_are_found_among_others() {
+        let base = Url::parse("https://huggingface.co/api/models?filter=litert").unwrap();
+        let v = "<https://huggingface.co/api/models?filter=litert&cursor=abc%3D>; rel=\"next\"";
+        assert_eq!(parse_next_link(v, &base).unwrap().as_str(), "https://huggingface.co/api/models?filter=litert&cursor=abc%3D");
+        let v = "<https://x/prev>; rel=\"prev\", </api/models?cursor=2>; rel=next";
+        assert_eq!(parse_next_link(v, &base).unwrap().as_str(), "https://huggingface.co/api/models?cursor=2");
+        assert_eq!(parse_next_link("<https://x/prev>; rel=\"prev\"", &base), None);
+        assert_eq!(parse_next_link("garbage", &base), None);
+    }
+
+    proptest! {
+        #[test]
+        fn link_parsing_never_panics(s in "\\PC{0,300}") {
+            let base = Url::parse("https://huggingface.co/api/models").unwrap();
+            let _ = parse_next_link(&s, &base);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The Hub's wire types: what its JSON says, parsed tolerantly (keys without a value are omitted by the
+//! Hub, so nearly everything is optional). Nothing outside `hub` and `sync` sees these; the sync maps
+//! them into catalog records.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// A model as a listing or model info describes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HubModel {
+    /// The stable repo object id (24 hex digits); survives renames. Absent from some trimmed payloads.
+    #[serde(rename = "_id", default)]
+    pub object_id: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(rename = "lastModified", default)]
+    pub last_modified: Option<DateTime<Utc>>,
+    #[serde(rename = "createdAt", default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub private: Option<bool>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default, deserialize_with = "gated")]
+    pub gated: Option<String>,
+    #[serde(default)]
+    pub downloads: Option<i64>,
+    #[serde(default)]
+    pub likes: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub pipeline_tag: Option<String>,
+    #[serde(default)]
+    pub library_name: Option<String>,
+    #[serde(rename = "cardData", default)]
+    pub card_data: Option<Value>,
+    #[serde(default)]
+    pub siblings: Option<Vec<Sibling>>,
+    #[serde(rename = "usedStorage", default)]
+    pub used_storage: Option<i64>,
+}
+
+/// `gated` is `false`, `"auto"` or `"manual"`; kept as `"false"`, `"auto"`, `"manual"`.
+fn gated<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(false)) => Some("false".into()),
+        Some(Value::Bool(true)) => Some("true".into()),
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!("unexpected gated value {other}")))
+        }
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Sibling {
+    pub rfilename: String,
+    #[serde(default)]
+    pub size: Option<i64>,
+    #[serde(rename = "blobId", default)]
+    pub blob_id: Option<String>,
+    #[serde(default)]
+    pub lfs: Option<SiblingLfs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SiblingLfs {
+    pub sha256: String,
+    pub size: i64,
+    #[serde(rename = "pointerSize", default)]
+    pub pointer_size: Option<i64>,
+}
+
+/// An entry of `GET /api/models/{id}/tree/{rev}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TreeEntry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub oid: String,
+    #[serde(default)]
+    pub size: i64,
+    pub path: String,
+    #[serde(default)]
+    pub lfs: Option<TreeLfs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TreeLfs {
+    pub oid: String,
+    pub size: i64,
+    #[serde(rename = "pointerSize", default)]
+    pub pointer_size: Option<i64>,
+}
+
+/// A listing entry that could not be parsed: what it was called (when that much was readable) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// Parses a listing page: the body must be a JSON array; each entry that does not parse (or lacks the
+/// object id a listing always carries) is reported, not fatal.
+pub fn parse_page(body: &[u8]) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), String> {
+    let values: Vec<Value> =
+        serde_json::from_slice(body).map_err(|e| format!("listing page is not a JSON array: {e}"))?;
+    let mut models = Vec::with_capacity(values.len());
+    let mut skipped = Vec::new();
+    for value in values {
+        let id = value.get("id").and_then(Value::as_str).map(str::to_string);
+        match serde_json::from_value::<HubModel>(value) {
+            Ok(m) if m.object_id.as_deref().is_some_and(is_object_id) => models.push(m),
+            Ok(m) => skipped.push(SkippedEntry {
+                id: Some(m.id),
+                reason: "listing entry has no valid _id".into(),
+            }),
+            Err(e) => skipped.push(SkippedEntry {
+                id,
+                reason: format!("malformed listing entry: {e}"),
+            }),
+        }
+    }
+    Ok((models, skipped))
+}
+
+/// A Hub object id: 24 hex digits.
+pub fn is_object_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/hub");
+
+    fn fixture(name: &str) -> Option<Vec<u8>> {
+        std::fs::read(format!("{FIXTURES}/{name}")).ok()
+    }
+
+    #[test]
+    fn real_listing_pages_parse() {
+        let Some(default) = fixture("list_default_page.json") else { return };
+        let (models, skipped) = parse_page(&default).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(models[0].id, "moonshotai/Kimi-K2-Thinking");
+        assert_eq!(models[0].object_id.as_deref(), Some("6909b87b734dd24dd19da3ef"));
+        assert!(models[0].tags.contains(&"license:other".to_string()));
+        assert_eq!(models[1].downloads, Some(846249));
+        let expand = fixture("list_expand_page.json").unwrap();
+        let (models, skipped) = parse_page(&expand).unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(models[0].siblings.as_ref().unwrap().len(), 2);
+        assert_eq!(models[0].last_modified.unwrap().to_rfc3339(), "2026-09-08T22:20:58+00:00");
+        assert_eq!(models[1].pipeline_tag, None, "omitted keys are None");
+    }
+
+    #[test]
+    fn real_model_infos_parse() {
+        let Some(bert) = fixture("model_info_bert-base-uncased.json") else { return };
+        let bert: HubModel = serde_json::from_slice(&bert).unwrap();
+        assert_eq!(bert.gated.as_deref(), Some("false"));
+        assert_eq!(bert.card_data.as_ref().unwrap()["license"], "apache-2.0");
+        let gemma: HubModel =
+            serde_json::from_slice(&fixture("model_info_litert_functiongemma_trimmed.json").unwrap()).unwrap();
+        assert_eq!(gemma.gated.as_deref(), Some("auto"));
+        assert_eq!(gemma.library_name.as_deref(), Some("litert-lm"));
+        assert_eq!(gemma.object_id, None);
+        assert_eq!(gemma.used_storage, Some(1432447106));
+        let albert: HubModel =
+            serde_json::from_slice(&fixture("model_info_paraphrase-albert-small-v2.json").unwrap()).unwrap();
+        assert_eq!(albert.object_id.as_deref(), Some("621ffdc136468d709f1802e8"));
+        let siblings = albert.siblings.unwrap();
+        assert!(siblings.iter().any(|s| s.rfilename == "1_Pooling/config.json"));
+        assert!(siblings.iter().all(|s| s.size.is_none()), "no blobs=true, no sizes");
+    }
+
+    #[test]
+    fn real_trees_parse() {
+        let Some(tree) = fixture("tree_bert-base-uncased.json") else { return };
+        let entries: Vec<TreeEntry> = serde_json::from_slice(&tree).unwrap();
+        let lfs = entries.iter().find(|e| e.path == "pytorch_model.bin").unwrap();
+        assert_eq!(lfs.lfs.as_ref().unwrap().size, 440473133);
+        assert_eq!(
+            lfs.lfs.as_ref().unwrap().oid,
+            "097417381d6c7230bd9e3557456d726de6e83245ec8b24f529f60198a67b203a"
+        );
+        let vocab = entries.iter().find(|e| e.path == "vocab.txt").unwrap();
+        assert!(vocab.lfs.is_none());
+        assert_eq!(vocab.size, 231508);
+    }
+
+    #[test]
+    fn malformed_entries_are_skipped_with_a_reason() {
+        let body = br#"[{"_id":"6909b87b734dd24dd19da3ef","id":"a/ok"},
+                         {"_id":"bad","id":"a/no-oid"},
+                         {"_id":"6909b87b734dd24dd19da3e0","id":"a/bad","tags":"x"},
+                         {"nothing": true}]"#;
+        let (models, skipped) = parse_page(body).unwrap();
+        assert_eq!(models.len(), 1);
+        assert_eq!(skipped.len(), 3);
+        assert_eq!(skipped[1].id.as_deref(), Some("a/bad"));
+        assert!(skipped[1].reason.contains("malformed"));
+        assert_eq!(skipped[2].id, None);
+        assert!(parse_page(b"[{\"_id\":").is_err());
+        assert!(parse_page(b"{}").is_err());
+    }
+}

@@ -1,0 +1,659 @@
+//! The simulator's repos: a deterministic, realistic population generated from a seed (or read from a
+//! JSON-lines file), and the deterministic mutation steps that update, remove, rename, privatise, add and
+//! restore repos so tests can run incremental syncs and know exactly what changed.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha1::Digest as _;
+use std::collections::{BTreeMap, HashSet};
+
+/// A small, stable PRNG (splitmix64): the same seed gives the same population on every platform and
+/// every version of every crate.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+    /// True with probability `per_mille`/1000.
+    pub fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    pub fn hex(&mut self, len: usize) -> String {
+        let mut s = String::with_capacity(len + 16);
+        while s.len() < len {
+            s.push_str(&format!("{:016x}", self.next_u64()));
+        }
+        s.truncate(len);
+        s
+    }
+}
+
+/// One file of a repo. LFS files carry their sha256; every file has a git blob id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimFile {
+    pub path: String,
+    pub size: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_sha256: Option<String>,
+    pub blob_id: String,
+}
+
+impl SimFile {
+    pub const POINTER_SIZE: i64 = 134;
+}
+
+/// One repo as the simulator serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimRepo {
+    #[serde(rename = "_id")]
+    pub object_id: String,
+    pub id: String,
+    pub sha: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(rename = "lastModified")]
+    pub last_modified: DateTime<Utc>,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub disabled: bool,
+    /// `auto` or `manual`; absent when not gated.
+    #[serde(default)]
+    pub gated: Option<String>,
+    #[serde(default)]
+    pub downloads: i64,
+    #[serde(default)]
+    pub likes: i64,
+    #[serde(default, rename = "trendingScore")]
+    pub trending_score: i64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub pipeline_tag: Option<String>,
+    #[serde(default)]
+    pub library_name: Option<String>,
+    #[serde(default, rename = "cardData")]
+    pub card_data: Option<Value>,
+    #[serde(default)]
+    pub files: Vec<SimFile>,
+    #[serde(default)]
+    pub readme: String,
+}
+
+impl SimRepo {
+    pub fn author(&self) -> &str {
+        self.id.split_once('/').map_or(self.id.as_str(), |(o, _)| o)
+    }
+
+    /// Whether the sync's discovery should find this repo: listed (public) and carrying a LiteRT tag.
+    pub fn is_litert(&self) -> bool {
+        self.tags.iter().any(|t| t == "litert" || t == "litert-lm" || t == "tflite")
+    }
+
+    pub fn used_storage(&self) -> i64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// The content of a small (non-LFS) file, regenerated on demand; `None` for LFS files.
+    pub fn content(&self, path: &str) -> Option<Vec<u8>> {
+        let file = self.files.iter().find(|f| f.path == path)?;
+        if file.lfs_sha256.is_some() {
+            return None;
+        }
+        Some(small_file_content(&self.id, &self.readme, path))
+    }
+}
+
+/// Deterministic content of a small file: README from the repo, anything else derived from its path.
+fn small_file_content(repo_id: &str, readme: &str, path: &str) -> Vec<u8> {
+    match path {
+        "README.md" => readme.as_bytes().to_vec(),
+        ".gitattributes" => b"*.tflite filter=lfs diff=lfs merge=lfs -text\n*.litertlm filter=lfs diff=lfs merge=lfs -text\n*.task filter=lfs diff=lfs merge=lfs -text\n".to_vec(),
+        "labels.txt" => (0..20).map(|i| format!("label_{i}\n")).collect::<String>().into_bytes(),
+        "config.json" => format!("{{\"repo\": \"{repo_id}\", \"format\": \"litert\"}}\n").into_bytes(),
+        other => format!("{other} of {repo_id}\n").into_bytes(),
+    }
+}
+
+/// The git blob id (`sha1("blob {len}\0{content}")`) of some content.
+pub fn git_blob_id(content: &[u8]) -> String {
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    hex::encode(h.finalize())
+}
+
+/// Families of on-device models: the base name, the task, and the bundle kind.
+const ARCHS: &[(&str, &str, &str)] = &[
+    ("mobilenet_v2", "image-classification", "tflite"),
+    ("MobileNet-V3-Small", "image-classification", "tflite"),
+    ("efficientnet-lite0", "image-classification", "tflite"),
+    ("resnet50", "image-classification", "tflite"),
+    ("yolov8n", "object-detection", "tflite"),
+    ("ssd_mobilenet_v1", "object-detection", "tflite"),
+    ("deeplabv3", "image-segmentation", "tflite"),
+    ("whisper-tiny", "automatic-speech-recognition", "tflite"),
+    ("yamnet", "audio-classification", "tflite"),
+    ("movenet-lightning", "keypoint-detection", "tflite"),
+    ("midas-small", "depth-estimation", "tflite"),
+    ("mobilebert", "question-answering", "tflite"),
+    ("Gemma3-1B-IT", "text-generation", "litertlm"),
+    ("Qwen2.5-1.5B-Instruct", "text-generation", "litertlm"),
+    ("phi-4-mini", "text-generation", "task"),
+    ("SmolLM-135M", "text-generation", "task"),
+    ("esrgan", "image-to-image", "tflite"),
+    ("blazeface", "object-detection", "tflite"),
+];
+
+const AUTHORS: &[&str] = &[
+    "litert-community",
+    "google",
+    "qualcomm",
+    "mediapipe",
+    "on-device-ai",
+    "Edge-Lab",
+];
+
+const LICENCES: &[&str] = &[
+    "apache-2.0", "apache-2.0", "apache-2.0", "apache-2.0", "mit", "mit", "gemma", "cc-by-4.0",
+    "llama3.2", "other", "bsd-3-clause", "openrail", "cc-by-nc-4.0", "agpl-3.0", "",
+    "", "", "LIST",
+];
+
+const DESCRIPTIONS: &[&str] = &[
+    "A compact model for phones, quantised to int8.",
+    "Modèle léger pour la détection d'objets sur l'appareil — rapide et précis.",
+    "端侧图像分类模型，适用于移动设备。",
+    "Runs fully offline with LiteRT; ✓ GPU delegate ✓ NNAPI.",
+];
+
+/// The options of a generated population.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PopulationSpec {
+    pub litert: usize,
+    pub other: usize,
+    pub seed: u64,
+}
+
+fn base_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).single().expect("valid date")
+}
+
+/// A generator of repos; mutation steps keep using it so new repos stay unique.
+#[derive(Debug)]
+pub struct Generator {
+    seed: u64,
+    next_index: u64,
+    used_ids: HashSet<String>,
+}
+
+impl Generator {
+    pub fn new(seed: u64) -> Generator {
+        Generator { seed, next_index: 0, used_ids: HashSet::new() }
+    }
+
+    pub fn reserve(&mut self, id: &str) {
+        self.used_ids.insert(id.to_ascii_lowercase());
+    }
+
+    fn unique(&mut self, owner: &str, name: &str, index: u64) -> String {
+        let mut id = format!("{owner}/{name}");
+        if self.used_ids.contains(&id.to_ascii_lowercase()) {
+            id = format!("{owner}/{name}-{index}");
+        }
+        self.reserve(&id);
+        id
+    }
+
+    /// A LiteRT repo. Every 37th is a case/separator variant of a name that slugifies alike, every 53rd
+    /// splits its owner so that `a-b/c` meets `a/b-c`.
+    pub fn litert_repo(&mut self, created_offset_days: i64) -> SimRepo {
+        let index = self.next_index;
+        self.next_index += 1;
+        let mut rng = Rng::new(self.seed.wrapping_mul(1_000_003).wrapping_add(index));
+        let &(arch, task, kind) = rng.pick(ARCHS);
+        let author = if rng.chance(250) {
+            format!("user{}", rng.below(400))
+        } else {
+            rng.pick(AUTHORS).to_string()
+        };
+        let variant = *rng.pick(&["", "-int8", "-fp16", "_quant", "-v2", "-edge"]);
+        let mut name = format!("{arch}{variant}");
+        let mut owner = author.clone();
+        if index % 37 == 36 {
+            name = name.to_uppercase().replace('-', "_");
+        } else if index % 53 == 52 {
+            if let Some((first, rest)) = name.split_once(['-', '_']) {
+                owner = format!("{owner}-{first}");
+                name = rest.to_string();
+            }
+        }
+        let id = self.unique(&owner, &name, index);
+        let created_at = base_time()
+            + Duration::days(created_offset_days)
+            + Duration::seconds(rng.below(86_400 * 900) as i64);
+        let llm = kind != "tflite";
+        let library = if llm {
+            if rng.chance(800) { Some("litert-lm") } else { Some("litert") }
+        } else if rng.chance(700) {
+            Some("litert")
+        } else {
+            *rng.pick(&[Some("transformers"), Some("tf-keras"), None])
+        };
+        let licence = *rng.pick(LICENCES);
+        let licences: Vec<&str> = match licence {
+            "" => vec![],
+            "LIST" => vec!["apache-2.0", "mit"],
+            l => vec![l],
+        };
+        let mut files = vec![small_file(&id, "", ".gitattributes")];
+        let stem = name.to_ascii_lowercase().replace('-', "_");
+        let no_model_file = rng.chance(20);
+        if !no_model_file {
+            match kind {
+                "tflite" => {
+                    files.push(lfs_file(&mut rng, &format!("{stem}.tflite"), 1_000_000, 50_000_000));
+                    if rng.chance(400) {
+                        files.push(lfs_file(&mut rng, &format!("{stem}_int8.tflite"), 500_000, 20_000_000));
+                    }
+                    if rng.chance(200) {
+                        files.push(lfs_file(&mut rng, &format!("{stem}_edgetpu.tflite"), 500_000, 20_000_000));
+                    }
+                }
+                "litertlm" => {
+                    files.push(lfs_file(&mut rng, &format!("{stem}.litertlm"), 300_000_000, 4_000_000_000));
+                    if rng.chance(300) {
+                        files.push(lfs_file(&mut rng, &format!("{stem}_Google_Tensor_G5.litertlm"), 300_000_000, 4_000_000_000));
+                    }
+                }
+                _ => files.push(lfs_file(&mut rng, &format!("{stem}.task"), 100_000_000, 2_000_000_000)),
+            }
+        }
+        if task.contains("classification") || task == "object-detection" {
+            files.push(small_file(&id, "", "labels.txt"));
+        }
+        if task == "question-answering" {
+            files.push(small_file(&id, "", "vocab.txt"));
+        }
+        if llm {
+            files.push(lfs_file(&mut rng, "tokenizer.model", 500_000, 5_000_000));
+        }
+        if rng.chance(500) {
+            files.push(small_file(&id, "", "config.json"));
+        }
+        let summary = rng.chance(200).then(|| rng.pick(DESCRIPTIONS).to_string());
+        let readme_para = if rng.chance(100) {
+            // A long, unicode-heavy first paragraph.
+            "Ünïcødé ✓ 模型 ".repeat(300)
+        } else {
+            format!("{arch} converted to LiteRT for on-device {task}.")
+        };
+        let mut readme = String::from("---\n");
+        if let Some(l) = licences.first() {
+            readme.push_str(&format!("license: {l}\n"));
+        }
+        readme.push_str(&format!("pipeline_tag: {task}\n---\n\n# {name}\n\n{readme_para}\n\n## Usage\n\nLoad it with LiteRT.\n"));
+        files.insert(1, small_file(&id, &readme, "README.md"));
+
+        let mut tags: Vec<String> = Vec::new();
+        if let Some(l) = library {
+            tags.push(l.to_string());
+        }
+        if files.iter().any(|f| f.path.ends_with(".tflite")) || (library == Some("litert") && !llm) {
+            tags.push("tflite".into());
+        }
+        if library.is_none() && !tags.iter().any(|t| t == "tflite") {
+            tags.push("tflite".into());
+        }
+        tags.push(task.to_string());
+        for l in &licences {
+            tags.push(format!("license:{l}"));
+        }
+        tags.push("region:us".into());
+
+        let card_data = if licences.is_empty() && summary.is_none() && rng.chance(500) {
+            None
+        } else {
+            let mut card = serde_json::Map::new();
+            match licences.len() {
+                0 => {}
+                1 => {
+                    card.insert("license".into(), json!(licences[0]));
+                }
+                _ => {
+                    card.insert("license".into(), json!(licences));
+                }
+            }
+            if let Some(s) = summary {
+                card.insert(if rng.chance(500) { "summary" } else { "description" }.into(), json!(s));
+            }
+            card.insert("pipeline_tag".into(), json!(task));
+            Some(Value::Object(card))
+        };
+        let gated = if rng.chance(40) {
+            Some("auto".to_string())
+        } else if rng.chance(10) {
+            Some("manual".to_string())
+        } else {
+            None
+        };
+        let downloads = (rng.below(1000) * rng.below(1000)) as i64 / (1 + rng.below(50) as i64);
+        SimRepo {
+            object_id: object_id(created_at, &mut rng),
+            id,
+            sha: rng.hex(40),
+            created_at,
+            last_modified: created_at + Duration::seconds(rng.below(86_400 * 60) as i64),
+            private: rng.chance(10),
+            disabled: rng.chance(5),
+            gated,
+            downloads,
+            likes: (rng.below(100) * rng.below(10)) as i64,
+            trending_score: rng.below(100) as i64,
+            tags,
+            pipeline_tag: (!rng.chance(50)).then(|| task.to_string()),
+            library_name: library.map(str::to_string),
+            card_data,
+            files,
+            readme,
+        }
+    }
+
+    /// A repo of another framework that the LiteRT discovery must not pick up.
+    pub fn other_repo(&mut self) -> SimRepo {
+        let index = self.next_index;
+        self.next_index += 1;
+        let mut rng = Rng::new(self.seed.wrapping_mul(7_000_003).wrapping_add(index));
+        let (library, ext) = *rng.pick(&[("transformers", "safetensors"), ("gguf", "gguf"), ("diffusers", "safetensors"), ("onnx", "onnx")]);
+        let owner = format!("org{}", rng.below(300));
+        let id = self.unique(&owner, &format!("model-{index}"), index);
+        let created_at = base_time() + Duration::seconds(rng.below(86_400 * 1000) as i64);
+        SimRepo {
+            object_id: object_id(created_at, &mut rng),
+            sha: rng.hex(40),
+            created_at,
+            last_modified: created_at,
+            private: false,
+            disabled: false,
+            gated: None,
+            downloads: rng.below(100_000) as i64,
+            likes: rng.below(100) as i64,
+            trending_score: rng.below(100) as i64,
+            tags: vec![library.into(), "text-generation".into(), "license:mit".into(), "region:us".into()],
+            pipeline_tag: Some("text-generation".into()),
+            library_name: Some(library.into()),
+            card_data: Some(json!({"license": "mit"})),
+            files: vec![small_file(&id, "", ".gitattributes"), lfs_file(&mut rng, &format!("model.{ext}"), 1_000_000, 900_000_000)],
+            readme: String::new(),
+            id,
+        }
+    }
+}
+
+fn object_id(created_at: DateTime<Utc>, rng: &mut Rng) -> String {
+    format!("{:08x}{}", created_at.timestamp() as u32, rng.hex(16))
+}
+
+fn lfs_file(rng: &mut Rng, path: &str, min: u64, max: u64) -> SimFile {
+    SimFile {
+        path: path.to_string(),
+        size: (min + rng.below(max - min)) as i64,
+        lfs_sha256: Some(rng.hex(64)),
+        blob_id: rng.hex(40),
+    }
+}
+
+fn small_file(repo_id: &str, readme: &str, path: &str) -> SimFile {
+    let content = small_file_content(repo_id, readme, path);
+    SimFile {
+        path: path.to_string(),
+        size: content.len() as i64,
+        lfs_sha256: None,
+        blob_id: git_blob_id(&content),
+    }
+}
+
+/// Generates the population of `spec`: LiteRT repos first, then the others.
+pub fn generate(spec: PopulationSpec) -> (Vec<SimRepo>, Generator) {
+    let mut generator = Generator::new(spec.seed);
+    let mut repos = Vec::with_capacity(spec.litert + spec.other);
+    for _ in 0..spec.litert {
+        repos.push(generator.litert_repo(0));
+    }
+    for _ in 0..spec.other {
+        repos.push(generator.other_repo());
+    }
+    (repos, generator)
+}
+
+/// What one mutation step did, by repo id, so tests can compare a sync's counts with the truth.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MutationReport {
+    pub step: u64,
+    /// New commit (sha, dates and one model file changed).
+    pub committed: Vec<String>,
+    /// Downloads and likes changed, same commit.
+    pub metadata: Vec<String>,
+    pub removed: Vec<String>,
+    /// `[old id, new id]`.
+    pub renamed: Vec<(String, String)>,
+    pub privatised: Vec<String>,
+    pub added: Vec<String>,
+    pub restored: Vec<String>,
+}
+
+/// The repos of the simulator with everything mutations need: repos by object id, deleted repos kept
+/// for restoring, and the redirects of renamed repos.
+#[derive(Debug)]
+pub struct World {
+    pub repos: BTreeMap<String, SimRepo>,
+    pub deleted: BTreeMap<String, SimRepo>,
+    /// Old id (lower case) → object id.
+    pub redirects: BTreeMap<String, String>,
+    pub generator: Generator,
+    pub step: u64,
+    /// Lower-cased id → object id.
+    index: std::collections::HashMap<String, String>,
+}
+
+impl World {
+    pub fn new(repos: Vec<SimRepo>, mut generator: Generator) -> World {
+        for r in &repos {
+            generator.reserve(&r.id);
+        }
+        let mut world = World {
+            repos: repos.into_iter().map(|r| (r.object_id.clone(), r)).collect(),
+            deleted: BTreeMap::new(),
+            redirects: BTreeMap::new(),
+            generator,
+            step: 0,
+            index: Default::default(),
+        };
+        world.reindex();
+        world
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .repos
+            .values()
+            .map(|r| (r.id.to_ascii_lowercase(), r.object_id.clone()))
+            .collect();
+    }
+
+    /// Applies the next deterministic mutation step to the LiteRT repos.
+    pub fn mutate(&mut self) -> MutationReport {
+        self.step += 1;
+        let step = self.step;
+        let mut rng = Rng::new(self.generator.seed.wrapping_mul(31).wrapping_add(step * 7919));
+        let mut report = MutationReport { step, ..Default::default() };
+        let when = base_time() + Duration::days(1000 + step as i64);
+
+        // Restore half of what earlier steps deleted (the first half, deterministically).
+        let to_restore: Vec<String> = self.deleted.keys().take(self.deleted.len().div_ceil(2)).cloned().collect();
+        for oid in to_restore {
+            if let Some(repo) = self.deleted.remove(&oid) {
+                report.restored.push(repo.id.clone());
+                self.repos.insert(oid, repo);
+            }
+        }
+
+        let candidates: Vec<String> = self
+            .repos
+            .values()
+            .filter(|r| r.is_litert() && !r.private && !report.restored.contains(&r.id))
+            .map(|r| r.object_id.clone())
+            .collect();
+        for oid in candidates {
+            let roll = rng.below(1000);
+            let repo = self.repos.get_mut(&oid).expect("candidate exists");
+            match roll {
+                0..=29 => {
+                    repo.sha = rng.hex(40);
+                    repo.last_modified = when;
+                    if let Some(f) = repo.files.iter_mut().find(|f| f.lfs_sha256.is_some()) {
+                        f.lfs_sha256 = Some(rng.hex(64));
+                        f.size += 1 + rng.below(4096) as i64;
+                        f.blob_id = rng.hex(40);
+                    }
+                    report.committed.push(repo.id.clone());
+                }
+                30..=129 => {
+                    repo.downloads += 1 + rng.below(500) as i64;
+                    repo.likes += rng.below(3) as i64;
+                    report.metadata.push(repo.id.clone());
+                }
+                130..=139 => {
+                    let repo = self.repos.remove(&oid).expect("exists");
+                    report.removed.push(repo.id.clone());
+                    self.deleted.insert(oid, repo);
+                }
+                140..=149 => {
+                    let old = repo.id.clone();
+                    let new = format!("{}/{}-renamed-{step}", repo.author(), old.rsplit('/').next().unwrap_or("x"));
+                    self.generator.reserve(&new);
+                    repo.id = new.clone();
+                    self.redirects.insert(old.to_ascii_lowercase(), oid.clone());
+                    report.renamed.push((old, new));
+                }
+                150..=154 => {
+                    repo.private = true;
+                    report.privatised.push(repo.id.clone());
+                }
+                _ => {}
+            }
+        }
+        let adds = (self.repos.len() / 50).max(1);
+        for _ in 0..adds {
+            let repo = self.generator.litert_repo(1000 + step as i64);
+            if !repo.private && repo.is_litert() {
+                report.added.push(repo.id.clone());
+            }
+            self.repos.insert(repo.object_id.clone(), repo);
+        }
+        self.reindex();
+        report
+    }
+
+    /// Finds a repo by id (case-insensitive, as the Hub resolves ids).
+    pub fn find(&self, id: &str) -> Option<&SimRepo> {
+        self.repos.get(self.index.get(&id.to_ascii_lowercase())?)
+    }
+
+    /// Where a renamed repo went: its current id.
+    pub fn redirect(&self, old_id: &str) -> Option<&str> {
+        let oid = self.redirects.get(&old_id.to_ascii_lowercase())?;
+        self.repos.get(oid).map(|r| r.id.as_str())
+    }
+}
+
+/// Reads repos from JSON lines (one `SimRepo` per line; blank lines ignored).
+pub fn read_jsonl(text: &str) -> Result<Vec<SimRepo>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn populations_are_deterministic_and_unique() {
+        let spec = PopulationSpec { litert: 300, other: 50, seed: 7 };
+        let (a, _) = generate(spec);
+        let (b, _) = generate(spec);
+        assert_eq!(a, b);
+        let ids: HashSet<String> = a.iter().map(|r| r.id.to_ascii_lowercase()).collect();
+        assert_eq!(ids.len(), 350);
+        let oids: HashSet<&str> = a.iter().map(|r| r.object_id.as_str()).collect();
+        assert_eq!(oids.len(), 350);
+        assert!(a[..300].iter().all(SimRepo::is_litert));
+        assert!(a[300..].iter().all(|r| !r.is_litert()));
+    }
+
+    #[test]
+    fn populations_are_realistic() {
+        let (repos, _) = generate(PopulationSpec { litert: 800, other: 0, seed: 1 });
+        let has = |f: &dyn Fn(&SimRepo) -> bool| repos.iter().filter(|r| f(r)).count();
+        assert!(has(&|r| r.library_name.as_deref() == Some("litert-lm")) > 20);
+        assert!(has(&|r| r.library_name.is_none()) > 10);
+        assert!(has(&|r| r.files.iter().any(|f| f.path.ends_with(".task"))) > 10);
+        assert!(has(&|r| r.card_data.as_ref().is_some_and(|c| c["license"].is_array())) > 5);
+        assert!(has(&|r| !r.tags.iter().any(|t| t.starts_with("license:"))) > 50);
+        assert!(has(&|r| r.gated.is_some()) > 5);
+        assert!(has(&|r| r.private) > 0);
+        assert!(has(&|r| r.id.contains('_') && r.id.chars().any(|c| c.is_ascii_uppercase())) > 5);
+        assert!(has(&|r| !r.files.iter().any(|f| f.lfs_sha256.is_some())) > 0, "some repos have no model file");
+        for r in &repos {
+            let readme = r.files.iter().find(|f| f.path == "README.md").unwrap();
+            assert_eq!(readme.blob_id, git_blob_id(r.readme.as_bytes()));
+            assert_eq!(readme.size, r.readme.len() as i64);
+            assert_eq!(&r.object_id[..8], &format!("{:08x}", r.created_at.timestamp()));
+        }
+    }
+
+    #[test]
+    fn mutations_are_deterministic_and_reported() {
+        let run = || {
+            let (repos, generator) = generate(PopulationSpec { litert: 500, other: 10, seed: 3 });
+            let mut world = World::new(repos, generator);
+            (world.mutate(), world.mutate(), world.repos.len())
+        };
+        let (a1, a2, n) = run();
+        assert_eq!(run(), (a1.clone(), a2.clone(), n));
+        assert!(!a1.committed.is_empty() && !a1.removed.is_empty() && !a1.renamed.is_empty());
+        assert!(!a1.added.is_empty() && !a1.metadata.is_empty());
+        assert_eq!(a2.restored.len(), a1.removed.len().div_ceil(2));
+    }
+
+    #[test]
+    fn the_world_resolves_ids_case_insensitively() {
+        let (repos, generator) = generate(PopulationSpec { litert: 5, other: 0, seed: 1 });
+        let id = repos[0].id.clone();
+        let world = World::new(repos, generator);
+        assert!(world.find(&id.to_uppercase()).is_some());
+    }
+}
