@@ -111,7 +111,10 @@ impl HubError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RepoOutcome<T> {
     /// Found; `renamed_to` is the repo's current id when the Hub redirected us to it.
-    Found { value: T, renamed_to: Option<String> },
+    Found {
+        value: T,
+        renamed_to: Option<String>,
+    },
     /// 401: missing, deleted or private (the Hub does not say which to anonymous callers).
     MissingOrPrivate,
     /// 404 with a token.
@@ -167,7 +170,9 @@ struct Inner {
 
 impl std::fmt::Debug for HubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubClient").field("config", &self.inner.config).finish()
+        f.debug_struct("HubClient")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -184,7 +189,9 @@ impl HubClient {
         } else {
             builder = builder.pool_idle_timeout(None);
         }
-        let http = builder.build().map_err(|e| HubError::Transport(e.to_string()))?;
+        let http = builder
+            .build()
+            .map_err(|e| HubError::Transport(e.to_string()))?;
         Ok(HubClient {
             inner: Arc::new(Inner {
                 http,
@@ -234,7 +241,10 @@ impl HubClient {
             q.append_pair("filter", filter);
             // Creation order is stable under updates, so pages neither skip nor repeat repos.
             q.append_pair("sort", "createdAt");
-            q.append_pair("limit", &self.inner.config.page_size.clamp(1, 1000).to_string());
+            q.append_pair(
+                "limit",
+                &self.inner.config.page_size.clamp(1, 1000).to_string(),
+            );
             for e in expand {
                 q.append_pair("expand", e);
             }
@@ -247,13 +257,21 @@ impl HubClient {
         self.fetch(url, |raw| {
             let raw = expect_ok(raw)?;
             let (models, skipped) = wire::parse_page(&raw.body).map_err(HubError::Body)?;
-            Ok(Page { models, skipped, next: next_link(&raw.headers, &raw.url) })
+            Ok(Page {
+                models,
+                skipped,
+                next: next_link(&raw.headers, &raw.url),
+            })
         })
         .await
     }
 
     /// Model info with `blobs=true` (sizes and LFS hashes of every file), at `revision` or the head.
-    pub async fn model_info(&self, repo_id: &str, revision: Option<&str>) -> Result<RepoOutcome<HubModel>, HubError> {
+    pub async fn model_info(
+        &self,
+        repo_id: &str,
+        revision: Option<&str>,
+    ) -> Result<RepoOutcome<HubModel>, HubError> {
         let mut segments = vec!["api", "models"];
         segments.extend(repo_id.split('/'));
         if let Some(rev) = revision {
@@ -264,12 +282,14 @@ impl HubClient {
         url.query_pairs_mut().append_pair("blobs", "true");
         let outcome = self
             .fetch_following(url, |raw| {
-                serde_json::from_slice::<HubModel>(&raw.body).map_err(|e| HubError::Body(format!("model info: {e}")))
+                serde_json::from_slice::<HubModel>(&raw.body)
+                    .map_err(|e| HubError::Body(format!("model info: {e}")))
             })
             .await?;
         Ok(match outcome {
             RepoOutcome::Found { value, .. } => {
-                let renamed_to = (!value.id.eq_ignore_ascii_case(repo_id)).then(|| value.id.clone());
+                let renamed_to =
+                    (!value.id.eq_ignore_ascii_case(repo_id)).then(|| value.id.clone());
                 RepoOutcome::Found { value, renamed_to }
             }
             other => other,
@@ -277,7 +297,11 @@ impl HubClient {
     }
 
     /// Every file of a revision (`recursive=true`, all pages).
-    pub async fn tree(&self, repo_id: &str, revision: &str) -> Result<RepoOutcome<Vec<TreeEntry>>, HubError> {
+    pub async fn tree(
+        &self,
+        repo_id: &str,
+        revision: &str,
+    ) -> Result<RepoOutcome<Vec<TreeEntry>>, HubError> {
         let mut segments = vec!["api", "models"];
         segments.extend(repo_id.split('/'));
         segments.push("tree");
@@ -296,7 +320,10 @@ impl HubClient {
                 })
                 .await?;
             match outcome {
-                RepoOutcome::Found { value: (page, link), renamed_to: r } => {
+                RepoOutcome::Found {
+                    value: (page, link),
+                    renamed_to: r,
+                } => {
                     entries.extend(page);
                     renamed_to = renamed_to.or(r);
                     next = link;
@@ -306,7 +333,10 @@ impl HubClient {
                 RepoOutcome::Gated => return Ok(RepoOutcome::Gated),
             }
         }
-        Ok(RepoOutcome::Found { value: entries, renamed_to })
+        Ok(RepoOutcome::Found {
+            value: entries,
+            renamed_to,
+        })
     }
 
     /// README.md of a revision, when there is one (same-host redirects followed; at most 1 MiB).
@@ -342,7 +372,9 @@ impl HubClient {
                             .headers
                             .get(LOCATION)
                             .and_then(|v| v.to_str().ok())
-                            .ok_or_else(|| HubError::Redirect("redirect without Location".into()))?;
+                            .ok_or_else(|| {
+                                HubError::Redirect("redirect without Location".into())
+                            })?;
                         let next = raw
                             .url
                             .join(location)
@@ -354,10 +386,17 @@ impl HubClient {
                         .get("x-error-code")
                         .is_some_and(|v| v.as_bytes() == b"GatedRepo");
                     Ok(match raw.status {
-                        s if s.is_success() => Step::Done(RepoOutcome::Found { value: parse(raw)?, renamed_to: None }),
-                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => Step::Done(RepoOutcome::Gated),
+                        s if s.is_success() => Step::Done(RepoOutcome::Found {
+                            value: parse(raw)?,
+                            renamed_to: None,
+                        }),
+                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => {
+                            Step::Done(RepoOutcome::Gated)
+                        }
                         StatusCode::UNAUTHORIZED => Step::Done(RepoOutcome::MissingOrPrivate),
-                        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Step::Done(RepoOutcome::NotFound),
+                        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                            Step::Done(RepoOutcome::NotFound)
+                        }
                         _ => return Err(status_error(raw)),
                     })
                 })
@@ -366,15 +405,24 @@ impl HubClient {
                 Step::Done(outcome) => return Ok(outcome),
                 Step::Redirect(next) if self.same_host(&next) => url = next,
                 Step::Redirect(next) => {
-                    return Err(HubError::Redirect(format!("not following a redirect to another host ({})", next.host_str().unwrap_or("?"))))
+                    return Err(HubError::Redirect(format!(
+                        "not following a redirect to another host ({})",
+                        next.host_str().unwrap_or("?")
+                    )))
                 }
             }
         }
-        Err(HubError::Redirect(format!("more than {MAX_REDIRECTS} redirects")))
+        Err(HubError::Redirect(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
     }
 
     /// One GET, paced and retried; `handle` turns the response into a value or a (maybe retryable) error.
-    async fn fetch<T>(&self, url: &Url, handle: impl Fn(&Raw) -> Result<T, HubError>) -> Result<T, HubError> {
+    async fn fetch<T>(
+        &self,
+        url: &Url,
+        handle: impl Fn(&Raw) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
         let config = &self.inner.config;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(config.min_backoff)
@@ -414,7 +462,10 @@ impl HubClient {
     async fn send_once(&self, url: &Url) -> Result<Raw, HubError> {
         let delay = self.inner.pacer.delay();
         if !delay.is_zero() {
-            tracing::info!(wait_ms = delay.as_millis() as u64, "pacing Hub requests to stay within the rate limit");
+            tracing::info!(
+                wait_ms = delay.as_millis() as u64,
+                "pacing Hub requests to stay within the rate limit"
+            );
             tokio::time::sleep(delay).await;
         }
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -427,7 +478,11 @@ impl HubClient {
         let res = req.send().await.map_err(transport_error)?;
         let status = res.status();
         let headers = res.headers().clone();
-        if let Some(limit) = headers.get("ratelimit").and_then(|v| v.to_str().ok()).and_then(parse_ratelimit) {
+        if let Some(limit) = headers
+            .get("ratelimit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_ratelimit)
+        {
             self.inner.pacer.observe(limit);
         }
         if let Some(q) = headers
@@ -445,10 +500,18 @@ impl HubClient {
                 HubError::Body(format!("body cut short: {e}"))
             }
         })?;
-        let raw = Raw { status, headers, body, url };
+        let raw = Raw {
+            status,
+            headers,
+            body,
+            url,
+        };
         if matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504) {
             if status == StatusCode::TOO_MANY_REQUESTS {
-                self.inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.inner
+                    .stats
+                    .rate_limited
+                    .fetch_add(1, Ordering::Relaxed);
             }
             return Err(status_error(&raw));
         }
@@ -480,7 +543,11 @@ fn redact(url: &Url) -> String {
 /// An error for a non-success status, with the Hub's wait for 429s: `RateLimit` r=0 → t + 1 s, else
 /// `Retry-After`.
 fn status_error(raw: &Raw) -> HubError {
-    let header = |name| raw.headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok());
+    let header = |name| {
+        raw.headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+    };
     let message = header("x-error-message")
         .map(str::to_string)
         .or_else(|| {
@@ -494,7 +561,10 @@ fn status_error(raw: &Raw) -> HubError {
             .and_then(parse_ratelimit)
             .filter(|l| l.remaining == 0)
             .map(|l| Duration::from_secs(l.reset_secs + 1))
-            .or_else(|| header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(v, std::time::SystemTime::now())))
+            .or_else(|| {
+                header(RETRY_AFTER.as_str())
+                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+            })
     } else {
         None
     };
@@ -516,7 +586,11 @@ fn expect_ok(raw: &Raw) -> Result<&Raw, HubError> {
 
 /// The `rel="next"` target of a `Link` header, resolved against the request URL.
 pub fn next_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
-    headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(|v| parse_next_link(v, base))
+    headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| parse_next_link(v, base))
 }
 
 /// Parses `<URL>; rel="next"` out of a Link header value (several links may be comma-separated).
@@ -531,7 +605,11 @@ pub fn parse_next_link(value: &str, base: &Url) -> Option<Url> {
         let is_next = params.split(';').any(|p| {
             let p = p.trim().trim_end_matches(',').trim();
             p.strip_prefix("rel=")
-                .map(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+                .map(|r| {
+                    r.trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+                })
                 .unwrap_or(false)
         });
         if is_next {
@@ -551,10 +629,19 @@ mod tests {
     fn next_links_are_found_among_others() {
         let base = Url::parse("https://huggingface.co/api/models?filter=litert").unwrap();
         let v = "<https://huggingface.co/api/models?filter=litert&cursor=abc%3D>; rel=\"next\"";
-        assert_eq!(parse_next_link(v, &base).unwrap().as_str(), "https://huggingface.co/api/models?filter=litert&cursor=abc%3D");
+        assert_eq!(
+            parse_next_link(v, &base).unwrap().as_str(),
+            "https://huggingface.co/api/models?filter=litert&cursor=abc%3D"
+        );
         let v = "<https://x/prev>; rel=\"prev\", </api/models?cursor=2>; rel=next";
-        assert_eq!(parse_next_link(v, &base).unwrap().as_str(), "https://huggingface.co/api/models?cursor=2");
-        assert_eq!(parse_next_link("<https://x/prev>; rel=\"prev\"", &base), None);
+        assert_eq!(
+            parse_next_link(v, &base).unwrap().as_str(),
+            "https://huggingface.co/api/models?cursor=2"
+        );
+        assert_eq!(
+            parse_next_link("<https://x/prev>; rel=\"prev\"", &base),
+            None
+        );
         assert_eq!(parse_next_link("garbage", &base), None);
     }
 

@@ -19,7 +19,9 @@ pub fn parse_ratelimit(value: &str) -> Option<RateLimit> {
     let mut remaining = None;
     let mut reset = None;
     for part in value.split([';', ',']) {
-        let Some((k, v)) = part.trim().split_once('=') else { continue };
+        let Some((k, v)) = part.trim().split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"');
         match k.trim() {
             "r" => remaining = v.parse().ok(),
@@ -27,14 +29,19 @@ pub fn parse_ratelimit(value: &str) -> Option<RateLimit> {
             _ => {}
         }
     }
-    Some(RateLimit { remaining: remaining?, reset_secs: reset? })
+    Some(RateLimit {
+        remaining: remaining?,
+        reset_secs: reset?,
+    })
 }
 
 /// Parses the quota `q` of `"fixed window";"api";q=1000;w=300`.
 pub fn parse_policy_quota(value: &str) -> Option<u64> {
-    value
-        .split(';')
-        .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse().ok()))
+    value.split(';').find_map(|p| {
+        p.trim()
+            .strip_prefix("q=")
+            .and_then(|q| q.trim().parse().ok())
+    })
 }
 
 /// Parses `Retry-After` in its seconds form, or as an HTTP date relative to `now`.
@@ -45,7 +52,9 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let now = chrono::DateTime::<chrono::Utc>::from(now);
-    let secs = (when.with_timezone(&chrono::Utc) - now).num_seconds().clamp(0, 24 * 3600);
+    let secs = (when.with_timezone(&chrono::Utc) - now)
+        .num_seconds()
+        .clamp(0, 24 * 3600);
     Some(Duration::from_secs(secs as u64))
 }
 
@@ -59,7 +68,10 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(low_water: u64) -> Pacer {
-        Pacer { state: Mutex::new(None), low_water }
+        Pacer {
+            state: Mutex::new(None),
+            low_water,
+        }
     }
 
     pub fn observe(&self, limit: RateLimit) {
@@ -69,7 +81,9 @@ impl Pacer {
     /// How long to wait before the next request; counts that request against the window.
     pub fn delay(&self) -> Duration {
         let mut guard = self.state.lock().expect("pacer lock");
-        let Some((limit, seen)) = guard.as_mut() else { return Duration::ZERO };
+        let Some((limit, seen)) = guard.as_mut() else {
+            return Duration::ZERO;
+        };
         let elapsed = seen.elapsed();
         let window_left = Duration::from_secs(limit.reset_secs).saturating_sub(elapsed);
         if window_left.is_zero() {
@@ -96,18 +110,34 @@ mod tests {
 
     #[test]
     fn ratelimit_headers_parse() {
-        assert_eq!(parse_ratelimit("\"api\";r=12;t=40"), Some(RateLimit { remaining: 12, reset_secs: 40 }));
-        assert_eq!(parse_ratelimit("\"api\"; t=5; r=0"), Some(RateLimit { remaining: 0, reset_secs: 5 }));
+        assert_eq!(
+            parse_ratelimit("\"api\";r=12;t=40"),
+            Some(RateLimit {
+                remaining: 12,
+                reset_secs: 40
+            })
+        );
+        assert_eq!(
+            parse_ratelimit("\"api\"; t=5; r=0"),
+            Some(RateLimit {
+                remaining: 0,
+                reset_secs: 5
+            })
+        );
         assert_eq!(parse_ratelimit("\"api\";r=x;t=1"), None);
         assert_eq!(parse_ratelimit(""), None);
-        assert_eq!(parse_policy_quota("\"fixed window\";\"api\";q=1000;w=300"), Some(1000));
+        assert_eq!(
+            parse_policy_quota("\"fixed window\";\"api\";q=1000;w=300"),
+            Some(1000)
+        );
     }
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        let date = chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(30)).to_rfc2822();
+        let date =
+            chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(30)).to_rfc2822();
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("soon", now), None);
     }
@@ -116,11 +146,20 @@ mod tests {
     async fn the_pacer_spreads_the_last_requests_over_the_window() {
         let pacer = Pacer::new(10);
         assert_eq!(pacer.delay(), Duration::ZERO, "nothing known yet");
-        pacer.observe(RateLimit { remaining: 100, reset_secs: 60 });
+        pacer.observe(RateLimit {
+            remaining: 100,
+            reset_secs: 60,
+        });
         assert_eq!(pacer.delay(), Duration::ZERO);
-        pacer.observe(RateLimit { remaining: 3, reset_secs: 60 });
+        pacer.observe(RateLimit {
+            remaining: 3,
+            reset_secs: 60,
+        });
         assert_eq!(pacer.delay(), Duration::from_secs(15));
-        pacer.observe(RateLimit { remaining: 0, reset_secs: 20 });
+        pacer.observe(RateLimit {
+            remaining: 0,
+            reset_secs: 20,
+        });
         assert_eq!(pacer.delay(), Duration::from_secs(21));
     }
 

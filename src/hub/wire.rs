@@ -53,7 +53,9 @@ fn gated<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Some(Value::Bool(true)) => Some("true".into()),
         Some(Value::String(s)) => Some(s),
         Some(other) => {
-            return Err(serde::de::Error::custom(format!("unexpected gated value {other}")))
+            return Err(serde::de::Error::custom(format!(
+                "unexpected gated value {other}"
+            )))
         }
     })
 }
@@ -108,8 +110,8 @@ pub struct SkippedEntry {
 /// Parses a listing page: the body must be a JSON array; each entry that does not parse (or lacks the
 /// object id a listing always carries) is reported, not fatal.
 pub fn parse_page(body: &[u8]) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), String> {
-    let values: Vec<Value> =
-        serde_json::from_slice(body).map_err(|e| format!("listing page is not a JSON array: {e}"))?;
+    let values: Vec<Value> = serde_json::from_slice(body)
+        .map_err(|e| format!("listing page is not a JSON array: {e}"))?;
     let mut models = Vec::with_capacity(values.len());
     let mut skipped = Vec::new();
     for value in values {
@@ -146,46 +148,72 @@ mod tests {
 
     #[test]
     fn real_listing_pages_parse() {
-        let Some(default) = fixture("list_default_page.json") else { return };
+        let Some(default) = fixture("list_default_page.json") else {
+            return;
+        };
         let (models, skipped) = parse_page(&default).unwrap();
         assert!(skipped.is_empty(), "{skipped:?}");
         assert_eq!(models[0].id, "moonshotai/Kimi-K2-Thinking");
-        assert_eq!(models[0].object_id.as_deref(), Some("6909b87b734dd24dd19da3ef"));
+        assert_eq!(
+            models[0].object_id.as_deref(),
+            Some("6909b87b734dd24dd19da3ef")
+        );
         assert!(models[0].tags.contains(&"license:other".to_string()));
         assert_eq!(models[1].downloads, Some(846249));
         let expand = fixture("list_expand_page.json").unwrap();
         let (models, skipped) = parse_page(&expand).unwrap();
         assert!(skipped.is_empty());
         assert_eq!(models[0].siblings.as_ref().unwrap().len(), 2);
-        assert_eq!(models[0].last_modified.unwrap().to_rfc3339(), "2026-09-08T22:20:58+00:00");
+        assert_eq!(
+            models[0].last_modified.unwrap().to_rfc3339(),
+            "2026-09-08T22:20:58+00:00"
+        );
         assert_eq!(models[1].pipeline_tag, None, "omitted keys are None");
     }
 
     #[test]
     fn real_model_infos_parse() {
-        let Some(bert) = fixture("model_info_bert-base-uncased.json") else { return };
+        let Some(bert) = fixture("model_info_bert-base-uncased.json") else {
+            return;
+        };
         let bert: HubModel = serde_json::from_slice(&bert).unwrap();
         assert_eq!(bert.gated.as_deref(), Some("false"));
         assert_eq!(bert.card_data.as_ref().unwrap()["license"], "apache-2.0");
-        let gemma: HubModel =
-            serde_json::from_slice(&fixture("model_info_litert_functiongemma_trimmed.json").unwrap()).unwrap();
+        let gemma: HubModel = serde_json::from_slice(
+            &fixture("model_info_litert_functiongemma_trimmed.json").unwrap(),
+        )
+        .unwrap();
         assert_eq!(gemma.gated.as_deref(), Some("auto"));
         assert_eq!(gemma.library_name.as_deref(), Some("litert-lm"));
         assert_eq!(gemma.object_id, None);
         assert_eq!(gemma.used_storage, Some(1432447106));
         let albert: HubModel =
-            serde_json::from_slice(&fixture("model_info_paraphrase-albert-small-v2.json").unwrap()).unwrap();
-        assert_eq!(albert.object_id.as_deref(), Some("621ffdc136468d709f1802e8"));
+            serde_json::from_slice(&fixture("model_info_paraphrase-albert-small-v2.json").unwrap())
+                .unwrap();
+        assert_eq!(
+            albert.object_id.as_deref(),
+            Some("621ffdc136468d709f1802e8")
+        );
         let siblings = albert.siblings.unwrap();
-        assert!(siblings.iter().any(|s| s.rfilename == "1_Pooling/config.json"));
-        assert!(siblings.iter().all(|s| s.size.is_none()), "no blobs=true, no sizes");
+        assert!(siblings
+            .iter()
+            .any(|s| s.rfilename == "1_Pooling/config.json"));
+        assert!(
+            siblings.iter().all(|s| s.size.is_none()),
+            "no blobs=true, no sizes"
+        );
     }
 
     #[test]
     fn real_trees_parse() {
-        let Some(tree) = fixture("tree_bert-base-uncased.json") else { return };
+        let Some(tree) = fixture("tree_bert-base-uncased.json") else {
+            return;
+        };
         let entries: Vec<TreeEntry> = serde_json::from_slice(&tree).unwrap();
-        let lfs = entries.iter().find(|e| e.path == "pytorch_model.bin").unwrap();
+        let lfs = entries
+            .iter()
+            .find(|e| e.path == "pytorch_model.bin")
+            .unwrap();
         assert_eq!(lfs.lfs.as_ref().unwrap().size, 440473133);
         assert_eq!(
             lfs.lfs.as_ref().unwrap().oid,

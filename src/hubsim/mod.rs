@@ -72,8 +72,11 @@ pub struct Sim {
     counters: Counters,
     window: Mutex<(Instant, u64)>,
     /// Cached orderings of public repos per sort key, invalidated by mutations.
-    orderings: Mutex<HashMap<SortBy, Arc<Vec<(i64, String)>>>>,
+    orderings: Mutex<HashMap<SortBy, RepoOrder>>,
 }
+
+/// Public repos as `(sort key, object id)`, highest first.
+type RepoOrder = Arc<Vec<(i64, String)>>;
 
 const DEFAULT_QUOTA: u64 = 1_000_000;
 const DEFAULT_WINDOW: u64 = 300;
@@ -106,7 +109,15 @@ impl Sim {
 
     pub fn reset_stats(&self) {
         let c = &self.counters;
-        for a in [&c.requests, &c.list, &c.model_info, &c.tree, &c.resolve, &c.rate_limited, &c.faults] {
+        for a in [
+            &c.requests,
+            &c.list,
+            &c.model_info,
+            &c.tree,
+            &c.resolve,
+            &c.rate_limited,
+            &c.faults,
+        ] {
             a.store(0, Ordering::Relaxed);
         }
     }
@@ -128,10 +139,16 @@ impl Sim {
 
     /// Every repo, as the simulator holds it (the ground truth tests compare against).
     pub fn repos(&self) -> Vec<SimRepo> {
-        self.world.read().expect("world lock").repos.values().cloned().collect()
+        self.world
+            .read()
+            .expect("world lock")
+            .repos
+            .values()
+            .cloned()
+            .collect()
     }
 
-    fn ordering(&self, sort: SortBy) -> Arc<Vec<(i64, String)>> {
+    fn ordering(&self, sort: SortBy) -> RepoOrder {
         if let Some(o) = self.orderings.lock().expect("orderings lock").get(&sort) {
             return o.clone();
         }
@@ -144,7 +161,10 @@ impl Sim {
             .collect();
         keys.sort_by(|a, b| b.cmp(a));
         let keys = Arc::new(keys);
-        self.orderings.lock().expect("orderings lock").insert(sort, keys.clone());
+        self.orderings
+            .lock()
+            .expect("orderings lock")
+            .insert(sort, keys.clone());
         keys
     }
 }
@@ -155,7 +175,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sim)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(sim))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 pub fn router(sim: Arc<Sim>) -> Router {
@@ -165,10 +187,25 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .fallback(get(resolve))
         .layer(middleware::from_fn_with_state(sim.clone(), hub_middleware));
     Router::new()
-        .route("/_sim/stats", get(|State(s): State<Arc<Sim>>| async move { Json(s.stats()) }))
-        .route("/_sim/stats/reset", post(|State(s): State<Arc<Sim>>| async move { s.reset_stats(); StatusCode::NO_CONTENT }))
-        .route("/_sim/mutate", post(|State(s): State<Arc<Sim>>| async move { Json(s.mutate()) }))
-        .route("/_sim/repos", get(|State(s): State<Arc<Sim>>| async move { Json(s.repos()) }))
+        .route(
+            "/_sim/stats",
+            get(|State(s): State<Arc<Sim>>| async move { Json(s.stats()) }),
+        )
+        .route(
+            "/_sim/stats/reset",
+            post(|State(s): State<Arc<Sim>>| async move {
+                s.reset_stats();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_sim/mutate",
+            post(|State(s): State<Arc<Sim>>| async move { Json(s.mutate()) }),
+        )
+        .route(
+            "/_sim/repos",
+            get(|State(s): State<Arc<Sim>>| async move { Json(s.repos()) }),
+        )
         .route(
             "/_sim/faults",
             get(|State(s): State<Arc<Sim>>| async move { Json(s.faults()) }).put(
@@ -186,7 +223,10 @@ fn hub_error(status: StatusCode, code: Option<&str>, message: &str) -> Response 
     let mut res = (status, Json(json!({"error": message}))).into_response();
     let h = res.headers_mut();
     if let Some(code) = code {
-        h.insert("x-error-code", HeaderValue::from_str(code).expect("ascii code"));
+        h.insert(
+            "x-error-code",
+            HeaderValue::from_str(code).expect("ascii code"),
+        );
     }
     if let Ok(v) = HeaderValue::from_str(message) {
         h.insert("x-error-message", v);
@@ -203,7 +243,10 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     let quota = faults.rate_limit_quota.unwrap_or(DEFAULT_QUOTA);
-    let window = faults.rate_limit_window_secs.unwrap_or(DEFAULT_WINDOW).max(1);
+    let window = faults
+        .rate_limit_window_secs
+        .unwrap_or(DEFAULT_WINDOW)
+        .max(1);
     let (remaining, reset) = {
         let mut w = sim.window.lock().expect("window lock");
         if w.0.elapsed() >= Duration::from_secs(window) {
@@ -221,7 +264,8 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
             "You have exceeded our hourly quotas for action: api. We invite you to retry later.",
         );
         if faults.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(reset));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(reset));
         }
         res
     } else if faults.fail_every.is_some_and(|k| k > 0 && n % k == 0) {
@@ -240,9 +284,13 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     );
     h.insert(
         "ratelimit-policy",
-        HeaderValue::from_str(&format!("\"fixed window\";\"api\";q={quota};w={window}")).expect("ascii"),
+        HeaderValue::from_str(&format!("\"fixed window\";\"api\";q={quota};w={window}"))
+            .expect("ascii"),
     );
-    h.insert("x-request-id", HeaderValue::from_str(&format!("Root=sim-{n}")).expect("ascii"));
+    h.insert(
+        "x-request-id",
+        HeaderValue::from_str(&format!("Root=sim-{n}")).expect("ascii"),
+    );
     res
 }
 
@@ -278,10 +326,34 @@ impl SortBy {
 }
 
 const EXPAND_KEYS: &[&str] = &[
-    "author", "cardData", "config", "createdAt", "disabled", "downloads", "downloadsAllTime", "gated",
-    "gguf", "inference", "lastModified", "library_name", "likes", "mask_token", "model-index",
-    "pipeline_tag", "private", "safetensors", "sha", "siblings", "spaces", "tags", "transformersInfo",
-    "trendingScore", "widgetData", "usedStorage", "resourceGroup", "xetEnabled",
+    "author",
+    "cardData",
+    "config",
+    "createdAt",
+    "disabled",
+    "downloads",
+    "downloadsAllTime",
+    "gated",
+    "gguf",
+    "inference",
+    "lastModified",
+    "library_name",
+    "likes",
+    "mask_token",
+    "model-index",
+    "pipeline_tag",
+    "private",
+    "safetensors",
+    "sha",
+    "siblings",
+    "spaces",
+    "tags",
+    "transformersInfo",
+    "trendingScore",
+    "widgetData",
+    "usedStorage",
+    "resourceGroup",
+    "xetEnabled",
 ];
 
 fn date(d: chrono::DateTime<chrono::Utc>) -> String {
@@ -338,13 +410,44 @@ fn render(r: &SimRepo, keys: &[&str], blobs: bool) -> Value {
 }
 
 const DEFAULT_KEYS: &[&str] = &[
-    "_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag",
-    "library_name", "createdAt", "modelId",
+    "_id",
+    "id",
+    "likes",
+    "trendingScore",
+    "private",
+    "downloads",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "modelId",
 ];
-const FULL_KEYS: &[&str] = &["author", "gated", "lastModified", "sha", "siblings", "disabled"];
+const FULL_KEYS: &[&str] = &[
+    "author",
+    "gated",
+    "lastModified",
+    "sha",
+    "siblings",
+    "disabled",
+];
 const INFO_KEYS: &[&str] = &[
-    "_id", "id", "modelId", "author", "sha", "lastModified", "private", "disabled", "gated",
-    "downloads", "likes", "tags", "pipeline_tag", "library_name", "createdAt", "cardData", "siblings",
+    "_id",
+    "id",
+    "modelId",
+    "author",
+    "sha",
+    "lastModified",
+    "private",
+    "disabled",
+    "gated",
+    "downloads",
+    "likes",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "cardData",
+    "siblings",
     "usedStorage",
 ];
 
@@ -361,7 +464,10 @@ fn truthy(v: &str) -> bool {
 }
 
 /// Which keys an item carries, from `full`, `cardData`, `config` and `expand`; a 400 when they clash.
-fn requested_keys(pairs: &[(String, String)], defaults: &[&str]) -> Result<Vec<String>, Response> {
+fn requested_keys(
+    pairs: &[(String, String)],
+    defaults: &[&str],
+) -> Result<Vec<String>, Box<Response>> {
     let expand: Vec<&str> = pairs
         .iter()
         .filter(|(k, _)| k == "expand" || k == "expand[]")
@@ -370,10 +476,18 @@ fn requested_keys(pairs: &[(String, String)], defaults: &[&str]) -> Result<Vec<S
     let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && truthy(v));
     if !expand.is_empty() {
         if flag("full") || flag("cardData") || flag("config") {
-            return Err(hub_error(StatusCode::BAD_REQUEST, None, "`expand` cannot be used with `full`, `cardData` or `config`"));
+            return Err(Box::new(hub_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                "`expand` cannot be used with `full`, `cardData` or `config`",
+            )));
         }
         if let Some(bad) = expand.iter().find(|k| !EXPAND_KEYS.contains(k)) {
-            return Err(hub_error(StatusCode::BAD_REQUEST, None, &format!("\"expand\" must be one of {EXPAND_KEYS:?}, got \"{bad}\"")));
+            return Err(Box::new(hub_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                &format!("\"expand\" must be one of {EXPAND_KEYS:?}, got \"{bad}\""),
+            )));
         }
         let mut keys = vec!["_id".to_string(), "id".to_string()];
         keys.extend(expand.iter().map(|k| k.to_string()));
@@ -401,24 +515,45 @@ struct Cursor {
     i: String,
 }
 
-async fn list_models(State(sim): State<Arc<Sim>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn list_models(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let page_no = sim.counters.list.fetch_add(1, Ordering::Relaxed) + 1;
     let pairs = parse_pairs(query.as_deref());
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let keys = match requested_keys(&pairs, DEFAULT_KEYS) {
         Ok(k) => k,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let limit = match get("limit").map(str::parse::<i64>) {
         None => MAX_PAGE,
         Some(Ok(n)) if n > 0 => (n as usize).min(MAX_PAGE),
-        Some(_) => return hub_error(StatusCode::BAD_REQUEST, None, "\"limit\" must be a positive integer"),
+        Some(_) => {
+            return hub_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                "\"limit\" must be a positive integer",
+            )
+        }
     };
     let sort = match get("sort") {
         None => SortBy::Trending,
         Some(s) => match SortBy::parse(s) {
             Some(s) => s,
-            None => return hub_error(StatusCode::BAD_REQUEST, None, &format!("Invalid sort \"{s}\"")),
+            None => {
+                return hub_error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    &format!("Invalid sort \"{s}\""),
+                )
+            }
         },
     };
     let cursor = match get("cursor") {
@@ -452,11 +587,19 @@ async fn list_models(State(sim): State<Arc<Sim>>, headers: HeaderMap, RawQuery(q
     let mut last: Option<(i64, String)> = None;
     let mut more = false;
     for (key, oid) in &ordering[start..] {
-        let Some(r) = world.repos.get(oid) else { continue };
+        let Some(r) = world.repos.get(oid) else {
+            continue;
+        };
         let matches = !r.private
-            && filters.iter().all(|f| r.tags.iter().any(|t| t == f) || r.library_name.as_deref() == Some(f))
-            && author.as_deref().is_none_or(|a| r.author().eq_ignore_ascii_case(a))
-            && search.as_deref().is_none_or(|s| r.id.to_ascii_lowercase().contains(s))
+            && filters
+                .iter()
+                .all(|f| r.tags.iter().any(|t| t == f) || r.library_name.as_deref() == Some(f))
+            && author
+                .as_deref()
+                .is_none_or(|a| r.author().eq_ignore_ascii_case(a))
+            && search
+                .as_deref()
+                .is_none_or(|s| r.id.to_ascii_lowercase().contains(s))
             && pipeline.is_none_or(|p| r.pipeline_tag.as_deref() == Some(p));
         if !matches {
             continue;
@@ -479,38 +622,73 @@ async fn list_models(State(sim): State<Arc<Sim>>, headers: HeaderMap, RawQuery(q
     }
     let mut res_headers = HeaderMap::new();
     if let (true, Some((k, i))) = (more, last) {
-        let cursor = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&Cursor { k, i }).expect("cursor"));
+        let cursor = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&Cursor { k, i }).expect("cursor"));
         let mut next = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
             next.append_pair(k, v);
         }
         next.append_pair("cursor", &cursor);
-        let link = format!("<{}/api/models?{}>; rel=\"next\"", base_url(&headers), next.finish());
-        res_headers.insert(header::LINK, HeaderValue::from_str(&link).expect("ascii link"));
+        let link = format!(
+            "<{}/api/models?{}>; rel=\"next\"",
+            base_url(&headers),
+            next.finish()
+        );
+        res_headers.insert(
+            header::LINK,
+            HeaderValue::from_str(&link).expect("ascii link"),
+        );
     }
     let body = serde_json::to_string(&items).expect("json");
-    if faults.truncate_every.is_some_and(|k| k > 0 && page_no % k == 0) {
+    if faults
+        .truncate_every
+        .is_some_and(|k| k > 0 && page_no % k == 0)
+    {
         sim.counters.faults.fetch_add(1, Ordering::Relaxed);
         let cut = body.len() / 2;
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body[..cut].to_string()).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body[..cut].to_string(),
+        )
+            .into_response();
     }
-    (res_headers, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        res_headers,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// 401 for anonymous callers, 404 `RepoNotFound` with a token, as the Hub answers for missing, deleted
 /// and private repos alike.
 fn missing(headers: &HeaderMap) -> Response {
     if headers.contains_key(header::AUTHORIZATION) {
-        hub_error(StatusCode::NOT_FOUND, Some("RepoNotFound"), "Repository not found")
+        hub_error(
+            StatusCode::NOT_FOUND,
+            Some("RepoNotFound"),
+            "Repository not found",
+        )
     } else {
-        hub_error(StatusCode::UNAUTHORIZED, None, "Invalid username or password.")
+        hub_error(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "Invalid username or password.",
+        )
     }
 }
 
 fn redirect(location: String) -> Response {
-    let mut res = (StatusCode::TEMPORARY_REDIRECT, format!("Temporary Redirect. Redirecting to {location}")).into_response();
-    res.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii location"));
+    let mut res = (
+        StatusCode::TEMPORARY_REDIRECT,
+        format!("Temporary Redirect. Redirecting to {location}"),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).expect("ascii location"),
+    );
     res
 }
 
@@ -548,13 +726,19 @@ fn revision_matches(r: &SimRepo, rev: &str) -> bool {
 }
 
 /// `/api/models/{repo}`, `/api/models/{repo}/revision/{rev}`, `/api/models/{repo}/tree/{rev}[/{path}]`.
-async fn repo_api(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri, RawQuery(query): RawQuery) -> Response {
+async fn repo_api(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
     let raw = uri.path().trim_start_matches("/api/models/");
-    let decoded: Vec<String> = raw
-        .split('/')
-        .map(|s| percent_decode(s))
+    let decoded: Vec<String> = raw.split('/').map(percent_decode).collect();
+    let segments: Vec<&str> = decoded
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
         .collect();
-    let segments: Vec<&str> = decoded.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
     if segments.is_empty() {
         return hub_error(StatusCode::NOT_FOUND, None, "Not found");
     }
@@ -568,7 +752,10 @@ async fn repo_api(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri, Raw
             return missing(&headers);
         }
         Lookup::Moved(new) => {
-            let tail: String = rest.iter().map(|s| format!("/{}", encode_segment(s))).collect();
+            let tail: String = rest
+                .iter()
+                .map(|s| format!("/{}", encode_segment(s)))
+                .collect();
             let q = query.map(|q| format!("?{q}")).unwrap_or_default();
             return redirect(format!("/api/models/{new}{tail}{q}"));
         }
@@ -578,12 +765,16 @@ async fn repo_api(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri, Raw
             sim.counters.model_info.fetch_add(1, Ordering::Relaxed);
             if let ["revision", rev] = rest {
                 if !revision_matches(repo, rev) {
-                    return hub_error(StatusCode::NOT_FOUND, Some("RevisionNotFound"), &format!("Invalid rev id: {rev}"));
+                    return hub_error(
+                        StatusCode::NOT_FOUND,
+                        Some("RevisionNotFound"),
+                        &format!("Invalid rev id: {rev}"),
+                    );
                 }
             }
             let keys = match requested_keys(&pairs, INFO_KEYS) {
                 Ok(k) => k,
-                Err(res) => return res,
+                Err(res) => return *res,
             };
             let blobs = pairs.iter().any(|(k, v)| k == "blobs" && truthy(v));
             let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
@@ -592,7 +783,11 @@ async fn repo_api(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri, Raw
         ["tree", rev, prefix @ ..] => {
             sim.counters.tree.fetch_add(1, Ordering::Relaxed);
             if !revision_matches(repo, rev) {
-                return hub_error(StatusCode::NOT_FOUND, Some("RevisionNotFound"), &format!("Invalid rev id: {rev}"));
+                return hub_error(
+                    StatusCode::NOT_FOUND,
+                    Some("RevisionNotFound"),
+                    &format!("Invalid rev id: {rev}"),
+                );
             }
             tree(repo, &prefix.join("/"), &pairs, &headers, uri.path())
         }
@@ -600,11 +795,21 @@ async fn repo_api(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri, Raw
     }
 }
 
-fn tree(repo: &SimRepo, prefix: &str, pairs: &[(String, String)], headers: &HeaderMap, path: &str) -> Response {
+fn tree(
+    repo: &SimRepo,
+    prefix: &str,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    path: &str,
+) -> Response {
     let recursive = pairs.iter().any(|(k, v)| k == "recursive" && truthy(v));
     let under = |p: &str| prefix.is_empty() || p.starts_with(&format!("{prefix}/"));
     let depth = |p: &str| p.matches('/').count();
-    let base_depth = if prefix.is_empty() { 0 } else { depth(prefix) + 1 };
+    let base_depth = if prefix.is_empty() {
+        0
+    } else {
+        depth(prefix) + 1
+    };
     let mut entries: Vec<Value> = Vec::new();
     let mut dirs: Vec<String> = Vec::new();
     for f in repo.files.iter().filter(|f| under(&f.path)) {
@@ -646,15 +851,26 @@ fn tree(repo: &SimRepo, prefix: &str, pairs: &[(String, String)], headers: &Head
             next.append_pair(k, v);
         }
         next.append_pair("cursor", &(offset + limit).to_string());
-        let link = format!("<{}{}?{}>; rel=\"next\"", base_url(headers), path, next.finish());
-        res.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).expect("ascii"));
+        let link = format!(
+            "<{}{}?{}>; rel=\"next\"",
+            base_url(headers),
+            path,
+            next.finish()
+        );
+        res.headers_mut()
+            .insert(header::LINK, HeaderValue::from_str(&link).expect("ascii"));
     }
     res
 }
 
 /// `/{repo}/resolve/{rev}/{path}`: small files are served; LFS content is not simulated.
 async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> Response {
-    let decoded: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let decoded: Vec<String> = uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let (repo_id, rest) = split_repo(&segments, &["resolve"]);
     let ["resolve", rev, path @ ..] = rest else {
@@ -669,32 +885,58 @@ async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> R
         Lookup::Found(r) => r,
         Lookup::Missing => return missing(&headers),
         Lookup::Moved(new) => {
-            let tail: String = rest.iter().map(|s| format!("/{}", encode_segment(s))).collect();
+            let tail: String = rest
+                .iter()
+                .map(|s| format!("/{}", encode_segment(s)))
+                .collect();
             return redirect(format!("/{new}{tail}"));
         }
     };
     if !revision_matches(repo, rev) {
-        return hub_error(StatusCode::NOT_FOUND, Some("RevisionNotFound"), &format!("Invalid rev id: {rev}"));
+        return hub_error(
+            StatusCode::NOT_FOUND,
+            Some("RevisionNotFound"),
+            &format!("Invalid rev id: {rev}"),
+        );
     }
     let path = path.join("/");
     if repo.gated.is_some() && path != "README.md" {
-        let status = if headers.contains_key(header::AUTHORIZATION) { StatusCode::FORBIDDEN } else { StatusCode::UNAUTHORIZED };
-        return hub_error(status, Some("GatedRepo"), "Access to this model is restricted");
+        let status = if headers.contains_key(header::AUTHORIZATION) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        return hub_error(
+            status,
+            Some("GatedRepo"),
+            "Access to this model is restricted",
+        );
     }
     let Some(file) = repo.files.iter().find(|f| f.path == path) else {
-        return hub_error(StatusCode::NOT_FOUND, Some("EntryNotFound"), &format!("{path} does not exist"));
+        return hub_error(
+            StatusCode::NOT_FOUND,
+            Some("EntryNotFound"),
+            &format!("{path} does not exist"),
+        );
     };
     match repo.content(&path) {
         Some(content) => (
             [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".to_string(),
+                ),
                 (header::ETAG, format!("\"{}\"", file.blob_id)),
                 (HeaderName::from_static("x-repo-commit"), repo.sha.clone()),
             ],
             content,
         )
             .into_response(),
-        None => hub_error(StatusCode::NOT_FOUND, Some("EntryNotFound"), "LFS content is not simulated"),
+        None => hub_error(
+            StatusCode::NOT_FOUND,
+            Some("EntryNotFound"),
+            "LFS content is not simulated",
+        ),
     }
 }
 
@@ -708,5 +950,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn encode_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

@@ -107,7 +107,9 @@ impl SimRepo {
 
     /// Whether the sync's discovery should find this repo: listed (public) and carrying a LiteRT tag.
     pub fn is_litert(&self) -> bool {
-        self.tags.iter().any(|t| t == "litert" || t == "litert-lm" || t == "tflite")
+        self.tags
+            .iter()
+            .any(|t| t == "litert" || t == "litert-lm" || t == "tflite")
     }
 
     pub fn used_storage(&self) -> i64 {
@@ -175,9 +177,24 @@ const AUTHORS: &[&str] = &[
 ];
 
 const LICENCES: &[&str] = &[
-    "apache-2.0", "apache-2.0", "apache-2.0", "apache-2.0", "mit", "mit", "gemma", "cc-by-4.0",
-    "llama3.2", "other", "bsd-3-clause", "openrail", "cc-by-nc-4.0", "agpl-3.0", "",
-    "", "", "LIST",
+    "apache-2.0",
+    "apache-2.0",
+    "apache-2.0",
+    "apache-2.0",
+    "mit",
+    "mit",
+    "gemma",
+    "cc-by-4.0",
+    "llama3.2",
+    "other",
+    "bsd-3-clause",
+    "openrail",
+    "cc-by-nc-4.0",
+    "agpl-3.0",
+    "",
+    "",
+    "",
+    "LIST",
 ];
 
 const DESCRIPTIONS: &[&str] = &[
@@ -196,7 +213,9 @@ pub struct PopulationSpec {
 }
 
 fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 /// A generator of repos; mutation steps keep using it so new repos stay unique.
@@ -209,7 +228,11 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(seed: u64) -> Generator {
-        Generator { seed, next_index: 0, used_ids: HashSet::new() }
+        Generator {
+            seed,
+            next_index: 0,
+            used_ids: HashSet::new(),
+        }
     }
 
     pub fn reserve(&mut self, id: &str) {
@@ -254,7 +277,11 @@ impl Generator {
             + Duration::seconds(rng.below(86_400 * 900) as i64);
         let llm = kind != "tflite";
         let library = if llm {
-            if rng.chance(800) { Some("litert-lm") } else { Some("litert") }
+            if rng.chance(800) {
+                Some("litert-lm")
+            } else {
+                Some("litert")
+            }
         } else if rng.chance(700) {
             Some("litert")
         } else {
@@ -272,21 +299,51 @@ impl Generator {
         if !no_model_file {
             match kind {
                 "tflite" => {
-                    files.push(lfs_file(&mut rng, &format!("{stem}.tflite"), 1_000_000, 50_000_000));
+                    files.push(lfs_file(
+                        &mut rng,
+                        &format!("{stem}.tflite"),
+                        1_000_000,
+                        50_000_000,
+                    ));
                     if rng.chance(400) {
-                        files.push(lfs_file(&mut rng, &format!("{stem}_int8.tflite"), 500_000, 20_000_000));
+                        files.push(lfs_file(
+                            &mut rng,
+                            &format!("{stem}_int8.tflite"),
+                            500_000,
+                            20_000_000,
+                        ));
                     }
                     if rng.chance(200) {
-                        files.push(lfs_file(&mut rng, &format!("{stem}_edgetpu.tflite"), 500_000, 20_000_000));
+                        files.push(lfs_file(
+                            &mut rng,
+                            &format!("{stem}_edgetpu.tflite"),
+                            500_000,
+                            20_000_000,
+                        ));
                     }
                 }
                 "litertlm" => {
-                    files.push(lfs_file(&mut rng, &format!("{stem}.litertlm"), 300_000_000, 4_000_000_000));
+                    files.push(lfs_file(
+                        &mut rng,
+                        &format!("{stem}.litertlm"),
+                        300_000_000,
+                        4_000_000_000,
+                    ));
                     if rng.chance(300) {
-                        files.push(lfs_file(&mut rng, &format!("{stem}_Google_Tensor_G5.litertlm"), 300_000_000, 4_000_000_000));
+                        files.push(lfs_file(
+                            &mut rng,
+                            &format!("{stem}_Google_Tensor_G5.litertlm"),
+                            300_000_000,
+                            4_000_000_000,
+                        ));
                     }
                 }
-                _ => files.push(lfs_file(&mut rng, &format!("{stem}.task"), 100_000_000, 2_000_000_000)),
+                _ => files.push(lfs_file(
+                    &mut rng,
+                    &format!("{stem}.task"),
+                    100_000_000,
+                    2_000_000_000,
+                )),
             }
         }
         if task.contains("classification") || task == "object-detection" {
@@ -319,7 +376,8 @@ impl Generator {
         if let Some(l) = library {
             tags.push(l.to_string());
         }
-        if files.iter().any(|f| f.path.ends_with(".tflite")) || (library == Some("litert") && !llm) {
+        if files.iter().any(|f| f.path.ends_with(".tflite")) || (library == Some("litert") && !llm)
+        {
             tags.push("tflite".into());
         }
         if library.is_none() && !tags.iter().any(|t| t == "tflite") {
@@ -345,7 +403,15 @@ impl Generator {
                 }
             }
             if let Some(s) = summary {
-                card.insert(if rng.chance(500) { "summary" } else { "description" }.into(), json!(s));
+                card.insert(
+                    if rng.chance(500) {
+                        "summary"
+                    } else {
+                        "description"
+                    }
+                    .into(),
+                    json!(s),
+                );
             }
             card.insert("pipeline_tag".into(), json!(task));
             Some(Value::Object(card))
@@ -384,7 +450,12 @@ impl Generator {
         let index = self.next_index;
         self.next_index += 1;
         let mut rng = Rng::new(self.seed.wrapping_mul(7_000_003).wrapping_add(index));
-        let (library, ext) = *rng.pick(&[("transformers", "safetensors"), ("gguf", "gguf"), ("diffusers", "safetensors"), ("onnx", "onnx")]);
+        let (library, ext) = *rng.pick(&[
+            ("transformers", "safetensors"),
+            ("gguf", "gguf"),
+            ("diffusers", "safetensors"),
+            ("onnx", "onnx"),
+        ]);
         let owner = format!("org{}", rng.below(300));
         let id = self.unique(&owner, &format!("model-{index}"), index);
         let created_at = base_time() + Duration::seconds(rng.below(86_400 * 1000) as i64);
@@ -399,11 +470,19 @@ impl Generator {
             downloads: rng.below(100_000) as i64,
             likes: rng.below(100) as i64,
             trending_score: rng.below(100) as i64,
-            tags: vec![library.into(), "text-generation".into(), "license:mit".into(), "region:us".into()],
+            tags: vec![
+                library.into(),
+                "text-generation".into(),
+                "license:mit".into(),
+                "region:us".into(),
+            ],
             pipeline_tag: Some("text-generation".into()),
             library_name: Some(library.into()),
             card_data: Some(json!({"license": "mit"})),
-            files: vec![small_file(&id, "", ".gitattributes"), lfs_file(&mut rng, &format!("model.{ext}"), 1_000_000, 900_000_000)],
+            files: vec![
+                small_file(&id, "", ".gitattributes"),
+                lfs_file(&mut rng, &format!("model.{ext}"), 1_000_000, 900_000_000),
+            ],
             readme: String::new(),
             id,
         }
@@ -482,7 +561,10 @@ impl World {
             generator.reserve(&r.id);
         }
         let mut world = World {
-            repos: repos.into_iter().map(|r| (r.object_id.clone(), r)).collect(),
+            repos: repos
+                .into_iter()
+                .map(|r| (r.object_id.clone(), r))
+                .collect(),
             deleted: BTreeMap::new(),
             redirects: BTreeMap::new(),
             generator,
@@ -505,12 +587,25 @@ impl World {
     pub fn mutate(&mut self) -> MutationReport {
         self.step += 1;
         let step = self.step;
-        let mut rng = Rng::new(self.generator.seed.wrapping_mul(31).wrapping_add(step * 7919));
-        let mut report = MutationReport { step, ..Default::default() };
+        let mut rng = Rng::new(
+            self.generator
+                .seed
+                .wrapping_mul(31)
+                .wrapping_add(step * 7919),
+        );
+        let mut report = MutationReport {
+            step,
+            ..Default::default()
+        };
         let when = base_time() + Duration::days(1000 + step as i64);
 
         // Restore half of what earlier steps deleted (the first half, deterministically).
-        let to_restore: Vec<String> = self.deleted.keys().take(self.deleted.len().div_ceil(2)).cloned().collect();
+        let to_restore: Vec<String> = self
+            .deleted
+            .keys()
+            .take(self.deleted.len().div_ceil(2))
+            .cloned()
+            .collect();
         for oid in to_restore {
             if let Some(repo) = self.deleted.remove(&oid) {
                 report.restored.push(repo.id.clone());
@@ -550,7 +645,11 @@ impl World {
                 }
                 140..=149 => {
                     let old = repo.id.clone();
-                    let new = format!("{}/{}-renamed-{step}", repo.author(), old.rsplit('/').next().unwrap_or("x"));
+                    let new = format!(
+                        "{}/{}-renamed-{step}",
+                        repo.author(),
+                        old.rsplit('/').next().unwrap_or("x")
+                    );
                     self.generator.reserve(&new);
                     repo.id = new.clone();
                     self.redirects.insert(old.to_ascii_lowercase(), oid.clone());
@@ -602,7 +701,11 @@ mod tests {
 
     #[test]
     fn populations_are_deterministic_and_unique() {
-        let spec = PopulationSpec { litert: 300, other: 50, seed: 7 };
+        let spec = PopulationSpec {
+            litert: 300,
+            other: 50,
+            seed: 7,
+        };
         let (a, _) = generate(spec);
         let (b, _) = generate(spec);
         assert_eq!(a, b);
@@ -616,29 +719,49 @@ mod tests {
 
     #[test]
     fn populations_are_realistic() {
-        let (repos, _) = generate(PopulationSpec { litert: 800, other: 0, seed: 1 });
+        let (repos, _) = generate(PopulationSpec {
+            litert: 800,
+            other: 0,
+            seed: 1,
+        });
         let has = |f: &dyn Fn(&SimRepo) -> bool| repos.iter().filter(|r| f(r)).count();
         assert!(has(&|r| r.library_name.as_deref() == Some("litert-lm")) > 20);
         assert!(has(&|r| r.library_name.is_none()) > 10);
         assert!(has(&|r| r.files.iter().any(|f| f.path.ends_with(".task"))) > 10);
-        assert!(has(&|r| r.card_data.as_ref().is_some_and(|c| c["license"].is_array())) > 5);
+        assert!(
+            has(&|r| r
+                .card_data
+                .as_ref()
+                .is_some_and(|c| c["license"].is_array()))
+                > 5
+        );
         assert!(has(&|r| !r.tags.iter().any(|t| t.starts_with("license:"))) > 50);
         assert!(has(&|r| r.gated.is_some()) > 5);
         assert!(has(&|r| r.private) > 0);
         assert!(has(&|r| r.id.contains('_') && r.id.chars().any(|c| c.is_ascii_uppercase())) > 5);
-        assert!(has(&|r| !r.files.iter().any(|f| f.lfs_sha256.is_some())) > 0, "some repos have no model file");
+        assert!(
+            has(&|r| !r.files.iter().any(|f| f.lfs_sha256.is_some())) > 0,
+            "some repos have no model file"
+        );
         for r in &repos {
             let readme = r.files.iter().find(|f| f.path == "README.md").unwrap();
             assert_eq!(readme.blob_id, git_blob_id(r.readme.as_bytes()));
             assert_eq!(readme.size, r.readme.len() as i64);
-            assert_eq!(&r.object_id[..8], &format!("{:08x}", r.created_at.timestamp()));
+            assert_eq!(
+                &r.object_id[..8],
+                &format!("{:08x}", r.created_at.timestamp())
+            );
         }
     }
 
     #[test]
     fn mutations_are_deterministic_and_reported() {
         let run = || {
-            let (repos, generator) = generate(PopulationSpec { litert: 500, other: 10, seed: 3 });
+            let (repos, generator) = generate(PopulationSpec {
+                litert: 500,
+                other: 10,
+                seed: 3,
+            });
             let mut world = World::new(repos, generator);
             (world.mutate(), world.mutate(), world.repos.len())
         };
@@ -651,7 +774,11 @@ mod tests {
 
     #[test]
     fn the_world_resolves_ids_case_insensitively() {
-        let (repos, generator) = generate(PopulationSpec { litert: 5, other: 0, seed: 1 });
+        let (repos, generator) = generate(PopulationSpec {
+            litert: 5,
+            other: 0,
+            seed: 1,
+        });
         let id = repos[0].id.clone();
         let world = World::new(repos, generator);
         assert!(world.find(&id.to_uppercase()).is_some());

@@ -5,4 +5,6 @@ mod support;
 mod api_auth;
 mod api_models;
 mod cli;
+mod hub_client;
+mod hubsim;
 mod store_conformance;

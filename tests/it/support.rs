@@ -240,3 +240,63 @@ impl TestApp {
         self.call(Method::PATCH, uri, token, Some(body)).await
     }
 }
+
+/// The Hub simulator on a real loopback port, in-process.
+pub struct SimHandle {
+    pub url: String,
+    pub sim: std::sync::Arc<pocket_catalog::hubsim::Sim>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl SimHandle {
+    pub async fn start(litert: usize, other: usize, seed: u64) -> SimHandle {
+        use pocket_catalog::hubsim::{population, Faults, Sim};
+        let (repos, generator) = population::generate(population::PopulationSpec {
+            litert,
+            other,
+            seed,
+        });
+        Self::with_world(Sim::new(
+            population::World::new(repos, generator),
+            Faults::default(),
+        ))
+        .await
+    }
+
+    pub async fn with_world(sim: std::sync::Arc<pocket_catalog::hubsim::Sim>) -> SimHandle {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(pocket_catalog::hubsim::serve(
+            sim.clone(),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        SimHandle {
+            url,
+            sim,
+            _stop: stop,
+        }
+    }
+
+    /// The public LiteRT repos a complete discovery must find.
+    pub fn litert_truth(&self) -> Vec<pocket_catalog::hubsim::population::SimRepo> {
+        self.sim
+            .repos()
+            .into_iter()
+            .filter(|r| r.is_litert() && !r.private)
+            .collect()
+    }
+
+    pub fn client(&self, token: Option<&str>) -> pocket_catalog::hub::HubClient {
+        let mut config = pocket_catalog::hub::HubConfig::new(
+            url::Url::parse(&self.url).unwrap(),
+            token.map(|t| secrecy::SecretString::from(t.to_string())),
+        );
+        config.min_backoff = std::time::Duration::from_millis(10);
+        config.max_backoff = std::time::Duration::from_millis(50);
+        pocket_catalog::hub::HubClient::new(config).unwrap()
+    }
+}
