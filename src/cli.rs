@@ -2,7 +2,7 @@
 //! and exit with code 2; anything else exits with 1.
 
 use crate::auth::{generate_token, hash_token};
-use crate::config::{Cli, Command, HubsimArgs, TokenCommand, UserCommand};
+use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
 use crate::records::NewUser;
 use crate::store::{Store, StoreError};
 use std::process::ExitCode;
@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Serve(args) => {
+            args.sync.sync_config().map_err(CliError::Usage)?;
             let store = connect().await?;
             let listener = tokio::net::TcpListener::bind(args.addr)
                 .await
@@ -50,6 +51,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::serve(store, args, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
+        Command::Sync(args) => {
+            let store = connect().await?;
+            let result = run_sync(&store, args).await;
+            store.close().await;
+            result?;
+        }
         Command::Migrate => {
             let store = connect().await?;
             store.close().await;
@@ -188,5 +195,58 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
     crate::hubsim::serve(sim, listener, crate::shutdown_signal())
         .await
         .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+/// One sync with the service's configuration. Exit code 0 on success or partial, 1 on failure.
+async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> {
+    use crate::domain::{RunStatus, Trigger};
+    let config = args.sync.sync_config().map_err(CliError::Usage)?;
+    let hub =
+        crate::hub::HubClient::new(args.hub.hub_config()).map_err(|e| CliError::Other(e.into()))?;
+    let syncer = crate::sync::Syncer::new(store.clone(), hub, config);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_signal = cancel.clone();
+    let signals = tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let report = syncer.run_once(Trigger::Manual, cancel).await;
+    signals.abort();
+    let report = match report {
+        Ok(r) => r,
+        Err(crate::sync::ClaimError::Busy { run_id }) => {
+            return Err(CliError::Other(anyhow::anyhow!(
+                "a sync is already running{}",
+                run_id.map(|id| format!(" (run {id})")).unwrap_or_default()
+            )))
+        }
+        Err(crate::sync::ClaimError::Store(e)) => return Err(CliError::Other(e.into())),
+    };
+    if args.json {
+        let c = report.counts;
+        let json = serde_json::json!({
+            "status": report.status, "created": c.created, "updated": c.updated, "skipped": c.skipped,
+            "message": report.message, "run_id": report.run_id, "unchanged": c.unchanged,
+            "removed": c.removed, "renamed": c.renamed, "restored": c.restored,
+            "versions_created": c.versions_created, "duration_ms": report.duration_ms,
+            "error": report.error,
+        });
+        println!("{json}");
+    } else {
+        let c = report.counts;
+        println!("{}", report.message);
+        println!(
+            "run {}: {} in {} ms — fetched {}, created {}, updated {}, unchanged {}, removed {}, renamed {}, restored {}, skipped {}, filtered {}, versions {}, {} Hub requests",
+            report.run_id, report.status, report.duration_ms, c.fetched, c.created, c.updated, c.unchanged,
+            c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created, c.hub_requests
+        );
+    }
+    if report.status == RunStatus::Failed {
+        return Err(CliError::Other(anyhow::anyhow!(
+            "the sync failed: {}",
+            report.error.unwrap_or_default()
+        )));
+    }
     Ok(())
 }

@@ -55,6 +55,8 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run one Hugging Face sync now and print its summary (exit 1 when it failed).
+    Sync(SyncCommandArgs),
     /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
     Hubsim(HubsimArgs),
 }
@@ -164,6 +166,190 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+/// How to reach the Hugging Face Hub.
+#[derive(Debug, Clone, Args)]
+pub struct HubArgs {
+    /// Hugging Face Hub endpoint (point it at `pocket-catalog hubsim` to work offline).
+    #[arg(long, env = "HF_ENDPOINT", default_value = crate::hub::DEFAULT_ENDPOINT)]
+    pub hf_endpoint: url::Url,
+    /// Hugging Face token, sent as `Authorization: Bearer` (raises the rate limit; never logged).
+    #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
+    pub hf_token: Option<String>,
+    /// Retries of a failed Hub request (429, 5xx, timeouts).
+    #[arg(long, env = "HUB_MAX_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub hub_max_retries: u64,
+    /// Seconds before a Hub request times out.
+    #[arg(long, env = "HUB_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub hub_timeout_secs: u64,
+    /// Longest total wait over the retries of one request, in seconds.
+    #[arg(long, env = "HUB_MAX_WAIT_SECS", default_value_t = 600)]
+    pub hub_max_wait_secs: u64,
+}
+
+impl Default for HubArgs {
+    fn default() -> Self {
+        HubArgs {
+            hf_endpoint: url::Url::parse(crate::hub::DEFAULT_ENDPOINT).expect("static URL"),
+            hf_token: None,
+            hub_max_retries: 5,
+            hub_timeout_secs: 60,
+            hub_max_wait_secs: 600,
+        }
+    }
+}
+
+impl HubArgs {
+    pub fn hub_config(&self) -> crate::hub::HubConfig {
+        let mut c =
+            crate::hub::HubConfig::new(self.hf_endpoint.clone(), secret(self.hf_token.clone()));
+        c.max_retries = self.hub_max_retries as usize;
+        c.request_timeout = Some(Duration::from_secs(self.hub_timeout_secs));
+        c.max_total_wait = Duration::from_secs(self.hub_max_wait_secs);
+        c
+    }
+}
+
+/// What the sync mirrors and how.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Discovery filters: one Hub listing each, union by repo.
+    #[arg(
+        long,
+        env = "SYNC_FILTERS",
+        value_delimiter = ',',
+        default_value = "litert,litert-lm,tflite"
+    )]
+    pub sync_filters: Vec<String>,
+    /// Stop discovery after this many repos (no limit by default; a limited run never removes anything).
+    #[arg(long, env = "SYNC_LIMIT")]
+    pub sync_limit: Option<usize>,
+    /// Remove nothing when more than this percentage of mirrored models is missing from a listing.
+    #[arg(long, env = "SYNC_REMOVAL_THRESHOLD_PCT", default_value_t = 10.0)]
+    pub sync_removal_threshold_pct: f64,
+    /// A JSON file of filtering rules (include, exclude, include_authors, exclude_authors, allow_gated,
+    /// min_downloads, required_files); the SYNC_* rule variables add to it.
+    #[arg(long, env = "SYNC_RULES_FILE")]
+    pub sync_rules_file: Option<std::path::PathBuf>,
+    /// Repo id globs to mirror (all when empty).
+    #[arg(long, env = "SYNC_INCLUDE", value_delimiter = ',')]
+    pub sync_include: Vec<String>,
+    /// Repo id globs never to mirror.
+    #[arg(long, env = "SYNC_EXCLUDE", value_delimiter = ',')]
+    pub sync_exclude: Vec<String>,
+    /// Author globs to mirror (all when empty).
+    #[arg(long, env = "SYNC_INCLUDE_AUTHORS", value_delimiter = ',')]
+    pub sync_include_authors: Vec<String>,
+    /// Author globs never to mirror.
+    #[arg(long, env = "SYNC_EXCLUDE_AUTHORS", value_delimiter = ',')]
+    pub sync_exclude_authors: Vec<String>,
+    /// Mirror gated repos.
+    #[arg(long, env = "SYNC_ALLOW_GATED", value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_allow_gated: Option<bool>,
+    /// Minimum upstream downloads (30 days) of a mirrored repo.
+    #[arg(long, env = "SYNC_MIN_DOWNLOADS")]
+    pub sync_min_downloads: Option<i64>,
+    /// File kinds a repo must contain one of (tflite, litertlm, task).
+    #[arg(long, env = "SYNC_REQUIRE_FILES", value_delimiter = ',')]
+    pub sync_require_files: Vec<String>,
+    /// Concurrent detail requests (READMEs, confirmations, versions).
+    #[arg(long, env = "SYNC_DETAIL_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub sync_detail_concurrency: u64,
+    /// Create versions from upstream commits.
+    #[arg(long, env = "SYNC_PULL_VERSIONS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_pull_versions: bool,
+    /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
+    #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sync_lease_secs: u64,
+}
+
+impl Default for SyncArgs {
+    fn default() -> Self {
+        SyncArgs {
+            sync_filters: vec!["litert".into(), "litert-lm".into(), "tflite".into()],
+            sync_limit: None,
+            sync_removal_threshold_pct: 10.0,
+            sync_rules_file: None,
+            sync_include: vec![],
+            sync_exclude: vec![],
+            sync_include_authors: vec![],
+            sync_exclude_authors: vec![],
+            sync_allow_gated: None,
+            sync_min_downloads: None,
+            sync_require_files: vec![],
+            sync_detail_concurrency: 8,
+            sync_pull_versions: true,
+            sync_lease_secs: 60,
+        }
+    }
+}
+
+impl SyncArgs {
+    /// The sync configuration; a bad rule or rules file is an error naming it.
+    pub fn sync_config(&self) -> Result<crate::sync::SyncConfig, String> {
+        use crate::sync::rules::{RuleSpec, Rules};
+        let mut spec = match &self.sync_rules_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read SYNC_RULES_FILE {}: {e}", path.display()))?;
+                serde_json::from_str::<RuleSpec>(&text)
+                    .map_err(|e| format!("SYNC_RULES_FILE {}: {e}", path.display()))?
+            }
+            None => RuleSpec::default(),
+        };
+        spec.include.extend(self.sync_include.iter().cloned());
+        spec.exclude.extend(self.sync_exclude.iter().cloned());
+        spec.include_authors
+            .extend(self.sync_include_authors.iter().cloned());
+        spec.exclude_authors
+            .extend(self.sync_exclude_authors.iter().cloned());
+        spec.required_files
+            .extend(self.sync_require_files.iter().cloned());
+        if self.sync_allow_gated.is_some() {
+            spec.allow_gated = self.sync_allow_gated;
+        }
+        if self.sync_min_downloads.is_some() {
+            spec.min_downloads = self.sync_min_downloads;
+        }
+        let filters: Vec<String> = self
+            .sync_filters
+            .iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        if filters.is_empty() {
+            return Err("SYNC_FILTERS must name at least one filter".into());
+        }
+        if !(0.0..=100.0).contains(&self.sync_removal_threshold_pct) {
+            return Err("SYNC_REMOVAL_THRESHOLD_PCT must be between 0 and 100".into());
+        }
+        let mut config = crate::sync::SyncConfig::new(Rules::new(spec)?);
+        config.filters = filters;
+        config.limit = self.sync_limit;
+        config.removal_threshold_pct = self.sync_removal_threshold_pct;
+        config.detail_concurrency = self.sync_detail_concurrency as usize;
+        config.pull_versions = self.sync_pull_versions;
+        config.lease_ttl = Duration::from_secs(self.sync_lease_secs);
+        Ok(config)
+    }
+}
+
+/// `pocket-catalog sync`: one run with the service's configuration.
+#[derive(Debug, Clone, Args)]
+pub struct SyncCommandArgs {
+    /// Print the run's JSON (the manual trigger's answer) instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 impl ServeArgs {
@@ -179,6 +365,8 @@ impl Default for ServeArgs {
             cors_origins: Vec::new(),
             request_timeout_secs: 30,
             max_body_bytes: 1_048_576,
+            hub: HubArgs::default(),
+            sync: SyncArgs::default(),
         }
     }
 }

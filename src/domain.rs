@@ -157,6 +157,27 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// What started a sync run.
+    Trigger {
+        Manual => "manual",
+        Schedule => "schedule",
+        Startup => "startup",
+        Webhook => "webhook",
+        Adhoc => "adhoc",
+    }
+);
+
+string_enum!(
+    /// How a sync run stands or ended.
+    RunStatus {
+        Running => "running",
+        Success => "success",
+        Partial => "partial",
+        Failed => "failed",
+    }
+);
+
 /// A URL-safe, unique model identifier: lower-case ASCII letters, digits and single dashes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Slug(String);

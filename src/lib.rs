@@ -12,13 +12,13 @@ pub mod hub;
 pub mod hubsim;
 pub mod records;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 use crate::config::ServeArgs;
 use crate::http::AppState;
 use crate::store::Store;
 use std::future::Future;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
@@ -28,15 +28,25 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = AppState {
-        store: store.clone(),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
+    let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
     let app = http::app(state);
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
+    // Background runs hear of the shutdown at once, so requests waiting on them can finish.
+    let signal = async move {
+        shutdown.await;
+        cancel.cancel();
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(signal)
         .await?;
+    tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background work did not stop within 30 s");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

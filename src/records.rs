@@ -2,7 +2,7 @@
 //! assets — and the inputs that create or change them. The store converts database rows into these; the
 //! HTTP layer converts these into its response types.
 
-use crate::domain::{Category, LicenseType, UpstreamStatus};
+use crate::domain::{Category, LicenseType, RunStatus, Trigger, UpstreamStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -184,7 +184,7 @@ pub struct ModelVersion {
     pub created_by: Option<Uuid>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewVersion {
     pub model_id: Uuid,
     pub version_string: String,
@@ -194,4 +194,104 @@ pub struct NewVersion {
     pub assets: Vec<Asset>,
     pub published_at: DateTime<Utc>,
     pub created_by: Option<Uuid>,
+}
+
+/// One model the sync creates or updates: every field the sync owns. The planner resolves the
+/// description (a stored description is never replaced by nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncWrite {
+    pub model_id: Uuid,
+    pub create: bool,
+    pub hf_model_id: String,
+    pub name: String,
+    pub description: String,
+    pub license_type: LicenseType,
+    pub task: Option<String>,
+    pub tags: Vec<String>,
+    pub origin_repo_url: String,
+    pub upstream: Upstream,
+}
+
+/// A version the sync creates for an upstream commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncVersion {
+    pub model_id: Uuid,
+    pub version: NewVersion,
+}
+
+/// The counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunCounts {
+    /// Distinct repos listed by the discovery.
+    pub fetched: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    /// Records that could not be mirrored (malformed, conflicting); each has a reason.
+    pub skipped: i64,
+    /// Repos left out by the filtering rules.
+    pub filtered: i64,
+    pub removed: i64,
+    pub renamed: i64,
+    pub restored: i64,
+    pub versions_created: i64,
+    pub rows_written: i64,
+    pub hub_requests: i64,
+    pub hub_retries: i64,
+}
+
+/// A sync run as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRun {
+    pub id: Uuid,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub owner: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub counts: RunCounts,
+    pub listing_complete: bool,
+    pub message: String,
+    pub error: Option<String>,
+    pub rules: serde_json::Value,
+    /// The one repo of a webhook or ad-hoc run.
+    pub repo_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: Uuid,
+    pub trigger: Trigger,
+    pub owner: String,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub rules: serde_json::Value,
+    pub repo_id: Option<String>,
+}
+
+/// A record a run could not mirror, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SkipRecord {
+    pub hf_model_id: Option<String>,
+    pub object_id: Option<String>,
+    pub reason: String,
+}
+
+/// Proof of holding the sync lease; every write of a run presents it, so a stale owner's writes are
+/// rejected once another replica has taken over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub owner: String,
+    pub token: i64,
+    pub ttl_ms: i64,
+}
+
+/// Who holds the sync lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    pub owner: Option<String>,
+    pub run_id: Option<Uuid>,
+    pub fence: i64,
+    /// Whether the lease is still valid by the database's clock.
+    pub live: bool,
 }

@@ -4,15 +4,20 @@
 
 mod health;
 mod models;
+mod sync;
 mod users;
 
 use crate::config::ServeArgs;
 use crate::error::{ApiError, ErrorBody};
+use crate::hub::HubClient;
 use crate::store::Store;
+use crate::sync::Syncer;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -28,6 +33,30 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServeArgs>,
+    pub syncer: Syncer,
+    /// Background work (sync runs) that shutdown waits for.
+    pub tasks: TaskTracker,
+    /// Cancelled when the service shuts down; background work stops at its next safe point.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Builds the state from the configuration: the Hub client and the syncer.
+    pub fn new(store: Store, config: ServeArgs) -> Result<AppState, String> {
+        let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
+        let syncer = Syncer::new(store.clone(), hub, config.sync.sync_config()?);
+        Ok(AppState::with_syncer(store, config, syncer))
+    }
+
+    pub fn with_syncer(store: Store, config: ServeArgs, syncer: Syncer) -> AppState {
+        AppState {
+            store,
+            config: Arc::new(config),
+            syncer,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
 }
 
 /// A JSON body whose rejections are API errors.
@@ -55,6 +84,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     tags(
         (name = "models", description = "The model catalog"),
         (name = "users", description = "Accounts"),
+        (name = "sync", description = "The Hugging Face LiteRT mirror (admins)"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -79,18 +109,23 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The API routes and their OpenAPI document, before middleware.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API routes and their OpenAPI document, before middleware: the routes under the request
+/// timeout, and those that may wait for a whole sync run.
+pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (timed, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(models::router())
         .merge(users::router())
-        .split_for_parts()
+        .merge(sync::router())
+        .split_for_parts();
+    let (long, long_doc) = sync::long_router().split_for_parts();
+    openapi.merge(long_doc);
+    (timed, long, openapi)
 }
 
 /// The complete application: routes, docs and middleware.
 pub fn app(state: AppState) -> Router {
-    let (routes, openapi) = api();
+    let (routes, long_routes, openapi) = api();
     let config = state.config.clone();
     let request_id = REQUEST_ID;
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -103,7 +138,11 @@ pub fn app(state: AppState) -> Router {
     })
     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
     .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN));
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout());
     routes
+        .layer(timeout)
+        .merge(long_routes)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async {
@@ -116,10 +155,6 @@ pub fn app(state: AppState) -> Router {
         })
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes as usize))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout(),
-        ))
         .layer(cors(&config.cors_origins))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)

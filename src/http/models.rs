@@ -198,7 +198,7 @@ async fn list_models(
 }
 
 /// The request's path and query with `cursor` replaced.
-fn with_cursor(uri: &axum::http::Uri, cursor: &str) -> String {
+pub(super) fn with_cursor(uri: &axum::http::Uri, cursor: &str) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
         if k != "cursor" {

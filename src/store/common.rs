@@ -37,7 +37,7 @@ pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
 }
 
 macro_rules! impl_common_store {
-    ($store:ident, $migrator:expr) => {
+    ($store:ident, $conn:ty, $migrator:expr) => {
         use $crate::records::*;
         use $crate::store::common::{
             map_unique, MODEL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, VERSION_COLUMNS,
@@ -197,6 +197,13 @@ macro_rules! impl_common_store {
             }
 
             pub async fn create_model(&self, new: &NewModel) -> StoreResult<Model> {
+                let mut conn = self.pool.acquire().await?;
+                Self::insert_model(&mut conn, new).await
+            }
+
+            /// Inserts under the first free slug candidate (`ON CONFLICT (slug) DO NOTHING` never aborts
+            /// the surrounding transaction).
+            async fn insert_model(conn: &mut $conn, new: &NewModel) -> StoreResult<Model> {
                 let sql = format!(
                     "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
                      origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
@@ -236,7 +243,7 @@ macro_rules! impl_common_store {
                         .bind(up.as_ref().and_then(|u| u.status.map(|s| s.as_str())))
                         .bind(up.as_ref().and_then(|u| u.synced_at))
                         .bind(&search)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id", "id"]))?;
                     if let Some(row) = row {

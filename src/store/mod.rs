@@ -7,6 +7,7 @@ mod common;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod sync_sql;
 
 use crate::domain::{Category, LicenseType, Source};
 use crate::records::*;
@@ -25,6 +26,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// The sync lease was taken over by another owner; this owner must stop writing.
+    #[error("the sync lease was lost to another owner")]
+    LeaseLost,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -399,6 +403,106 @@ impl Store {
 
     pub async fn get_version(&self, model_id: Uuid, id: Uuid) -> StoreResult<Option<ModelVersion>> {
         dispatch!(self, s => s.get_version(model_id, id).await)
+    }
+
+    pub async fn ensure_user(&self, new: &NewUser) -> StoreResult<User> {
+        dispatch!(self, s => s.ensure_user(new).await)
+    }
+
+    /// Synced models with any of these Hub object ids or repo ids.
+    pub async fn synced_models(
+        &self,
+        object_ids: &[String],
+        hf_ids: &[String],
+    ) -> StoreResult<Vec<Model>> {
+        dispatch!(self, s => s.synced_models(object_ids, hf_ids).await)
+    }
+
+    /// `(model id, object id, repo id)` of every synced model that is active upstream.
+    pub async fn active_synced(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
+        dispatch!(self, s => s.active_synced().await)
+    }
+
+    pub async fn acquire_lease(
+        &self,
+        owner: &str,
+        run_id: Uuid,
+        ttl_ms: i64,
+    ) -> StoreResult<Option<Fence>> {
+        dispatch!(self, s => s.acquire_lease(owner, run_id, ttl_ms).await)
+    }
+
+    pub async fn heartbeat(&self, fence: &Fence) -> StoreResult<bool> {
+        dispatch!(self, s => s.heartbeat(fence).await)
+    }
+
+    pub async fn release_lease(&self, fence: &Fence) -> StoreResult<()> {
+        dispatch!(self, s => s.release_lease(fence).await)
+    }
+
+    pub async fn lease_holder(&self) -> StoreResult<LeaseHolder> {
+        dispatch!(self, s => s.lease_holder().await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_sync(
+        &self,
+        fence: &Fence,
+        run_id: Uuid,
+        author_id: Uuid,
+        writes: &[SyncWrite],
+        versions: &[SyncVersion],
+        skips: &[(i64, SkipRecord)],
+        counts: &RunCounts,
+    ) -> StoreResult<i64> {
+        dispatch!(self, s => s.apply_sync(fence, run_id, author_id, writes, versions, skips, counts).await)
+    }
+
+    pub async fn mark_upstream(
+        &self,
+        fence: &Fence,
+        run_id: Uuid,
+        model_ids: &[Uuid],
+        status: crate::domain::UpstreamStatus,
+        counts: &RunCounts,
+    ) -> StoreResult<i64> {
+        dispatch!(self, s => s.mark_upstream(fence, run_id, model_ids, status, counts).await)
+    }
+
+    pub async fn create_run(&self, new: &NewRun) -> StoreResult<SyncRun> {
+        dispatch!(self, s => s.create_run(new).await)
+    }
+
+    pub async fn finish_run(
+        &self,
+        run_id: Uuid,
+        status: crate::domain::RunStatus,
+        counts: &RunCounts,
+        listing_complete: bool,
+        message: &str,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        dispatch!(self, s => s.finish_run(run_id, status, counts, listing_complete, message, error).await)
+    }
+
+    pub async fn abandon_runs(&self, keep: Uuid, reason: &str) -> StoreResult<u64> {
+        dispatch!(self, s => s.abandon_runs(keep, reason).await)
+    }
+
+    pub async fn get_run(&self, id: Uuid) -> StoreResult<Option<SyncRun>> {
+        dispatch!(self, s => s.get_run(id).await)
+    }
+
+    pub async fn list_runs(
+        &self,
+        limit: i64,
+        before: Option<(DateTime<Utc>, Uuid)>,
+    ) -> StoreResult<Vec<SyncRun>> {
+        dispatch!(self, s => s.list_runs(limit, before).await)
+    }
+
+    pub async fn run_skips(&self, run_id: Uuid, limit: i64) -> StoreResult<Vec<SkipRecord>> {
+        dispatch!(self, s => s.run_skips(run_id, limit).await)
     }
 }
 

@@ -22,4 +22,9 @@ impl PgStore {
     }
 }
 
-super::common::impl_common_store!(PgStore, MIGRATOR);
+super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR);
+super::sync_sql::impl_sync_store!(
+    PgStore,
+    sqlx::PgConnection,
+    super::sync_sql::POSTGRES_NOW_MS
+);

@@ -1,6 +1,7 @@
 //! Database rows, decoded the same way on both backends, and their conversion into records.
 
 use super::StoreError;
+use crate::domain::{RunStatus, Trigger};
 use crate::records::*;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -196,4 +197,83 @@ impl From<VersionRow> for ModelVersion {
             created_by: r.created_by,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RunRow {
+    id: Uuid,
+    trigger: String,
+    status: String,
+    owner: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    scheduled_for: Option<DateTime<Utc>>,
+    fetched: i64,
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+    skipped: i64,
+    filtered: i64,
+    removed: i64,
+    renamed: i64,
+    restored: i64,
+    versions_created: i64,
+    rows_written: i64,
+    hub_requests: i64,
+    hub_retries: i64,
+    listing_complete: bool,
+    message: String,
+    error: Option<String>,
+    rules: Json<serde_json::Value>,
+    repo_id: Option<String>,
+}
+
+impl TryFrom<RunRow> for SyncRun {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Self, StoreError> {
+        Ok(SyncRun {
+            id: r.id,
+            trigger: parse::<Trigger>(&r.trigger, "trigger")?,
+            status: parse::<RunStatus>(&r.status, "run status")?,
+            owner: r.owner,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            scheduled_for: r.scheduled_for,
+            counts: RunCounts {
+                fetched: r.fetched,
+                created: r.created,
+                updated: r.updated,
+                unchanged: r.unchanged,
+                skipped: r.skipped,
+                filtered: r.filtered,
+                removed: r.removed,
+                renamed: r.renamed,
+                restored: r.restored,
+                versions_created: r.versions_created,
+                rows_written: r.rows_written,
+                hub_requests: r.hub_requests,
+                hub_retries: r.hub_retries,
+            },
+            listing_complete: r.listing_complete,
+            message: r.message,
+            error: r.error,
+            rules: r.rules.0,
+            repo_id: r.repo_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SkipRow {
+    pub hf_model_id: Option<String>,
+    pub object_id: Option<String>,
+    pub reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LeaseRow {
+    pub owner: Option<String>,
+    pub run_id: Option<Uuid>,
+    pub fence: i64,
+    pub live: bool,
 }

@@ -35,4 +35,9 @@ impl SqliteStore {
     }
 }
 
-super::common::impl_common_store!(SqliteStore, MIGRATOR);
+super::common::impl_common_store!(SqliteStore, sqlx::SqliteConnection, MIGRATOR);
+super::sync_sql::impl_sync_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    super::sync_sql::SQLITE_NOW_MS
+);

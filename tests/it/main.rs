@@ -4,7 +4,9 @@ mod support;
 
 mod api_auth;
 mod api_models;
+mod api_sync;
 mod cli;
 mod hub_client;
 mod hubsim;
 mod store_conformance;
+mod sync;

@@ -10,7 +10,6 @@ use pocket_catalog::records::{NewUser, User};
 use pocket_catalog::store::Store;
 use serde_json::Value;
 use sqlx::Connection;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +151,8 @@ impl TestApp {
     pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let router = app(AppState {
-            store: store.clone(),
-            config: Arc::new(config),
-        });
+        let state = AppState::new(store.clone(), config).expect("valid configuration");
+        let router = app(state.clone());
         TestApp {
             store,
             router,
@@ -299,4 +296,26 @@ impl SimHandle {
         config.max_backoff = std::time::Duration::from_millis(50);
         pocket_catalog::hub::HubClient::new(config).unwrap()
     }
+}
+
+/// A syncer for `store` reading `sim`, with quick retries; `tweak` adjusts its configuration.
+pub fn syncer(
+    store: &Store,
+    sim: &SimHandle,
+    tweak: impl FnOnce(&mut pocket_catalog::sync::SyncConfig),
+) -> pocket_catalog::sync::Syncer {
+    let mut config = pocket_catalog::sync::SyncConfig::new(
+        pocket_catalog::sync::rules::Rules::new(Default::default()).unwrap(),
+    );
+    config.pull_versions = false;
+    tweak(&mut config);
+    pocket_catalog::sync::Syncer::new(store.clone(), sim.client(None), config)
+}
+
+/// Serve configuration pointing at the simulator.
+pub fn serve_config(sim: &SimHandle) -> ServeArgs {
+    let mut config = ServeArgs::default();
+    config.hub.hf_endpoint = url::Url::parse(&sim.url).unwrap();
+    config.sync.sync_pull_versions = false;
+    config
 }

@@ -1,0 +1,304 @@
+//! The sync over HTTP (admins only): trigger a run, and read the run history with skipped records.
+
+use super::{ApiPath, ApiQuery, AppState};
+use crate::auth::Caller;
+use crate::domain::{RunStatus, Trigger};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::records::{RunCounts, SkipRecord, SyncRun};
+use crate::sync::{ClaimError, RunReport};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+/// Routes under the API's request timeout.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+}
+
+/// Routes that may wait for a whole run, outside the request timeout.
+pub fn long_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(trigger_sync))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TriggerParams {
+    /// Wait for the run to end (default). `false` answers 202 at once with the run id.
+    wait: Option<bool>,
+}
+
+/// The seed's answer, plus the run id and richer counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncResponse {
+    /// `success` or `partial`.
+    pub status: RunStatus,
+    pub created: i64,
+    pub updated: i64,
+    pub skipped: i64,
+    /// `Successfully synced LiteRT models. Created: N, Updated: N, Skipped: N`
+    pub message: String,
+    pub run_id: Uuid,
+    pub unchanged: i64,
+    pub removed: i64,
+    pub renamed: i64,
+    pub restored: i64,
+    pub versions_created: i64,
+    pub duration_ms: u64,
+}
+
+impl From<RunReport> for SyncResponse {
+    fn from(r: RunReport) -> Self {
+        let c = r.counts;
+        SyncResponse {
+            status: r.status,
+            created: c.created,
+            updated: c.updated,
+            skipped: c.skipped,
+            message: r.message,
+            run_id: r.run_id,
+            unchanged: c.unchanged,
+            removed: c.removed,
+            renamed: c.renamed,
+            restored: c.restored,
+            versions_created: c.versions_created,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
+/// An error that names the run it is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunErrorBody {
+    pub detail: String,
+    pub run_id: Option<Uuid>,
+}
+
+fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Response {
+    (status, Json(RunErrorBody { detail, run_id })).into_response()
+}
+
+/// Run the Hugging Face LiteRT sync now. One run at a time across all replicas.
+#[utoipa::path(post, path = "/sync/huggingface/litert", tag = "sync", security(("bearer" = [])),
+    params(TriggerParams),
+    responses(
+        (status = 200, body = SyncResponse, description = "The run ended (success or partial)"),
+        (status = 202, body = RunErrorBody, description = "Started; follow /sync/runs/{run_id}"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = RunErrorBody, description = "A run is already in progress"),
+        (status = 502, body = RunErrorBody, description = "The run failed upstream; it is recorded"),
+    ))]
+async fn trigger_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<TriggerParams>,
+) -> ApiResult<Response> {
+    let admin = caller.admin()?;
+    let claimed = match state.syncer.claim(Trigger::Manual, None).await {
+        Ok(c) => c,
+        Err(ClaimError::Busy { run_id }) => {
+            let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
+            return Ok(run_error(
+                StatusCode::CONFLICT,
+                format!("A sync is already running{which}"),
+                run_id,
+            ));
+        }
+        Err(ClaimError::Store(e)) => return Err(e.into()),
+    };
+    let run_id = claimed.id();
+    tracing::info!(%run_id, by = %admin.username, "manual sync started");
+    let syncer = state.syncer.clone();
+    let cancel = state.shutdown.child_token();
+    // The run belongs to the service, not to the request: a client that goes away does not stop it.
+    let handle = state
+        .tasks
+        .spawn(async move { syncer.execute(claimed, cancel).await });
+    if params.wait == Some(false) {
+        let mut res = (
+            StatusCode::ACCEPTED,
+            Json(RunErrorBody {
+                detail: "Sync started".into(),
+                run_id: Some(run_id),
+            }),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/sync/runs/{run_id}")) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(res);
+    }
+    let report = handle
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?;
+    if report.status == RunStatus::Failed {
+        let detail = report
+            .error
+            .clone()
+            .unwrap_or_else(|| report.message.clone());
+        return Ok(run_error(
+            StatusCode::BAD_GATEWAY,
+            format!("Sync failed: {detail}"),
+            Some(run_id),
+        ));
+    }
+    Ok(Json(SyncResponse::from(report)).into_response())
+}
+
+/// A run as the history shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunResponse {
+    pub id: Uuid,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub owner: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    /// The schedule slot of a scheduled run.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub counts: RunCounts,
+    /// Every listing page was read and every entry parsed (removals happen only then).
+    pub listing_complete: bool,
+    pub message: String,
+    pub error: Option<String>,
+    /// The filtering rules in force.
+    pub rules: serde_json::Value,
+    pub repo_id: Option<String>,
+}
+
+impl From<SyncRun> for RunResponse {
+    fn from(r: SyncRun) -> Self {
+        RunResponse {
+            duration_ms: r.finished_at.map(|f| (f - r.started_at).num_milliseconds()),
+            id: r.id,
+            trigger: r.trigger,
+            status: r.status,
+            owner: r.owner,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            scheduled_for: r.scheduled_for,
+            counts: r.counts,
+            listing_complete: r.listing_complete,
+            message: r.message,
+            error: r.error,
+            rules: r.rules,
+            repo_id: r.repo_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunResponse,
+    /// The records the run could not mirror, with reasons (the first 10,000).
+    pub skipped_records: Vec<SkipRecord>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunListParams {
+    /// Page size, 1 to 200 (default 20).
+    limit: Option<i64>,
+    /// From the previous page's `Link` header.
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RunCursor {
+    t: DateTime<Utc>,
+    i: Uuid,
+}
+
+/// Sync runs, newest first.
+#[utoipa::path(get, path = "/sync/runs", tag = "sync", security(("bearer" = [])), params(RunListParams),
+    responses(
+        (status = 200, body = Vec<RunResponse>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+async fn list_runs(
+    State(state): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(p): ApiQuery<RunListParams>,
+) -> ApiResult<impl IntoResponse> {
+    caller.admin()?;
+    let limit = p.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 200".into(),
+        ));
+    }
+    let before = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RunCursor>(&b).ok())
+                .map(|c| (c.t, c.i))
+                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))
+        })
+        .transpose()?;
+    let mut runs = state.store.list_runs(limit + 1, before).await?;
+    let mut headers = HeaderMap::new();
+    if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        if let Some(last) = runs.last() {
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+                serde_json::to_vec(&RunCursor {
+                    t: last.started_at,
+                    i: last.id,
+                })
+                .expect("cursor"),
+            );
+            let link = format!(
+                "<{}>; rel=\"next\"",
+                super::models::with_cursor(&uri, &cursor)
+            );
+            if let Ok(v) = HeaderValue::from_str(&link) {
+                headers.insert(header::LINK, v);
+            }
+        }
+    }
+    let body: Vec<RunResponse> = runs.into_iter().map(Into::into).collect();
+    Ok((headers, Json(body)))
+}
+
+/// One run with its skipped records.
+#[utoipa::path(get, path = "/sync/runs/{run_id}", tag = "sync", security(("bearer" = [])),
+    params(("run_id" = Uuid, Path, description = "Run id")),
+    responses(
+        (status = 200, body = RunDetail),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(run_id): ApiPath<String>,
+) -> ApiResult<Json<RunDetail>> {
+    caller.admin()?;
+    let run_id = Uuid::parse_str(&run_id)
+        .map_err(|_| ApiError::BadRequest("run_id must be a UUID".into()))?;
+    let run = state
+        .store
+        .get_run(run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Run {run_id} not found")))?;
+    let skipped_records = state.store.run_skips(run_id, 10_000).await?;
+    Ok(Json(RunDetail {
+        run: run.into(),
+        skipped_records,
+    }))
+}

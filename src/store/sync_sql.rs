@@ -1,0 +1,434 @@
+//! Store methods of the Hugging Face sync, shared by both backends like [`super::common`]: the lease that
+//! keeps one run active (timed by the database's clock, so replicas with skewed clocks agree), fenced
+//! batch writes that update the run's counters in the same transaction, and run records.
+
+/// Database-clock milliseconds since the epoch, per backend.
+pub(crate) const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+pub(crate) const POSTGRES_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+pub(crate) const LEASE_NAME: &str = "hf_litert_sync";
+
+pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
+    fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
+    rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id";
+
+macro_rules! impl_sync_store {
+    ($store:ident, $conn:ty, $now_ms:expr) => {
+        use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
+        use $crate::store::sync_sql::{LEASE_NAME, RUN_COLUMNS};
+
+        impl $store {
+            /// The user with this username, created when missing.
+            pub async fn ensure_user(&self, new: &NewUser) -> StoreResult<User> {
+                if let Some(u) = self.get_user_by_username(&new.username).await? {
+                    return Ok(u);
+                }
+                match self.create_user(new).await {
+                    Ok(u) => Ok(u),
+                    Err(StoreError::Conflict(_)) => self
+                        .get_user_by_username(&new.username)
+                        .await?
+                        .ok_or_else(|| StoreError::Conflict("email".into())),
+                    Err(e) => Err(e),
+                }
+            }
+
+            /// Synced models with any of these Hub object ids or repo ids.
+            pub async fn synced_models(
+                &self,
+                object_ids: &[String],
+                hf_ids: &[String],
+            ) -> StoreResult<Vec<Model>> {
+                if object_ids.is_empty() && hf_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let a: Vec<String> = (1..=object_ids.len()).map(|i| format!("${i}")).collect();
+                let b: Vec<String> = (object_ids.len() + 1..=object_ids.len() + hf_ids.len())
+                    .map(|i| format!("${i}"))
+                    .collect();
+                let mut cond = Vec::new();
+                if !a.is_empty() {
+                    cond.push(format!("hf_object_id IN ({})", a.join(",")));
+                }
+                if !b.is_empty() {
+                    cond.push(format!("hf_model_id IN ({})", b.join(",")));
+                }
+                let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE {}", cond.join(" OR "));
+                let mut q = sqlx::query_as::<_, ModelRow>(&sql);
+                for v in object_ids.iter().chain(hf_ids) {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Model::try_from)
+                    .collect()
+            }
+
+            /// `(model id, object id, repo id)` of every synced model that is active upstream.
+            pub async fn active_synced(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
+                let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+                    "SELECT id, hf_object_id, hf_model_id FROM ml_models \
+                     WHERE hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
+                     AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows)
+            }
+
+            /// Takes the sync lease for `run_id` when it is free or expired.
+            pub async fn acquire_lease(
+                &self,
+                owner: &str,
+                run_id: Uuid,
+                ttl_ms: i64,
+            ) -> StoreResult<Option<Fence>> {
+                let sql = format!(
+                    "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
+                     expires_ms = {now} + $4 \
+                     WHERE name = $1 AND (owner IS NULL OR expires_ms < {now}) RETURNING fence",
+                    now = $now_ms
+                );
+                let fence: Option<i64> = sqlx::query_scalar(&sql)
+                    .bind(LEASE_NAME)
+                    .bind(owner)
+                    .bind(run_id)
+                    .bind(ttl_ms)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(fence.map(|token| Fence { owner: owner.to_string(), token, ttl_ms }))
+            }
+
+            /// Extends the lease; false when it was lost to another owner.
+            pub async fn heartbeat(&self, fence: &Fence) -> StoreResult<bool> {
+                let mut conn = self.pool.acquire().await?;
+                Self::check_fence(&mut conn, fence).await
+            }
+
+            async fn check_fence(conn: &mut $conn, fence: &Fence) -> StoreResult<bool> {
+                let sql = format!(
+                    "UPDATE sync_lease SET expires_ms = {now} + $4 \
+                     WHERE name = $1 AND owner = $2 AND fence = $3",
+                    now = $now_ms
+                );
+                let done = sqlx::query(&sql)
+                    .bind(LEASE_NAME)
+                    .bind(&fence.owner)
+                    .bind(fence.token)
+                    .bind(fence.ttl_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn release_lease(&self, fence: &Fence) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sync_lease SET owner = NULL, run_id = NULL, expires_ms = 0 \
+                     WHERE name = $1 AND owner = $2 AND fence = $3",
+                )
+                .bind(LEASE_NAME)
+                .bind(&fence.owner)
+                .bind(fence.token)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn lease_holder(&self) -> StoreResult<LeaseHolder> {
+                let sql = format!(
+                    "SELECT owner, run_id, fence, (owner IS NOT NULL AND expires_ms >= {now}) AS live \
+                     FROM sync_lease WHERE name = $1",
+                    now = $now_ms
+                );
+                let row: LeaseRow = sqlx::query_as(&sql).bind(LEASE_NAME).fetch_one(&self.pool).await?;
+                Ok(LeaseHolder { owner: row.owner, run_id: row.run_id, fence: row.fence, live: row.live })
+            }
+
+            /// Applies one batch of the sync in one transaction, if the lease is still ours: model
+            /// writes, versions, skipped records and the run's counters together, so a counter never
+            /// reports work that was rolled back. Returns the rows written.
+            #[allow(clippy::too_many_arguments)]
+            pub async fn apply_sync(
+                &self,
+                fence: &Fence,
+                run_id: Uuid,
+                author_id: Uuid,
+                writes: &[SyncWrite],
+                versions: &[SyncVersion],
+                skips: &[(i64, SkipRecord)],
+                counts: &RunCounts,
+            ) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                if !Self::check_fence(&mut tx, fence).await? {
+                    return Err(StoreError::LeaseLost);
+                }
+                let mut rows = 0i64;
+                for w in writes {
+                    let search = search_text(&w.name, &w.description, &w.tags);
+                    if w.create {
+                        let new = NewModel {
+                            id: w.model_id,
+                            name: w.name.clone(),
+                            slug_hint: w.hf_model_id.clone(),
+                            slug_disambiguator: w.hf_model_id.clone(),
+                            description: w.description.clone(),
+                            category: $crate::domain::Category::Utility,
+                            license_type: w.license_type,
+                            origin_repo_url: Some(w.origin_repo_url.clone()),
+                            author_id,
+                            hf_model_id: Some(w.hf_model_id.clone()),
+                            is_verified_official: false,
+                            tags: w.tags.clone(),
+                            task: w.task.clone(),
+                            upstream: Some(w.upstream.clone()),
+                        };
+                        Self::insert_model(&mut tx, &new).await?;
+                    } else {
+                        let u = &w.upstream;
+                        sqlx::query(
+                            "UPDATE ml_models SET hf_model_id = $2, name = $3, description = $4, \
+                             license_type = $5, task = $6, tags = $7, origin_repo_url = $8, updated_at = $9, \
+                             hf_object_id = $10, hf_sha = $11, hf_last_modified = $12, hf_created_at = $13, \
+                             hf_downloads = $14, hf_likes = $15, hf_gated = $16, library_name = $17, \
+                             upstream_status = $18, synced_at = $9, search_text = $19 WHERE id = $1",
+                        )
+                        .bind(w.model_id)
+                        .bind(&w.hf_model_id)
+                        .bind(&w.name)
+                        .bind(&w.description)
+                        .bind(w.license_type.as_str())
+                        .bind(&w.task)
+                        .bind(Json(&w.tags))
+                        .bind(&w.origin_repo_url)
+                        .bind(u.synced_at.unwrap_or_else($crate::domain::now))
+                        .bind(&u.object_id)
+                        .bind(&u.sha)
+                        .bind(u.last_modified)
+                        .bind(u.created_at)
+                        .bind(u.downloads)
+                        .bind(u.likes)
+                        .bind(&u.gated)
+                        .bind(&u.library_name)
+                        .bind(u.status.map(|s| s.as_str()))
+                        .bind(&search)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id"]))?;
+                    }
+                    rows += 1;
+                }
+                for v in versions {
+                    let n = &v.version;
+                    let done = sqlx::query(
+                        "INSERT INTO model_versions (id, model_id, version_string, changelog, \
+                         hf_commit_sha, pipeline_spec, assets, published_at, created_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(Uuid::new_v4())
+                    .bind(v.model_id)
+                    .bind(&n.version_string)
+                    .bind(&n.changelog)
+                    .bind(&n.hf_commit_sha)
+                    .bind(n.pipeline_spec.as_ref().map(Json))
+                    .bind(Json(&n.assets))
+                    .bind(n.published_at)
+                    .bind(n.created_by)
+                    .execute(&mut *tx)
+                    .await?;
+                    rows += done.rows_affected() as i64;
+                }
+                for (seq, s) in skips {
+                    sqlx::query(
+                        "INSERT INTO sync_run_skips (run_id, seq, hf_model_id, object_id, reason) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(run_id)
+                    .bind(*seq)
+                    .bind(&s.hf_model_id)
+                    .bind(&s.object_id)
+                    .bind(&s.reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut counts = *counts;
+                counts.rows_written += rows;
+                Self::write_counts(&mut tx, run_id, &counts).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+
+            /// Marks models with an upstream status (removed, private), fenced like [`Self::apply_sync`].
+            pub async fn mark_upstream(
+                &self,
+                fence: &Fence,
+                run_id: Uuid,
+                model_ids: &[Uuid],
+                status: $crate::domain::UpstreamStatus,
+                counts: &RunCounts,
+            ) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                if !Self::check_fence(&mut tx, fence).await? {
+                    return Err(StoreError::LeaseLost);
+                }
+                let now = $crate::domain::now();
+                let mut rows = 0;
+                for id in model_ids {
+                    let done = sqlx::query(
+                        "UPDATE ml_models SET upstream_status = $2, updated_at = $3, synced_at = $3 \
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    rows += done.rows_affected() as i64;
+                }
+                let mut counts = *counts;
+                counts.rows_written += rows;
+                Self::write_counts(&mut tx, run_id, &counts).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+
+            async fn write_counts(conn: &mut $conn, run_id: Uuid, c: &RunCounts) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sync_runs SET fetched = $2, created = $3, updated = $4, unchanged = $5, \
+                     skipped = $6, filtered = $7, removed = $8, renamed = $9, restored = $10, \
+                     versions_created = $11, rows_written = $12, hub_requests = $13, hub_retries = $14 \
+                     WHERE id = $1",
+                )
+                .bind(run_id)
+                .bind(c.fetched)
+                .bind(c.created)
+                .bind(c.updated)
+                .bind(c.unchanged)
+                .bind(c.skipped)
+                .bind(c.filtered)
+                .bind(c.removed)
+                .bind(c.renamed)
+                .bind(c.restored)
+                .bind(c.versions_created)
+                .bind(c.rows_written)
+                .bind(c.hub_requests)
+                .bind(c.hub_retries)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Records a new run as running.
+            pub async fn create_run(&self, new: &NewRun) -> StoreResult<SyncRun> {
+                let sql = format!(
+                    "INSERT INTO sync_runs (id, trigger, status, owner, started_at, scheduled_for, rules, repo_id) \
+                     VALUES ($1, $2, 'running', $3, $4, $5, $6, $7) RETURNING {RUN_COLUMNS}"
+                );
+                let row: RunRow = sqlx::query_as(&sql)
+                    .bind(new.id)
+                    .bind(new.trigger.as_str())
+                    .bind(&new.owner)
+                    .bind($crate::domain::now())
+                    .bind(new.scheduled_for)
+                    .bind(Json(&new.rules))
+                    .bind(&new.repo_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| map_unique(e, &["scheduled_for", "id"]))?;
+                row.try_into()
+            }
+
+            /// Ends a run that is still running (a run already ended, e.g. as abandoned, stays as it is).
+            pub async fn finish_run(
+                &self,
+                run_id: Uuid,
+                status: $crate::domain::RunStatus,
+                counts: &RunCounts,
+                listing_complete: bool,
+                message: &str,
+                error: Option<&str>,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE sync_runs SET status = $2, finished_at = $3, listing_complete = $4, \
+                     message = $5, error = $6 WHERE id = $1 AND status = 'running'",
+                )
+                .bind(run_id)
+                .bind(status.as_str())
+                .bind($crate::domain::now())
+                .bind(listing_complete)
+                .bind(message)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    Self::write_counts(&mut tx, run_id, counts).await?;
+                }
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Ends, as failed, every running run but `keep` — called by a new lease holder, for
+            /// whom any other running run has lost its owner.
+            pub async fn abandon_runs(&self, keep: Uuid, reason: &str) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE sync_runs SET status = 'failed', finished_at = $2, error = $3 \
+                     WHERE status = 'running' AND id <> $1",
+                )
+                .bind(keep)
+                .bind($crate::domain::now())
+                .bind(reason)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            pub async fn get_run(&self, id: Uuid) -> StoreResult<Option<SyncRun>> {
+                let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = $1");
+                let row: Option<RunRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            /// Runs, newest first, strictly before `before` when given.
+            pub async fn list_runs(
+                &self,
+                limit: i64,
+                before: Option<(DateTime<Utc>, Uuid)>,
+            ) -> StoreResult<Vec<SyncRun>> {
+                let rows: Vec<RunRow> = match before {
+                    Some((t, id)) => {
+                        let sql = format!(
+                            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE started_at < $1 \
+                             OR (started_at = $1 AND id < $2) ORDER BY started_at DESC, id DESC LIMIT $3"
+                        );
+                        sqlx::query_as(&sql).bind(t).bind(id).bind(limit).fetch_all(&self.pool).await?
+                    }
+                    None => {
+                        let sql = format!(
+                            "SELECT {RUN_COLUMNS} FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1"
+                        );
+                        sqlx::query_as(&sql).bind(limit).fetch_all(&self.pool).await?
+                    }
+                };
+                rows.into_iter().map(SyncRun::try_from).collect()
+            }
+
+            pub async fn run_skips(&self, run_id: Uuid, limit: i64) -> StoreResult<Vec<SkipRecord>> {
+                let rows: Vec<SkipRow> = sqlx::query_as(
+                    "SELECT hf_model_id, object_id, reason FROM sync_run_skips WHERE run_id = $1 \
+                     ORDER BY seq LIMIT $2",
+                )
+                .bind(run_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| SkipRecord { hf_model_id: r.hf_model_id, object_id: r.object_id, reason: r.reason })
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sync_store;

@@ -1,0 +1,243 @@
+//! From the Hub's wire types to what the catalog stores: name, licence, description, task, tags, dates
+//! and counters of one repo. Pure functions, unit-tested on real and simulated payloads.
+
+use crate::domain::{LicenseType, RepoId};
+use crate::hub::HubModel;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// The longest description taken from a card or a README.
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// What the catalog mirrors of one Hub repo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mirror {
+    pub object_id: String,
+    pub repo_id: RepoId,
+    pub name: String,
+    /// From the model card (`summary` or `description`), when the author wrote one.
+    pub card_description: Option<String>,
+    pub license_type: LicenseType,
+    pub task: Option<String>,
+    pub tags: Vec<String>,
+    pub sha: Option<String>,
+    pub last_modified: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub downloads: i64,
+    pub likes: i64,
+    pub gated: Option<String>,
+    pub library_name: Option<String>,
+    /// File names from the listing's siblings, when requested.
+    pub files: Option<Vec<String>>,
+}
+
+impl Mirror {
+    pub fn origin_url(&self) -> String {
+        format!("https://huggingface.co/{}", self.repo_id)
+    }
+
+    pub fn author(&self) -> &str {
+        self.repo_id.owner().unwrap_or("")
+    }
+}
+
+/// The text used when neither the card nor the README describes a model (the seed's fallback).
+pub fn fallback_description(repo_id: &str) -> String {
+    format!("LiteRT model from HuggingFace: {repo_id}")
+}
+
+/// Maps a listing entry; a record that cannot be mirrored is an error with the reason.
+pub fn map_model(m: &HubModel) -> Result<Mirror, String> {
+    let object_id = m
+        .object_id
+        .clone()
+        .filter(|o| crate::hub::wire::is_object_id(o))
+        .ok_or_else(|| "no valid _id".to_string())?;
+    let repo_id: RepoId = m.id.parse().map_err(|e: crate::domain::InvalidValue| e.0)?;
+    if m.private == Some(true) {
+        return Err("repo is private".into());
+    }
+    Ok(Mirror {
+        name: repo_id.name().to_string(),
+        card_description: card_description(m.card_data.as_ref()),
+        license_type: license(m.card_data.as_ref(), &m.tags),
+        task: m.pipeline_tag.clone().filter(|t| !t.trim().is_empty()),
+        tags: m
+            .tags
+            .iter()
+            .filter(|t| !t.trim().is_empty())
+            .cloned()
+            .collect(),
+        sha: m.sha.clone(),
+        last_modified: m.last_modified,
+        created_at: m.created_at,
+        downloads: m.downloads.unwrap_or(0).max(0),
+        likes: m.likes.unwrap_or(0).max(0),
+        gated: m.gated.clone(),
+        library_name: m.library_name.clone(),
+        files: m
+            .siblings
+            .as_ref()
+            .map(|s| s.iter().map(|f| f.rfilename.clone()).collect()),
+        object_id,
+        repo_id,
+    })
+}
+
+/// The card's `summary`, else its `description`, when it is a non-empty string.
+pub fn card_description(card: Option<&Value>) -> Option<String> {
+    let card = card?;
+    ["summary", "description"].iter().find_map(|k| {
+        card.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| truncate(s, MAX_DESCRIPTION))
+    })
+}
+
+/// The licence from the card (`license`, a string or a list), else from `license:` tags.
+pub fn license(card: Option<&Value>, tags: &[String]) -> LicenseType {
+    let from_card = match card.and_then(|c| c.get("license")) {
+        Some(Value::String(s)) => LicenseType::from_candidates([s.as_str()]),
+        Some(Value::Array(items)) => {
+            LicenseType::from_candidates(items.iter().filter_map(Value::as_str))
+        }
+        _ => LicenseType::Unknown,
+    };
+    if from_card != LicenseType::Unknown {
+        return from_card;
+    }
+    LicenseType::from_candidates(tags.iter().filter_map(|t| t.strip_prefix("license:")))
+}
+
+/// The first paragraph of prose in a README: after the YAML front matter, skipping headings, badges,
+/// HTML, tables, code and link-only lines.
+pub fn readme_first_paragraph(readme: &str) -> Option<String> {
+    let mut text = readme.trim_start_matches('\u{feff}');
+    if let Some(rest) = text.strip_prefix("---") {
+        if let Some(end) = rest.find("\n---") {
+            text = &rest[end + 4..];
+        }
+    }
+    let mut paragraph: Vec<&str> = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("```") || l.starts_with("~~~") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let noise = l.starts_with('#')
+            || l.starts_with('<')
+            || l.starts_with('|')
+            || l.starts_with("![")
+            || l.starts_with("[![")
+            || l.starts_with('>')
+            || l.starts_with("---")
+            || (l.starts_with('[') && l.ends_with(')'));
+        if l.is_empty() || noise {
+            if !paragraph.is_empty() {
+                break;
+            }
+            continue;
+        }
+        paragraph.push(l);
+    }
+    let joined = paragraph.join(" ");
+    let joined = joined.trim();
+    (!joined.is_empty()).then(|| truncate(joined, MAX_DESCRIPTION))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(json: serde_json::Value) -> HubModel {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn maps_the_fields_the_original_lost() {
+        let m = hub(serde_json::json!({
+            "_id": "6909b87b734dd24dd19da3ef", "id": "litert-community/Gemma3-1B-IT",
+            "cardData": {"license": ["gemma", "apache-2.0"], "summary": "  On-device Gemma.  "},
+            "tags": ["litert-lm", "license:gemma"], "pipeline_tag": "text-generation",
+            "sha": "abc", "downloads": 12, "likes": 3, "gated": "auto",
+            "lastModified": "2026-08-31T13:49:04.000Z", "createdAt": "2026-02-25T23:13:08.000Z"
+        }));
+        let mirror = map_model(&m).unwrap();
+        assert_eq!(mirror.name, "Gemma3-1B-IT");
+        assert_eq!(mirror.license_type, LicenseType::Apache2);
+        assert_eq!(mirror.card_description.as_deref(), Some("On-device Gemma."));
+        assert_eq!(mirror.task.as_deref(), Some("text-generation"));
+        assert_eq!(mirror.gated.as_deref(), Some("auto"));
+        assert_eq!(
+            mirror.origin_url(),
+            "https://huggingface.co/litert-community/Gemma3-1B-IT"
+        );
+        assert_eq!(mirror.author(), "litert-community");
+    }
+
+    #[test]
+    fn licence_falls_back_to_tags_then_unknown() {
+        assert_eq!(license(None, &["license:mit".into()]), LicenseType::Mit);
+        assert_eq!(
+            license(Some(&serde_json::json!({"license": "gemma"})), &[]),
+            LicenseType::Other
+        );
+        assert_eq!(
+            license(Some(&serde_json::json!({})), &["license:llama3".into()]),
+            LicenseType::Llama3
+        );
+        assert_eq!(license(None, &["tflite".into()]), LicenseType::Unknown);
+    }
+
+    #[test]
+    fn records_without_id_or_with_a_bad_one_are_refused() {
+        assert!(map_model(&hub(serde_json::json!({"id": "a/b"}))).is_err());
+        assert!(map_model(&hub(
+            serde_json::json!({"_id": "6909b87b734dd24dd19da3ef", "id": "a/b/c"})
+        ))
+        .is_err());
+        assert!(map_model(&hub(
+            serde_json::json!({"_id": "6909b87b734dd24dd19da3ef", "id": "a/b", "private": true})
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn readme_paragraphs_skip_front_matter_and_noise() {
+        let readme = "---\nlicense: mit\n---\n\n# Title\n\n[![badge](x)](y)\n<img src=x>\n\nFirst line\nsecond line.\n\nNext paragraph.";
+        assert_eq!(
+            readme_first_paragraph(readme).as_deref(),
+            Some("First line second line.")
+        );
+        assert_eq!(
+            readme_first_paragraph("---\nlicense: mit\n---\n# Only a title\n"),
+            None
+        );
+        assert_eq!(
+            readme_first_paragraph("```\ncode\n```\nText."),
+            Some("Text.".into())
+        );
+        let long = "é".repeat(5000);
+        assert_eq!(
+            readme_first_paragraph(&long).unwrap().chars().count(),
+            MAX_DESCRIPTION
+        );
+    }
+}

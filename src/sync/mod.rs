@@ -1,0 +1,895 @@
+//! The Hugging Face LiteRT sync. [`Syncer::claim`] takes the one sync lease and records the run;
+//! [`Syncer::execute`] discovers (one listing per filter, union by object id, page by page), plans each
+//! page against the catalog ([`plan`]), writes it in one fenced transaction with the run's counters,
+//! then — only after a complete listing — confirms each missing repo individually before marking it
+//! removed or following its rename.
+
+pub mod mapping;
+pub mod plan;
+pub mod rules;
+
+use crate::domain::{RunStatus, Trigger, UpstreamStatus};
+use crate::hub::{HubClient, HubError, HubModel, RepoOutcome};
+use crate::records::*;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use mapping::{map_model, Mirror};
+use plan::{Plan, UpdateKind};
+use rules::Rules;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The fields a listing asks for: exactly what the mapping and the rules use.
+pub const LISTING_EXPAND: &[&str] = &[
+    "author",
+    "cardData",
+    "createdAt",
+    "disabled",
+    "downloads",
+    "gated",
+    "lastModified",
+    "library_name",
+    "likes",
+    "pipeline_tag",
+    "private",
+    "sha",
+    "siblings",
+    "tags",
+];
+
+/// At most this many skipped records are kept per run (the count is always exact).
+const MAX_SKIP_RECORDS: i64 = 10_000;
+
+pub const SYSTEM_USERNAME: &str = "hf_sync_system";
+pub const SYSTEM_EMAIL: &str = "system@pocket-ai.local";
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub filters: Vec<String>,
+    /// Stop discovery after this many distinct repos (no limit by default).
+    pub limit: Option<usize>,
+    /// Nothing is removed when more than this share (percent) of the catalog is missing from a listing.
+    pub removal_threshold_pct: f64,
+    pub rules: Rules,
+    pub detail_concurrency: usize,
+    pub pull_versions: bool,
+    pub lease_ttl: Duration,
+    /// Who this process is, in lease and run records.
+    pub owner: String,
+}
+
+impl SyncConfig {
+    pub fn new(rules: Rules) -> SyncConfig {
+        SyncConfig {
+            filters: vec!["litert".into(), "litert-lm".into(), "tflite".into()],
+            limit: None,
+            removal_threshold_pct: 10.0,
+            rules,
+            detail_concurrency: 8,
+            pull_versions: true,
+            lease_ttl: Duration::from_secs(60),
+            owner: default_owner(),
+        }
+    }
+}
+
+/// `host-pid-random`: unique per process.
+pub fn default_owner() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("a sync is already running")]
+    Busy { run_id: Option<Uuid> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run that holds the lease and is recorded as running.
+#[derive(Debug)]
+pub struct ClaimedRun {
+    pub run: SyncRun,
+    fence: Fence,
+}
+
+impl ClaimedRun {
+    pub fn id(&self) -> Uuid {
+        self.run.id
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    pub message: String,
+    pub error: Option<String>,
+    pub listing_complete: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Clone)]
+pub struct Syncer {
+    store: Store,
+    hub: HubClient,
+    config: Arc<SyncConfig>,
+}
+
+/// The mutable state of one run.
+struct RunState {
+    run_id: Uuid,
+    fence: Fence,
+    author_id: Uuid,
+    counts: RunCounts,
+    seen: HashSet<String>,
+    skip_seq: i64,
+    problems: Vec<String>,
+    hub_start: crate::hub::HubStatsSnapshot,
+}
+
+enum Halt {
+    LeaseLost,
+    Cancelled,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost => Halt::LeaseLost,
+            other => Halt::Store(other),
+        }
+    }
+}
+
+impl Syncer {
+    pub fn new(store: Store, hub: HubClient, config: SyncConfig) -> Syncer {
+        Syncer {
+            store,
+            hub,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    pub fn hub(&self) -> &HubClient {
+        &self.hub
+    }
+
+    /// Takes the sync lease and records a running run; `Busy` when another run holds the lease.
+    pub async fn claim(
+        &self,
+        trigger: Trigger,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<ClaimedRun, ClaimError> {
+        let run_id = Uuid::new_v4();
+        let ttl = self.config.lease_ttl.as_millis() as i64;
+        let Some(fence) = self
+            .store
+            .acquire_lease(&self.config.owner, run_id, ttl)
+            .await?
+        else {
+            let holder = self.store.lease_holder().await?;
+            return Err(ClaimError::Busy {
+                run_id: holder.run_id,
+            });
+        };
+        let abandoned = self
+            .store
+            .abandon_runs(
+                run_id,
+                "abandoned: its owner stopped renewing the sync lease",
+            )
+            .await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "took over the sync lease from a run whose owner died"
+            );
+        }
+        let rules = serde_json::to_value(self.config.rules.spec()).unwrap_or_default();
+        let run = match self
+            .store
+            .create_run(&NewRun {
+                id: run_id,
+                trigger,
+                owner: self.config.owner.clone(),
+                scheduled_for,
+                rules,
+                repo_id: None,
+            })
+            .await
+        {
+            Ok(run) => run,
+            Err(e) => {
+                let _ = self.store.release_lease(&fence).await;
+                return Err(e.into());
+            }
+        };
+        Ok(ClaimedRun { run, fence })
+    }
+
+    /// Claims and executes a run in one call.
+    pub async fn run_once(
+        &self,
+        trigger: Trigger,
+        cancel: CancellationToken,
+    ) -> Result<RunReport, ClaimError> {
+        let claimed = self.claim(trigger, None).await?;
+        Ok(self.execute(claimed, cancel).await)
+    }
+
+    /// Runs a claimed sync to its end and records how it ended. Never panics on upstream or data
+    /// problems: they end the run as partial or failed.
+    pub async fn execute(&self, claimed: ClaimedRun, cancel: CancellationToken) -> RunReport {
+        let started = Instant::now();
+        let run_id = claimed.run.id;
+        let span =
+            tracing::info_span!("sync_run", run_id = %run_id, trigger = %claimed.run.trigger);
+        let _enter = span.enter();
+        banner("Starting HuggingFace LiteRT Model Sync");
+        let lease_lost = CancellationToken::new();
+        let heartbeat = self.spawn_heartbeat(claimed.fence.clone(), lease_lost.clone());
+        let stop = CancellationToken::new();
+        let stop_guard = stop.clone();
+        let forward = {
+            let (cancel, lease_lost, stop) = (cancel.clone(), lease_lost.clone(), stop.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => stop.cancel(),
+                    _ = lease_lost.cancelled() => stop.cancel(),
+                    _ = stop.cancelled() => {}
+                }
+            })
+        };
+        let mut state = RunState {
+            run_id,
+            fence: claimed.fence.clone(),
+            author_id: Uuid::nil(),
+            counts: RunCounts::default(),
+            seen: HashSet::new(),
+            skip_seq: 0,
+            problems: Vec::new(),
+            hub_start: self.hub.stats(),
+        };
+        let outcome = self.run_phases(&mut state, &stop).await;
+        stop_guard.cancel();
+        let _ = forward.await;
+        heartbeat.abort();
+        let hub = self.hub.stats();
+        state.counts.hub_requests = (hub.requests - state.hub_start.requests) as i64;
+        state.counts.hub_retries = (hub.retries - state.hub_start.retries) as i64;
+        let c = state.counts;
+        let (status, listing_complete, error) = match outcome {
+            Ok(complete) => {
+                let partial = c.skipped > 0 || !state.problems.is_empty();
+                (
+                    if partial {
+                        RunStatus::Partial
+                    } else {
+                        RunStatus::Success
+                    },
+                    complete,
+                    None,
+                )
+            }
+            Err(Halt::LeaseLost) => (
+                RunStatus::Failed,
+                false,
+                Some("the sync lease was lost to another replica".to_string()),
+            ),
+            Err(Halt::Cancelled) if lease_lost.is_cancelled() => (
+                RunStatus::Failed,
+                false,
+                Some("the sync lease was lost to another replica".to_string()),
+            ),
+            Err(Halt::Cancelled) => (
+                RunStatus::Failed,
+                false,
+                Some("interrupted by shutdown".to_string()),
+            ),
+            Err(Halt::Store(e)) => (
+                RunStatus::Failed,
+                false,
+                Some(format!("database error: {e}")),
+            ),
+        };
+        let error = error.or_else(|| {
+            (c.fetched == 0 && !state.problems.is_empty()).then(|| state.problems.join("; "))
+        });
+        let status = if error.is_some() {
+            RunStatus::Failed
+        } else {
+            status
+        };
+        let counts_text = format!(
+            "Created: {}, Updated: {}, Skipped: {}",
+            c.created, c.updated, c.skipped
+        );
+        let message = match status {
+            RunStatus::Success => format!("Successfully synced LiteRT models. {counts_text}"),
+            RunStatus::Partial => format!(
+                "Partially synced LiteRT models. {counts_text}. {}",
+                state.problems.join("; ")
+            ),
+            _ => format!(
+                "LiteRT model sync failed. {counts_text}. {}",
+                error.clone().unwrap_or_default()
+            ),
+        };
+        let message = message.trim_end_matches(['.', ' ']).to_string();
+        let message = if message.ends_with(char::is_numeric) {
+            message
+        } else {
+            format!("{message}.")
+        };
+        tracing::info!("Sync completed - {counts_text}");
+        if let Err(e) = self
+            .store
+            .finish_run(
+                run_id,
+                status,
+                &c,
+                listing_complete,
+                &message,
+                error.as_deref(),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not record the end of the run");
+        }
+        if !lease_lost.is_cancelled() {
+            if let Err(e) = self.store.release_lease(&claimed.fence).await {
+                tracing::warn!(error = %e, "could not release the sync lease; it expires by itself");
+            }
+        }
+        match status {
+            RunStatus::Success => banner("HuggingFace LiteRT Model Sync Completed Successfully"),
+            RunStatus::Partial => banner("HuggingFace LiteRT Model Sync Completed With Problems"),
+            _ => {
+                tracing::error!(
+                    error = error.as_deref().unwrap_or(""),
+                    "HuggingFace LiteRT Model Sync Failed"
+                );
+            }
+        }
+        RunReport {
+            run_id,
+            status,
+            counts: c,
+            message,
+            error,
+            listing_complete,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    fn spawn_heartbeat(
+        &self,
+        fence: Fence,
+        lost: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let every = (self.config.lease_ttl / 3).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store.heartbeat(&fence).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(
+                            "the sync lease was taken over by another replica; stopping"
+                        );
+                        lost.cancel();
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not renew the sync lease"),
+                }
+            }
+        })
+    }
+
+    /// Discovery, writes and removals. `Ok(listing_complete)`.
+    async fn run_phases(
+        &self,
+        state: &mut RunState,
+        stop: &CancellationToken,
+    ) -> Result<bool, Halt> {
+        let system = self
+            .store
+            .ensure_user(&NewUser {
+                username: SYSTEM_USERNAME.into(),
+                email: SYSTEM_EMAIL.into(),
+                is_developer: true,
+                is_admin: false,
+            })
+            .await?;
+        state.author_id = system.id;
+        tracing::info!("Starting fetch of LiteRT models from HuggingFace...");
+        let mut complete = true;
+        let mut limit_hit = false;
+        'filters: for filter in &self.config.filters {
+            let mut next = Some(self.hub.listing_url(filter, LISTING_EXPAND));
+            while let Some(url) = next.take() {
+                if stop.is_cancelled() {
+                    return Err(Halt::Cancelled);
+                }
+                let page = match self.hub.list_page(&url).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        complete = false;
+                        state
+                            .problems
+                            .push(format!("listing '{filter}' stopped early: {e}"));
+                        tracing::warn!(filter, error = %e, "a listing page failed; the listing is incomplete");
+                        continue 'filters;
+                    }
+                };
+                next = page.next;
+                let mut skips: Vec<SkipRecord> = page
+                    .skipped
+                    .into_iter()
+                    .map(|s| SkipRecord {
+                        hf_model_id: s.id,
+                        object_id: None,
+                        reason: s.reason,
+                    })
+                    .collect();
+                if !skips.is_empty() {
+                    complete = false;
+                }
+                let mut fresh = Vec::with_capacity(page.models.len());
+                for m in page.models {
+                    if let Some(limit) = self.config.limit {
+                        if state.seen.len() >= limit {
+                            limit_hit = true;
+                            break;
+                        }
+                    }
+                    let oid = m.object_id.clone().unwrap_or_default();
+                    if state.seen.insert(oid) {
+                        fresh.push(m);
+                    }
+                }
+                state.counts.fetched = state.seen.len() as i64;
+                self.process_page(state, fresh, &mut skips).await?;
+                if limit_hit {
+                    break 'filters;
+                }
+            }
+        }
+        tracing::info!(
+            "Fetched {} LiteRT models from HuggingFace",
+            state.counts.fetched
+        );
+        if limit_hit {
+            complete = false;
+            state.problems.push(format!(
+                "stopped at SYNC_LIMIT={}",
+                self.config.limit.unwrap_or(0)
+            ));
+        }
+        if complete {
+            self.handle_missing(state, stop).await?;
+        } else {
+            tracing::warn!("the listing was incomplete: nothing is marked removed in this run");
+        }
+        Ok(complete && !limit_hit)
+    }
+
+    /// Plans and writes one page of fresh (not yet seen) listing entries.
+    async fn process_page(
+        &self,
+        state: &mut RunState,
+        models: Vec<HubModel>,
+        skips: &mut Vec<SkipRecord>,
+    ) -> Result<(), Halt> {
+        let mut mirrors = Vec::with_capacity(models.len());
+        for m in &models {
+            match map_model(m) {
+                Ok(mirror) => match self.config.rules.check(&mirror) {
+                    Ok(()) => mirrors.push(mirror),
+                    Err(reason) => {
+                        tracing::debug!(repo = %mirror.repo_id, reason, "left out by the filtering rules");
+                        state.counts.filtered += 1;
+                    }
+                },
+                Err(reason) => skips.push(SkipRecord {
+                    hf_model_id: Some(m.id.clone()),
+                    object_id: m.object_id.clone(),
+                    reason,
+                }),
+            }
+        }
+        let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
+        let hf_ids: Vec<String> = mirrors.iter().map(|m| m.repo_id.to_string()).collect();
+        let existing = self.store.synced_models(&object_ids, &hf_ids).await?;
+        let by_object: HashMap<&str, &Model> = existing
+            .iter()
+            .filter_map(|m| m.upstream.as_ref().map(|u| (u.object_id.as_str(), m)))
+            .collect();
+        let by_repo: HashMap<&str, &Model> = existing
+            .iter()
+            .filter_map(|m| m.hf_model_id.as_deref().map(|id| (id, m)))
+            .collect();
+
+        let mut planned: Vec<(Mirror, Plan)> = Vec::with_capacity(mirrors.len());
+        for mirror in mirrors {
+            let current = by_object
+                .get(mirror.object_id.as_str())
+                .copied()
+                .or_else(|| {
+                    // A repo id deleted and created anew: the inactive model that held the id follows it.
+                    by_repo.get(mirror.repo_id.as_str()).copied().filter(|m| {
+                        m.upstream.as_ref().is_some_and(|u| {
+                            u.object_id != mirror.object_id
+                                && matches!(
+                                    u.status,
+                                    Some(UpstreamStatus::Removed | UpstreamStatus::Private)
+                                )
+                        })
+                    })
+                });
+            if current.is_none() {
+                if let Some(holder) = by_repo.get(mirror.repo_id.as_str()) {
+                    skips.push(SkipRecord {
+                        hf_model_id: Some(mirror.repo_id.to_string()),
+                        object_id: Some(mirror.object_id.clone()),
+                        reason: format!(
+                            "repo id is still held by catalog model {} of another Hub repo; retried next run",
+                            holder.id
+                        ),
+                    });
+                    continue;
+                }
+            }
+            let p = plan::plan(&mirror, current);
+            planned.push((mirror, p));
+        }
+        let readmes = self.fetch_readmes(&planned).await;
+        let now = crate::domain::now();
+        let mut writes = Vec::new();
+        let mut unchanged = 0;
+        for (i, (mirror, p)) in planned.iter().enumerate() {
+            let kind = match p {
+                Plan::Unchanged => {
+                    unchanged += 1;
+                    continue;
+                }
+                Plan::Create => WriteKind::Created,
+                Plan::Update {
+                    kind: UpdateKind::Changed,
+                    ..
+                } => WriteKind::Updated,
+                Plan::Update {
+                    kind: UpdateKind::Renamed { from },
+                    ..
+                } => {
+                    tracing::info!(from, to = %mirror.repo_id, "repo renamed upstream");
+                    WriteKind::Renamed
+                }
+                Plan::Update {
+                    kind: UpdateKind::Restored,
+                    ..
+                } => WriteKind::Restored,
+            };
+            if let Some(w) = p.write(mirror, readmes.get(&i).cloned().flatten(), now) {
+                writes.push((w, kind));
+            }
+        }
+        state.counts.unchanged += unchanged;
+        self.write_batch(state, writes, std::mem::take(skips)).await
+    }
+
+    /// READMEs of the planned repos that need one, fetched with bounded concurrency. A README that
+    /// cannot be read is no reason to skip a model: the fallback description applies.
+    async fn fetch_readmes(&self, planned: &[(Mirror, Plan)]) -> HashMap<usize, Option<String>> {
+        let wanted: Vec<(usize, String, String)> = planned
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, p))| p.needs_readme(m))
+            .map(|(i, (m, _))| {
+                (
+                    i,
+                    m.repo_id.to_string(),
+                    m.sha.clone().unwrap_or_else(|| "main".into()),
+                )
+            })
+            .collect();
+        stream::iter(wanted)
+            .map(|(i, id, sha)| async move {
+                let text = match self.hub.readme(&id, &sha).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!(repo = id, error = %e, "README not readable");
+                        None
+                    }
+                };
+                (i, text.as_deref().and_then(mapping::readme_first_paragraph))
+            })
+            .buffer_unordered(self.config.detail_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Writes a batch in one transaction; if the batch fails on a record, each record is retried alone
+    /// and the ones that still fail are skipped with their reason — one bad record never costs the
+    /// others their work.
+    async fn write_batch(
+        &self,
+        state: &mut RunState,
+        writes: Vec<(SyncWrite, WriteKind)>,
+        skips: Vec<SkipRecord>,
+    ) -> Result<(), Halt> {
+        let (numbered, skipped) = self.number_skips(state, skips);
+        let mut after = state.counts;
+        after.skipped += skipped;
+        for (_, kind) in &writes {
+            kind.count(&mut after);
+        }
+        let only: Vec<SyncWrite> = writes.iter().map(|(w, _)| w.clone()).collect();
+        match self
+            .store
+            .apply_sync(
+                &state.fence,
+                state.run_id,
+                state.author_id,
+                &only,
+                &[],
+                &numbered,
+                &after,
+            )
+            .await
+        {
+            Ok(rows) => {
+                after.rows_written += rows;
+                state.counts = after;
+                return Ok(());
+            }
+            Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
+            Err(StoreError::Database(e)) if is_connection_error(&e) => {
+                return Err(Halt::Store(StoreError::Database(e)))
+            }
+            Err(e) => tracing::warn!(error = %e, "a batch failed; retrying its records one by one"),
+        }
+        // Slow path: the skips first, then each write alone.
+        let mut counts = state.counts;
+        counts.skipped += skipped;
+        self.store
+            .apply_sync(
+                &state.fence,
+                state.run_id,
+                state.author_id,
+                &[],
+                &[],
+                &numbered,
+                &counts,
+            )
+            .await?;
+        for (w, kind) in writes {
+            let mut next = counts;
+            kind.count(&mut next);
+            match self
+                .store
+                .apply_sync(
+                    &state.fence,
+                    state.run_id,
+                    state.author_id,
+                    std::slice::from_ref(&w),
+                    &[],
+                    &[],
+                    &next,
+                )
+                .await
+            {
+                Ok(rows) => {
+                    next.rows_written += rows;
+                    counts = next;
+                }
+                Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
+                Err(e) => {
+                    let (seq, n) = self.number_skips(
+                        state,
+                        vec![SkipRecord {
+                            hf_model_id: Some(w.hf_model_id.clone()),
+                            object_id: Some(w.upstream.object_id.clone()),
+                            reason: format!("could not be written: {e}"),
+                        }],
+                    );
+                    counts.skipped += n;
+                    self.store
+                        .apply_sync(
+                            &state.fence,
+                            state.run_id,
+                            state.author_id,
+                            &[],
+                            &[],
+                            &seq,
+                            &counts,
+                        )
+                        .await?;
+                }
+            }
+        }
+        state.counts = counts;
+        Ok(())
+    }
+
+    /// Gives skipped records their sequence numbers (keeping at most [`MAX_SKIP_RECORDS`]); returns the
+    /// records to store and how many were skipped.
+    fn number_skips(
+        &self,
+        state: &mut RunState,
+        skips: Vec<SkipRecord>,
+    ) -> (Vec<(i64, SkipRecord)>, i64) {
+        let n = skips.len() as i64;
+        let mut out = Vec::new();
+        for s in skips {
+            tracing::warn!(repo = s.hf_model_id.as_deref().unwrap_or("?"), reason = %s.reason, "skipped");
+            if state.skip_seq < MAX_SKIP_RECORDS {
+                out.push((state.skip_seq, s));
+            }
+            state.skip_seq += 1;
+        }
+        (out, n)
+    }
+
+    /// After a complete listing: every active catalog model that was not listed is confirmed one by one.
+    async fn handle_missing(
+        &self,
+        state: &mut RunState,
+        stop: &CancellationToken,
+    ) -> Result<(), Halt> {
+        let active = self.store.active_synced().await?;
+        let missing: Vec<(Uuid, String, String)> = active
+            .iter()
+            .filter(|(_, oid, _)| !state.seen.contains(oid))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let share = 100.0 * missing.len() as f64 / active.len().max(1) as f64;
+        if share > self.config.removal_threshold_pct {
+            let note = format!(
+                "{} of {} mirrored models ({share:.1}%) are missing from the listing, more than the {}% threshold: nothing was removed",
+                missing.len(),
+                active.len(),
+                self.config.removal_threshold_pct
+            );
+            tracing::warn!("{note}");
+            state.problems.push(note);
+            return Ok(());
+        }
+        tracing::info!(
+            candidates = missing.len(),
+            "confirming repos missing from the listing"
+        );
+        let checks: Vec<Confirmation> = stream::iter(missing)
+            .map(|(id, oid, repo)| async move {
+                let outcome = self.hub.model_info(&repo, None).await;
+                (id, oid, repo, outcome)
+            })
+            .buffer_unordered(self.config.detail_concurrency.max(1))
+            .collect()
+            .await;
+        if stop.is_cancelled() {
+            return Err(Halt::Cancelled);
+        }
+        let mut removed = Vec::new();
+        let mut skips = Vec::new();
+        let mut renames: Vec<HubModel> = Vec::new();
+        for (id, oid, repo, outcome) in checks {
+            match outcome {
+                Ok(RepoOutcome::MissingOrPrivate | RepoOutcome::NotFound) => removed.push(id),
+                Ok(RepoOutcome::Gated) => {}
+                Ok(RepoOutcome::Found { value, renamed_to }) => {
+                    let same_repo = value.object_id.as_deref() == Some(oid.as_str());
+                    if same_repo && renamed_to.is_some() {
+                        renames.push(value);
+                    } else {
+                        // Either another repo now holds the id, or the repo is no longer tagged LiteRT.
+                        tracing::info!(
+                            repo,
+                            same_repo,
+                            "no longer a listed LiteRT repo: marked removed"
+                        );
+                        removed.push(id);
+                    }
+                }
+                Err(e) => skips.push(SkipRecord {
+                    hf_model_id: Some(repo),
+                    object_id: Some(oid),
+                    reason: format!("could not confirm that the repo is gone: {e}"),
+                }),
+            }
+        }
+        if !removed.is_empty() {
+            let mut after = state.counts;
+            after.removed += removed.len() as i64;
+            let rows = self
+                .store
+                .mark_upstream(
+                    &state.fence,
+                    state.run_id,
+                    &removed,
+                    UpstreamStatus::Removed,
+                    &after,
+                )
+                .await?;
+            after.rows_written += rows;
+            state.counts = after;
+        }
+        if !renames.is_empty() || !skips.is_empty() {
+            let mut mirrors = Vec::new();
+            for m in &renames {
+                if let Ok(mirror) = map_model(m) {
+                    state.seen.insert(mirror.object_id.clone());
+                    mirrors.push(m.clone());
+                }
+            }
+            let mut skips = skips;
+            self.process_page(state, mirrors, &mut skips).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A repo missing from the listing and what the Hub said about it: (model id, object id, repo id, answer).
+type Confirmation = (
+    Uuid,
+    String,
+    String,
+    Result<RepoOutcome<HubModel>, HubError>,
+);
+
+/// Which counter a write moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteKind {
+    Created,
+    Updated,
+    Renamed,
+    Restored,
+}
+
+impl WriteKind {
+    fn count(self, c: &mut RunCounts) {
+        match self {
+            WriteKind::Created => c.created += 1,
+            WriteKind::Updated => c.updated += 1,
+            WriteKind::Renamed => c.renamed += 1,
+            WriteKind::Restored => c.restored += 1,
+        }
+    }
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+fn banner(text: &str) {
+    tracing::info!("============================================================");
+    tracing::info!("{text}");
+    tracing::info!("============================================================");
+}

@@ -1,0 +1,452 @@
+//! The Hugging Face sync against the simulator, on both backends: exact first sync, a second sync that
+//! writes nothing, mutations counted exactly, faults survived, damaged listings never remove anything.
+
+use crate::both_backends;
+use crate::support::{syncer, Backend, SimHandle, TestDb};
+use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
+use pocket_catalog::hubsim::population::SimRepo;
+use pocket_catalog::hubsim::Faults;
+use pocket_catalog::records::Model;
+use pocket_catalog::store::{ModelQuery, Store};
+use pocket_catalog::sync::RunReport;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio_util::sync::CancellationToken;
+
+both_backends!(
+    first_sync_mirrors_exactly_the_litert_repos_with_their_licences,
+    second_sync_writes_nothing,
+    mutations_are_counted_exactly_and_renames_keep_their_id,
+    faults_are_survived_with_the_same_end_state,
+    damaged_listings_never_remove_anything,
+    a_mass_disappearance_is_refused_by_the_threshold,
+    filtering_rules_are_applied_and_recorded,
+);
+
+async fn all_synced(store: &Store) -> Vec<Model> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_models(&ModelQuery {
+                include_removed: true,
+                limit: 1000,
+                after: after.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        out.extend(page.items.into_iter().filter(|m| m.is_synced()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    out.sort_by_key(|m| m.id);
+    out
+}
+
+async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
+    s.run_once(Trigger::Manual, CancellationToken::new())
+        .await
+        .expect("claim")
+}
+
+/// The licence a repo must get, written independently of the mapping code.
+fn expected_licence(r: &SimRepo) -> &'static str {
+    let first = match r.card_data.as_ref().and_then(|c| c.get("license")) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(a)) => a.first().and_then(|v| v.as_str()).map(str::to_string),
+        _ => r
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("license:").map(str::to_string)),
+    };
+    match first.as_deref() {
+        None => "unknown",
+        Some("apache-2.0") => "apache-2.0",
+        Some("mit") => "mit",
+        Some("cc-by-4.0") => "cc-by-4.0",
+        Some("bsd-3-clause") => "bsd-3-clause",
+        Some("openrail") => "openrail",
+        Some("cc-by-nc-4.0") => "cc-by-nc-4.0",
+        Some("agpl-3.0") => "agpl-3.0",
+        Some("llama3.2") => "llama3",
+        Some("gemma") | Some("other") => "other",
+        Some(other) => panic!("the test table lacks {other}"),
+    }
+}
+
+async fn first_sync_mirrors_exactly_the_litert_repos_with_their_licences(backend: Backend) {
+    let sim = SimHandle::start(600, 150, 1).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    let truth = sim.litert_truth();
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(report.counts.created as usize, truth.len());
+    assert_eq!(report.counts.fetched as usize, truth.len());
+    assert_eq!(
+        (
+            report.counts.skipped,
+            report.counts.updated,
+            report.counts.removed
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        report.message,
+        format!(
+            "Successfully synced LiteRT models. Created: {}, Updated: 0, Skipped: 0",
+            truth.len()
+        )
+    );
+    assert!(report.listing_complete);
+
+    let models = all_synced(&store).await;
+    let by_object: BTreeMap<&str, &Model> = models
+        .iter()
+        .map(|m| (m.upstream.as_ref().unwrap().object_id.as_str(), m))
+        .collect();
+    assert_eq!(by_object.len(), truth.len(), "no other repo, none twice");
+    let slugs: BTreeSet<&str> = models.iter().map(|m| m.slug.as_str()).collect();
+    assert_eq!(slugs.len(), models.len(), "slugs are unique");
+    assert!(
+        models
+            .iter()
+            .any(|m| m.slug.len() > 9 && m.slug[m.slug.len() - 9..].starts_with('-')),
+        "collisions were resolved, not skipped"
+    );
+    let system = store
+        .get_user_by_username("hf_sync_system")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(system.email, "system@pocket-ai.local");
+    assert!(system.is_developer);
+    for r in &truth {
+        let m = by_object[r.object_id.as_str()];
+        assert_eq!(m.hf_model_id.as_deref(), Some(r.id.as_str()));
+        assert_eq!(m.license_type.as_str(), expected_licence(r), "{}", r.id);
+        assert_eq!(m.author_id, system.id);
+        assert_eq!(m.category.as_str(), "utility");
+        assert_eq!(m.task, r.pipeline_tag);
+        assert_eq!(
+            m.origin_repo_url.as_deref(),
+            Some(format!("https://huggingface.co/{}", r.id).as_str())
+        );
+        let up = m.upstream.as_ref().unwrap();
+        assert_eq!(up.sha.as_deref(), Some(r.sha.as_str()));
+        assert_eq!((up.downloads, up.likes), (r.downloads, r.likes));
+        assert_eq!(up.created_at, Some(r.created_at));
+        assert_eq!(up.status, Some(UpstreamStatus::Active));
+        let card = r
+            .card_data
+            .as_ref()
+            .and_then(|c| c.get("summary").or(c.get("description")))
+            .and_then(|v| v.as_str());
+        match card {
+            Some(text) => assert_eq!(m.description, text),
+            None => {
+                let para = r.readme.split("\n\n").nth(2).unwrap();
+                assert!(
+                    m.description
+                        .starts_with(&para.chars().take(100).collect::<String>()),
+                    "{}: {}",
+                    r.id,
+                    m.description
+                );
+            }
+        }
+    }
+    let run = store.get_run(report.run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+    assert_eq!(run.counts, report.counts);
+    assert!(run.counts.hub_requests > 3);
+    assert_eq!(run.counts.rows_written, truth.len() as i64);
+}
+
+async fn second_sync_writes_nothing(backend: Backend) {
+    let sim = SimHandle::start(400, 50, 2).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let s = syncer(&store, &sim, |_| {});
+    let first = sync(&s).await;
+    let before = all_synced(&store).await;
+    sim.sim.reset_stats();
+    let second = sync(&s).await;
+    assert_eq!(second.status, RunStatus::Success);
+    assert_eq!(
+        (
+            second.counts.created,
+            second.counts.updated,
+            second.counts.rows_written
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(second.counts.unchanged, first.counts.created);
+    assert_eq!(
+        all_synced(&store).await,
+        before,
+        "not a single column changed"
+    );
+    let stats = sim.sim.stats();
+    assert_eq!(
+        stats.requests, stats.list,
+        "an unchanged catalog costs only the listings"
+    );
+}
+
+async fn mutations_are_counted_exactly_and_renames_keep_their_id(backend: Backend) {
+    let sim = SimHandle::start(800, 0, 3).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let s = syncer(&store, &sim, |_| {});
+    sync(&s).await;
+    let ids_before: BTreeMap<String, uuid::Uuid> = all_synced(&store)
+        .await
+        .into_iter()
+        .map(|m| (m.hf_model_id.clone().unwrap(), m.id))
+        .collect();
+
+    let m1 = sim.sim.mutate();
+    let r1 = sync(&s).await;
+    assert_eq!(r1.status, RunStatus::Success, "{r1:?}");
+    assert_eq!(r1.counts.created as usize, m1.added.len());
+    assert_eq!(
+        r1.counts.updated as usize,
+        m1.committed.len() + m1.metadata.len()
+    );
+    assert_eq!(
+        r1.counts.removed as usize,
+        m1.removed.len() + m1.privatised.len()
+    );
+    assert_eq!(r1.counts.renamed as usize, m1.renamed.len());
+    assert_eq!(r1.counts.restored, 0);
+    let after: BTreeMap<String, Model> = all_synced(&store)
+        .await
+        .into_iter()
+        .map(|m| (m.hf_model_id.clone().unwrap(), m))
+        .collect();
+    for (old, new) in &m1.renamed {
+        assert!(!after.contains_key(old));
+        assert_eq!(
+            after[new].id, ids_before[old],
+            "a renamed model keeps its catalog id"
+        );
+        assert_eq!(
+            after[new].origin_repo_url.as_deref(),
+            Some(format!("https://huggingface.co/{new}").as_str())
+        );
+    }
+    for gone in m1.removed.iter().chain(&m1.privatised) {
+        assert_eq!(
+            after[gone].upstream.as_ref().unwrap().status,
+            Some(UpstreamStatus::Removed),
+            "{gone}"
+        );
+        assert_eq!(after[gone].id, ids_before[gone], "kept, only hidden");
+    }
+    for id in &m1.committed {
+        let truth = sim.sim.repos().into_iter().find(|r| &r.id == id).unwrap();
+        assert_eq!(
+            after[id].upstream.as_ref().unwrap().sha.as_deref(),
+            Some(truth.sha.as_str())
+        );
+    }
+    let visible = store
+        .list_models(&ModelQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        visible.total as usize,
+        sim.litert_truth().len(),
+        "removed models are hidden by default"
+    );
+
+    let m2 = sim.sim.mutate();
+    assert!(!m2.restored.is_empty());
+    let r2 = sync(&s).await;
+    assert_eq!(r2.counts.restored as usize, m2.restored.len());
+    assert_eq!(r2.counts.created as usize, m2.added.len());
+    for id in &m2.restored {
+        let m = store
+            .synced_models(&[], std::slice::from_ref(id))
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(m.upstream.unwrap().status, Some(UpstreamStatus::Active));
+        assert_eq!(m.id, ids_before[id], "restored under its old id");
+    }
+    let catalog: BTreeSet<String> = all_synced(&store)
+        .await
+        .into_iter()
+        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
+        .map(|m| m.upstream.unwrap().object_id)
+        .collect();
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    assert_eq!(catalog, truth);
+}
+
+async fn faults_are_survived_with_the_same_end_state(backend: Backend) {
+    let sim = SimHandle::start(2_500, 0, 4).await;
+    sim.sim.set_faults(Faults {
+        fail_every: Some(4),
+        truncate_every: Some(3),
+        latency_ms: 1,
+        ..Default::default()
+    });
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert!(report.counts.hub_retries > 0);
+    let catalog: BTreeSet<String> = all_synced(&store)
+        .await
+        .into_iter()
+        .map(|m| m.upstream.unwrap().object_id)
+        .collect();
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    assert_eq!(catalog, truth);
+
+    // A 429 storm: a small quota per one-second window, so most windows run dry.
+    sim.sim.set_faults(Faults {
+        rate_limit_quota: Some(40),
+        rate_limit_window_secs: Some(1),
+        ..Default::default()
+    });
+    sim.sim.mutate();
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    let skips = store.run_skips(report.run_id, 10).await.unwrap();
+    assert_eq!(report.status, RunStatus::Success, "{report:?} {skips:?}");
+    assert!(sim.sim.stats().rate_limited > 0, "the storm happened");
+    let catalog: BTreeSet<String> = all_synced(&store)
+        .await
+        .into_iter()
+        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
+        .map(|m| m.upstream.unwrap().object_id)
+        .collect();
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    assert_eq!(catalog, truth);
+}
+
+async fn damaged_listings_never_remove_anything(backend: Backend) {
+    let sim = SimHandle::start(500, 0, 5).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let s = syncer(&store, &sim, |c| c.removal_threshold_pct = 100.0);
+    sync(&s).await;
+    let m = sim.sim.mutate();
+    assert!(!m.removed.is_empty());
+    sim.sim.set_faults(Faults {
+        malformed_entries: true,
+        ..Default::default()
+    });
+    let report = sync(&s).await;
+    assert_eq!(report.status, RunStatus::Partial);
+    assert_eq!(
+        report.counts.removed, 0,
+        "a damaged listing removes nothing"
+    );
+    assert!(!report.listing_complete);
+    assert!(report.counts.skipped > 0);
+    assert_eq!(
+        report.counts.created as usize,
+        m.added.len(),
+        "good entries of damaged pages are kept"
+    );
+    let skips = store.run_skips(report.run_id, 100).await.unwrap();
+    assert_eq!(skips.len() as i64, report.counts.skipped);
+    assert!(skips.iter().all(|s| s.reason.contains("malformed")
+        && s.hf_model_id.as_deref().unwrap().starts_with("broken/")));
+
+    // A listing that breaks off for good (every request after a few fails) removes nothing either.
+    sim.sim.set_faults(Faults {
+        fail_every: Some(1),
+        ..Default::default()
+    });
+    let report = sync(&syncer(&store, &sim, |c| c.removal_threshold_pct = 100.0)).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    assert_eq!(report.counts.removed, 0);
+    sim.sim.set_faults(Faults::default());
+    let report = sync(&s).await;
+    assert_eq!(report.status, RunStatus::Success);
+    assert_eq!(
+        report.counts.removed as usize,
+        m.removed.len() + m.privatised.len()
+    );
+}
+
+async fn a_mass_disappearance_is_refused_by_the_threshold(backend: Backend) {
+    let sim = SimHandle::start(300, 0, 6).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    sync(&syncer(&store, &sim, |_| {})).await;
+    // Listing only `litert-lm` now hides most of the catalog: far more than 10 % missing.
+    let report = sync(&syncer(&store, &sim, |c| {
+        c.filters = vec!["litert-lm".into()]
+    }))
+    .await;
+    assert_eq!(report.counts.removed, 0);
+    assert_eq!(report.status, RunStatus::Partial);
+    assert!(report.message.contains("threshold"), "{}", report.message);
+    let active = store.active_synced().await.unwrap();
+    assert_eq!(active.len(), sim.litert_truth().len());
+}
+
+async fn filtering_rules_are_applied_and_recorded(backend: Backend) {
+    use pocket_catalog::sync::rules::{RuleSpec, Rules};
+    let sim = SimHandle::start(300, 0, 7).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let spec = RuleSpec {
+        include_authors: vec!["litert-community".into(), "google".into()],
+        exclude: vec!["*edge*".into()],
+        allow_gated: Some(false),
+        ..Default::default()
+    };
+    let rules = Rules::new(spec.clone()).unwrap();
+    let report = sync(&syncer(&store, &sim, |c| c.rules = rules)).await;
+    let expected: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .filter(|r| {
+            let author = r.author().to_ascii_lowercase();
+            (author == "litert-community" || author == "google")
+                && !r.id.to_ascii_lowercase().contains("edge")
+                && r.gated.is_none()
+        })
+        .map(|r| r.id)
+        .collect();
+    let got: BTreeSet<String> = all_synced(&store)
+        .await
+        .into_iter()
+        .map(|m| m.hf_model_id.unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        report.counts.filtered as usize,
+        sim.litert_truth().len() - expected.len()
+    );
+    let run = store.get_run(report.run_id).await.unwrap().unwrap();
+    assert_eq!(
+        run.rules,
+        serde_json::to_value(&spec).unwrap(),
+        "the rules in force are recorded"
+    );
+}
