@@ -44,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => {
             args.sync.sync_config().map_err(CliError::Usage)?;
+            args.schedule.schedule_config().map_err(CliError::Usage)?;
             let store = connect().await?;
             let listener = tokio::net::TcpListener::bind(args.addr)
                 .await
@@ -221,7 +222,7 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
                 run_id.map(|id| format!(" (run {id})")).unwrap_or_default()
             )))
         }
-        Err(crate::sync::ClaimError::Store(e)) => return Err(CliError::Other(e.into())),
+        Err(e) => return Err(CliError::Other(e.into())),
     };
     if args.json {
         let c = report.counts;
@@ -242,7 +243,7 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
             c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created, c.hub_requests
         );
     }
-    if report.status == RunStatus::Failed {
+    if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
         return Err(CliError::Other(anyhow::anyhow!(
             "the sync failed: {}",
             report.error.unwrap_or_default()

@@ -170,6 +170,64 @@ pub struct ServeArgs {
     pub hub: HubArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// When the sync runs by itself.
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// Crontab expression of the sync (5 fields; an optional leading seconds field is accepted).
+    #[arg(long, env = "SYNC_SCHEDULE", default_value = "0 2 * * *")]
+    pub sync_schedule: String,
+    /// IANA time zone of the schedule.
+    #[arg(long, env = "SYNC_TIMEZONE", default_value = "UTC")]
+    pub sync_timezone: String,
+    /// Run a sync when the service starts.
+    #[arg(long, env = "SYNC_ON_STARTUP", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_on_startup: bool,
+    /// Run the schedule (manual runs work either way).
+    #[arg(long, env = "SYNC_ENABLED", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_enabled: bool,
+    /// A slot missed while the service was down runs once if it is younger than this (e.g. 24h, 90m).
+    #[arg(long, env = "SYNC_CATCHUP_WINDOW", default_value = "24h")]
+    pub sync_catchup_window: String,
+    /// How often a replica looks at the schedule's shared state (pauses, orphaned runs), at most.
+    #[arg(long, env = "SYNC_SCHEDULER_TICK", default_value = "15s")]
+    pub sync_scheduler_tick: String,
+}
+
+impl Default for ScheduleArgs {
+    fn default() -> Self {
+        ScheduleArgs {
+            sync_schedule: "0 2 * * *".into(),
+            sync_timezone: "UTC".into(),
+            sync_on_startup: false,
+            sync_enabled: true,
+            sync_catchup_window: "24h".into(),
+            sync_scheduler_tick: "15s".into(),
+        }
+    }
+}
+
+impl ScheduleArgs {
+    /// The schedule configuration; a bad expression, zone or duration is an error naming the value.
+    pub fn schedule_config(&self) -> Result<crate::schedule::ScheduleConfig, String> {
+        use crate::schedule::{parse_duration, Schedule, ScheduleConfig};
+        Ok(ScheduleConfig {
+            schedule: Schedule::parse(&self.sync_schedule, &self.sync_timezone)?,
+            enabled: self.sync_enabled,
+            on_startup: self.sync_on_startup,
+            catchup_window: parse_duration(&self.sync_catchup_window)
+                .map_err(|e| format!("SYNC_CATCHUP_WINDOW: {e}"))?,
+            tick: parse_duration(&self.sync_scheduler_tick)
+                .map_err(|e| format!("SYNC_SCHEDULER_TICK: {e}"))?
+                .max(Duration::from_millis(100)),
+            clock_offset: chrono::Duration::zero(),
+        })
+    }
 }
 
 /// How to reach the Hugging Face Hub.
@@ -367,6 +425,7 @@ impl Default for ServeArgs {
             max_body_bytes: 1_048_576,
             hub: HubArgs::default(),
             sync: SyncArgs::default(),
+            schedule: ScheduleArgs::default(),
         }
     }
 }

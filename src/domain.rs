@@ -169,12 +169,14 @@ string_enum!(
 );
 
 string_enum!(
-    /// How a sync run stands or ended.
+    /// How a sync run stands or ended; `missed` is a schedule slot that did not run (service down, paused,
+    /// or older than the catch-up window).
     RunStatus {
         Running => "running",
         Success => "success",
         Partial => "partial",
         Failed => "failed",
+        Missed => "missed",
     }
 );
 

@@ -11,6 +11,7 @@ pub mod http;
 pub mod hub;
 pub mod hubsim;
 pub mod records;
+pub mod schedule;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
@@ -30,6 +31,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
     let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
+    tasks.spawn(state.scheduler.clone().run(cancel.child_token()));
     let app = http::app(state);
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
     // Background runs hear of the shutdown at once, so requests waiting on them can finish.

@@ -2,6 +2,7 @@
 //! (request ids, tracing with secrets redacted, CORS, timeouts, body limits) and the extractors that turn
 //! malformed input into `{"detail": ...}` errors. Each resource lives in its own file.
 
+mod admin;
 mod health;
 mod models;
 mod sync;
@@ -10,6 +11,7 @@ mod users;
 use crate::config::ServeArgs;
 use crate::error::{ApiError, ErrorBody};
 use crate::hub::HubClient;
+use crate::schedule::{ScheduleConfig, Scheduler};
 use crate::store::Store;
 use crate::sync::Syncer;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
@@ -34,6 +36,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServeArgs>,
     pub syncer: Syncer,
+    pub scheduler: Scheduler,
     /// Background work (sync runs) that shutdown waits for.
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
@@ -45,11 +48,18 @@ impl AppState {
     pub fn new(store: Store, config: ServeArgs) -> Result<AppState, String> {
         let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
         let syncer = Syncer::new(store.clone(), hub, config.sync.sync_config()?);
-        Ok(AppState::with_syncer(store, config, syncer))
+        let schedule = config.schedule.schedule_config()?;
+        Ok(AppState::with_syncer(store, config, syncer, schedule))
     }
 
-    pub fn with_syncer(store: Store, config: ServeArgs, syncer: Syncer) -> AppState {
+    pub fn with_syncer(
+        store: Store,
+        config: ServeArgs,
+        syncer: Syncer,
+        schedule: ScheduleConfig,
+    ) -> AppState {
         AppState {
+            scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             store,
             config: Arc::new(config),
             syncer,
@@ -85,6 +95,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "models", description = "The model catalog"),
         (name = "users", description = "Accounts"),
         (name = "sync", description = "The Hugging Face LiteRT mirror (admins)"),
+        (name = "admin", description = "Operations (admins)"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -117,6 +128,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(models::router())
         .merge(users::router())
         .merge(sync::router())
+        .merge(admin::router())
         .split_for_parts();
     let (long, long_doc) = sync::long_router().split_for_parts();
     openapi.merge(long_doc);

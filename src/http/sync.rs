@@ -113,6 +113,11 @@ async fn trigger_sync(
             ));
         }
         Err(ClaimError::Store(e)) => return Err(e.into()),
+        Err(ClaimError::SlotTaken) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "a manual run has no schedule slot"
+            )))
+        }
     };
     let run_id = claimed.id();
     tracing::info!(%run_id, by = %admin.username, "manual sync started");
@@ -139,7 +144,7 @@ async fn trigger_sync(
     let report = handle
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?;
-    if report.status == RunStatus::Failed {
+    if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
         let detail = report
             .error
             .clone()

@@ -493,6 +493,39 @@ impl Store {
         dispatch!(self, s => s.get_run(id).await)
     }
 
+    pub async fn adopt_run(&self, id: Uuid, owner: &str) -> StoreResult<Option<SyncRun>> {
+        dispatch!(self, s => s.adopt_run(id, owner).await)
+    }
+
+    pub async fn record_missed(
+        &self,
+        slot: DateTime<Utc>,
+        owner: &str,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        dispatch!(self, s => s.record_missed(slot, owner, reason).await)
+    }
+
+    pub async fn last_slot(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        dispatch!(self, s => s.last_slot().await)
+    }
+
+    pub async fn db_now(&self) -> StoreResult<DateTime<Utc>> {
+        dispatch!(self, s => s.db_now().await)
+    }
+
+    pub async fn scheduler_state(
+        &self,
+        job_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(bool, DateTime<Utc>)> {
+        dispatch!(self, s => s.scheduler_state(job_id, now).await)
+    }
+
+    pub async fn set_paused(&self, job_id: &str, paused: bool) -> StoreResult<()> {
+        dispatch!(self, s => s.set_paused(job_id, paused).await)
+    }
+
     pub async fn list_runs(
         &self,
         limit: i64,

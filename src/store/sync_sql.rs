@@ -122,9 +122,11 @@ macro_rules! impl_sync_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            /// Frees the lease. The run id stays, so a run left running (interrupted by a shutdown)
+            /// can be found and resumed by the next holder.
             pub async fn release_lease(&self, fence: &Fence) -> StoreResult<()> {
                 sqlx::query(
-                    "UPDATE sync_lease SET owner = NULL, run_id = NULL, expires_ms = 0 \
+                    "UPDATE sync_lease SET owner = NULL, expires_ms = 0 \
                      WHERE name = $1 AND owner = $2 AND fence = $3",
                 )
                 .bind(LEASE_NAME)
@@ -381,6 +383,81 @@ macro_rules! impl_sync_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            /// Makes `owner` the owner of a run that is still running (to resume it); `None` when the
+            /// run has ended meanwhile.
+            pub async fn adopt_run(&self, id: Uuid, owner: &str) -> StoreResult<Option<SyncRun>> {
+                let sql = format!(
+                    "UPDATE sync_runs SET owner = $2 WHERE id = $1 AND status = 'running' RETURNING {RUN_COLUMNS}"
+                );
+                let row: Option<RunRow> =
+                    sqlx::query_as(&sql).bind(id).bind(owner).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            /// Records a schedule slot that did not run; a slot already recorded stays as it is.
+            pub async fn record_missed(&self, slot: DateTime<Utc>, owner: &str, reason: &str) -> StoreResult<bool> {
+                let now = $crate::domain::now();
+                let done = sqlx::query(
+                    "INSERT INTO sync_runs (id, trigger, status, owner, started_at, finished_at, scheduled_for, message) \
+                     VALUES ($1, 'schedule', 'missed', $2, $3, $3, $4, $5) ON CONFLICT (scheduled_for) DO NOTHING",
+                )
+                .bind(Uuid::new_v4())
+                .bind(owner)
+                .bind(now)
+                .bind(slot)
+                .bind(reason)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// The latest schedule slot that has a run record (run or missed).
+            pub async fn last_slot(&self) -> StoreResult<Option<DateTime<Utc>>> {
+                let slot: Option<DateTime<Utc>> = sqlx::query_scalar(
+                    "SELECT scheduled_for FROM sync_runs WHERE scheduled_for IS NOT NULL \
+                     ORDER BY scheduled_for DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(slot)
+            }
+
+            /// The database's clock.
+            pub async fn db_now(&self) -> StoreResult<DateTime<Utc>> {
+                let ms: i64 = sqlx::query_scalar(&format!("SELECT {}", $now_ms)).fetch_one(&self.pool).await?;
+                DateTime::<Utc>::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt("clock".into()))
+            }
+
+            /// The schedule's shared state `(paused, since)`, created (unpaused, since `now`) when missing.
+            pub async fn scheduler_state(&self, job_id: &str, now: DateTime<Utc>) -> StoreResult<(bool, DateTime<Utc>)> {
+                sqlx::query(
+                    "INSERT INTO scheduler_state (job_id, paused, since, updated_at) VALUES ($1, FALSE, $2, $2) \
+                     ON CONFLICT (job_id) DO NOTHING",
+                )
+                .bind(job_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                let row: (bool, DateTime<Utc>) =
+                    sqlx::query_as("SELECT paused, since FROM scheduler_state WHERE job_id = $1")
+                        .bind(job_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(row)
+            }
+
+            pub async fn set_paused(&self, job_id: &str, paused: bool) -> StoreResult<()> {
+                let now = $crate::domain::now();
+                self.scheduler_state(job_id, now).await?;
+                sqlx::query("UPDATE scheduler_state SET paused = $2, updated_at = $3 WHERE job_id = $1")
+                    .bind(job_id)
+                    .bind(paused)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             pub async fn get_run(&self, id: Uuid) -> StoreResult<Option<SyncRun>> {

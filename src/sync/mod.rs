@@ -91,6 +91,9 @@ pub fn default_owner() -> String {
 pub enum ClaimError {
     #[error("a sync is already running")]
     Busy { run_id: Option<Uuid> },
+    /// The schedule slot already has its run (another replica took it).
+    #[error("the schedule slot already has a run")]
+    SlotTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -218,10 +221,42 @@ impl Syncer {
             Ok(run) => run,
             Err(e) => {
                 let _ = self.store.release_lease(&fence).await;
-                return Err(e.into());
+                return Err(match e {
+                    StoreError::Conflict(_) => ClaimError::SlotTaken,
+                    other => other.into(),
+                });
             }
         };
         Ok(ClaimedRun { run, fence })
+    }
+
+    /// Takes over a run left running by an owner that died or shut down, to resume it: the lease is
+    /// taken for that run id and the run changes owner. `Busy` when the lease is held or the run ended.
+    pub async fn claim_resume(&self, run_id: Uuid) -> Result<ClaimedRun, ClaimError> {
+        let ttl = self.config.lease_ttl.as_millis() as i64;
+        let Some(fence) = self
+            .store
+            .acquire_lease(&self.config.owner, run_id, ttl)
+            .await?
+        else {
+            return Err(ClaimError::Busy {
+                run_id: self.store.lease_holder().await?.run_id,
+            });
+        };
+        match self.store.adopt_run(run_id, &self.config.owner).await {
+            Ok(Some(run)) => {
+                tracing::warn!(%run_id, "resuming a run whose owner stopped");
+                Ok(ClaimedRun { run, fence })
+            }
+            Ok(None) => {
+                let _ = self.store.release_lease(&fence).await;
+                Err(ClaimError::Busy { run_id: None })
+            }
+            Err(e) => {
+                let _ = self.store.release_lease(&fence).await;
+                Err(e.into())
+            }
+        }
     }
 
     /// Claims and executes a run in one call.
@@ -257,11 +292,12 @@ impl Syncer {
                 }
             })
         };
+        // A resumed run keeps what its earlier attempt wrote.
         let mut state = RunState {
             run_id,
             fence: claimed.fence.clone(),
             author_id: Uuid::nil(),
-            counts: RunCounts::default(),
+            counts: claimed.run.counts,
             seen: HashSet::new(),
             skip_seq: 0,
             problems: Vec::new(),
@@ -272,9 +308,27 @@ impl Syncer {
         let _ = forward.await;
         heartbeat.abort();
         let hub = self.hub.stats();
-        state.counts.hub_requests = (hub.requests - state.hub_start.requests) as i64;
-        state.counts.hub_retries = (hub.retries - state.hub_start.retries) as i64;
+        state.counts.hub_requests =
+            claimed.run.counts.hub_requests + (hub.requests - state.hub_start.requests) as i64;
+        state.counts.hub_retries =
+            claimed.run.counts.hub_retries + (hub.retries - state.hub_start.retries) as i64;
         let c = state.counts;
+        if matches!(outcome, Err(Halt::Cancelled)) && !lease_lost.is_cancelled() {
+            // Shutdown: leave the run resumable — still running, lease released with its run id.
+            tracing::warn!("sync interrupted by shutdown; the run stays resumable");
+            if let Err(e) = self.store.release_lease(&claimed.fence).await {
+                tracing::warn!(error = %e, "could not release the sync lease; it expires by itself");
+            }
+            return RunReport {
+                run_id,
+                status: RunStatus::Running,
+                counts: c,
+                message: "Interrupted by shutdown; the run will be resumed".into(),
+                error: Some("interrupted by shutdown".into()),
+                listing_complete: false,
+                duration_ms: started.elapsed().as_millis() as u64,
+            };
+        }
         let (status, listing_complete, error) = match outcome {
             Ok(complete) => {
                 let partial = c.skipped > 0 || !state.problems.is_empty();

@@ -96,12 +96,20 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         ("POCKET_ADDR", "not-an-address"),
         ("POCKET_LOG_FORMAT", "xml"),
         ("POCKET_REQUEST_TIMEOUT_SECS", "0"),
+        ("SYNC_SCHEDULE", "not a cron"),
+        ("SYNC_TIMEZONE", "Mars/Olympus"),
+        ("SYNC_CATCHUP_WINDOW", "soon"),
+        ("SYNC_ENABLED", "perhaps"),
     ] {
         let out = bin().arg("serve").env(env, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{env}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("error:"), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stderr.contains(value) || stderr.contains(env),
+            "the error names the value: {stderr}"
+        );
     }
 }
 

@@ -8,5 +8,6 @@ mod api_sync;
 mod cli;
 mod hub_client;
 mod hubsim;
+mod schedule;
 mod store_conformance;
 mod sync;

@@ -1,0 +1,107 @@
+//! Operations: the scheduler's status, pause and resume (admins).
+
+use super::sync::RunResponse;
+use super::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiResult, ErrorBody};
+use crate::schedule::{JOB_ID, JOB_NAME};
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+}
+
+/// The scheduler, as APScheduler's users know it, plus what a shared schedule needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchedulerStatus {
+    /// This replica runs the schedule (`SYNC_ENABLED`).
+    pub running: bool,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobStatus {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Crontab expression.
+    pub schedule: String,
+    pub timezone: String,
+    pub enabled: bool,
+    /// Paused for every replica.
+    pub paused: bool,
+    /// The next slot (null when paused or disabled).
+    pub next_run_time: Option<DateTime<Utc>>,
+    pub catchup_window_secs: u64,
+    /// The run in progress, on any replica.
+    pub active_run_id: Option<Uuid>,
+    /// The most recent run, of any trigger.
+    pub last_run: Option<RunResponse>,
+}
+
+async fn job_status(state: &AppState) -> ApiResult<SchedulerStatus> {
+    let scheduler = &state.scheduler;
+    let config = scheduler.config();
+    let now = scheduler.now().await?;
+    let (paused, _) = state.store.scheduler_state(JOB_ID, now).await?;
+    let holder = state.store.lease_holder().await?;
+    let last_run = state
+        .store
+        .list_runs(1, None)
+        .await?
+        .into_iter()
+        .next()
+        .map(Into::into);
+    Ok(SchedulerStatus {
+        running: config.enabled && !state.shutdown.is_cancelled(),
+        jobs: vec![JobStatus {
+            id: JOB_ID,
+            name: JOB_NAME,
+            schedule: config.schedule.expression().to_string(),
+            timezone: config.schedule.timezone().to_string(),
+            enabled: config.enabled,
+            paused,
+            next_run_time: scheduler.next_run_time().await?,
+            catchup_window_secs: config.catchup_window.as_secs(),
+            active_run_id: holder.run_id.filter(|_| holder.live),
+            last_run,
+        }],
+    })
+}
+
+/// The scheduler's status and its one job.
+#[utoipa::path(get, path = "/admin/scheduler/status", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = SchedulerStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SchedulerStatus>> {
+    caller.admin()?;
+    Ok(Json(job_status(&state).await?))
+}
+
+/// Pause the schedule on every replica (slots passing meanwhile are recorded as missed). Manual runs
+/// still work.
+#[utoipa::path(post, path = "/admin/scheduler/pause", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = SchedulerStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn pause(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SchedulerStatus>> {
+    let admin = caller.admin()?;
+    state.store.set_paused(JOB_ID, true).await?;
+    tracing::info!(by = %admin.username, "schedule paused");
+    Ok(Json(job_status(&state).await?))
+}
+
+/// Resume the schedule.
+#[utoipa::path(post, path = "/admin/scheduler/resume", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = SchedulerStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn resume(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SchedulerStatus>> {
+    let admin = caller.admin()?;
+    state.store.set_paused(JOB_ID, false).await?;
+    tracing::info!(by = %admin.username, "schedule resumed");
+    Ok(Json(job_status(&state).await?))
+}
