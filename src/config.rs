@@ -322,6 +322,10 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_PULL_VERSIONS", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_pull_versions: bool,
+    /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
+    #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_require_model_file: bool,
     /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
     #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sync_lease_secs: u64,
@@ -343,6 +347,7 @@ impl Default for SyncArgs {
             sync_require_files: vec![],
             sync_detail_concurrency: 8,
             sync_pull_versions: true,
+            sync_require_model_file: true,
             sync_lease_secs: 60,
         }
     }
@@ -393,6 +398,7 @@ impl SyncArgs {
         config.removal_threshold_pct = self.sync_removal_threshold_pct;
         config.detail_concurrency = self.sync_detail_concurrency as usize;
         config.pull_versions = self.sync_pull_versions;
+        config.require_model_file = self.sync_require_model_file;
         config.lease_ttl = Duration::from_secs(self.sync_lease_secs);
         Ok(config)
     }

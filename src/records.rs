@@ -80,6 +80,8 @@ pub struct Model {
     pub updated_at: DateTime<Utc>,
     /// Present exactly when the model is mirrored from the Hub.
     pub upstream: Option<Upstream>,
+    /// Total size of the newest version's assets.
+    pub latest_version_size_bytes: Option<i64>,
 }
 
 impl Model {
@@ -182,6 +184,12 @@ pub struct ModelVersion {
     pub num_ratings: i64,
     pub rating_avg: f64,
     pub created_by: Option<Uuid>,
+}
+
+impl NewVersion {
+    pub fn total_size_bytes(&self) -> i64 {
+        self.assets.iter().filter_map(|a| a.file_size_bytes).sum()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

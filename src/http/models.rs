@@ -69,6 +69,8 @@ pub struct ModelResponse {
     pub library_name: Option<String>,
     pub upstream_status: Option<UpstreamStatus>,
     pub synced_at: Option<DateTime<Utc>>,
+    /// Total size in bytes of the newest version's assets (null without versions).
+    pub latest_version_size_bytes: Option<i64>,
 }
 
 impl From<Model> for ModelResponse {
@@ -78,6 +80,7 @@ impl From<Model> for ModelResponse {
         } else {
             Source::User
         };
+        let latest_version_size_bytes = m.latest_version_size_bytes;
         let up = m.upstream.unwrap_or_default();
         let synced = source == Source::HuggingFace;
         ModelResponse {
@@ -108,6 +111,7 @@ impl From<Model> for ModelResponse {
             library_name: up.library_name,
             upstream_status: up.status,
             synced_at: up.synced_at,
+            latest_version_size_bytes,
         }
     }
 }

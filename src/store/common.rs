@@ -13,7 +13,8 @@ pub(crate) const TOKEN_COLUMNS: &str =
 pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, license_type, \
     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
     rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
-    hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at";
+    hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
+    latest_version_size_bytes";
 
 pub(crate) const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
@@ -341,9 +342,10 @@ macro_rules! impl_common_store {
             pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
                 let sql = format!(
                     "INSERT INTO model_versions (id, model_id, version_string, changelog, \
-                     hf_commit_sha, pipeline_spec, assets, published_at, created_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {VERSION_COLUMNS}"
+                     hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {VERSION_COLUMNS}"
                 );
+                let mut tx = self.pool.begin().await?;
                 let row: VersionRow = sqlx::query_as(&sql)
                     .bind(Uuid::new_v4())
                     .bind(new.model_id)
@@ -354,10 +356,44 @@ macro_rules! impl_common_store {
                     .bind(Json(&new.assets))
                     .bind(new.published_at)
                     .bind(new.created_by)
-                    .fetch_one(&self.pool)
+                    .bind(new.total_size_bytes())
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| map_unique(e, &["version_string", "hf_commit_sha"]))?;
+                Self::refresh_latest_size(&mut tx, new.model_id).await?;
+                tx.commit().await?;
                 Ok(row.into())
+            }
+
+            /// Copies the newest version's total size onto its model.
+            async fn refresh_latest_size(conn: &mut $conn, model_id: Uuid) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE ml_models SET latest_version_size_bytes = (SELECT v.total_size_bytes \
+                     FROM model_versions v WHERE v.model_id = $1 ORDER BY v.published_at DESC, v.id DESC LIMIT 1) \
+                     WHERE id = $1",
+                )
+                .bind(model_id)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// `(model id, commit sha)` of the synced versions of these models.
+            pub async fn version_commits(&self, model_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+                if model_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let marks: Vec<String> = (1..=model_ids.len()).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "SELECT model_id, hf_commit_sha FROM model_versions \
+                     WHERE hf_commit_sha IS NOT NULL AND model_id IN ({})",
+                    marks.join(",")
+                );
+                let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql);
+                for id in model_ids {
+                    q = q.bind(id);
+                }
+                Ok(q.fetch_all(&self.pool).await?)
             }
 
             pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {

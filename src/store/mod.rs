@@ -39,6 +39,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What one sync batch wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub rows: i64,
+    pub versions_created: i64,
+}
+
 /// How `GET /models` orders its results. Each key is paired with the id so pages never overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -454,8 +461,13 @@ impl Store {
         versions: &[SyncVersion],
         skips: &[(i64, SkipRecord)],
         counts: &RunCounts,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Applied> {
         dispatch!(self, s => s.apply_sync(fence, run_id, author_id, writes, versions, skips, counts).await)
+    }
+
+    /// `(model id, commit sha)` of the synced versions of these models.
+    pub async fn version_commits(&self, model_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        dispatch!(self, s => s.version_commits(model_ids).await)
     }
 
     pub async fn mark_upstream(

@@ -111,6 +111,7 @@ pub(super) struct ModelRow {
     library_name: Option<String>,
     upstream_status: Option<String>,
     synced_at: Option<DateTime<Utc>>,
+    latest_version_size_bytes: Option<i64>,
 }
 
 fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
@@ -160,6 +161,7 @@ impl TryFrom<ModelRow> for Model {
             created_at: r.created_at,
             updated_at: r.updated_at,
             upstream,
+            latest_version_size_bytes: r.latest_version_size_bytes,
         })
     }
 }

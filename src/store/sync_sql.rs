@@ -16,6 +16,7 @@ macro_rules! impl_sync_store {
     ($store:ident, $conn:ty, $now_ms:expr) => {
         use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
         use $crate::store::sync_sql::{LEASE_NAME, RUN_COLUMNS};
+        use $crate::store::Applied;
 
         impl $store {
             /// The user with this username, created when missing.
@@ -160,7 +161,7 @@ macro_rules! impl_sync_store {
                 versions: &[SyncVersion],
                 skips: &[(i64, SkipRecord)],
                 counts: &RunCounts,
-            ) -> StoreResult<i64> {
+            ) -> StoreResult<Applied> {
                 let mut tx = self.pool.begin().await?;
                 if !Self::check_fence(&mut tx, fence).await? {
                     return Err(StoreError::LeaseLost);
@@ -220,12 +221,13 @@ macro_rules! impl_sync_store {
                     }
                     rows += 1;
                 }
+                let mut versions_created = 0i64;
                 for v in versions {
                     let n = &v.version;
                     let done = sqlx::query(
                         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
-                         hf_commit_sha, pipeline_spec, assets, published_at, created_by) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                         hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                     )
                     .bind(Uuid::new_v4())
                     .bind(v.model_id)
@@ -236,9 +238,14 @@ macro_rules! impl_sync_store {
                     .bind(Json(&n.assets))
                     .bind(n.published_at)
                     .bind(n.created_by)
+                    .bind(n.total_size_bytes())
                     .execute(&mut *tx)
                     .await?;
-                    rows += done.rows_affected() as i64;
+                    if done.rows_affected() == 1 {
+                        Self::refresh_latest_size(&mut tx, v.model_id).await?;
+                        versions_created += 1;
+                        rows += 2;
+                    }
                 }
                 for (seq, s) in skips {
                     sqlx::query(
@@ -255,9 +262,10 @@ macro_rules! impl_sync_store {
                 }
                 let mut counts = *counts;
                 counts.rows_written += rows;
+                counts.versions_created += versions_created;
                 Self::write_counts(&mut tx, run_id, &counts).await?;
                 tx.commit().await?;
-                Ok(rows)
+                Ok(Applied { rows, versions_created })
             }
 
             /// Marks models with an upstream status (removed, private), fenced like [`Self::apply_sync`].

@@ -7,6 +7,7 @@
 pub mod mapping;
 pub mod plan;
 pub mod rules;
+pub mod versions;
 
 use crate::domain::{RunStatus, Trigger, UpstreamStatus};
 use crate::hub::{HubClient, HubError, HubModel, RepoOutcome};
@@ -57,6 +58,8 @@ pub struct SyncConfig {
     pub rules: Rules,
     pub detail_concurrency: usize,
     pub pull_versions: bool,
+    /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
+    pub require_model_file: bool,
     pub lease_ttl: Duration,
     /// Who this process is, in lease and run records.
     pub owner: String,
@@ -71,6 +74,7 @@ impl SyncConfig {
             rules,
             detail_concurrency: 8,
             pull_versions: true,
+            require_model_file: true,
             lease_ttl: Duration::from_secs(60),
             owner: default_owner(),
         }
@@ -138,8 +142,28 @@ struct RunState {
     counts: RunCounts,
     seen: HashSet<String>,
     skip_seq: i64,
+    /// Skipped records that mean damage (malformed, conflicting, unwritable), not policy.
+    problem_skips: i64,
     problems: Vec<String>,
     hub_start: crate::hub::HubStatsSnapshot,
+}
+
+/// One listing entry on its way to the database.
+struct Planned {
+    mirror: Mirror,
+    plan: Plan,
+    existing_id: Option<Uuid>,
+    needs_readme: bool,
+    needs_version: bool,
+}
+
+/// A README paragraph, and the assets of the commit (or why they could not be read).
+type Details = (Option<String>, Option<Result<Vec<Asset>, String>>);
+
+/// One model's write and its new version.
+struct BatchItem {
+    write: Option<(SyncWrite, WriteKind)>,
+    version: Option<SyncVersion>,
 }
 
 enum Halt {
@@ -300,6 +324,7 @@ impl Syncer {
             counts: claimed.run.counts,
             seen: HashSet::new(),
             skip_seq: 0,
+            problem_skips: 0,
             problems: Vec::new(),
             hub_start: self.hub.stats(),
         };
@@ -331,7 +356,7 @@ impl Syncer {
         }
         let (status, listing_complete, error) = match outcome {
             Ok(complete) => {
-                let partial = c.skipped > 0 || !state.problems.is_empty();
+                let partial = state.problem_skips > 0 || !state.problems.is_empty();
                 (
                     if partial {
                         RunStatus::Partial
@@ -506,6 +531,7 @@ impl Syncer {
                     .collect();
                 if !skips.is_empty() {
                     complete = false;
+                    state.problem_skips += skips.len() as i64;
                 }
                 let mut fresh = Vec::with_capacity(page.models.len());
                 for m in page.models {
@@ -563,11 +589,14 @@ impl Syncer {
                         state.counts.filtered += 1;
                     }
                 },
-                Err(reason) => skips.push(SkipRecord {
-                    hf_model_id: Some(m.id.clone()),
-                    object_id: m.object_id.clone(),
-                    reason,
-                }),
+                Err(reason) => {
+                    state.problem_skips += 1;
+                    skips.push(SkipRecord {
+                        hf_model_id: Some(m.id.clone()),
+                        object_id: m.object_id.clone(),
+                        reason,
+                    })
+                }
             }
         }
         let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
@@ -581,8 +610,18 @@ impl Syncer {
             .iter()
             .filter_map(|m| m.hf_model_id.as_deref().map(|id| (id, m)))
             .collect();
+        let commits: HashSet<(Uuid, String)> = if self.config.pull_versions {
+            let ids: Vec<Uuid> = existing.iter().map(|m| m.id).collect();
+            self.store
+                .version_commits(&ids)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
 
-        let mut planned: Vec<(Mirror, Plan)> = Vec::with_capacity(mirrors.len());
+        let mut planned: Vec<Planned> = Vec::with_capacity(mirrors.len());
         for mirror in mirrors {
             let current = by_object
                 .get(mirror.object_id.as_str())
@@ -601,6 +640,7 @@ impl Syncer {
                 });
             if current.is_none() {
                 if let Some(holder) = by_repo.get(mirror.repo_id.as_str()) {
+                    state.problem_skips += 1;
                     skips.push(SkipRecord {
                         hf_model_id: Some(mirror.repo_id.to_string()),
                         object_id: Some(mirror.object_id.clone()),
@@ -612,69 +652,132 @@ impl Syncer {
                     continue;
                 }
             }
-            let p = plan::plan(&mirror, current);
-            planned.push((mirror, p));
+            let model_file = versions::has_model_file(mirror.files.as_deref());
+            if current.is_none() && model_file == Some(false) && self.config.require_model_file {
+                skips.push(SkipRecord {
+                    hf_model_id: Some(mirror.repo_id.to_string()),
+                    object_id: Some(mirror.object_id.clone()),
+                    reason:
+                        "no model file (.tflite, .litertlm or .task): not a usable LiteRT model"
+                            .into(),
+                });
+                continue;
+            }
+            let plan = plan::plan(&mirror, current);
+            let needs_version = self.config.pull_versions
+                && model_file != Some(false)
+                && mirror.sha.as_ref().is_some_and(|sha| {
+                    current.is_none_or(|m| !commits.contains(&(m.id, sha.clone())))
+                });
+            planned.push(Planned {
+                existing_id: current.map(|m| m.id),
+                needs_readme: plan.needs_readme(&mirror),
+                mirror,
+                plan,
+                needs_version,
+            });
         }
-        let readmes = self.fetch_readmes(&planned).await;
+        let details = self.fetch_details(&planned).await;
         let now = crate::domain::now();
-        let mut writes = Vec::new();
+        let mut items = Vec::with_capacity(planned.len());
         let mut unchanged = 0;
-        for (i, (mirror, p)) in planned.iter().enumerate() {
-            let kind = match p {
+        for (i, p) in planned.iter().enumerate() {
+            let (readme, assets) = details.get(&i).cloned().unwrap_or_default();
+            let write = match &p.plan {
                 Plan::Unchanged => {
                     unchanged += 1;
-                    continue;
+                    None
                 }
-                Plan::Create => WriteKind::Created,
-                Plan::Update {
-                    kind: UpdateKind::Changed,
-                    ..
-                } => WriteKind::Updated,
-                Plan::Update {
-                    kind: UpdateKind::Renamed { from },
-                    ..
-                } => {
-                    tracing::info!(from, to = %mirror.repo_id, "repo renamed upstream");
-                    WriteKind::Renamed
+                plan => {
+                    let kind = match plan {
+                        Plan::Create => WriteKind::Created,
+                        Plan::Update {
+                            kind: UpdateKind::Renamed { from },
+                            ..
+                        } => {
+                            tracing::info!(from, to = %p.mirror.repo_id, "repo renamed upstream");
+                            WriteKind::Renamed
+                        }
+                        Plan::Update {
+                            kind: UpdateKind::Restored,
+                            ..
+                        } => WriteKind::Restored,
+                        _ => WriteKind::Updated,
+                    };
+                    plan.write(&p.mirror, readme, now).map(|w| (w, kind))
                 }
-                Plan::Update {
-                    kind: UpdateKind::Restored,
-                    ..
-                } => WriteKind::Restored,
             };
-            if let Some(w) = p.write(mirror, readmes.get(&i).cloned().flatten(), now) {
-                writes.push((w, kind));
+            let model_id = write.as_ref().map(|(w, _)| w.model_id).or(p.existing_id);
+            let version = match (assets, model_id) {
+                (Some(Ok(assets)), Some(model_id)) => Some(SyncVersion {
+                    model_id,
+                    version: versions::new_version(model_id, &p.mirror, assets, now),
+                }),
+                (Some(Err(reason)), _) => {
+                    tracing::warn!(repo = %p.mirror.repo_id, reason, "no version this run");
+                    None
+                }
+                _ => None,
+            };
+            if write.is_some() || version.is_some() {
+                items.push(BatchItem { write, version });
             }
         }
         state.counts.unchanged += unchanged;
-        self.write_batch(state, writes, std::mem::take(skips)).await
+        self.write_batch(state, items, std::mem::take(skips)).await
     }
 
-    /// READMEs of the planned repos that need one, fetched with bounded concurrency. A README that
-    /// cannot be read is no reason to skip a model: the fallback description applies.
-    async fn fetch_readmes(&self, planned: &[(Mirror, Plan)]) -> HashMap<usize, Option<String>> {
-        let wanted: Vec<(usize, String, String)> = planned
+    /// READMEs (for descriptions) and file details (for versions) of the planned repos that need them,
+    /// with bounded concurrency. Neither failing is a reason to skip a model: the description falls
+    /// back, and a missing version is retried next run.
+    async fn fetch_details(&self, planned: &[Planned]) -> HashMap<usize, Details> {
+        // Owned inputs: the futures must not borrow `planned` across the stream.
+        let wanted: Vec<(usize, String, String, bool, bool)> = planned
             .iter()
             .enumerate()
-            .filter(|(_, (m, p))| p.needs_readme(m))
-            .map(|(i, (m, _))| {
+            .filter(|(_, p)| p.needs_readme || p.needs_version)
+            .map(|(i, p)| {
+                let sha = p.mirror.sha.clone().unwrap_or_else(|| "main".into());
                 (
                     i,
-                    m.repo_id.to_string(),
-                    m.sha.clone().unwrap_or_else(|| "main".into()),
+                    p.mirror.repo_id.to_string(),
+                    sha,
+                    p.needs_readme,
+                    p.needs_version,
                 )
             })
             .collect();
         stream::iter(wanted)
-            .map(|(i, id, sha)| async move {
-                let text = match self.hub.readme(&id, &sha).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::debug!(repo = id, error = %e, "README not readable");
-                        None
+            .map(|(i, id, sha, needs_readme, needs_version)| async move {
+                let readme = async {
+                    if !needs_readme {
+                        return None;
+                    }
+                    match self.hub.readme(&id, &sha).await {
+                        Ok(text) => text.as_deref().and_then(mapping::readme_first_paragraph),
+                        Err(e) => {
+                            tracing::debug!(repo = id, error = %e, "README not readable");
+                            None
+                        }
                     }
                 };
-                (i, text.as_deref().and_then(mapping::readme_first_paragraph))
+                let files = async {
+                    if !needs_version {
+                        return None;
+                    }
+                    Some(match self.hub.model_info(&id, Some(&sha)).await {
+                        Ok(RepoOutcome::Found { value, .. }) => versions::assets(
+                            self.hub.config().endpoint.as_str(),
+                            &id,
+                            &sha,
+                            value.siblings.as_deref(),
+                        ),
+                        Ok(other) => Err(format!("commit details unavailable: {other:?}")),
+                        Err(e) => Err(format!("commit details unavailable: {e}")),
+                    })
+                };
+                let (readme, files) = tokio::join!(readme, files);
+                (i, (readme, files))
             })
             .buffer_unordered(self.config.detail_concurrency.max(1))
             .collect()
@@ -687,31 +790,36 @@ impl Syncer {
     async fn write_batch(
         &self,
         state: &mut RunState,
-        writes: Vec<(SyncWrite, WriteKind)>,
+        items: Vec<BatchItem>,
         skips: Vec<SkipRecord>,
     ) -> Result<(), Halt> {
         let (numbered, skipped) = self.number_skips(state, skips);
         let mut after = state.counts;
         after.skipped += skipped;
-        for (_, kind) in &writes {
+        for (_, kind) in items.iter().filter_map(|i| i.write.as_ref()) {
             kind.count(&mut after);
         }
-        let only: Vec<SyncWrite> = writes.iter().map(|(w, _)| w.clone()).collect();
+        let writes: Vec<SyncWrite> = items
+            .iter()
+            .filter_map(|i| i.write.as_ref().map(|(w, _)| w.clone()))
+            .collect();
+        let versions: Vec<SyncVersion> = items.iter().filter_map(|i| i.version.clone()).collect();
         match self
             .store
             .apply_sync(
                 &state.fence,
                 state.run_id,
                 state.author_id,
-                &only,
-                &[],
+                &writes,
+                &versions,
                 &numbered,
                 &after,
             )
             .await
         {
-            Ok(rows) => {
-                after.rows_written += rows;
+            Ok(applied) => {
+                after.rows_written += applied.rows;
+                after.versions_created += applied.versions_created;
                 state.counts = after;
                 return Ok(());
             }
@@ -721,7 +829,7 @@ impl Syncer {
             }
             Err(e) => tracing::warn!(error = %e, "a batch failed; retrying its records one by one"),
         }
-        // Slow path: the skips first, then each write alone.
+        // Slow path: the skips first, then each model (with its version) alone.
         let mut counts = state.counts;
         counts.skipped += skipped;
         self.store
@@ -735,33 +843,46 @@ impl Syncer {
                 &counts,
             )
             .await?;
-        for (w, kind) in writes {
+        for item in items {
             let mut next = counts;
-            kind.count(&mut next);
+            if let Some((_, kind)) = &item.write {
+                kind.count(&mut next);
+            }
+            let write: Vec<SyncWrite> = item.write.iter().map(|(w, _)| w.clone()).collect();
+            let version: Vec<SyncVersion> = item.version.iter().cloned().collect();
             match self
                 .store
                 .apply_sync(
                     &state.fence,
                     state.run_id,
                     state.author_id,
-                    std::slice::from_ref(&w),
-                    &[],
+                    &write,
+                    &version,
                     &[],
                     &next,
                 )
                 .await
             {
-                Ok(rows) => {
-                    next.rows_written += rows;
+                Ok(applied) => {
+                    next.rows_written += applied.rows;
+                    next.versions_created += applied.versions_created;
                     counts = next;
                 }
                 Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
                 Err(e) => {
+                    state.problem_skips += 1;
+                    let (hf_model_id, object_id) = match &item.write {
+                        Some((w, _)) => (
+                            Some(w.hf_model_id.clone()),
+                            Some(w.upstream.object_id.clone()),
+                        ),
+                        None => (None, None),
+                    };
                     let (seq, n) = self.number_skips(
                         state,
                         vec![SkipRecord {
-                            hf_model_id: Some(w.hf_model_id.clone()),
-                            object_id: Some(w.upstream.object_id.clone()),
+                            hf_model_id,
+                            object_id,
                             reason: format!("could not be written: {e}"),
                         }],
                     );
@@ -866,11 +987,14 @@ impl Syncer {
                         removed.push(id);
                     }
                 }
-                Err(e) => skips.push(SkipRecord {
-                    hf_model_id: Some(repo),
-                    object_id: Some(oid),
-                    reason: format!("could not confirm that the repo is gone: {e}"),
-                }),
+                Err(e) => {
+                    state.problem_skips += 1;
+                    skips.push(SkipRecord {
+                        hf_model_id: Some(repo),
+                        object_id: Some(oid),
+                        reason: format!("could not confirm that the repo is gone: {e}"),
+                    })
+                }
             }
         }
         if !removed.is_empty() {

@@ -185,6 +185,7 @@ mod tests {
             created_at: crate::domain::now(),
             updated_at: crate::domain::now(),
             upstream: Some(w.upstream),
+            latest_version_size_bytes: None,
         }
     }
 

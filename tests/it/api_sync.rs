@@ -233,6 +233,8 @@ async fn a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_comp
             &sim.url,
             "--sync-pull-versions",
             "false",
+            "--sync-require-model-file",
+            "false",
             "--sync-lease-secs",
             "2",
         ])
@@ -318,6 +320,8 @@ async fn the_sync_command_prints_json_and_fails_with_exit_1() {
             "--hf-endpoint",
             &sim.url,
             "--sync-pull-versions",
+            "false",
+            "--sync-require-model-file",
             "false",
         ])
         .env("RUST_LOG", "warn")

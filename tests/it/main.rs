@@ -11,3 +11,4 @@ mod hubsim;
 mod schedule;
 mod store_conformance;
 mod sync;
+mod versions;

@@ -130,6 +130,7 @@ async fn a_killed_replicas_run_is_taken_over_and_completes(backend: Backend) {
         ])
         .env("HF_ENDPOINT", &sim.url)
         .env("SYNC_PULL_VERSIONS", "false")
+        .env("SYNC_REQUIRE_MODEL_FILE", "false")
         .env("SYNC_SCHEDULE", "*/1 * * * * *")
         .env("SYNC_SCHEDULER_TICK", "1")
         .env("SYNC_LEASE_SECS", "2")

@@ -308,6 +308,7 @@ pub fn syncer(
         pocket_catalog::sync::rules::Rules::new(Default::default()).unwrap(),
     );
     config.pull_versions = false;
+    config.require_model_file = false;
     tweak(&mut config);
     pocket_catalog::sync::Syncer::new(store.clone(), sim.client(None), config)
 }
@@ -317,5 +318,6 @@ pub fn serve_config(sim: &SimHandle) -> ServeArgs {
     let mut config = ServeArgs::default();
     config.hub.hf_endpoint = url::Url::parse(&sim.url).unwrap();
     config.sync.sync_pull_versions = false;
+    config.sync.sync_require_model_file = false;
     config
 }
