@@ -205,7 +205,8 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
     let config = args.sync.sync_config().map_err(CliError::Usage)?;
     let hub =
         crate::hub::HubClient::new(args.hub.hub_config()).map_err(|e| CliError::Other(e.into()))?;
-    let syncer = crate::sync::Syncer::new(store.clone(), hub, config);
+    let notifier = crate::notify::Notifier::new(args.sync.notify_webhook_urls.clone());
+    let syncer = crate::sync::Syncer::new(store.clone(), hub, config).with_notifier(notifier);
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
@@ -214,6 +215,9 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
     });
     let report = syncer.run_once(Trigger::Manual, cancel).await;
     signals.abort();
+    syncer
+        .flush_notifications(std::time::Duration::from_secs(30))
+        .await;
     let report = match report {
         Ok(r) => r,
         Err(crate::sync::ClaimError::Busy { run_id }) => {

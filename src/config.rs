@@ -166,6 +166,9 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
+    /// Shared secret of the Hub webhook (`X-Webhook-Secret`); `POST /webhooks/huggingface` is off without it.
+    #[arg(long, env = "HF_WEBHOOK_SECRET", hide_env_values = true)]
+    pub hf_webhook_secret: Option<String>,
     #[command(flatten)]
     pub hub: HubArgs,
     #[command(flatten)]
@@ -326,6 +329,14 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_require_model_file: bool,
+    /// URLs notified (JSON POST, Slack-compatible) of failed and partial runs and recoveries.
+    #[arg(
+        long,
+        env = "NOTIFY_WEBHOOK_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub notify_webhook_urls: Vec<url::Url>,
     /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
     #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sync_lease_secs: u64,
@@ -348,6 +359,7 @@ impl Default for SyncArgs {
             sync_detail_concurrency: 8,
             sync_pull_versions: true,
             sync_require_model_file: true,
+            notify_webhook_urls: vec![],
             sync_lease_secs: 60,
         }
     }
@@ -420,6 +432,10 @@ impl ServeArgs {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
+
+    pub fn webhook_secret(&self) -> Option<SecretString> {
+        secret(self.hf_webhook_secret.clone())
+    }
 }
 
 impl Default for ServeArgs {
@@ -429,6 +445,7 @@ impl Default for ServeArgs {
             cors_origins: Vec::new(),
             request_timeout_secs: 30,
             max_body_bytes: 1_048_576,
+            hf_webhook_secret: None,
             hub: HubArgs::default(),
             sync: SyncArgs::default(),
             schedule: ScheduleArgs::default(),

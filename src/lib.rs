@@ -10,6 +10,8 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod hubsim;
+pub mod metrics;
+pub mod notify;
 pub mod records;
 pub mod schedule;
 pub mod store;
@@ -31,7 +33,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
     let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
-    tasks.spawn(state.scheduler.clone().run(cancel.child_token()));
+    state.spawn_background();
     let app = http::app(state);
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
     // Background runs hear of the shutdown at once, so requests waiting on them can finish.

@@ -12,6 +12,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(livez))
         .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -43,4 +44,21 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
             ))
         }
     }
+}
+
+/// Prometheus metrics (text exposition format). Catalog gauges are read from the database at scrape time,
+/// so every replica reports the shared state.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<AppState>) -> ApiResult<impl axum::response::IntoResponse> {
+    let last = state.store.last_success_at().await?;
+    let models = state.store.model_counts().await?;
+    crate::metrics::set_catalog_gauges(last, &models);
+    let body = crate::metrics::handle().render();
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    ))
 }

@@ -7,12 +7,14 @@ mod health;
 mod models;
 mod sync;
 mod users;
+mod webhooks;
 
 use crate::config::ServeArgs;
 use crate::error::{ApiError, ErrorBody};
 use crate::hub::HubClient;
 use crate::schedule::{ScheduleConfig, Scheduler};
 use crate::store::Store;
+use crate::sync::queue::RefreshQueue;
 use crate::sync::Syncer;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
@@ -37,6 +39,8 @@ pub struct AppState {
     pub config: Arc<ServeArgs>,
     pub syncer: Syncer,
     pub scheduler: Scheduler,
+    /// Single-repo refreshes asked for by Hub webhooks.
+    pub refresh: RefreshQueue,
     /// Background work (sync runs) that shutdown waits for.
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
@@ -44,10 +48,23 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Starts the background work of a serving replica: the scheduler and the webhook refresh worker.
+    pub fn spawn_background(&self) {
+        self.tasks
+            .spawn(self.scheduler.clone().run(self.shutdown.child_token()));
+        self.tasks.spawn(
+            self.refresh
+                .clone()
+                .run(self.syncer.clone(), self.shutdown.child_token()),
+        );
+    }
+
     /// Builds the state from the configuration: the Hub client and the syncer.
     pub fn new(store: Store, config: ServeArgs) -> Result<AppState, String> {
         let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
-        let syncer = Syncer::new(store.clone(), hub, config.sync.sync_config()?);
+        let notifier = crate::notify::Notifier::new(config.sync.notify_webhook_urls.clone());
+        let syncer =
+            Syncer::new(store.clone(), hub, config.sync.sync_config()?).with_notifier(notifier);
         let schedule = config.schedule.schedule_config()?;
         Ok(AppState::with_syncer(store, config, syncer, schedule))
     }
@@ -60,6 +77,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
+            refresh: RefreshQueue::default(),
             store,
             config: Arc::new(config),
             syncer,
@@ -129,6 +147,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(users::router())
         .merge(sync::router())
         .merge(admin::router())
+        .merge(webhooks::router())
         .split_for_parts();
     let (long, long_doc) = sync::long_router().split_for_parts();
     openapi.merge(long_doc);
@@ -155,6 +174,7 @@ pub fn app(state: AppState) -> Router {
     routes
         .layer(timeout)
         .merge(long_routes)
+        .route_layer(axum::middleware::from_fn(track_metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async {
@@ -176,6 +196,28 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static("x-webhook-secret"),
         ]))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Counts each request by method, matched route and status, with its latency.
+async fn track_metrics(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    crate::metrics::record_http(
+        method.as_str(),
+        &route,
+        res.status().as_u16(),
+        started.elapsed(),
+    );
+    res
 }
 
 /// CORS is closed unless origins are configured; `*` opens it to any origin.

@@ -453,7 +453,8 @@ impl HubClient {
                 Some(wait)
             })
             .notify(|err, wait| {
-                self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                                self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::hub_retry();
                 tracing::warn!(url = %redact(url), error = %err, wait_ms = wait.as_millis() as u64, "Hub request failed, retrying");
             })
             .await
@@ -469,6 +470,7 @@ impl HubClient {
             tokio::time::sleep(delay).await;
         }
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::hub_request();
         let mut req = self.inner.http.get(url.clone());
         if let Some(token) = &self.inner.config.token {
             if self.same_host(url) {
@@ -512,6 +514,7 @@ impl HubClient {
                     .stats
                     .rate_limited
                     .fetch_add(1, Ordering::Relaxed);
+                crate::metrics::hub_rate_limited();
             }
             return Err(status_error(&raw));
         }

@@ -522,6 +522,14 @@ impl Store {
         dispatch!(self, s => s.last_slot().await)
     }
 
+    pub async fn last_success_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        dispatch!(self, s => s.last_success_at().await)
+    }
+
+    pub async fn model_counts(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        dispatch!(self, s => s.model_counts().await)
+    }
+
     pub async fn db_now(&self) -> StoreResult<DateTime<Utc>> {
         dispatch!(self, s => s.db_now().await)
     }

@@ -432,6 +432,29 @@ macro_rules! impl_sync_store {
                 Ok(slot)
             }
 
+                        /// When the last successful run (of any trigger) ended.
+            pub async fn last_success_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+                let t: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+                    "SELECT finished_at FROM sync_runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(t.flatten())
+            }
+
+            /// Models by source (`huggingface`/`user`) and upstream status (`active` for user models).
+            pub async fn model_counts(&self) -> StoreResult<Vec<(String, String, i64)>> {
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT CASE WHEN hf_model_id IS NULL THEN 'user' ELSE 'huggingface' END AS source, \
+                     COALESCE(upstream_status, 'active') AS status, COUNT(*) AS n FROM ml_models \
+                     GROUP BY CASE WHEN hf_model_id IS NULL THEN 'user' ELSE 'huggingface' END, \
+                     COALESCE(upstream_status, 'active')",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows)
+            }
+
             /// The database's clock.
             pub async fn db_now(&self) -> StoreResult<DateTime<Utc>> {
                 let ms: i64 = sqlx::query_scalar(&format!("SELECT {}", $now_ms)).fetch_one(&self.pool).await?;

@@ -6,6 +6,7 @@
 
 pub mod mapping;
 pub mod plan;
+pub mod queue;
 pub mod rules;
 pub mod versions;
 
@@ -102,11 +103,25 @@ pub enum ClaimError {
     Store(#[from] StoreError),
 }
 
+/// What a run does: the whole mirror, or one repo (a Hub webhook, or an admin's ad-hoc import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Full,
+    Repo {
+        repo_id: String,
+        /// A commit to import instead of the head.
+        revision: Option<String>,
+        /// Ad-hoc imports need not match the discovery filters (they still need a model file).
+        adhoc: bool,
+    },
+}
+
 /// A run that holds the lease and is recorded as running.
 #[derive(Debug)]
 pub struct ClaimedRun {
     pub run: SyncRun,
     fence: Fence,
+    work: Work,
 }
 
 impl ClaimedRun {
@@ -132,6 +147,7 @@ pub struct Syncer {
     store: Store,
     hub: HubClient,
     config: Arc<SyncConfig>,
+    notifier: Option<crate::notify::Notifier>,
 }
 
 /// The mutable state of one run.
@@ -187,7 +203,14 @@ impl Syncer {
             store,
             hub,
             config: Arc::new(config),
+            notifier: None,
         }
+    }
+
+    /// Sends failure and recovery notifications after each run.
+    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Syncer {
+        self.notifier = (!notifier.is_empty()).then_some(notifier);
+        self
     }
 
     pub fn config(&self) -> &SyncConfig {
@@ -203,6 +226,31 @@ impl Syncer {
         &self,
         trigger: Trigger,
         scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<ClaimedRun, ClaimError> {
+        self.claim_work(trigger, scheduled_for, Work::Full).await
+    }
+
+    /// Claims a run refreshing one repo.
+    pub async fn claim_repo(
+        &self,
+        trigger: Trigger,
+        repo_id: &str,
+        revision: Option<String>,
+        adhoc: bool,
+    ) -> Result<ClaimedRun, ClaimError> {
+        let work = Work::Repo {
+            repo_id: repo_id.to_string(),
+            revision,
+            adhoc,
+        };
+        self.claim_work(trigger, None, work).await
+    }
+
+    async fn claim_work(
+        &self,
+        trigger: Trigger,
+        scheduled_for: Option<DateTime<Utc>>,
+        work: Work,
     ) -> Result<ClaimedRun, ClaimError> {
         let run_id = Uuid::new_v4();
         let ttl = self.config.lease_ttl.as_millis() as i64;
@@ -238,7 +286,10 @@ impl Syncer {
                 owner: self.config.owner.clone(),
                 scheduled_for,
                 rules,
-                repo_id: None,
+                repo_id: match &work {
+                    Work::Full => None,
+                    Work::Repo { repo_id, .. } => Some(repo_id.clone()),
+                },
             })
             .await
         {
@@ -251,7 +302,7 @@ impl Syncer {
                 });
             }
         };
-        Ok(ClaimedRun { run, fence })
+        Ok(ClaimedRun { run, fence, work })
     }
 
     /// Takes over a run left running by an owner that died or shut down, to resume it: the lease is
@@ -270,7 +321,15 @@ impl Syncer {
         match self.store.adopt_run(run_id, &self.config.owner).await {
             Ok(Some(run)) => {
                 tracing::warn!(%run_id, "resuming a run whose owner stopped");
-                Ok(ClaimedRun { run, fence })
+                let work = match run.repo_id.clone() {
+                    Some(repo_id) => Work::Repo {
+                        repo_id,
+                        revision: None,
+                        adhoc: run.trigger == Trigger::Adhoc,
+                    },
+                    None => Work::Full,
+                };
+                Ok(ClaimedRun { run, fence, work })
             }
             Ok(None) => {
                 let _ = self.store.release_lease(&fence).await;
@@ -328,7 +387,17 @@ impl Syncer {
             problems: Vec::new(),
             hub_start: self.hub.stats(),
         };
-        let outcome = self.run_phases(&mut state, &stop).await;
+        let outcome = match &claimed.work {
+            Work::Full => self.run_phases(&mut state, &stop).await,
+            Work::Repo {
+                repo_id,
+                revision,
+                adhoc,
+            } => self
+                .run_repo(&mut state, repo_id, revision.as_deref(), *adhoc)
+                .await
+                .map(|()| false),
+        };
         stop_guard.cancel();
         let _ = forward.await;
         heartbeat.abort();
@@ -437,6 +506,12 @@ impl Syncer {
                 tracing::warn!(error = %e, "could not release the sync lease; it expires by itself");
             }
         }
+        crate::metrics::record_run(
+            claimed.run.trigger.as_str(),
+            status.as_str(),
+            started.elapsed(),
+        );
+        self.notify(run_id).await;
         match status {
             RunStatus::Success => banner("HuggingFace LiteRT Model Sync Completed Successfully"),
             RunStatus::Partial => banner("HuggingFace LiteRT Model Sync Completed With Problems"),
@@ -455,6 +530,39 @@ impl Syncer {
             error,
             listing_complete,
             duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Waits (at most `limit`) for notifications still being delivered.
+    pub async fn flush_notifications(&self, limit: Duration) {
+        if let Some(n) = &self.notifier {
+            n.flush(limit).await;
+        }
+    }
+
+    /// Notifies of a failed or partial run, or of the first success after one.
+    async fn notify(&self, run_id: Uuid) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let runs = match self.store.list_runs(50, None).await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the runs to decide on a notification");
+                return;
+            }
+        };
+        let Some(pos) = runs.iter().position(|r| r.id == run_id) else {
+            return;
+        };
+        let previous = runs[pos + 1..].iter().find(|r| {
+            matches!(
+                r.status,
+                RunStatus::Success | RunStatus::Partial | RunStatus::Failed
+            )
+        });
+        if let Some(event) = crate::notify::Notifier::event_for(&runs[pos], previous) {
+            notifier.send(event);
         }
     }
 
@@ -483,12 +591,94 @@ impl Syncer {
         })
     }
 
-    /// Discovery, writes and removals. `Ok(listing_complete)`.
-    async fn run_phases(
+    /// Refreshes one repo: imports or updates it, follows a rename, or marks it removed when it is gone.
+    async fn run_repo(
         &self,
         state: &mut RunState,
-        stop: &CancellationToken,
-    ) -> Result<bool, Halt> {
+        repo_id: &str,
+        revision: Option<&str>,
+        adhoc: bool,
+    ) -> Result<(), Halt> {
+        self.ensure_system_user(state).await?;
+        let outcome = match self.hub.model_info(repo_id, revision).await {
+            Ok(o) => o,
+            Err(e) => {
+                state
+                    .problems
+                    .push(format!("could not read {repo_id}: {e}"));
+                return Ok(());
+            }
+        };
+        let mut skips = Vec::new();
+        match outcome {
+            RepoOutcome::Found { value, .. } => {
+                let in_filters = self.config.filters.iter().any(|f| {
+                    value.library_name.as_deref() == Some(f.as_str())
+                        || value.tags.iter().any(|t| t == f)
+                });
+                if !adhoc && !in_filters {
+                    tracing::info!(repo_id, "not a LiteRT repo by SYNC_FILTERS: left out");
+                    state.counts.filtered += 1;
+                    return self.write_batch(state, Vec::new(), skips).await;
+                }
+                let files: Option<Vec<String>> = value
+                    .siblings
+                    .as_ref()
+                    .map(|s| s.iter().map(|f| f.rfilename.clone()).collect());
+                let no_model_file = versions::has_model_file(files.as_deref()) == Some(false);
+                if no_model_file && (adhoc || self.config.require_model_file) {
+                    skips.push(SkipRecord {
+                        hf_model_id: Some(value.id.clone()),
+                        object_id: value.object_id.clone(),
+                        reason:
+                            "no model file (.tflite, .litertlm or .task): not a usable LiteRT model"
+                                .into(),
+                    });
+                    return self.write_batch(state, Vec::new(), skips).await;
+                }
+                if let Some(oid) = &value.object_id {
+                    state.seen.insert(oid.clone());
+                }
+                state.counts.fetched = 1;
+                self.process_page(state, vec![value], &mut skips).await
+            }
+            RepoOutcome::MissingOrPrivate | RepoOutcome::NotFound => {
+                let known = self
+                    .store
+                    .synced_models(&[], &[repo_id.to_string()])
+                    .await?;
+                let gone: Vec<Uuid> = known
+                    .iter()
+                    .filter(|m| {
+                        m.upstream
+                            .as_ref()
+                            .is_none_or(|u| u.status.is_none_or(|s| s == UpstreamStatus::Active))
+                    })
+                    .map(|m| m.id)
+                    .collect();
+                if !gone.is_empty() {
+                    let mut after = state.counts;
+                    after.removed += gone.len() as i64;
+                    let rows = self
+                        .store
+                        .mark_upstream(
+                            &state.fence,
+                            state.run_id,
+                            &gone,
+                            UpstreamStatus::Removed,
+                            &after,
+                        )
+                        .await?;
+                    after.rows_written += rows;
+                    state.counts = after;
+                }
+                Ok(())
+            }
+            RepoOutcome::Gated => Ok(()),
+        }
+    }
+
+    async fn ensure_system_user(&self, state: &mut RunState) -> Result<(), Halt> {
         let system = self
             .store
             .ensure_user(&NewUser {
@@ -499,6 +689,16 @@ impl Syncer {
             })
             .await?;
         state.author_id = system.id;
+        Ok(())
+    }
+
+    /// Discovery, writes and removals. `Ok(listing_complete)`.
+    async fn run_phases(
+        &self,
+        state: &mut RunState,
+        stop: &CancellationToken,
+    ) -> Result<bool, Halt> {
+        self.ensure_system_user(state).await?;
         tracing::info!("Starting fetch of LiteRT models from HuggingFace...");
         let mut complete = true;
         let mut limit_hit = false;

@@ -8,6 +8,7 @@ mod api_sync;
 mod cli;
 mod hub_client;
 mod hubsim;
+mod operations;
 mod schedule;
 mod store_conformance;
 mod sync;

@@ -116,6 +116,7 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub store: Store,
     pub router: axum::Router,
+    pub state: AppState,
     pub _db: TestDb,
 }
 
@@ -156,6 +157,7 @@ impl TestApp {
         TestApp {
             store,
             router,
+            state,
             _db: db,
         }
     }
