@@ -120,6 +120,40 @@ impl LicenseType {
         }
     }
 
+    /// The original's grouping: green (permissive), yellow (attribution or use restrictions), red
+    /// (non-commercial or copyleft); `other` and `unknown` have no class.
+    pub fn class(self) -> LicenseClass {
+        use LicenseType::*;
+        match self {
+            Apache2 | Mit | Bsd | Bsd3Clause | Bsd3ClauseClear | Cc0 | Afl3 => {
+                LicenseClass::Permissive
+            }
+            CcBy4 | CcBySa3 | CcBySa4 | Openrail | OpenrailPlusPlus | Llama2 | Llama3 => {
+                LicenseClass::Conditions
+            }
+            CcByNc4 | CcByNcSa4 | CcByNcNd4 | Gpl3 | Agpl3 => LicenseClass::Restricted,
+            Other | Unknown => LicenseClass::Unknown,
+        }
+    }
+
+    /// Whether commercial use is generally allowed; `None` when the licence is not known well enough.
+    pub fn commercial_use(self) -> Option<bool> {
+        match self.class() {
+            LicenseClass::Permissive | LicenseClass::Conditions => Some(true),
+            LicenseClass::Restricted => Some(false),
+            LicenseClass::Unknown => None,
+        }
+    }
+
+    /// The licences whose `commercial_use` is `allowed`.
+    pub fn with_commercial_use(allowed: bool) -> Vec<LicenseType> {
+        LicenseType::ALL
+            .iter()
+            .copied()
+            .filter(|l| l.commercial_use() == Some(allowed))
+            .collect()
+    }
+
     /// Picks the licence from several candidates (a card's list): the first listed one wins, else
     /// `other` if any was given, else `unknown`.
     pub fn from_candidates<'a>(candidates: impl IntoIterator<Item = &'a str>) -> LicenseType {
@@ -138,6 +172,17 @@ impl LicenseType {
         }
     }
 }
+
+string_enum!(
+    /// The original's licence colours: permissive (green), attribution or restrictions (yellow),
+    /// non-commercial or copyleft (red).
+    LicenseClass {
+        Permissive => "permissive",
+        Conditions => "conditions",
+        Restricted => "restricted",
+        Unknown => "unknown",
+    }
+);
 
 string_enum!(
     /// Where a synced model stands on the Hub.

@@ -73,6 +73,8 @@ pub struct Model {
     pub is_verified_official: bool,
     pub tags: Vec<String>,
     pub task: Option<String>,
+    /// The task was inferred (no `pipeline_tag` upstream), not given.
+    pub task_inferred: bool,
     pub total_download_count: i64,
     pub rating_weighted_avg: f64,
     pub total_ratings: i64,
@@ -107,6 +109,7 @@ pub struct NewModel {
     pub is_verified_official: bool,
     pub tags: Vec<String>,
     pub task: Option<String>,
+    pub task_inferred: bool,
     pub upstream: Option<Upstream>,
 }
 
@@ -215,6 +218,7 @@ pub struct SyncWrite {
     pub description: String,
     pub license_type: LicenseType,
     pub task: Option<String>,
+    pub task_inferred: bool,
     pub tags: Vec<String>,
     pub origin_repo_url: String,
     pub upstream: Upstream,

@@ -3,8 +3,10 @@
 //! malformed input into `{"detail": ...}` errors. Each resource lives in its own file.
 
 mod admin;
+mod downloads;
 mod health;
 mod models;
+mod search;
 mod sync;
 mod users;
 mod webhooks;
@@ -41,6 +43,7 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
+    pub search_cache: search::SearchCache,
     /// Background work (sync runs) that shutdown waits for.
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
@@ -78,6 +81,7 @@ impl AppState {
         AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
+            search_cache: Default::default(),
             store,
             config: Arc::new(config),
             syncer,
@@ -148,6 +152,8 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sync::router())
         .merge(admin::router())
         .merge(webhooks::router())
+        .merge(downloads::router())
+        .merge(search::router())
         .split_for_parts();
     let (long, long_doc) = sync::long_router().split_for_parts();
     openapi.merge(long_doc);

@@ -50,6 +50,13 @@ pub struct ModelResponse {
     pub is_verified_official: bool,
     pub tags: Vec<String>,
     pub task: Option<String>,
+    /// The task was inferred (the Hub repo has no `pipeline_tag`), not given.
+    pub task_inferred: bool,
+    /// `permissive` (green), `conditions` (yellow: attribution or use restrictions), `restricted` (red:
+    /// non-commercial or copyleft) or `unknown`.
+    pub license_class: crate::domain::LicenseClass,
+    /// Whether commercial use is generally allowed (null when the licence is not known well enough).
+    pub commercial_use: Option<bool>,
     pub total_download_count: i64,
     pub rating_weighted_avg: f64,
     pub total_ratings: i64,
@@ -96,6 +103,9 @@ impl From<Model> for ModelResponse {
             is_verified_official: m.is_verified_official,
             tags: m.tags,
             task: m.task,
+            task_inferred: m.task_inferred,
+            license_class: m.license_type.class(),
+            commercial_use: m.license_type.commercial_use(),
             total_download_count: m.total_download_count,
             rating_weighted_avg: m.rating_weighted_avg,
             total_ratings: m.total_ratings,
@@ -132,6 +142,8 @@ pub struct ListModelsParams {
     sort: Option<SortKey>,
     /// Include models whose upstream repo is gone or private.
     include_removed: Option<bool>,
+    /// `true`: licences that generally allow commercial use; `false`: those that do not.
+    commercial: Option<bool>,
     /// Page size, 1 to 1000 (default 50).
     limit: Option<i64>,
     /// The opaque cursor from the previous page's `Link: <…>; rel="next"` header.
@@ -153,6 +165,19 @@ async fn list_models(
     OriginalUri(uri): OriginalUri,
     ApiQuery(p): ApiQuery<ListModelsParams>,
 ) -> ApiResult<impl IntoResponse> {
+    list_page(&state, &uri, p, None).await
+}
+
+/// A page of models for `p` (with the author fixed when `author` is given), with its headers.
+pub(super) async fn list_page(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    mut p: ListModelsParams,
+    author: Option<Uuid>,
+) -> ApiResult<(HeaderMap, Json<Vec<ModelResponse>>)> {
+    if author.is_some() {
+        p.author_id = author;
+    }
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -185,6 +210,7 @@ async fn list_models(
         q: p.q,
         sort,
         include_removed: p.include_removed.unwrap_or(false),
+        commercial: p.commercial,
         limit: limit as u32,
         after,
     };
@@ -192,7 +218,7 @@ async fn list_models(
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(next) = page.next {
-        let link = format!("<{}>; rel=\"next\"", with_cursor(&uri, &next.encode()));
+        let link = format!("<{}>; rel=\"next\"", with_cursor(uri, &next.encode()));
         if let Ok(value) = HeaderValue::from_str(&link) {
             headers.insert(header::LINK, value);
         }
@@ -351,6 +377,7 @@ async fn create_model(
             is_verified_official: false,
             tags,
             task: req.task,
+            task_inferred: false,
             upstream: None,
         })
         .await?;

@@ -26,7 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Routes that may wait for a whole run, outside the request timeout.
 pub fn long_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(trigger_sync))
+    OpenApiRouter::new()
+        .routes(routes!(trigger_sync))
+        .routes(routes!(adhoc_sync))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -306,4 +308,123 @@ async fn get_run(
         run: run.into(),
         skipped_records,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdhocRequest {
+    /// The Hub repo (`owner/name`).
+    pub repo_id: String,
+    /// A commit (40 hex digits) to import instead of the head.
+    #[serde(default)]
+    pub commit_sha: Option<String>,
+}
+
+/// Import or refresh one Hub repo now, even outside the discovery filters (it still needs a model file
+/// and must pass the filtering rules). Recorded as a run with trigger `adhoc`.
+#[utoipa::path(post, path = "/sync/huggingface/litert/adhoc", tag = "sync", security(("bearer" = [])),
+    request_body = AdhocRequest,
+    responses(
+        (status = 200, body = SyncResponse),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such public repo (or commit) on the Hub"),
+        (status = 409, body = RunErrorBody),
+        (status = 422, body = ErrorBody, description = "Invalid input, no model file, or excluded by the rules"),
+        (status = 502, body = RunErrorBody),
+    ))]
+async fn adhoc_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::ApiJson(req): super::ApiJson<AdhocRequest>,
+) -> ApiResult<Response> {
+    caller.admin()?;
+    let repo: crate::domain::RepoId = req
+        .repo_id
+        .trim()
+        .parse()
+        .map_err(|e: crate::domain::InvalidValue| ApiError::Unprocessable(e.0))?;
+    if let Some(sha) = &req.commit_sha {
+        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::Unprocessable(
+                "commit_sha must be a full commit sha (40 hex digits)".into(),
+            ));
+        }
+    }
+    match state
+        .syncer
+        .hub()
+        .model_info(repo.as_str(), req.commit_sha.as_deref())
+        .await
+    {
+        Ok(crate::hub::RepoOutcome::Found { .. }) => {}
+        Ok(_) => {
+            return Err(ApiError::NotFound(format!(
+                "No public repo {repo} (at that commit) on the Hugging Face Hub"
+            )))
+        }
+        Err(e) => {
+            return Err(ApiError::BadGateway(format!(
+                "The Hugging Face Hub could not be read: {e}"
+            )))
+        }
+    }
+    let claimed = match state
+        .syncer
+        .claim_repo(Trigger::Adhoc, repo.as_str(), req.commit_sha.clone(), true)
+        .await
+    {
+        Ok(c) => c,
+        Err(ClaimError::Busy { run_id }) => {
+            let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
+            return Ok(run_error(
+                StatusCode::CONFLICT,
+                format!("A sync is already running{which}"),
+                run_id,
+            ));
+        }
+        Err(ClaimError::Store(e)) => return Err(e.into()),
+        Err(ClaimError::SlotTaken) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "an ad-hoc run has no slot"
+            )))
+        }
+    };
+    let run_id = claimed.id();
+    let syncer = state.syncer.clone();
+    let cancel = state.shutdown.child_token();
+    let report = state
+        .tasks
+        .spawn(async move { syncer.execute(claimed, cancel).await })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?;
+    if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
+        let detail = report
+            .error
+            .clone()
+            .unwrap_or_else(|| report.message.clone());
+        return Ok(run_error(
+            StatusCode::BAD_GATEWAY,
+            format!("Sync failed: {detail}"),
+            Some(run_id),
+        ));
+    }
+    let c = report.counts;
+    if c.filtered > 0 {
+        return Err(ApiError::Unprocessable(format!(
+            "{repo} is excluded by the filtering rules"
+        )));
+    }
+    if c.created + c.updated + c.unchanged + c.renamed + c.restored == 0 && c.skipped > 0 {
+        let reason = state
+            .store
+            .run_skips(run_id, 1)
+            .await?
+            .pop()
+            .map(|s| s.reason)
+            .unwrap_or_default();
+        return Err(ApiError::Unprocessable(format!(
+            "{repo} was not imported: {reason}"
+        )));
+    }
+    Ok(Json(SyncResponse::from(report)).into_response())
 }

@@ -12,7 +12,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(user_models))
 }
 
 /// A user as the API shows it. No secret is ever part of it.
@@ -46,4 +48,29 @@ impl From<&User> for UserResponse {
 ))]
 async fn me(caller: Caller) -> ApiResult<Json<UserResponse>> {
     Ok(Json(caller.user()?.into()))
+}
+
+/// The models a user published (for the system user `hf_sync_system`: every mirrored model). Same
+/// parameters, pagination and headers as `GET /models`.
+#[utoipa::path(get, path = "/users/{user_id}/models", tag = "users",
+    params(("user_id" = Uuid, Path, description = "User id"), super::models::ListModelsParams),
+    responses(
+        (status = 200, body = Vec<super::models::ModelResponse>),
+        (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+    ))]
+async fn user_models(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    _caller: Caller,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    super::ApiPath(user_id): super::ApiPath<String>,
+    super::ApiQuery(p): super::ApiQuery<super::models::ListModelsParams>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let user_id = Uuid::parse_str(&user_id)
+        .map_err(|_| crate::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
+    if state.store.get_user(user_id).await?.is_none() {
+        return Err(crate::error::ApiError::NotFound(format!(
+            "User {user_id} not found"
+        )));
+    }
+    super::models::list_page(&state, &uri, p, Some(user_id)).await
 }

@@ -252,6 +252,22 @@ impl HubClient {
         url
     }
 
+    /// A search of repo ids within one filter (the portal's import flow).
+    pub fn search_url(&self, filter: &str, query: &str, limit: u32, expand: &[&str]) -> Url {
+        let mut url = self.endpoint_url(&["api", "models"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("filter", filter);
+            q.append_pair("search", query);
+            q.append_pair("sort", "downloads");
+            q.append_pair("limit", &limit.clamp(1, 1000).to_string());
+            for e in expand {
+                q.append_pair("expand", e);
+            }
+        }
+        url
+    }
+
     /// Fetches one listing page (retried as a whole when its body is truncated or not JSON).
     pub async fn list_page(&self, url: &Url) -> Result<Page, HubError> {
         self.fetch(url, |raw| {

@@ -14,7 +14,7 @@ pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, l
     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
     rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
     hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-    latest_version_size_bytes";
+        latest_version_size_bytes, task_inferred";
 
 pub(crate) const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
@@ -210,8 +210,8 @@ macro_rules! impl_common_store {
                      origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
                      created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
                      hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-                     search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                     $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+                     search_text, task_inferred) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
                      ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}"
                 );
                 let now = $crate::domain::now();
@@ -243,7 +243,8 @@ macro_rules! impl_common_store {
                         .bind(up.as_ref().and_then(|u| u.library_name.clone()))
                         .bind(up.as_ref().and_then(|u| u.status.map(|s| s.as_str())))
                         .bind(up.as_ref().and_then(|u| u.synced_at))
-                        .bind(&search)
+                                                .bind(&search)
+                        .bind(new.task_inferred)
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id", "id"]))?;
@@ -376,6 +377,38 @@ macro_rules! impl_common_store {
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
+            }
+
+                        /// Counts one download of an asset on its version and its model, atomically (increments in
+            /// the database, writes first so concurrent requests queue instead of conflicting). Returns the
+            /// asset's URL, or `None` (and counts nothing) when the version or asset does not exist.
+            pub async fn count_download(&self, version_id: Uuid, asset_key: &str) -> StoreResult<Option<String>> {
+                let mut tx = self.pool.begin().await?;
+                let row: Option<(Uuid, Json<Vec<Asset>>)> = sqlx::query_as(
+                    "UPDATE model_versions SET download_count = download_count + 1 WHERE id = $1 \
+                     RETURNING model_id, assets",
+                )
+                .bind(version_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((model_id, assets)) = row else { return Ok(None) };
+                let Some(url) = assets.0.into_iter().find(|a| a.asset_key == asset_key).map(|a| a.source_url) else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                sqlx::query("UPDATE ml_models SET total_download_count = total_download_count + 1 WHERE id = $1")
+                    .bind(model_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(url))
+            }
+
+            /// A version by id alone.
+            pub async fn get_version_by_id(&self, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+                let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = $1");
+                let row: Option<VersionRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                Ok(row.map(Into::into))
             }
 
             /// `(model id, commit sha)` of the synced versions of these models.

@@ -152,6 +152,8 @@ pub struct ModelQuery {
     pub q: Option<String>,
     pub sort: SortKey,
     pub include_removed: bool,
+    /// Only licences that generally allow (or forbid) commercial use.
+    pub commercial: Option<bool>,
     pub limit: u32,
     pub after: Option<Keyset>,
 }
@@ -205,6 +207,15 @@ impl ListSql {
             Some(Source::HuggingFace) => sql.filter.push_str(" AND hf_model_id IS NOT NULL"),
             Some(Source::User) => sql.filter.push_str(" AND hf_model_id IS NULL"),
             None => {}
+        }
+        if let Some(allowed) = q.commercial {
+            let names: Vec<String> = LicenseType::with_commercial_use(allowed)
+                .iter()
+                .map(|l| format!("'{}'", l.as_str()))
+                .collect();
+            // The names are the catalog's own constants, never client input.
+            sql.filter
+                .push_str(&format!(" AND license_type IN ({})", names.join(", ")));
         }
         if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let n = sql.bind(Param::Text(like_pattern(text)));
@@ -463,6 +474,19 @@ impl Store {
         counts: &RunCounts,
     ) -> StoreResult<Applied> {
         dispatch!(self, s => s.apply_sync(fence, run_id, author_id, writes, versions, skips, counts).await)
+    }
+
+    /// Counts one download of an asset (version and model, atomically); its URL, or `None`.
+    pub async fn count_download(
+        &self,
+        version_id: Uuid,
+        asset_key: &str,
+    ) -> StoreResult<Option<String>> {
+        dispatch!(self, s => s.count_download(version_id, asset_key).await)
+    }
+
+    pub async fn get_version_by_id(&self, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+        dispatch!(self, s => s.get_version_by_id(id).await)
     }
 
     /// `(model id, commit sha)` of the synced versions of these models.

@@ -183,7 +183,8 @@ macro_rules! impl_sync_store {
                             hf_model_id: Some(w.hf_model_id.clone()),
                             is_verified_official: false,
                             tags: w.tags.clone(),
-                            task: w.task.clone(),
+                                                        task: w.task.clone(),
+                            task_inferred: w.task_inferred,
                             upstream: Some(w.upstream.clone()),
                         };
                         Self::insert_model(&mut tx, &new).await?;
@@ -194,7 +195,7 @@ macro_rules! impl_sync_store {
                              license_type = $5, task = $6, tags = $7, origin_repo_url = $8, updated_at = $9, \
                              hf_object_id = $10, hf_sha = $11, hf_last_modified = $12, hf_created_at = $13, \
                              hf_downloads = $14, hf_likes = $15, hf_gated = $16, library_name = $17, \
-                             upstream_status = $18, synced_at = $9, search_text = $19 WHERE id = $1",
+                             upstream_status = $18, synced_at = $9, search_text = $19, task_inferred = $20 WHERE id = $1",
                         )
                         .bind(w.model_id)
                         .bind(&w.hf_model_id)
@@ -214,7 +215,8 @@ macro_rules! impl_sync_store {
                         .bind(&u.gated)
                         .bind(&u.library_name)
                         .bind(u.status.map(|s| s.as_str()))
-                        .bind(&search)
+                                                .bind(&search)
+                        .bind(w.task_inferred)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id"]))?;

@@ -19,6 +19,8 @@ pub struct Mirror {
     pub card_description: Option<String>,
     pub license_type: LicenseType,
     pub task: Option<String>,
+    /// No `pipeline_tag` upstream: the task was inferred by [`infer_task`].
+    pub task_inferred: bool,
     pub tags: Vec<String>,
     pub sha: Option<String>,
     pub last_modified: Option<DateTime<Utc>>,
@@ -57,11 +59,15 @@ pub fn map_model(m: &HubModel) -> Result<Mirror, String> {
     if m.private == Some(true) {
         return Err("repo is private".into());
     }
+    let given = m.pipeline_tag.clone().filter(|t| !t.trim().is_empty());
+    let task_inferred = given.is_none();
+    let task = given.unwrap_or_else(|| infer_task(repo_id.as_str(), &m.tags));
     Ok(Mirror {
         name: repo_id.name().to_string(),
         card_description: card_description(m.card_data.as_ref()),
         license_type: license(m.card_data.as_ref(), &m.tags),
-        task: m.pipeline_tag.clone().filter(|t| !t.trim().is_empty()),
+        task: Some(task.clone()),
+        task_inferred,
         tags: m
             .tags
             .iter()
@@ -82,6 +88,107 @@ pub fn map_model(m: &HubModel) -> Result<Mirror, String> {
         object_id,
         repo_id,
     })
+}
+
+/// Task tags of the Hub that may stand in a repo's tags.
+const TASK_TAGS: &[&str] = &[
+    "image-classification",
+    "object-detection",
+    "image-segmentation",
+    "automatic-speech-recognition",
+    "text-generation",
+    "text2text-generation",
+    "text-classification",
+    "question-answering",
+    "audio-classification",
+    "depth-estimation",
+    "keypoint-detection",
+    "image-to-image",
+    "feature-extraction",
+    "text-to-speech",
+    "translation",
+    "summarization",
+    "fill-mask",
+    "token-classification",
+    "image-to-text",
+    "zero-shot-image-classification",
+    "sentence-similarity",
+    "text-to-image",
+    "image-feature-extraction",
+];
+
+/// Well-known architecture names, most specific first (`ssd_mobilenet` is a detector, `deeplab_mobilenet`
+/// a segmenter, before `mobilenet` is a classifier).
+const NAME_RULES: &[(&[&str], &str)] = &[
+    (&["whisper"], "automatic-speech-recognition"),
+    (
+        &[
+            "yolo",
+            "ssd",
+            "detr",
+            "efficientdet",
+            "blazeface",
+            "rtmdet",
+            "face_detect",
+            "face-detect",
+        ],
+        "object-detection",
+    ),
+    (
+        &["deeplab", "segformer", "unet", "segment"],
+        "image-segmentation",
+    ),
+    (
+        &["movenet", "posenet", "pose", "landmark"],
+        "keypoint-detection",
+    ),
+    (&["midas", "depth"], "depth-estimation"),
+    (&["yamnet", "audio"], "audio-classification"),
+    (
+        &["esrgan", "super-resolution", "superres"],
+        "image-to-image",
+    ),
+    (
+        &[
+            "mobilenet",
+            "efficientnet",
+            "resnet",
+            "inception",
+            "vit",
+            "convnext",
+            "squeezenet",
+            "mnasnet",
+        ],
+        "image-classification",
+    ),
+    (
+        &[
+            "gemma",
+            "llama",
+            "qwen",
+            "phi-",
+            "phi_",
+            "smollm",
+            "mistral",
+            "deepseek",
+            "tinyllama",
+        ],
+        "text-generation",
+    ),
+    (&["bert", "electra"], "text-classification"),
+];
+
+/// The task of a repo without `pipeline_tag`, in tiers: a task tag, else a well-known architecture in the
+/// repo id, else `unknown`.
+pub fn infer_task(repo_id: &str, tags: &[String]) -> String {
+    if let Some(tag) = tags.iter().find(|t| TASK_TAGS.contains(&t.as_str())) {
+        return tag.clone();
+    }
+    let id = repo_id.to_ascii_lowercase();
+    NAME_RULES
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| id.contains(n)))
+        .map_or_else(|| "unknown".to_string(), |(_, task)| task.to_string())
 }
 
 /// The card's `summary`, else its `description`, when it is a non-empty string.
@@ -190,6 +297,51 @@ mod tests {
             "https://huggingface.co/litert-community/Gemma3-1B-IT"
         );
         assert_eq!(mirror.author(), "litert-community");
+    }
+
+    #[test]
+    fn tasks_are_inferred_in_tiers() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "o/anything",
+                &["litert", "image-segmentation"],
+                "image-segmentation",
+            ),
+            (
+                "openai/whisper-tiny-litert",
+                &["litert"],
+                "automatic-speech-recognition",
+            ),
+            ("o/yolov8n", &[], "object-detection"),
+            ("o/ssd_mobilenet_v1", &[], "object-detection"),
+            ("o/deeplabv3_mobilenet", &[], "image-segmentation"),
+            ("o/MobileNet-V3-Small", &[], "image-classification"),
+            ("o/efficientnet-lite0", &[], "image-classification"),
+            ("o/resnet50", &[], "image-classification"),
+            ("google/gemma3-1b-it-litert-lm", &[], "text-generation"),
+            ("o/movenet-lightning", &[], "keypoint-detection"),
+            ("o/midas-small", &[], "depth-estimation"),
+            ("o/yamnet", &[], "audio-classification"),
+            ("o/mystery-model", &["litert"], "unknown"),
+        ];
+        for (id, tags, task) in cases {
+            let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+            assert_eq!(infer_task(id, &tags), *task, "{id}");
+        }
+        let m = hub(
+            serde_json::json!({"_id": "6909b87b734dd24dd19da3ef", "id": "o/yolov8n", "pipeline_tag": "image-classification"}),
+        );
+        let mirror = map_model(&m).unwrap();
+        assert_eq!(
+            (mirror.task.as_deref(), mirror.task_inferred),
+            (Some("image-classification"), false)
+        );
+        let m = hub(serde_json::json!({"_id": "6909b87b734dd24dd19da3ef", "id": "o/yolov8n"}));
+        let mirror = map_model(&m).unwrap();
+        assert_eq!(
+            (mirror.task.as_deref(), mirror.task_inferred),
+            (Some("object-detection"), true)
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ fn differs(model: &Model, m: &Mirror) -> bool {
             .is_some_and(|d| *d != model.description)
         || model.license_type != m.license_type
         || model.task != m.task
+        || model.task_inferred != m.task_inferred
         || model.tags != m.tags
         || model.origin_repo_url.as_deref() != Some(m.origin_url().as_str())
         || up.object_id != m.object_id
@@ -119,6 +120,7 @@ impl Plan {
             description,
             license_type: m.license_type,
             task: m.task.clone(),
+            task_inferred: m.task_inferred,
             tags: m.tags.clone(),
             origin_repo_url: m.origin_url(),
             upstream: Upstream {
@@ -150,6 +152,7 @@ mod tests {
             card_description: None,
             license_type: LicenseType::Mit,
             task: Some("image-classification".into()),
+            task_inferred: false,
             tags: vec!["litert".into()],
             sha: Some(sha.into()),
             last_modified: None,
@@ -179,6 +182,7 @@ mod tests {
             is_verified_official: false,
             tags: w.tags,
             task: w.task,
+            task_inferred: w.task_inferred,
             total_download_count: 0,
             rating_weighted_avg: 0.0,
             total_ratings: 0,

@@ -138,6 +138,7 @@ mod tests {
             card_description: None,
             license_type: LicenseType::Unknown,
             task: None,
+            task_inferred: false,
             tags: vec![],
             sha: None,
             last_modified: None,

@@ -6,6 +6,7 @@ mod api_auth;
 mod api_models;
 mod api_sync;
 mod cli;
+mod completeness;
 mod hub_client;
 mod hubsim;
 mod operations;

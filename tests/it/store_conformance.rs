@@ -51,6 +51,7 @@ pub fn new_model(author: Uuid, name: &str) -> NewModel {
         is_verified_official: false,
         tags: vec!["vision".into()],
         task: Some("image-classification".into()),
+        task_inferred: false,
         upstream: None,
     }
 }

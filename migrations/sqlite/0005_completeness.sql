@@ -1,0 +1,2 @@
+-- Whether a model's task was inferred (no pipeline_tag upstream) rather than given.
+ALTER TABLE ml_models ADD COLUMN task_inferred INTEGER NOT NULL DEFAULT 0;

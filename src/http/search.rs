@@ -1,0 +1,205 @@
+//! Hub search for the portal's import flow: repos matching a query that contain LiteRT files, with
+//! whether each is already in the catalog. Answers are cached briefly so a typing user costs few Hub
+//! requests; the Hub client paces itself within the rate limit.
+
+use super::{ApiQuery, AppState};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::sync::versions::has_model_file;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search_hub))
+}
+
+const TTL: Duration = Duration::from_secs(60);
+const SEARCH_DEADLINE: Duration = Duration::from_secs(10);
+const MAX_ENTRIES: usize = 512;
+const EXPAND: &[&str] = &[
+    "author",
+    "downloads",
+    "likes",
+    "library_name",
+    "sha",
+    "siblings",
+    "tags",
+    "private",
+];
+
+/// When an answer was fetched, and the answer.
+type Cached = (Instant, Vec<HubHit>);
+
+/// Recent answers by normalised query.
+#[derive(Clone, Default)]
+pub struct SearchCache {
+        entries: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+impl SearchCache {
+    fn get(&self, key: &str) -> Option<Vec<HubHit>> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|(t, _)| t.elapsed() < TTL)
+            .map(|(_, hits)| hits.clone())
+    }
+
+    fn put(&self, key: String, hits: Vec<HubHit>) {
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (t, _)| t.elapsed() < TTL);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), hits));
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Part of the repo id, at least 2 characters.
+    query: String,
+    /// At most this many results (1 to 100, default 20).
+    limit: Option<usize>,
+}
+
+/// A Hub repo with LiteRT files.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HubHit {
+    pub repo_id: String,
+    pub author: Option<String>,
+    pub library_name: Option<String>,
+    pub downloads: i64,
+    pub likes: i64,
+    pub sha: Option<String>,
+    /// The repo's `.tflite`, `.litertlm` and `.task` files.
+    pub model_files: Vec<String>,
+    pub in_catalog: bool,
+    /// The catalog model mirroring it, when there is one.
+    pub catalog_id: Option<Uuid>,
+    #[serde(skip)]
+    object_id: String,
+}
+
+/// Search the Hub for LiteRT repos (signed-in users). Upstream trouble is a 502 or 503 with a clear
+/// detail.
+#[utoipa::path(get, path = "/search/huggingface", tag = "sync", security(("bearer" = [])), params(SearchParams),
+    responses(
+        (status = 200, body = Vec<HubHit>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn search_hub(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<Json<Vec<HubHit>>> {
+    caller.user()?;
+    let query = p.query.trim().to_lowercase();
+    if query.chars().count() < 2 || query.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "query must be 2 to 100 characters".into(),
+        ));
+    }
+    let limit = p.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 100".into(),
+        ));
+    }
+    let mut hits = match state.search_cache.get(&query) {
+        Some(hits) => hits,
+        None => {
+            // An interactive search waits for the Hub's retries only so long.
+            let hits = tokio::time::timeout(SEARCH_DEADLINE, search_upstream(&state, &query))
+                .await
+                .map_err(|_| {
+                    ApiError::ServiceUnavailable(
+                        "The Hugging Face Hub did not answer in time; try again".into(),
+                    )
+                })??;
+            state.search_cache.put(query.clone(), hits.clone());
+            hits
+        }
+    };
+    hits.truncate(limit);
+    // Catalog membership is always fresh, even for a cached answer.
+    let ids: Vec<String> = hits.iter().map(|h| h.object_id.clone()).collect();
+    let known = state.store.synced_models(&ids, &[]).await?;
+    for h in &mut hits {
+        let model = known.iter().find(|m| {
+            m.upstream
+                .as_ref()
+                .is_some_and(|u| u.object_id == h.object_id)
+        });
+        h.in_catalog = model.is_some();
+        h.catalog_id = model.map(|m| m.id);
+    }
+    Ok(Json(hits))
+}
+
+async fn search_upstream(state: &AppState, query: &str) -> ApiResult<Vec<HubHit>> {
+    let hub = state.syncer.hub();
+    let mut hits: Vec<HubHit> = Vec::new();
+    for filter in &state.syncer.config().filters {
+        let page = hub
+            .list_page(&hub.search_url(filter, query, 100, EXPAND))
+            .await
+            .map_err(|e| match e {
+                crate::hub::HubError::Status { status: 429, .. } => ApiError::ServiceUnavailable(
+                    "The Hugging Face Hub is rate limiting us; try again shortly".into(),
+                ),
+                other => {
+                    ApiError::BadGateway(format!("The Hugging Face Hub search failed: {other}"))
+                }
+            })?;
+        for m in page.models {
+            let files: Vec<String> = m
+                .siblings
+                .iter()
+                .flatten()
+                .map(|s| s.rfilename.clone())
+                .collect();
+            let Some(object_id) = m.object_id.clone() else {
+                continue;
+            };
+            if m.private == Some(true)
+                || has_model_file(Some(&files)) != Some(true)
+                || hits.iter().any(|h| h.object_id == object_id)
+            {
+                continue;
+            }
+            hits.push(HubHit {
+                repo_id: m.id,
+                author: m.author,
+                library_name: m.library_name,
+                downloads: m.downloads.unwrap_or(0),
+                likes: m.likes.unwrap_or(0),
+                sha: m.sha,
+                model_files: files
+                    .into_iter()
+                    .filter(|f| has_model_file(Some(std::slice::from_ref(f))) == Some(true))
+                    .collect(),
+                in_catalog: false,
+                catalog_id: None,
+                object_id,
+            });
+        }
+    }
+    hits.sort_by(|a, b| {
+        b.downloads
+            .cmp(&a.downloads)
+            .then_with(|| a.repo_id.cmp(&b.repo_id))
+    });
+    Ok(hits)
+}
