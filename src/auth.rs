@@ -5,7 +5,9 @@
 
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::records::User;
+use crate::jwt::{username_base, username_candidates, Identity, JwtVerifier};
+use crate::records::{NewUser, User};
+use crate::store::StoreError;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -83,6 +85,20 @@ impl FromRequestParts<AppState> for Caller {
             })
             .filter(|t| !t.is_empty() && t.len() <= 4096)
             .ok_or_else(invalid)?;
+        if !token.starts_with(TOKEN_PREFIX) {
+            if let Some(verifier) = state
+                .jwt
+                .as_ref()
+                .filter(|_| JwtVerifier::looks_like_jwt(token))
+            {
+                let identity = verifier.verify(token).await.map_err(|e| {
+                    tracing::info!(error = %e, "bearer JWT refused");
+                    invalid()
+                })?;
+                return Ok(Caller(Some(user_for(state, &identity).await?)));
+            }
+            return Err(invalid());
+        }
         let Some((record, user)) = state.store.find_token(&hash_token(token)).await? else {
             return Err(invalid());
         };
@@ -98,6 +114,52 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller(Some(user)))
     }
+}
+
+/// The user of a verified Supabase identity, created on first sight as a plain user (id = `sub`, a
+/// username from the email's local part, made unique deterministically).
+async fn user_for(state: &AppState, identity: &Identity) -> Result<User, ApiError> {
+    if let Some(user) = state.store.get_user(identity.user_id).await? {
+        return Ok(user);
+    }
+    let base = username_base(identity.email.as_deref(), identity.user_id);
+    let mut email = identity
+        .email
+        .clone()
+        .unwrap_or_else(|| format!("{}@users.supabase.invalid", identity.user_id));
+    for username in username_candidates(&base, identity.user_id) {
+        let new = NewUser {
+            username,
+            email: email.clone(),
+            is_developer: false,
+            is_admin: false,
+        };
+        match state
+            .store
+            .create_user_with_id(identity.user_id, &new)
+            .await
+        {
+            Ok(user) => {
+                tracing::info!(user = %user.username, "created a user for a new Supabase identity");
+                return Ok(user);
+            }
+            Err(StoreError::Conflict(field)) if field == "username" => continue,
+            // The email already belongs to another account: keep the accounts apart.
+            Err(StoreError::Conflict(field)) if field == "email" => {
+                email = format!("{}@users.supabase.invalid", identity.user_id);
+            }
+            // Created meanwhile by a concurrent request.
+            Err(StoreError::Conflict(_)) => {
+                if let Some(user) = state.store.get_user(identity.user_id).await? {
+                    return Ok(user);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "could not derive a unique username for this account".into(),
+    ))
 }
 
 #[cfg(test)]

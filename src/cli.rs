@@ -234,7 +234,8 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
             "status": report.status, "created": c.created, "updated": c.updated, "skipped": c.skipped,
             "message": report.message, "run_id": report.run_id, "unchanged": c.unchanged,
             "removed": c.removed, "renamed": c.renamed, "restored": c.restored,
-            "versions_created": c.versions_created, "duration_ms": report.duration_ms,
+                        "versions_created": c.versions_created, "duration_ms": report.duration_ms,
+            "fetched": c.fetched, "rows_written": c.rows_written, "hub_requests": c.hub_requests,
             "error": report.error,
         });
         println!("{json}");

@@ -166,6 +166,12 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
+    /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
+    #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true)]
+    pub supabase_jwt_secret: Option<String>,
+    /// Supabase project URL: accept RS256/ES256 access tokens signed by its JWKS keys.
+    #[arg(long, env = "SUPABASE_URL")]
+    pub supabase_url: Option<url::Url>,
     /// Shared secret of the Hub webhook (`X-Webhook-Secret`); `POST /webhooks/huggingface` is off without it.
     #[arg(long, env = "HF_WEBHOOK_SECRET", hide_env_values = true)]
     pub hf_webhook_secret: Option<String>,
@@ -446,6 +452,8 @@ impl Default for ServeArgs {
             request_timeout_secs: 30,
             max_body_bytes: 1_048_576,
             hf_webhook_secret: None,
+            supabase_jwt_secret: None,
+            supabase_url: None,
             hub: HubArgs::default(),
             sync: SyncArgs::default(),
             schedule: ScheduleArgs::default(),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod hubsim;
+pub mod jwt;
 pub mod metrics;
 pub mod notify;
 pub mod records;

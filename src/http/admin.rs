@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
         .routes(routes!(pause))
         .routes(routes!(resume))
+        .routes(routes!(set_roles))
 }
 
 /// The scheduler, as APScheduler's users know it, plus what a shared schedule needs.
@@ -104,4 +105,43 @@ async fn resume(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     state.store.set_paused(JOB_ID, false).await?;
     tracing::info!(by = %admin.username, "schedule resumed");
     Ok(Json(job_status(&state).await?))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesRequest {
+    pub is_developer: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// Set a user's roles (e.g. promote a user who signed in with a Supabase token).
+#[utoipa::path(post, path = "/admin/users/{user_id}/roles", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = RolesRequest,
+    responses(
+        (status = 200, body = super::users::UserResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn set_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::ApiPath(user_id): super::ApiPath<String>,
+    super::ApiJson(req): super::ApiJson<RolesRequest>,
+) -> ApiResult<Json<super::users::UserResponse>> {
+    let admin = caller.admin()?;
+    let user_id = Uuid::parse_str(&user_id)
+        .map_err(|_| crate::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
+    let user = state
+        .store
+        .set_user_roles(user_id, req.is_developer, req.is_admin)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                crate::error::ApiError::NotFound(format!("User {user_id} not found"))
+            }
+            other => other.into(),
+        })?;
+    tracing::info!(by = %admin.username, user = %user.username, developer = user.is_developer, admin = user.is_admin, "roles changed");
+    Ok(Json((&user).into()))
 }

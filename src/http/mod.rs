@@ -44,6 +44,8 @@ pub struct AppState {
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
     pub search_cache: search::SearchCache,
+    /// Verifies Supabase access tokens, when configured.
+    pub jwt: Option<crate::jwt::JwtVerifier>,
     /// Background work (sync runs) that shutdown waits for.
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
@@ -82,6 +84,10 @@ impl AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
             search_cache: Default::default(),
+            jwt: crate::jwt::JwtVerifier::new(
+                crate::config::secret(config.supabase_jwt_secret.clone()),
+                config.supabase_url.clone(),
+            ),
             store,
             config: Arc::new(config),
             syncer,

@@ -40,7 +40,7 @@ type Cached = (Instant, Vec<HubHit>);
 /// Recent answers by normalised query.
 #[derive(Clone, Default)]
 pub struct SearchCache {
-        entries: Arc<Mutex<HashMap<String, Cached>>>,
+    entries: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
 impl SearchCache {

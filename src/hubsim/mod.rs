@@ -128,6 +128,30 @@ impl Sim {
         report
     }
 
+    /// Changes the download count of `percent` % of the public LiteRT repos (a metadata-only change,
+    /// for benchmarks of an incremental re-sync); returns their ids.
+    pub fn touch(&self, percent: f64) -> Vec<String> {
+        let mut world = self.world.write().expect("world lock");
+        let ids: Vec<String> = world
+            .repos
+            .values()
+            .filter(|r| r.is_litert() && !r.private)
+            .map(|r| r.object_id.clone())
+            .collect();
+        let n = ((ids.len() as f64) * percent / 100.0).round() as usize;
+        let step = (ids.len() / n.max(1)).max(1);
+        let mut touched = Vec::with_capacity(n);
+        for oid in ids.iter().step_by(step).take(n) {
+            if let Some(r) = world.repos.get_mut(oid) {
+                r.downloads += 1;
+                touched.push(r.id.clone());
+            }
+        }
+        drop(world);
+        self.orderings.lock().expect("orderings lock").clear();
+        touched
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.write().expect("faults lock") = faults;
         *self.window.lock().expect("window lock") = (Instant::now(), 0);
@@ -205,6 +229,20 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route(
             "/_sim/repos",
             get(|State(s): State<Arc<Sim>>| async move { Json(s.repos()) }),
+        )
+        .route(
+            "/_sim/touch",
+            post(
+                |State(s): State<Arc<Sim>>, RawQuery(q): RawQuery| async move {
+                    let percent = parse_pairs(q.as_deref())
+                        .into_iter()
+                        .find(|(k, _)| k == "percent")
+                        .and_then(|(_, v)| v.parse::<f64>().ok())
+                        .unwrap_or(5.0)
+                        .clamp(0.0, 100.0);
+                    Json(json!({"touched": s.touch(percent).len()}))
+                },
+            ),
         )
         .route(
             "/_sim/faults",

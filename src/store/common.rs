@@ -70,13 +70,18 @@ macro_rules! impl_common_store {
                 self.pool.close().await;
             }
 
-            pub async fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+                        pub async fn create_user(&self, new: &NewUser) -> StoreResult<User> {
+                self.create_user_with_id(Uuid::new_v4(), new).await
+            }
+
+            /// Creates a user with a given id (a Supabase user keeps its `sub`).
+            pub async fn create_user_with_id(&self, id: Uuid, new: &NewUser) -> StoreResult<User> {
                 let sql = format!(
                     "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
                      RETURNING {USER_COLUMNS}"
                 );
                 let row: UserRow = sqlx::query_as(&sql)
-                    .bind(Uuid::new_v4())
+                    .bind(id)
                     .bind(&new.username)
                     .bind(&new.email)
                     .bind(new.is_developer)
@@ -84,7 +89,7 @@ macro_rules! impl_common_store {
                     .bind($crate::domain::now())
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(|e| map_unique(e, &["username", "email"]))?;
+                    .map_err(|e| map_unique(e, &["username", "email", "id"]))?;
                 Ok(row.into())
             }
 

@@ -344,6 +344,10 @@ impl Store {
         dispatch!(self, s => s.create_user(new).await)
     }
 
+    pub async fn create_user_with_id(&self, id: Uuid, new: &NewUser) -> StoreResult<User> {
+        dispatch!(self, s => s.create_user_with_id(id, new).await)
+    }
+
     pub async fn get_user(&self, id: Uuid) -> StoreResult<Option<User>> {
         dispatch!(self, s => s.get_user(id).await)
     }

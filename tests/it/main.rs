@@ -9,6 +9,7 @@ mod cli;
 mod completeness;
 mod hub_client;
 mod hubsim;
+mod jwt;
 mod operations;
 mod schedule;
 mod store_conformance;
