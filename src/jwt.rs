@@ -45,6 +45,13 @@ fn invalid(e: impl std::fmt::Display) -> JwtError {
 
 type KeyMap = HashMap<String, (DecodingKey, Algorithm)>;
 
+#[derive(Default)]
+struct KeyCache {
+    keys: KeyMap,
+    last_load: Option<Instant>,
+    last_refetch: Option<Instant>,
+}
+
 #[derive(Clone)]
 pub struct JwtVerifier {
     inner: Arc<Inner>,
@@ -56,7 +63,7 @@ struct Inner {
     http: reqwest::Client,
     /// kid → (key, its algorithm), and when the keys were last loaded while none were cached and when
     /// an unknown kid last caused a refetch.
-    keys: Mutex<(KeyMap, (Option<Instant>, Option<Instant>))>,
+    keys: Mutex<KeyCache>,
 }
 
 impl JwtVerifier {
@@ -77,7 +84,7 @@ impl JwtVerifier {
                     .timeout(Duration::from_secs(5))
                     .build()
                     .expect("static client configuration"),
-                keys: Mutex::new((HashMap::new(), (None, None))),
+                keys: Mutex::new(KeyCache::default()),
             }),
         })
     }
@@ -128,12 +135,12 @@ impl JwtVerifier {
             .clone()
             .ok_or_else(|| invalid("asymmetric tokens are not accepted"))?;
         let mut guard = self.inner.keys.lock().await;
-        if let Some(k) = guard.0.get(kid) {
+        if let Some(k) = guard.keys.get(kid) {
             return Ok(k.clone());
         }
         // Loading the keys is retried at most every few seconds while none are cached; once keys are
         // cached, an unknown kid refetches at most every REFETCH_EVERY.
-        let empty = guard.0.is_empty();
+        let empty = guard.keys.is_empty();
         let gap = if empty {
             Duration::from_secs(5)
         } else {
@@ -151,7 +158,7 @@ impl JwtVerifier {
         match self.fetch(&url).await {
             Ok(keys) => {
                 // Keep keys we know even if the set changed; a rotated-out key expires with its tokens.
-                guard.0.extend(keys);
+                guard.keys.extend(keys);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch the Supabase JWKS; cached keys stay in use")
