@@ -147,9 +147,9 @@ impl JwtVerifier {
             REFETCH_EVERY
         };
         let last = if empty {
-            &mut guard.1 .0
+            &mut guard.last_load
         } else {
-            &mut guard.1 .1
+            &mut guard.last_refetch
         };
         if last.is_some_and(|t| t.elapsed() < gap) {
             return Err(invalid("unknown kid"));
@@ -165,7 +165,7 @@ impl JwtVerifier {
             }
         }
         guard
-            .0
+            .keys
             .get(kid)
             .cloned()
             .ok_or_else(|| invalid("unknown kid"))
