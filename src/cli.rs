@@ -135,6 +135,45 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?;
             println!("{token}");
         }
+        Command::Token(TokenCommand::List { username }) => {
+            let store = connect().await?;
+            let user = store
+                .get_user_by_username(&username)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no user named '{username}'")))?;
+            let now = crate::domain::now();
+            let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                d.map_or("-".to_string(), |d| d.to_rfc3339())
+            };
+            for t in store.list_tokens(user.id).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if !t.is_usable(now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{state}\tcreated {}\tlast used {}\texpires {}",
+                    t.id,
+                    t.name,
+                    t.created_at.to_rfc3339(),
+                    when(t.last_used_at),
+                    when(t.expires_at)
+                );
+            }
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let store = connect().await?;
+            store
+                .revoke_token(id, crate::domain::now())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => CliError::Usage(format!("no token with id {id}")),
+                    other => other.into(),
+                })?;
+            eprintln!("token {id} revoked");
+        }
     }
     Ok(())
 }

@@ -150,6 +150,16 @@ pub enum TokenCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List a user's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        username: String,
+    },
+    /// Revoke a token by its id (from `token list`).
+    Revoke {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -337,6 +347,11 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_require_model_file: bool,
+    /// Describe models without a card text by their README's first paragraph (a request per new or
+    /// changed repo).
+    #[arg(long, env = "SYNC_FETCH_READMES", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_fetch_readmes: bool,
     /// URLs notified (JSON POST, Slack-compatible) of failed and partial runs and recoveries.
     #[arg(
         long,
@@ -367,6 +382,7 @@ impl Default for SyncArgs {
             sync_detail_concurrency: 8,
             sync_pull_versions: true,
             sync_require_model_file: true,
+            sync_fetch_readmes: true,
             notify_webhook_urls: vec![],
             sync_lease_secs: 60,
         }
@@ -419,6 +435,7 @@ impl SyncArgs {
         config.detail_concurrency = self.sync_detail_concurrency as usize;
         config.pull_versions = self.sync_pull_versions;
         config.require_model_file = self.sync_require_model_file;
+        config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = Duration::from_secs(self.sync_lease_secs);
         Ok(config)
     }

@@ -38,7 +38,7 @@ pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
 }
 
 macro_rules! impl_common_store {
-    ($store:ident, $conn:ty, $migrator:expr) => {
+    ($store:ident, $conn:ty, $migrator:expr, $placeholder:expr) => {
         use $crate::records::*;
         use $crate::store::common::{
             map_unique, MODEL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, VERSION_COLUMNS,
@@ -260,6 +260,83 @@ macro_rules! impl_common_store {
                 Err(StoreError::Conflict("slug".into()))
             }
 
+            /// Inserts many models with one statement per chunk, each under its slug candidate number
+            /// `candidate`; returns the positions (in `news`) of those whose candidate was taken.
+            async fn insert_models_bulk(
+                conn: &mut $conn,
+                news: &[NewModel],
+                candidate: usize,
+            ) -> StoreResult<Vec<usize>> {
+                const COLUMNS: usize = 26;
+                let mut missed = Vec::new();
+                // 100 rows × 26 columns stays far below both backends' parameter limits.
+                const ROWS: usize = 100;
+                for (c, chunk) in news.chunks(ROWS).enumerate() {
+                    let mut sql = String::from(
+                        "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
+                         origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
+                         created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
+                         hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
+                         search_text, task_inferred) VALUES ",
+                    );
+                    for r in 0..chunk.len() {
+                        let b = r * COLUMNS;
+                        let cols: Vec<String> = (1..=COLUMNS).map(|k| $placeholder(b + k)).collect();
+                        if r > 0 {
+                            sql.push(',');
+                        }
+                        sql.push('(');
+                        sql.push_str(&cols.join(", "));
+                        sql.push(')');
+                    }
+                    sql.push_str(" ON CONFLICT (slug) DO NOTHING RETURNING id");
+                    let now = $crate::domain::now();
+                    let mut q = sqlx::query_scalar::<_, Uuid>(&sql);
+                    for new in chunk {
+                        let up = new.upstream.clone().unwrap_or_default();
+                        let slug = $crate::domain::Slug::candidates(&new.slug_hint, &new.slug_disambiguator)
+                            .swap_remove(candidate);
+                        q = q
+                            .bind(new.id)
+                            .bind(new.name.clone())
+                            .bind(slug.as_str().to_string())
+                            .bind(new.description.clone())
+                            .bind(new.category.as_str())
+                            .bind(new.license_type.as_str())
+                            .bind(new.origin_repo_url.clone())
+                            .bind(new.author_id)
+                            .bind(new.hf_model_id.clone())
+                            .bind(new.is_verified_official)
+                            .bind(Json(new.tags.clone()))
+                            .bind(new.task.clone())
+                            .bind(now)
+                            .bind(now)
+                            .bind(new.upstream.as_ref().map(|u| u.object_id.clone()))
+                            .bind(up.sha.clone())
+                            .bind(up.last_modified)
+                            .bind(up.created_at)
+                            .bind(up.downloads)
+                            .bind(up.likes)
+                            .bind(up.gated.clone())
+                            .bind(up.library_name.clone())
+                            .bind(up.status.map(|s| s.as_str()))
+                            .bind(up.synced_at)
+                            .bind(search_text(&new.name, &new.description, &new.tags))
+                            .bind(new.task_inferred);
+                    }
+                    let inserted: std::collections::HashSet<Uuid> = q
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id", "id"]))?
+                        .into_iter()
+                        .collect();
+                    missed.extend(
+                        chunk.iter().enumerate().filter(|(_, n)| !inserted.contains(&n.id)).map(|(i, _)| c * ROWS + i),
+                    );
+                }
+                Ok(missed)
+            }
+
             pub async fn get_model(&self, id: Uuid) -> StoreResult<Option<Model>> {
                 let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE id = $1");
                 let row: Option<ModelRow> =
@@ -414,24 +491,6 @@ macro_rules! impl_common_store {
                 let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = $1");
                 let row: Option<VersionRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
                 Ok(row.map(Into::into))
-            }
-
-            /// `(model id, commit sha)` of the synced versions of these models.
-            pub async fn version_commits(&self, model_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
-                if model_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let marks: Vec<String> = (1..=model_ids.len()).map(|i| format!("${i}")).collect();
-                let sql = format!(
-                    "SELECT model_id, hf_commit_sha FROM model_versions \
-                     WHERE hf_commit_sha IS NOT NULL AND model_id IN ({})",
-                    marks.join(",")
-                );
-                let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql);
-                for id in model_ids {
-                    q = q.bind(id);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
             }
 
             pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {

@@ -493,9 +493,9 @@ impl Store {
         dispatch!(self, s => s.get_version_by_id(id).await)
     }
 
-    /// `(model id, commit sha)` of the synced versions of these models.
-    pub async fn version_commits(&self, model_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
-        dispatch!(self, s => s.version_commits(model_ids).await)
+    /// `(model id, commit sha)` of the synced versions of the models with these object ids.
+    pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(Uuid, String)>> {
+        dispatch!(self, s => s.version_commits(object_ids).await)
     }
 
     pub async fn mark_upstream(

@@ -22,9 +22,13 @@ impl PgStore {
     }
 }
 
-super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR);
+// Numbered placeholders.
+super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR, |n: usize| format!(
+    "${n}"
+));
 super::sync_sql::impl_sync_store!(
     PgStore,
     sqlx::PgConnection,
-    super::sync_sql::POSTGRES_NOW_MS
+    super::sync_sql::POSTGRES_NOW_MS,
+    super::sync_sql::POSTGRES_JSON_IDS
 );

@@ -35,9 +35,13 @@ impl SqliteStore {
     }
 }
 
-super::common::impl_common_store!(SqliteStore, sqlx::SqliteConnection, MIGRATOR);
+// Anonymous placeholders: SQLite looks numbered ones up by a linear scan, per parameter.
+super::common::impl_common_store!(SqliteStore, sqlx::SqliteConnection, MIGRATOR, |_: usize| {
+    "?".to_string()
+});
 super::sync_sql::impl_sync_store!(
     SqliteStore,
     sqlx::SqliteConnection,
-    super::sync_sql::SQLITE_NOW_MS
+    super::sync_sql::SQLITE_NOW_MS,
+    super::sync_sql::SQLITE_JSON_IDS
 );

@@ -8,12 +8,16 @@ pub(crate) const POSTGRES_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp())
 
 pub(crate) const LEASE_NAME: &str = "hf_litert_sync";
 
+/// The strings of a JSON array parameter `$1`, as a subquery, per backend.
+pub(crate) const SQLITE_JSON_IDS: &str = "SELECT value FROM json_each($1)";
+pub(crate) const POSTGRES_JSON_IDS: &str = "SELECT json_array_elements_text($1::json)";
+
 pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
     rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id";
 
 macro_rules! impl_sync_store {
-    ($store:ident, $conn:ty, $now_ms:expr) => {
+    ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr) => {
         use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
         use $crate::store::sync_sql::{LEASE_NAME, RUN_COLUMNS};
         use $crate::store::Applied;
@@ -40,30 +44,51 @@ macro_rules! impl_sync_store {
                 object_ids: &[String],
                 hf_ids: &[String],
             ) -> StoreResult<Vec<Model>> {
-                if object_ids.is_empty() && hf_ids.is_empty() {
+                // Ids travel as one JSON array parameter: a page of 1000 ids is one bind, not 1000.
+                let by = |column: &str| {
+                    format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE {column} IN ({})", $json_ids)
+                };
+                let mut rows: Vec<ModelRow> = Vec::new();
+                if !object_ids.is_empty() {
+                    rows = sqlx::query_as(&by("hf_object_id"))
+                        .bind(serde_json::to_string(object_ids).expect("strings serialise"))
+                        .fetch_all(&self.pool)
+                        .await?;
+                }
+                let mut models = rows.into_iter().map(Model::try_from).collect::<StoreResult<Vec<_>>>()?;
+                // Repo ids are looked up only when no model with that id was found by object id.
+                let found: std::collections::HashSet<&str> =
+                    models.iter().filter_map(|m| m.hf_model_id.as_deref()).collect();
+                let rest: Vec<&String> = hf_ids.iter().filter(|id| !found.contains(id.as_str())).collect();
+                if !rest.is_empty() {
+                    let more: Vec<ModelRow> = sqlx::query_as(&by("hf_model_id"))
+                        .bind(serde_json::to_string(&rest).expect("strings serialise"))
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for row in more {
+                        let m = Model::try_from(row)?;
+                        if !models.iter().any(|x| x.id == m.id) {
+                            models.push(m);
+                        }
+                    }
+                }
+                Ok(models)
+            }
+
+            /// `(model id, commit sha)` of the synced versions of the models with these object ids.
+            pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(Uuid, String)>> {
+                if object_ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let a: Vec<String> = (1..=object_ids.len()).map(|i| format!("${i}")).collect();
-                let b: Vec<String> = (object_ids.len() + 1..=object_ids.len() + hf_ids.len())
-                    .map(|i| format!("${i}"))
-                    .collect();
-                let mut cond = Vec::new();
-                if !a.is_empty() {
-                    cond.push(format!("hf_object_id IN ({})", a.join(",")));
-                }
-                if !b.is_empty() {
-                    cond.push(format!("hf_model_id IN ({})", b.join(",")));
-                }
-                let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE {}", cond.join(" OR "));
-                let mut q = sqlx::query_as::<_, ModelRow>(&sql);
-                for v in object_ids.iter().chain(hf_ids) {
-                    q = q.bind(v);
-                }
-                q.fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(Model::try_from)
-                    .collect()
+                let sql = format!(
+                    "SELECT v.model_id, v.hf_commit_sha FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
+                     WHERE v.hf_commit_sha IS NOT NULL AND m.hf_object_id IN ({})",
+                    $json_ids
+                );
+                Ok(sqlx::query_as(&sql)
+                    .bind(serde_json::to_string(object_ids).expect("strings serialise"))
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             /// `(model id, object id, repo id)` of every synced model that is active upstream.
@@ -167,28 +192,43 @@ macro_rules! impl_sync_store {
                     return Err(StoreError::LeaseLost);
                 }
                 let mut rows = 0i64;
-                for w in writes {
+                let creates: Vec<NewModel> = writes
+                    .iter()
+                    .filter(|w| w.create)
+                    .map(|w| NewModel {
+                        id: w.model_id,
+                        name: w.name.clone(),
+                        slug_hint: w.hf_model_id.clone(),
+                        slug_disambiguator: w.hf_model_id.clone(),
+                        description: w.description.clone(),
+                        category: $crate::domain::Category::Utility,
+                        license_type: w.license_type,
+                        origin_repo_url: Some(w.origin_repo_url.clone()),
+                        author_id,
+                        hf_model_id: Some(w.hf_model_id.clone()),
+                        is_verified_official: false,
+                        tags: w.tags.clone(),
+                        task: w.task.clone(),
+                        task_inferred: w.task_inferred,
+                        upstream: Some(w.upstream.clone()),
+                    })
+                    .collect();
+                // Round by round through the slug candidates; what is left is placed one by one.
+                let mut waiting: Vec<NewModel> = creates.clone();
+                for candidate in 0..3 {
+                    if waiting.is_empty() {
+                        break;
+                    }
+                    let missed = Self::insert_models_bulk(&mut tx, &waiting, candidate).await?;
+                    waiting = missed.into_iter().map(|i| waiting[i].clone()).collect();
+                }
+                for new in &waiting {
+                    Self::insert_model(&mut tx, new).await?;
+                }
+                rows += creates.len() as i64;
+                for w in writes.iter().filter(|w| !w.create) {
                     let search = search_text(&w.name, &w.description, &w.tags);
-                    if w.create {
-                        let new = NewModel {
-                            id: w.model_id,
-                            name: w.name.clone(),
-                            slug_hint: w.hf_model_id.clone(),
-                            slug_disambiguator: w.hf_model_id.clone(),
-                            description: w.description.clone(),
-                            category: $crate::domain::Category::Utility,
-                            license_type: w.license_type,
-                            origin_repo_url: Some(w.origin_repo_url.clone()),
-                            author_id,
-                            hf_model_id: Some(w.hf_model_id.clone()),
-                            is_verified_official: false,
-                            tags: w.tags.clone(),
-                                                        task: w.task.clone(),
-                            task_inferred: w.task_inferred,
-                            upstream: Some(w.upstream.clone()),
-                        };
-                        Self::insert_model(&mut tx, &new).await?;
-                    } else {
+                    {
                         let u = &w.upstream;
                         sqlx::query(
                             "UPDATE ml_models SET hf_model_id = $2, name = $3, description = $4, \

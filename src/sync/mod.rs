@@ -61,6 +61,9 @@ pub struct SyncConfig {
     pub pull_versions: bool,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
     pub require_model_file: bool,
+    /// Describe models without a card text by their README's first paragraph (one request per new or
+    /// changed repo); off, they get the fallback text until a README is read.
+    pub fetch_readmes: bool,
     pub lease_ttl: Duration,
     /// Who this process is, in lease and run records.
     pub owner: String,
@@ -76,6 +79,7 @@ impl SyncConfig {
             detail_concurrency: 8,
             pull_versions: true,
             require_model_file: true,
+            fetch_readmes: true,
             lease_ttl: Duration::from_secs(60),
             owner: default_owner(),
         }
@@ -703,12 +707,22 @@ impl Syncer {
         let mut complete = true;
         let mut limit_hit = false;
         'filters: for filter in &self.config.filters {
-            let mut next = Some(self.hub.listing_url(filter, LISTING_EXPAND));
-            while let Some(url) = next.take() {
+            // The next page is fetched while the current one is written, so the Hub's time and the
+            // database's overlap.
+            let fetch = |url: url::Url| {
+                let hub = self.hub.clone();
+                tokio::spawn(async move { hub.list_page(&url).await })
+            };
+            let mut pending = Some(fetch(self.hub.listing_url(filter, LISTING_EXPAND)));
+            while let Some(handle) = pending.take() {
                 if stop.is_cancelled() {
+                    handle.abort();
                     return Err(Halt::Cancelled);
                 }
-                let page = match self.hub.list_page(&url).await {
+                let fetched = handle.await.unwrap_or_else(|e| {
+                    Err(HubError::Transport(format!("listing task failed: {e}")))
+                });
+                let page = match fetched {
                     Ok(page) => page,
                     Err(e) => {
                         complete = false;
@@ -719,7 +733,7 @@ impl Syncer {
                         continue 'filters;
                     }
                 };
-                next = page.next;
+                pending = page.next.clone().map(fetch);
                 let mut skips: Vec<SkipRecord> = page
                     .skipped
                     .into_iter()
@@ -749,6 +763,9 @@ impl Syncer {
                 state.counts.fetched = state.seen.len() as i64;
                 self.process_page(state, fresh, &mut skips).await?;
                 if limit_hit {
+                    if let Some(h) = pending.take() {
+                        h.abort();
+                    }
                     break 'filters;
                 }
             }
@@ -811,9 +828,8 @@ impl Syncer {
             .filter_map(|m| m.hf_model_id.as_deref().map(|id| (id, m)))
             .collect();
         let commits: HashSet<(Uuid, String)> = if self.config.pull_versions {
-            let ids: Vec<Uuid> = existing.iter().map(|m| m.id).collect();
             self.store
-                .version_commits(&ids)
+                .version_commits(&object_ids)
                 .await?
                 .into_iter()
                 .collect()
@@ -871,7 +887,7 @@ impl Syncer {
                 });
             planned.push(Planned {
                 existing_id: current.map(|m| m.id),
-                needs_readme: plan.needs_readme(&mirror),
+                needs_readme: self.config.fetch_readmes && plan.needs_readme(&mirror),
                 mirror,
                 plan,
                 needs_version,

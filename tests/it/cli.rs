@@ -187,3 +187,45 @@ fn unsafe_sigterm(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn tokens_are_listed_and_revoked_from_the_command_line() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let run = |args: &[&str]| {
+        bin()
+            .args(["--database-url", &db.url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let created = run(&[
+        "token",
+        "create",
+        "--username",
+        "ops",
+        "--admin",
+        "--name",
+        "laptop",
+    ]);
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let listed = run(&["token", "list", "--username", "ops"]);
+    let text = String::from_utf8(listed.stdout).unwrap();
+    assert!(text.contains("laptop") && text.contains("active"), "{text}");
+    assert!(!text.contains(&token), "a secret is never shown again");
+    let id = text.split('\t').next().unwrap().to_string();
+    assert!(run(&["token", "revoke", "--id", &id]).status.success());
+    let text = String::from_utf8(run(&["token", "list", "--username", "ops"]).stdout).unwrap();
+    assert!(text.contains("revoked"), "{text}");
+    let store = db.store().await;
+    let (t, _) = store
+        .find_token(&pocket_catalog::auth::hash_token(&token))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.revoked_at.is_some());
+    let missing = run(&["token", "revoke", "--id", &uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(missing.status.code(), Some(2));
+}
