@@ -43,7 +43,8 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
-    pub search_cache: search::SearchCache,
+        pub search_cache: search::SearchCache,
+    pub counts: CountCache,
     /// Verifies Supabase access tokens, when configured.
     pub jwt: Option<crate::jwt::JwtVerifier>,
     /// Background work (sync runs) that shutdown waits for.
@@ -83,7 +84,8 @@ impl AppState {
         AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
-            search_cache: Default::default(),
+                        search_cache: Default::default(),
+            counts: CountCache::default(),
             jwt: crate::jwt::JwtVerifier::new(
                 crate::config::secret(config.supabase_jwt_secret.clone()),
                 config.supabase_url.clone(),
@@ -94,6 +96,33 @@ impl AppState {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         }
+    }
+}
+
+/// Recent `X-Total-Count` values by filter combination (a few seconds old at most).
+#[derive(Clone, Default)]
+pub struct CountCache {
+    entries: Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>>,
+}
+
+impl CountCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    const MAX: usize = 4096;
+
+    pub fn get(&self, key: &str) -> Option<i64> {
+        let entries = self.entries.lock().expect("count cache lock");
+        entries.get(key).filter(|(t, _)| t.elapsed() < Self::TTL).map(|(_, n)| *n)
+    }
+
+    pub fn put(&self, key: String, total: i64) {
+        let mut entries = self.entries.lock().expect("count cache lock");
+        if entries.len() >= Self::MAX {
+            entries.retain(|_, (t, _)| t.elapsed() < Self::TTL);
+            if entries.len() >= Self::MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (std::time::Instant::now(), total));
     }
 }
 

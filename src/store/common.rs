@@ -397,7 +397,7 @@ macro_rules! impl_common_store {
                         Param::Uuid(v) => count.bind(v),
                     };
                 }
-                let total = count.fetch_one(&self.pool).await?;
+                let total = if q.skip_count { -1 } else { count.fetch_one(&self.pool).await? };
                 let (sql, params) = list.page_sql(q);
                 let mut page = sqlx::query_as::<_, ModelRow>(&sql);
                 for p in params {
