@@ -43,7 +43,7 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
-        pub search_cache: search::SearchCache,
+    pub search_cache: search::SearchCache,
     pub counts: CountCache,
     /// Verifies Supabase access tokens, when configured.
     pub jwt: Option<crate::jwt::JwtVerifier>,
@@ -84,7 +84,7 @@ impl AppState {
         AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
-                        search_cache: Default::default(),
+            search_cache: Default::default(),
             counts: CountCache::default(),
             jwt: crate::jwt::JwtVerifier::new(
                 crate::config::secret(config.supabase_jwt_secret.clone()),
@@ -111,7 +111,10 @@ impl CountCache {
 
     pub fn get(&self, key: &str) -> Option<i64> {
         let entries = self.entries.lock().expect("count cache lock");
-        entries.get(key).filter(|(t, _)| t.elapsed() < Self::TTL).map(|(_, n)| *n)
+        entries
+            .get(key)
+            .filter(|(t, _)| t.elapsed() < Self::TTL)
+            .map(|(_, n)| *n)
     }
 
     pub fn put(&self, key: String, total: i64) {

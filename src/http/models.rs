@@ -215,14 +215,26 @@ pub(super) async fn list_page(
         after,
         skip_count: false,
     };
-        // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
+    // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
     // filter combination (X-Total-Count may lag writes by that much).
     let count_key = format!(
         "{:?}",
-        (&query.task, query.category, query.author_id, query.license_type, query.source, &query.q, query.include_removed, query.commercial)
+        (
+            &query.task,
+            query.category,
+            query.author_id,
+            query.license_type,
+            query.source,
+            &query.q,
+            query.include_removed,
+            query.commercial
+        )
     );
     let cached = state.counts.get(&count_key);
-    let query = ModelQuery { skip_count: cached.is_some(), ..query };
+    let query = ModelQuery {
+        skip_count: cached.is_some(),
+        ..query
+    };
     let mut page = state.store.list_models(&query).await?;
     match cached {
         Some(total) => page.total = total,

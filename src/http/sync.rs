@@ -84,6 +84,57 @@ pub struct RunErrorBody {
     pub run_id: Option<Uuid>,
 }
 
+/// Runs a claimed sync as the service's task: a client that goes away does not stop it.
+fn spawn_run(
+    state: &AppState,
+    claimed: crate::sync::ClaimedRun,
+) -> tokio::task::JoinHandle<RunReport> {
+    let syncer = state.syncer.clone();
+    let cancel = state.shutdown.child_token();
+    state
+        .tasks
+        .spawn(async move { syncer.execute(claimed, cancel).await })
+}
+
+async fn finished(handle: tokio::task::JoinHandle<RunReport>) -> ApiResult<RunReport> {
+    handle
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))
+}
+
+/// 502 for a run that failed upstream (or was interrupted by a shutdown); it is recorded either way.
+fn failure(report: &RunReport) -> Option<Response> {
+    matches!(report.status, RunStatus::Failed | RunStatus::Running).then(|| {
+        let detail = report
+            .error
+            .clone()
+            .unwrap_or_else(|| report.message.clone());
+        run_error(
+            StatusCode::BAD_GATEWAY,
+            format!("Sync failed: {detail}"),
+            Some(report.run_id),
+        )
+    })
+}
+
+/// The answer when a run could not be claimed: 409 with the active run's id while one is running.
+fn claim_failed(e: ClaimError) -> ApiResult<Response> {
+    match e {
+        ClaimError::Busy { run_id } => {
+            let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
+            Ok(run_error(
+                StatusCode::CONFLICT,
+                format!("A sync is already running{which}"),
+                run_id,
+            ))
+        }
+        ClaimError::Store(e) => Err(e.into()),
+        ClaimError::SlotTaken => Err(ApiError::Internal(anyhow::anyhow!(
+            "an unscheduled run has no slot"
+        ))),
+    }
+}
+
 fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Response {
     (status, Json(RunErrorBody { detail, run_id })).into_response()
 }
@@ -106,29 +157,11 @@ async fn trigger_sync(
     let admin = caller.admin()?;
     let claimed = match state.syncer.claim(Trigger::Manual, None).await {
         Ok(c) => c,
-        Err(ClaimError::Busy { run_id }) => {
-            let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
-            return Ok(run_error(
-                StatusCode::CONFLICT,
-                format!("A sync is already running{which}"),
-                run_id,
-            ));
-        }
-        Err(ClaimError::Store(e)) => return Err(e.into()),
-        Err(ClaimError::SlotTaken) => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "a manual run has no schedule slot"
-            )))
-        }
+        Err(e) => return claim_failed(e),
     };
     let run_id = claimed.id();
     tracing::info!(%run_id, by = %admin.username, "manual sync started");
-    let syncer = state.syncer.clone();
-    let cancel = state.shutdown.child_token();
-    // The run belongs to the service, not to the request: a client that goes away does not stop it.
-    let handle = state
-        .tasks
-        .spawn(async move { syncer.execute(claimed, cancel).await });
+    let handle = spawn_run(&state, claimed);
     if params.wait == Some(false) {
         let mut res = (
             StatusCode::ACCEPTED,
@@ -143,19 +176,9 @@ async fn trigger_sync(
         }
         return Ok(res);
     }
-    let report = handle
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?;
-    if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
-        let detail = report
-            .error
-            .clone()
-            .unwrap_or_else(|| report.message.clone());
-        return Ok(run_error(
-            StatusCode::BAD_GATEWAY,
-            format!("Sync failed: {detail}"),
-            Some(run_id),
-        ));
+    let report = finished(handle).await?;
+    if let Some(failed) = failure(&report) {
+        return Ok(failed);
     }
     Ok(Json(SyncResponse::from(report)).into_response())
 }
@@ -374,39 +397,12 @@ async fn adhoc_sync(
         .await
     {
         Ok(c) => c,
-        Err(ClaimError::Busy { run_id }) => {
-            let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
-            return Ok(run_error(
-                StatusCode::CONFLICT,
-                format!("A sync is already running{which}"),
-                run_id,
-            ));
-        }
-        Err(ClaimError::Store(e)) => return Err(e.into()),
-        Err(ClaimError::SlotTaken) => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "an ad-hoc run has no slot"
-            )))
-        }
+        Err(e) => return claim_failed(e),
     };
     let run_id = claimed.id();
-    let syncer = state.syncer.clone();
-    let cancel = state.shutdown.child_token();
-    let report = state
-        .tasks
-        .spawn(async move { syncer.execute(claimed, cancel).await })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))?;
-    if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
-        let detail = report
-            .error
-            .clone()
-            .unwrap_or_else(|| report.message.clone());
-        return Ok(run_error(
-            StatusCode::BAD_GATEWAY,
-            format!("Sync failed: {detail}"),
-            Some(run_id),
-        ));
+    let report = finished(spawn_run(&state, claimed)).await?;
+    if let Some(failed) = failure(&report) {
+        return Ok(failed);
     }
     let c = report.counts;
     if c.filtered > 0 {

@@ -152,7 +152,7 @@ pub struct ModelQuery {
     pub q: Option<String>,
     pub sort: SortKey,
     pub include_removed: bool,
-        /// Only licences that generally allow (or forbid) commercial use.
+    /// Only licences that generally allow (or forbid) commercial use.
     pub commercial: Option<bool>,
     /// Leave `total` at -1 (the caller knows it already).
     pub skip_count: bool,

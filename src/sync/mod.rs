@@ -660,26 +660,32 @@ impl Syncer {
                     })
                     .map(|m| m.id)
                     .collect();
-                if !gone.is_empty() {
-                    let mut after = state.counts;
-                    after.removed += gone.len() as i64;
-                    let rows = self
-                        .store
-                        .mark_upstream(
-                            &state.fence,
-                            state.run_id,
-                            &gone,
-                            UpstreamStatus::Removed,
-                            &after,
-                        )
-                        .await?;
-                    after.rows_written += rows;
-                    state.counts = after;
-                }
-                Ok(())
+                self.mark_removed(state, &gone).await
             }
             RepoOutcome::Gated => Ok(()),
         }
+    }
+
+    /// Marks models removed upstream (hidden, kept), counted in the same transaction.
+    async fn mark_removed(&self, state: &mut RunState, ids: &[Uuid]) -> Result<(), Halt> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut after = state.counts;
+        after.removed += ids.len() as i64;
+        let rows = self
+            .store
+            .mark_upstream(
+                &state.fence,
+                state.run_id,
+                ids,
+                UpstreamStatus::Removed,
+                &after,
+            )
+            .await?;
+        after.rows_written += rows;
+        state.counts = after;
+        Ok(())
     }
 
     async fn ensure_system_user(&self, state: &mut RunState) -> Result<(), Halt> {
@@ -1213,22 +1219,7 @@ impl Syncer {
                 }
             }
         }
-        if !removed.is_empty() {
-            let mut after = state.counts;
-            after.removed += removed.len() as i64;
-            let rows = self
-                .store
-                .mark_upstream(
-                    &state.fence,
-                    state.run_id,
-                    &removed,
-                    UpstreamStatus::Removed,
-                    &after,
-                )
-                .await?;
-            after.rows_written += rows;
-            state.counts = after;
-        }
+        self.mark_removed(state, &removed).await?;
         if !renames.is_empty() || !skips.is_empty() {
             let mut mirrors = Vec::new();
             for m in &renames {
