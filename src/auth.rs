@@ -75,6 +75,34 @@ impl FromRequestParts<AppState> for Caller {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             return Ok(Caller(None));
         };
+        // Repeated failures from one client are throttled (by socket address: a forwarded-for header
+        // is the client's to forge).
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        if let Some(wait) = state.auth_throttle.blocked(&client) {
+            return Err(ApiError::TooManyRequests(format!(
+                "Too many failed authentication attempts; try again in {} s",
+                wait.as_secs().max(1)
+            )));
+        }
+        match authenticate(value, state).await {
+            Err(ApiError::Unauthorized(m)) => {
+                state.auth_throttle.failure(&client);
+                Err(ApiError::Unauthorized(m))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Who a bearer token names: an API token's user, or a verified Supabase identity's user.
+async fn authenticate(
+    value: &axum::http::HeaderValue,
+    state: &AppState,
+) -> Result<Caller, ApiError> {
+    {
         let invalid = || ApiError::Unauthorized("Invalid or expired token".into());
         let token = value
             .to_str()
@@ -175,5 +203,57 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash_token(&a).len(), 64);
         assert_ne!(hash_token(&a), a);
+    }
+}
+
+/// Failed authentications per client: after `max` failures within a window, the client is refused
+/// (429) until the window ends. Successful requests do not count.
+#[derive(Clone)]
+pub struct AuthThrottle {
+    inner: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>,
+    >,
+    max: u32,
+    window: std::time::Duration,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> Self {
+        AuthThrottle::new(30, std::time::Duration::from_secs(60))
+    }
+}
+
+impl AuthThrottle {
+    pub fn new(max: u32, window: std::time::Duration) -> AuthThrottle {
+        AuthThrottle {
+            inner: Default::default(),
+            max,
+            window,
+        }
+    }
+
+    /// How long the client must still wait, when it is blocked.
+    pub fn blocked(&self, client: &str) -> Option<std::time::Duration> {
+        let map = self.inner.lock().expect("throttle lock");
+        let (start, n) = map.get(client)?;
+        let left = self.window.checked_sub(start.elapsed())?;
+        (*n >= self.max).then_some(left)
+    }
+
+    pub fn failure(&self, client: &str) {
+        let mut map = self.inner.lock().expect("throttle lock");
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| start.elapsed() < self.window);
+        }
+        let entry = map
+            .entry(client.to_string())
+            .or_insert((std::time::Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (std::time::Instant::now(), 0);
+        }
+        entry.1 += 1;
+        if entry.1 == self.max {
+            tracing::warn!(client, "too many failed authentications; client throttled");
+        }
     }
 }

@@ -42,9 +42,12 @@ pub async fn serve(
         shutdown.await;
         cancel.cancel();
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
     tasks.close();
     if tokio::time::timeout(std::time::Duration::from_secs(30), tasks.wait())
         .await

@@ -45,6 +45,7 @@ pub struct AppState {
     pub refresh: RefreshQueue,
     pub search_cache: search::SearchCache,
     pub counts: CountCache,
+    pub auth_throttle: crate::auth::AuthThrottle,
     /// Verifies Supabase access tokens, when configured.
     pub jwt: Option<crate::jwt::JwtVerifier>,
     /// Background work (sync runs) that shutdown waits for.
@@ -86,6 +87,7 @@ impl AppState {
             refresh: RefreshQueue::default(),
             search_cache: Default::default(),
             counts: CountCache::default(),
+            auth_throttle: Default::default(),
             jwt: crate::jwt::JwtVerifier::new(
                 crate::config::secret(config.supabase_jwt_secret.clone()),
                 config.supabase_url.clone(),

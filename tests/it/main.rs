@@ -12,6 +12,7 @@ mod hubsim;
 mod jwt;
 mod operations;
 mod schedule;
+mod security;
 mod store_conformance;
 mod sync;
 mod versions;

@@ -145,6 +145,10 @@ pub enum Role {
 }
 
 impl TestApp {
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub async fn new(backend: Backend) -> TestApp {
         Self::with_config(backend, ServeArgs::default()).await
     }

@@ -1,0 +1,246 @@
+//! Security properties: tokens hashed at rest, throttled failed authentication, CORS closed by default,
+//! and no secret in any log line of a real process.
+
+use crate::support::{Backend, Role, SimHandle, TestApp, TestDb};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use pocket_catalog::config::ServeArgs;
+use std::process::Stdio;
+use std::time::Duration;
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_hashes() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::new(backend).await;
+        let (_, token) = app.user(Role::Developer).await;
+        let hash = pocket_catalog::auth::hash_token(&token);
+        match backend {
+            Backend::Sqlite => {
+                // Every byte of the database and its WAL: the hash is there, the token nowhere.
+                let path = app_db_path(&app);
+                let mut bytes = std::fs::read(&path).unwrap();
+                bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(text.contains(&hash), "the search itself works");
+                assert!(!text.contains(&token), "no plaintext token on disk");
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&app_db_url(&app)).await.unwrap();
+                let dump: Vec<String> =
+                    sqlx::query_scalar("SELECT row_to_json(t)::text FROM api_tokens t")
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                assert!(dump.iter().any(|r| r.contains(&hash)));
+                assert!(dump.iter().all(|r| !r.contains(&token)));
+            }
+        }
+    }
+}
+
+fn app_db_url(app: &TestApp) -> String {
+    app.db_url().to_string()
+}
+
+fn app_db_path(app: &TestApp) -> String {
+    app.db_url().trim_start_matches("sqlite://").to_string()
+}
+
+#[tokio::test]
+async fn repeated_failed_authentication_is_throttled_per_client() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let good = app.token(Role::User).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/users/me", Some(&good)).await.status,
+            StatusCode::OK,
+            "successes do not count"
+        );
+    }
+    for i in 0..30 {
+        assert_eq!(
+            app.get("/users/me", Some("pcat_guess")).await.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {i}"
+        );
+    }
+    let blocked = app.get("/users/me", Some("pcat_guess")).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(blocked
+        .detail()
+        .contains("Too many failed authentication attempts"));
+    assert_eq!(
+        app.get("/users/me", Some(&good)).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client is blocked"
+    );
+    assert_eq!(
+        app.get("/models", None).await.status,
+        StatusCode::OK,
+        "anonymous reads stay open"
+    );
+    let other = TestApp::new(Backend::Sqlite).await;
+    let token = other.token(Role::User).await;
+    assert_eq!(
+        other.get("/users/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cors_is_closed_unless_origins_are_configured() {
+    fn preflight(
+        app: &TestApp,
+    ) -> impl std::future::Future<Output = crate::support::TestResponse> + '_ {
+        let req = Request::builder()
+            .method("OPTIONS")
+            .uri("/models")
+            .header("origin", "https://portal.example")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap();
+        app.raw(req)
+    }
+    let closed = TestApp::new(Backend::Sqlite).await;
+    assert!(preflight(&closed)
+        .await
+        .header("access-control-allow-origin")
+        .is_none());
+    let config = ServeArgs {
+        cors_origins: vec!["https://portal.example".into()],
+        ..ServeArgs::default()
+    };
+    let open = TestApp::with_config(Backend::Sqlite, config).await;
+    assert_eq!(
+        preflight(&open).await.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+}
+
+/// A real process with every secret in use, at debug level: no log line carries any of them.
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    let sim = SimHandle::start(40, 0, 61).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let admin = {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+            .args([
+                "--database-url",
+                &db.url,
+                "token",
+                "create",
+                "--username",
+                "ops",
+                "--admin",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let hf_token = "hf_SuperSecretHubToken0123456789";
+    let webhook_secret = "whsec-SuperSecretWebhook";
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let notify_path = "hooks/T000/B000/SuperSecretSlackPath";
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Logs go to a file: a pipe nobody reads would fill up and stall the server.
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+        .args([
+            "--database-url",
+            &db.url,
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "debug")
+        .env("POCKET_LOG_FORMAT", "json")
+        .env("HF_ENDPOINT", &sim.url)
+        .env("HF_TOKEN", hf_token)
+        .env("HF_WEBHOOK_SECRET", webhook_secret)
+        .env(
+            "NOTIFY_WEBHOOK_URLS",
+            format!("http://{closed}/{notify_path}"),
+        )
+        .env("SYNC_PULL_VERSIONS", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let res = http
+        .post(format!("{base}/sync/huggingface/litert"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    let res = http
+        .get(format!("{base}/users/me"))
+        .bearer_auth("pcat_wrong-token-value")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let hook = serde_json::json!({"event": {"action": "update", "scope": "repo.content"}, "repo": {"type": "model", "name": "o/m"}});
+    let res = http
+        .post(format!("{base}/webhooks/huggingface"))
+        .header("x-webhook-secret", webhook_secret)
+        .json(&hook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    // An ad-hoc import of a repo the Hub does not have (the Hub client sends HF_TOKEN).
+    let bad = http
+        .post(format!("{base}/sync/huggingface/litert/adhoc"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"repo_id": "nobody/nothing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 404);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().await.unwrap().success());
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logs.lines().count() > 20, "debug logs were written");
+    assert!(logs.contains("request_id"));
+    for secret in [
+        admin.as_str(),
+        hf_token,
+        webhook_secret,
+        notify_path,
+        "pcat_wrong-token-value",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+        assert!(
+            !body.contains(secret),
+            "a secret reached a response: {secret}"
+        );
+    }
+}
