@@ -142,8 +142,13 @@ mod tests {
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/hub");
 
+    /// A recorded Hub payload from `../shared/fixtures/hub` (beside the project, as in CI).
     fn fixture(name: &str) -> Option<Vec<u8>> {
-        std::fs::read(format!("{FIXTURES}/{name}")).ok()
+        Some(
+            std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| {
+                panic!("{FIXTURES}/{name}: {e} (the shared fixtures must be beside the project)")
+            }),
+        )
     }
 
     #[test]
