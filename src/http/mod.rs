@@ -152,7 +152,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[openapi(
     info(title = "Pocket Catalog API", description = "The Pocket AI model catalog, with every public LiteRT model of the Hugging Face Hub mirrored into it."),
     modifiers(&BearerAuth),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::store::SortKey)),
     tags(
         (name = "models", description = "The model catalog"),
         (name = "users", description = "Accounts"),
