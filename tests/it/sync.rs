@@ -45,6 +45,22 @@ async fn all_synced(store: &Store) -> Vec<Model> {
     out
 }
 
+/// The models active upstream in the catalog are exactly the simulator's public LiteRT repos.
+async fn assert_catalog_equals_truth(store: &Store, sim: &SimHandle) {
+    let catalog: BTreeSet<String> = all_synced(store)
+        .await
+        .into_iter()
+        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
+        .map(|m| m.upstream.unwrap().object_id)
+        .collect();
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    assert_eq!(catalog, truth);
+}
+
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
     s.run_once(Trigger::Manual, CancellationToken::new())
         .await
@@ -289,18 +305,7 @@ async fn mutations_are_counted_exactly_and_renames_keep_their_id(backend: Backen
         assert_eq!(m.upstream.unwrap().status, Some(UpstreamStatus::Active));
         assert_eq!(m.id, ids_before[id], "restored under its old id");
     }
-    let catalog: BTreeSet<String> = all_synced(&store)
-        .await
-        .into_iter()
-        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
-        .map(|m| m.upstream.unwrap().object_id)
-        .collect();
-    let truth: BTreeSet<String> = sim
-        .litert_truth()
-        .into_iter()
-        .map(|r| r.object_id)
-        .collect();
-    assert_eq!(catalog, truth);
+    assert_catalog_equals_truth(&store, &sim).await;
 }
 
 async fn faults_are_survived_with_the_same_end_state(backend: Backend) {
@@ -339,18 +344,7 @@ async fn faults_are_survived_with_the_same_end_state(backend: Backend) {
     let skips = store.run_skips(report.run_id, 10).await.unwrap();
     assert_eq!(report.status, RunStatus::Success, "{report:?} {skips:?}");
     assert!(sim.sim.stats().rate_limited > 0, "the storm happened");
-    let catalog: BTreeSet<String> = all_synced(&store)
-        .await
-        .into_iter()
-        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
-        .map(|m| m.upstream.unwrap().object_id)
-        .collect();
-    let truth: BTreeSet<String> = sim
-        .litert_truth()
-        .into_iter()
-        .map(|r| r.object_id)
-        .collect();
-    assert_eq!(catalog, truth);
+    assert_catalog_equals_truth(&store, &sim).await;
 }
 
 async fn damaged_listings_never_remove_anything(backend: Backend) {
