@@ -179,14 +179,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
     /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
-    #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true)]
-    pub supabase_jwt_secret: Option<String>,
+    #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub supabase_jwt_secret: Option<SecretString>,
     /// Supabase project URL: accept RS256/ES256 access tokens signed by its JWKS keys.
     #[arg(long, env = "SUPABASE_URL")]
     pub supabase_url: Option<url::Url>,
     /// Shared secret of the Hub webhook (`X-Webhook-Secret`); `POST /webhooks/huggingface` is off without it.
-    #[arg(long, env = "HF_WEBHOOK_SECRET", hide_env_values = true)]
-    pub hf_webhook_secret: Option<String>,
+    #[arg(long, env = "HF_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub hf_webhook_secret: Option<SecretString>,
     #[command(flatten)]
     pub hub: HubArgs,
     #[command(flatten)]
@@ -258,8 +258,8 @@ pub struct HubArgs {
     #[arg(long, env = "HF_ENDPOINT", default_value = crate::hub::DEFAULT_ENDPOINT)]
     pub hf_endpoint: url::Url,
     /// Hugging Face token, sent as `Authorization: Bearer` (raises the rate limit; never logged).
-    #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
-    pub hf_token: Option<String>,
+    #[arg(long, env = "HF_TOKEN", hide_env_values = true, value_parser = parse_secret)]
+    pub hf_token: Option<SecretString>,
     /// Retries of a failed Hub request (429, 5xx, timeouts).
     #[arg(long, env = "HUB_MAX_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=20))]
     pub hub_max_retries: u64,
@@ -534,9 +534,15 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
-/// Reads an optional secret from the environment-backed string clap produced.
-pub fn secret(value: Option<String>) -> Option<SecretString> {
-    value.filter(|v| !v.is_empty()).map(SecretString::from)
+/// Secrets are held as `SecretString` from the moment they are parsed: `Debug` prints `[REDACTED]`.
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value))
+}
+
+/// An optional secret, `None` when empty.
+pub fn secret(value: Option<SecretString>) -> Option<SecretString> {
+    use secrecy::ExposeSecret;
+    value.filter(|v| !v.expose_secret().is_empty())
 }
 
 #[cfg(test)]
@@ -547,6 +553,36 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let cli = Cli::parse_from([
+            "pocket-catalog",
+            "--database-url",
+            "postgres://app:db-password@db/catalog",
+            "serve",
+            "--hf-token",
+            "hf_secret_token",
+            "--hf-webhook-secret",
+            "webhook-secret",
+            "--supabase-jwt-secret",
+            "jwt-secret",
+        ]);
+        let text = format!("{cli:?}");
+        for secret in [
+            "db-password",
+            "hf_secret_token",
+            "webhook-secret",
+            "jwt-secret",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(args.webhook_secret().is_some());
+        assert!(args.hub.hub_config().token.is_some());
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn es256(key: &EcKey, kid: &str, claims: &serde_json::Value) -> String {
 
 async fn app_with(secret: Option<&str>, supabase: Option<&str>) -> TestApp {
     let config = ServeArgs {
-        supabase_jwt_secret: secret.map(str::to_string),
+        supabase_jwt_secret: secret.map(secrecy::SecretString::from),
         supabase_url: supabase.map(|u| url::Url::parse(&format!("{u}/")).unwrap()),
         ..ServeArgs::default()
     };
