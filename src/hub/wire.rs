@@ -143,19 +143,15 @@ mod tests {
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/hub");
 
     /// A recorded Hub payload from `../shared/fixtures/hub` (beside the project, as in CI).
-    fn fixture(name: &str) -> Option<Vec<u8>> {
-        Some(
-            std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| {
-                panic!("{FIXTURES}/{name}: {e} (the shared fixtures must be beside the project)")
-            }),
-        )
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| {
+            panic!("{FIXTURES}/{name}: {e} (the shared fixtures must be beside the project)")
+        })
     }
 
     #[test]
     fn real_listing_pages_parse() {
-        let Some(default) = fixture("list_default_page.json") else {
-            return;
-        };
+        let default = fixture("list_default_page.json");
         let (models, skipped) = parse_page(&default).unwrap();
         assert!(skipped.is_empty(), "{skipped:?}");
         assert_eq!(models[0].id, "moonshotai/Kimi-K2-Thinking");
@@ -165,7 +161,7 @@ mod tests {
         );
         assert!(models[0].tags.contains(&"license:other".to_string()));
         assert_eq!(models[1].downloads, Some(846249));
-        let expand = fixture("list_expand_page.json").unwrap();
+        let expand = fixture("list_expand_page.json");
         let (models, skipped) = parse_page(&expand).unwrap();
         assert!(skipped.is_empty());
         assert_eq!(models[0].siblings.as_ref().unwrap().len(), 2);
@@ -178,23 +174,19 @@ mod tests {
 
     #[test]
     fn real_model_infos_parse() {
-        let Some(bert) = fixture("model_info_bert-base-uncased.json") else {
-            return;
-        };
+        let bert = fixture("model_info_bert-base-uncased.json");
         let bert: HubModel = serde_json::from_slice(&bert).unwrap();
         assert_eq!(bert.gated.as_deref(), Some("false"));
         assert_eq!(bert.card_data.as_ref().unwrap()["license"], "apache-2.0");
-        let gemma: HubModel = serde_json::from_slice(
-            &fixture("model_info_litert_functiongemma_trimmed.json").unwrap(),
-        )
-        .unwrap();
+        let gemma: HubModel =
+            serde_json::from_slice(&fixture("model_info_litert_functiongemma_trimmed.json"))
+                .unwrap();
         assert_eq!(gemma.gated.as_deref(), Some("auto"));
         assert_eq!(gemma.library_name.as_deref(), Some("litert-lm"));
         assert_eq!(gemma.object_id, None);
         assert_eq!(gemma.used_storage, Some(1432447106));
         let albert: HubModel =
-            serde_json::from_slice(&fixture("model_info_paraphrase-albert-small-v2.json").unwrap())
-                .unwrap();
+            serde_json::from_slice(&fixture("model_info_paraphrase-albert-small-v2.json")).unwrap();
         assert_eq!(
             albert.object_id.as_deref(),
             Some("621ffdc136468d709f1802e8")
@@ -211,9 +203,7 @@ mod tests {
 
     #[test]
     fn real_trees_parse() {
-        let Some(tree) = fixture("tree_bert-base-uncased.json") else {
-            return;
-        };
+        let tree = fixture("tree_bert-base-uncased.json");
         let entries: Vec<TreeEntry> = serde_json::from_slice(&tree).unwrap();
         let lfs = entries
             .iter()

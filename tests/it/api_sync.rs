@@ -127,12 +127,7 @@ async fn a_running_sync_makes_a_second_trigger_409(backend: Backend) {
     assert_eq!(res.body["run_id"], json!(holder));
     assert!(res.detail().contains("already running"));
     app.store.release_lease(&fence).await.unwrap();
-    assert_eq!(
-        app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    app.full_sync(&admin).await;
 }
 
 async fn an_upstream_failure_is_recorded_and_answered_502(backend: Backend) {
@@ -167,12 +162,7 @@ async fn run_history_is_paginated_newest_first(backend: Backend) {
     let app = app_with_sim(backend, &sim).await;
     let admin = app.token(Role::Admin).await;
     for _ in 0..5 {
-        assert_eq!(
-            app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-                .await
-                .status,
-            StatusCode::OK
-        );
+        app.full_sync(&admin).await;
     }
     let mut uri = "/sync/runs?limit=2".to_string();
     let mut starts = Vec::new();

@@ -316,12 +316,7 @@ async fn hub_search_marks_what_the_catalog_holds(backend: Backend) {
     assert_eq!(hit["in_catalog"], false);
     assert!(!hit["model_files"].as_array().unwrap().is_empty());
     let lists_before = sim.sim.stats().list;
-    assert_eq!(
-        app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    app.full_sync(&admin).await;
     let lists_after_sync = sim.sim.stats().list;
     let res = app.get(&uri, Some(&user)).await;
     assert_eq!(
@@ -382,12 +377,7 @@ async fn a_users_models_and_inferred_tasks(backend: Backend) {
     let sim = SimHandle::start(200, 0, 52).await;
     let app = TestApp::with_config(backend, serve_config(&sim)).await;
     let admin = app.token(Role::Admin).await;
-    assert_eq!(
-        app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    app.full_sync(&admin).await;
     let system = app
         .store
         .get_user_by_username("hf_sync_system")

@@ -190,12 +190,7 @@ async fn hub_webhooks_refresh_one_repo_and_collapse_duplicates(backend: Backend)
     let app = TestApp::with_config(backend, config).await;
     app.state.spawn_background();
     let admin = app.token(Role::Admin).await;
-    assert_eq!(
-        app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    app.full_sync(&admin).await;
 
     for secret in [None, Some("wrong"), Some("s3cret-but-longer")] {
         let res = webhook(&app, secret, &update("o/m", "a")).await;
@@ -318,12 +313,7 @@ async fn metrics_are_scraped_after_a_sync(backend: Backend) {
     let sim = SimHandle::start(40, 0, 43).await;
     let app = TestApp::with_config(backend, serve_config(&sim)).await;
     let admin = app.token(Role::Admin).await;
-    assert_eq!(
-        app.post("/sync/huggingface/litert", Some(&admin), json!({}))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    app.full_sync(&admin).await;
     let res = app.get("/metrics", None).await;
     assert_eq!(res.status, StatusCode::OK);
     let text = res.body.as_str().unwrap().to_string();

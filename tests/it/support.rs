@@ -231,6 +231,19 @@ impl TestApp {
         self.raw(req.unwrap()).await
     }
 
+    /// A manual full sync through the API, as `admin`; it must succeed.
+    pub async fn full_sync(&self, admin: &str) -> TestResponse {
+        let res = self
+            .post(
+                "/sync/huggingface/litert",
+                Some(admin),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res
+    }
+
     pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
         self.call(Method::GET, uri, token, None).await
     }
