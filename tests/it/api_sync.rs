@@ -1,11 +1,10 @@
-//! The sync over HTTP and from the command line, and a sync killed with SIGKILL.
+//! The sync over HTTP and from the command line.
 
 use crate::both_backends;
 use crate::support::{serve_config, Backend, Role, SimHandle, TestApp, TestDb};
 use axum::http::StatusCode;
 use pocket_catalog::domain::RunStatus;
 use serde_json::json;
-use std::process::Stdio;
 use std::time::Duration;
 
 both_backends!(
@@ -13,7 +12,7 @@ both_backends!(
     a_running_sync_makes_a_second_trigger_409,
     an_upstream_failure_is_recorded_and_answered_502,
     run_history_is_paginated_newest_first,
-    a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes,
+    runs_record_the_catalog_size_and_models_filter_by_upstream_status,
 );
 
 async fn app_with_sim(backend: Backend, sim: &SimHandle) -> TestApp {
@@ -203,100 +202,6 @@ async fn run_history_is_paginated_newest_first(backend: Backend) {
     );
 }
 
-async fn a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes(
-    backend: Backend,
-) {
-    let sim = SimHandle::start(4_000, 0, 13).await;
-    // Slow enough to be caught mid-run: every request takes 40 ms.
-    sim.sim.set_faults(pocket_catalog::hubsim::Faults {
-        latency_ms: 40,
-        ..Default::default()
-    });
-    let db = TestDb::new(backend).await;
-    let store = db.store().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
-        .args([
-            "--database-url",
-            &db.url,
-            "sync",
-            "--hf-endpoint",
-            &sim.url,
-            "--sync-pull-versions",
-            "false",
-            "--sync-require-model-file",
-            "false",
-            "--sync-lease-secs",
-            "2",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Kill it once it has committed some pages but not all.
-    let mut killed_at = 0;
-    for _ in 0..600 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let runs = store.list_runs(1, None).await.unwrap();
-        if let Some(run) = runs.first() {
-            if run.counts.created > 0 {
-                child.start_kill().unwrap();
-                killed_at = run.counts.created;
-                break;
-            }
-        }
-    }
-    child.wait().await.unwrap();
-    assert!(killed_at > 0, "the run was caught mid-way");
-    let truth = sim.litert_truth();
-    let runs = store.list_runs(10, None).await.unwrap();
-    assert_eq!(
-        runs[0].status,
-        RunStatus::Running,
-        "the killed run never finished"
-    );
-    let stored = store.active_synced().await.unwrap();
-    assert!(stored.len() < truth.len(), "killed before the end");
-    assert_eq!(
-        stored.len() as i64,
-        runs[0].counts.created,
-        "counters match what was committed"
-    );
-
-    sim.sim
-        .set_faults(pocket_catalog::hubsim::Faults::default());
-    // The lease of the dead process expires after 2 s; then the next run takes over.
-    let s = crate::support::syncer(&store, &sim, |c| c.lease_ttl = Duration::from_secs(2));
-    let report = loop {
-        match s
-            .run_once(pocket_catalog::domain::Trigger::Manual, Default::default())
-            .await
-        {
-            Ok(r) => break r,
-            Err(pocket_catalog::sync::ClaimError::Busy { .. }) => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
-    assert_eq!(report.status, RunStatus::Success, "{report:?}");
-    assert_eq!(report.counts.created as usize + stored.len(), truth.len());
-    let after = store.active_synced().await.unwrap();
-    assert_eq!(after.len(), truth.len(), "no duplicate, none missing");
-    let killed = store.get_run(runs[0].id).await.unwrap().unwrap();
-    assert_eq!(killed.status, RunStatus::Failed);
-    assert!(killed.error.unwrap().contains("abandoned"));
-    if backend == Backend::Sqlite {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(check, "ok");
-    }
-}
-
 #[tokio::test]
 async fn the_sync_command_prints_json_and_fails_with_exit_1() {
     let sim = SimHandle::start(40, 5, 14).await;
@@ -352,4 +257,57 @@ async fn the_sync_command_prints_json_and_fails_with_exit_1() {
         .await
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "a bad rule is a usage error");
+}
+
+async fn runs_record_the_catalog_size_and_models_filter_by_upstream_status(backend: Backend) {
+    let sim = SimHandle::start(300, 0, 16).await;
+    let app = app_with_sim(backend, &sim).await;
+    let admin = app.token(Role::Admin).await;
+    let status = app.get("/admin/scheduler/status", Some(&admin)).await;
+    assert!(status.body["jobs"][0]["last_success_at"].is_null());
+    app.full_sync(&admin).await;
+    let first = sim.litert_truth().len() as i64;
+    let change = sim.sim.mutate();
+    app.full_sync(&admin).await;
+
+    let runs = app.get("/sync/runs", Some(&admin)).await;
+    let sizes: Vec<i64> = runs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["catalog_size"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sizes, vec![sim.litert_truth().len() as i64, first]);
+    let status = app.get("/admin/scheduler/status", Some(&admin)).await;
+    assert_eq!(
+        status.body["jobs"][0]["last_success_at"],
+        runs.body[0]["finished_at"]
+    );
+
+    let count = |status: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .get(&format!("/models?upstream_status={status}&limit=1"), None)
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.header("x-total-count")
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        }
+    };
+    // The Hub answers a private repo exactly as a deleted one: both are `removed`.
+    let gone = change.removed.len() + change.privatised.len();
+    assert!(gone > 0);
+    assert_eq!(count("removed").await, gone);
+    assert_eq!(
+        count("active").await + count("renamed").await,
+        sim.litert_truth().len()
+    );
+    assert_eq!(
+        app.get("/models?upstream_status=gone", None).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -340,3 +340,133 @@ pub fn serve_config(sim: &SimHandle) -> ServeArgs {
     config.sync.sync_require_model_file = false;
     config
 }
+
+/// Every synced model, removed ones included, in id order.
+pub async fn all_synced(
+    store: &pocket_catalog::store::Store,
+) -> Vec<pocket_catalog::records::Model> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_models(&pocket_catalog::store::ModelQuery {
+                include_removed: true,
+                limit: 1000,
+                after: after.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        out.extend(page.items.into_iter().filter(|m| m.is_synced()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    out.sort_by_key(|m| m.id);
+    out
+}
+
+/// The upstream object ids of the models active upstream in the catalog.
+pub async fn active_object_ids(
+    store: &pocket_catalog::store::Store,
+) -> std::collections::BTreeSet<String> {
+    all_synced(store)
+        .await
+        .into_iter()
+        .filter_map(|m| m.upstream)
+        .filter(|u| u.status == Some(pocket_catalog::domain::UpstreamStatus::Active))
+        .map(|u| u.object_id)
+        .collect()
+}
+
+/// The models active upstream in the catalog are exactly the simulator's public LiteRT repos.
+pub async fn assert_catalog_equals_truth(store: &pocket_catalog::store::Store, sim: &SimHandle) {
+    let truth: std::collections::BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    assert_eq!(active_object_ids(store).await, truth);
+}
+
+/// Whether a simulated repo holds a model file (`.tflite`, `.litertlm`, `.task`).
+pub fn has_model_file(r: &pocket_catalog::hubsim::population::SimRepo) -> bool {
+    r.files.iter().any(|f| {
+        f.path.ends_with(".tflite") || f.path.ends_with(".litertlm") || f.path.ends_with(".task")
+    })
+}
+
+/// Runs the real binary with `args` against `db` and returns its stdout, trimmed; panics on failure.
+pub fn run_cli(db: &TestDb, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+        .args(["--database-url", &db.url])
+        .args(args)
+        .output()
+        .expect("run pocket-catalog");
+    assert!(
+        out.status.success(),
+        "pocket-catalog {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A real `pocket-catalog serve` on a free loopback port, its logs in a file (a pipe nobody reads would
+/// fill up and stall it). Killed when dropped.
+pub struct Served {
+    pub base: String,
+    pub child: tokio::process::Child,
+    pub log_path: std::path::PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Starts `serve` on `db` with the extra environment `env` and waits until it is ready.
+    pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log_dir = tempfile::tempdir().unwrap();
+        let log_path = log_dir.path().join("serve.log");
+        let log_file = std::fs::File::create(&log_path).unwrap();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+            .args(["--database-url", &db.url, "serve", "--addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn pocket-catalog serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            if let Ok(res) = http.get(format!("{base}/readyz")).send().await {
+                if res.status().is_success() {
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        Served {
+            base,
+            child,
+            log_path,
+            _log_dir: log_dir,
+        }
+    }
+
+    /// Stops the server with SIGTERM and asserts it exits cleanly; returns its logs.
+    pub async fn stop(mut self) -> String {
+        let pid = self.child.id().expect("running");
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(self.child.wait().await.unwrap().success());
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}

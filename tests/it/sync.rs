@@ -2,12 +2,12 @@
 //! writes nothing, mutations counted exactly, faults survived, damaged listings never remove anything.
 
 use crate::both_backends;
-use crate::support::{syncer, Backend, SimHandle, TestDb};
+use crate::support::{all_synced, assert_catalog_equals_truth, syncer, Backend, SimHandle, TestDb};
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
 use pocket_catalog::hubsim::population::SimRepo;
 use pocket_catalog::hubsim::Faults;
 use pocket_catalog::records::Model;
-use pocket_catalog::store::{ModelQuery, Store};
+use pocket_catalog::store::ModelQuery;
 use pocket_catalog::sync::RunReport;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_util::sync::CancellationToken;
@@ -21,45 +21,6 @@ both_backends!(
     a_mass_disappearance_is_refused_by_the_threshold,
     filtering_rules_are_applied_and_recorded,
 );
-
-async fn all_synced(store: &Store) -> Vec<Model> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_models(&ModelQuery {
-                include_removed: true,
-                limit: 1000,
-                after: after.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        out.extend(page.items.into_iter().filter(|m| m.is_synced()));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    out.sort_by_key(|m| m.id);
-    out
-}
-
-/// The models active upstream in the catalog are exactly the simulator's public LiteRT repos.
-async fn assert_catalog_equals_truth(store: &Store, sim: &SimHandle) {
-    let catalog: BTreeSet<String> = all_synced(store)
-        .await
-        .into_iter()
-        .filter(|m| m.upstream.as_ref().unwrap().status == Some(UpstreamStatus::Active))
-        .map(|m| m.upstream.unwrap().object_id)
-        .collect();
-    let truth: BTreeSet<String> = sim
-        .litert_truth()
-        .into_iter()
-        .map(|r| r.object_id)
-        .collect();
-    assert_eq!(catalog, truth);
-}
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
     s.run_once(Trigger::Manual, CancellationToken::new())

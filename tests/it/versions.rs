@@ -1,7 +1,9 @@
 //! Versions and assets from upstream commits, against the simulator on both backends.
 
 use crate::both_backends;
-use crate::support::{serve_config, syncer, Backend, Role, SimHandle, TestApp, TestDb};
+use crate::support::{
+    has_model_file, serve_config, syncer, Backend, Role, SimHandle, TestApp, TestDb,
+};
 use axum::http::StatusCode;
 use pocket_catalog::domain::{RunStatus, Trigger};
 use pocket_catalog::hubsim::population::SimRepo;
@@ -22,12 +24,6 @@ fn versioned(store: &Store, sim: &SimHandle) -> Syncer {
     syncer(store, sim, |c| {
         c.pull_versions = true;
         c.require_model_file = true;
-    })
-}
-
-fn has_model_file(r: &SimRepo) -> bool {
-    r.files.iter().any(|f| {
-        f.path.ends_with(".tflite") || f.path.ends_with(".litertlm") || f.path.ends_with(".task")
     })
 }
 

@@ -1,0 +1,229 @@
+//! The crash suite: the real `pocket-catalog sync` killed with SIGKILL at three points of a run (mid
+//! listing, during the detail step, during the confirmation of removals), on both backends. After each
+//! kill the database is intact, holds no half-written record, and the next run completes to the
+//! simulator's truth.
+
+use crate::both_backends;
+use crate::support::{
+    active_object_ids, all_synced, assert_catalog_equals_truth, has_model_file, syncer, Backend,
+    SimHandle, TestDb,
+};
+use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
+use pocket_catalog::hubsim::{Faults, Stats};
+use pocket_catalog::records::SyncRun;
+use pocket_catalog::store::Store;
+use pocket_catalog::sync::{ClaimError, RunReport, SyncConfig};
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Child;
+
+both_backends!(
+    a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes,
+    a_sync_killed_during_the_detail_step_leaves_no_model_without_its_version,
+    a_sync_killed_while_confirming_removals_loses_nothing_and_the_next_run_removes_them,
+);
+
+/// Slow enough to be caught mid-run: every Hub request takes 40 ms.
+fn slow() -> Faults {
+    Faults {
+        latency_ms: 40,
+        ..Default::default()
+    }
+}
+
+/// The real binary syncing `db` from `sim`, with a 2 s lease so a successor can take over quickly.
+fn spawn_sync(db: &TestDb, sim: &SimHandle, versions: bool) -> Child {
+    let flag = if versions { "true" } else { "false" };
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+        .args(["--database-url", &db.url, "sync", "--hf-endpoint", &sim.url])
+        .args(["--sync-pull-versions", flag])
+        .args(["--sync-require-model-file", flag])
+        .args(["--sync-lease-secs", "2"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pocket-catalog sync")
+}
+
+/// Polls the newest run and the simulator's counters every 20 ms; SIGKILLs the child as soon as `at`
+/// holds and returns the run as it was recorded at that moment.
+async fn kill_when(
+    child: &mut Child,
+    store: &Store,
+    sim: &SimHandle,
+    at: impl Fn(&SyncRun, &Stats) -> bool,
+) -> SyncRun {
+    for _ in 0..1500 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let runs = store.list_runs(1, None).await.unwrap();
+        if let Some(run) = runs.into_iter().next() {
+            if run.status == RunStatus::Running && at(&run, &sim.sim.stats()) {
+                child.start_kill().unwrap();
+                child.wait().await.unwrap();
+                return store.get_run(run.id).await.unwrap().unwrap();
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the sync ended ({status}) before the kill point was reached");
+        }
+    }
+    panic!("the kill point was never reached");
+}
+
+/// The next run, once the dead process's lease has expired, with the simulator healthy again.
+async fn next_run(store: &Store, sim: &SimHandle, tweak: impl Fn(&mut SyncConfig)) -> RunReport {
+    sim.sim.set_faults(Faults::default());
+    let s = syncer(store, sim, |c| {
+        c.lease_ttl = Duration::from_secs(2);
+        tweak(c)
+    });
+    loop {
+        match s.run_once(Trigger::Manual, Default::default()).await {
+            Ok(report) => return report,
+            Err(ClaimError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The database file is sound (SQLite's own check; PostgreSQL is crash-safe by its WAL) and the killed
+/// run is recorded as failed (abandoned) by its successor.
+async fn assert_intact_and_killed_run_recorded(db: &TestDb, store: &Store, killed: &SyncRun) {
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+    let after = store.get_run(killed.id).await.unwrap().unwrap();
+    assert_eq!(after.status, RunStatus::Failed);
+    assert!(after.error.unwrap().contains("abandoned"));
+}
+
+async fn a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(4_000, 0, 13).await;
+    sim.sim.set_faults(slow());
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let mut child = spawn_sync(&db, &sim, false);
+    // Killed once it has committed some pages but not all.
+    let killed = kill_when(&mut child, &store, &sim, |run, _| run.counts.created > 0).await;
+    let truth = sim.litert_truth();
+    let stored = store.active_synced().await.unwrap();
+    assert!(stored.len() < truth.len(), "killed before the end");
+    assert_eq!(
+        stored.len() as i64,
+        killed.counts.created,
+        "the run's counters equal what was committed"
+    );
+
+    let report = next_run(&store, &sim, |_| {}).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(report.counts.created as usize + stored.len(), truth.len());
+    assert_eq!(store.active_synced().await.unwrap().len(), truth.len());
+    assert_catalog_equals_truth(&store, &sim).await;
+    assert_intact_and_killed_run_recorded(&db, &store, &killed).await;
+}
+
+async fn a_sync_killed_during_the_detail_step_leaves_no_model_without_its_version(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(1_500, 0, 14).await;
+    sim.sim.set_faults(slow());
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let mut child = spawn_sync(&db, &sim, true);
+    // Killed with a page's versions committed and the next page's detail requests in flight.
+    let killed = kill_when(&mut child, &store, &sim, |run, stats| {
+        let detail_requests = stats.model_info + stats.tree;
+        run.counts.versions_created > 0 && detail_requests > run.counts.versions_created as u64 + 8
+    })
+    .await;
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .filter(has_model_file)
+        .map(|r| r.object_id)
+        .collect();
+    let stored = all_synced(&store).await;
+    assert!(
+        !stored.is_empty() && stored.len() < truth.len(),
+        "killed mid-way"
+    );
+    for m in &stored {
+        let versions = store.list_versions(m.id).await.unwrap();
+        assert_eq!(versions.len(), 1, "{:?} has no version", m.hf_model_id);
+        assert!(!versions[0].assets.is_empty());
+    }
+    assert_eq!(stored.len() as i64, killed.counts.versions_created);
+
+    let report = next_run(&store, &sim, |c| {
+        c.pull_versions = true;
+        c.require_model_file = true;
+    })
+    .await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(active_object_ids(&store).await, truth);
+    let repos = sim.litert_truth();
+    for m in all_synced(&store).await {
+        let oid = m.upstream.as_ref().unwrap().object_id.clone();
+        let repo = repos.iter().find(|r| r.object_id == oid).unwrap();
+        let versions = store.list_versions(m.id).await.unwrap();
+        assert_eq!(versions.len(), 1, "exactly one version, no duplicate");
+        assert_eq!(
+            versions[0].hf_commit_sha.as_deref(),
+            Some(repo.sha.as_str())
+        );
+    }
+    assert_intact_and_killed_run_recorded(&db, &store, &killed).await;
+}
+
+async fn a_sync_killed_while_confirming_removals_loses_nothing_and_the_next_run_removes_them(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(3_000, 0, 15).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let first = next_run(&store, &sim, |_| {}).await;
+    assert_eq!(first.status, RunStatus::Success);
+    let before = active_object_ids(&store).await;
+    let change = sim.sim.mutate();
+    let gone = change.removed.len() + change.privatised.len();
+    assert!(gone > 20, "enough removals to be caught among them: {gone}");
+
+    sim.sim.reset_stats();
+    sim.sim.set_faults(slow());
+    let mut child = spawn_sync(&db, &sim, false);
+    // Every listing page is fetched; the confirmations of the missing repos are under way.
+    let killed = kill_when(&mut child, &store, &sim, |_, stats| stats.model_info >= 10).await;
+    let stored = all_synced(&store).await;
+    let removed_now = stored
+        .iter()
+        .filter(|m| m.upstream.as_ref().unwrap().status != Some(UpstreamStatus::Active))
+        .count();
+    assert_eq!(removed_now, 0, "nothing is removed before it is confirmed");
+    assert_eq!(killed.counts.removed, 0);
+    let truth: BTreeSet<String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| r.object_id)
+        .collect();
+    let still_upstream: BTreeSet<String> = before.intersection(&truth).cloned().collect();
+    assert!(
+        active_object_ids(&store).await.is_superset(&still_upstream),
+        "every repo still upstream is still active"
+    );
+
+    let report = next_run(&store, &sim, |_| {}).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(report.counts.removed as usize, gone);
+    assert_catalog_equals_truth(&store, &sim).await;
+    assert_intact_and_killed_run_recorded(&db, &store, &killed).await;
+}
