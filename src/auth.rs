@@ -217,12 +217,6 @@ pub struct AuthThrottle {
     window: std::time::Duration,
 }
 
-impl Default for AuthThrottle {
-    fn default() -> Self {
-        AuthThrottle::new(30, std::time::Duration::from_secs(60))
-    }
-}
-
 impl AuthThrottle {
     pub fn new(max: u32, window: std::time::Duration) -> AuthThrottle {
         AuthThrottle {

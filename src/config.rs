@@ -178,6 +178,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
+    /// Failed authentications a client may make per minute before it is refused with 429.
+    #[arg(long, env = "POCKET_AUTH_FAILURES_PER_MINUTE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
     /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
     #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub supabase_jwt_secret: Option<SecretString>,
@@ -470,6 +474,7 @@ impl Default for ServeArgs {
             cors_origins: Vec::new(),
             request_timeout_secs: 30,
             max_body_bytes: 1_048_576,
+            auth_failures_per_minute: 30,
             hf_webhook_secret: None,
             supabase_jwt_secret: None,
             supabase_url: None,

@@ -1,11 +1,10 @@
 //! Security properties: tokens hashed at rest, throttled failed authentication, CORS closed by default,
 //! and no secret in any log line of a real process.
 
-use crate::support::{Backend, Role, SimHandle, TestApp, TestDb};
+use crate::support::{run_cli, Backend, Role, Served, SimHandle, TestApp, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use pocket_catalog::config::ServeArgs;
-use std::process::Stdio;
 use std::time::Duration;
 
 #[tokio::test]
@@ -122,21 +121,7 @@ async fn cors_is_closed_unless_origins_are_configured() {
 async fn no_secret_reaches_the_logs() {
     let sim = SimHandle::start(40, 0, 61).await;
     let db = TestDb::new(Backend::Sqlite).await;
-    let admin = {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
-            .args([
-                "--database-url",
-                &db.url,
-                "token",
-                "create",
-                "--username",
-                "ops",
-                "--admin",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
     let hf_token = "hf_SuperSecretHubToken0123456789";
     let webhook_secret = "whsec-SuperSecretWebhook";
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -144,46 +129,22 @@ async fn no_secret_reaches_the_logs() {
         .local_addr()
         .unwrap();
     let notify_path = "hooks/T000/B000/SuperSecretSlackPath";
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Logs go to a file: a pipe nobody reads would fill up and stall the server.
-    let log_dir = tempfile::tempdir().unwrap();
-    let log_path = log_dir.path().join("serve.log");
-    let log_file = std::fs::File::create(&log_path).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
-        .args([
-            "--database-url",
-            &db.url,
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("RUST_LOG", "debug")
-        .env("POCKET_LOG_FORMAT", "json")
-        .env("HF_ENDPOINT", &sim.url)
-        .env("HF_TOKEN", hf_token)
-        .env("HF_WEBHOOK_SECRET", webhook_secret)
-        .env(
-            "NOTIFY_WEBHOOK_URLS",
-            format!("http://{closed}/{notify_path}"),
-        )
-        .env("SYNC_PULL_VERSIONS", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log_file))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let notify_url = format!("http://{closed}/{notify_path}");
+    let served = Served::start(
+        &db,
+        &[
+            ("RUST_LOG", "debug"),
+            ("POCKET_LOG_FORMAT", "json"),
+            ("HF_ENDPOINT", &sim.url),
+            ("HF_TOKEN", hf_token),
+            ("HF_WEBHOOK_SECRET", webhook_secret),
+            ("NOTIFY_WEBHOOK_URLS", &notify_url),
+            ("SYNC_PULL_VERSIONS", "true"),
+        ],
+    )
+    .await;
+    let base = &served.base;
     let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let res = http
         .post(format!("{base}/sync/huggingface/litert"))
         .bearer_auth(&admin)
@@ -218,13 +179,7 @@ async fn no_secret_reaches_the_logs() {
         .unwrap();
     assert_eq!(bad.status(), 404);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().await.unwrap().success());
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = served.stop().await;
     assert!(logs.lines().count() > 20, "debug logs were written");
     assert!(logs.contains("request_id"));
     for secret in [
