@@ -269,6 +269,8 @@ pub struct SyncRun {
     pub rules: serde_json::Value,
     /// The one repo of a webhook or ad-hoc run.
     pub repo_id: Option<String>,
+    /// Models active upstream in the catalog when the run ended (none for an abandoned run).
+    pub catalog_size: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

@@ -46,6 +46,8 @@ pub struct JobStatus {
     pub active_run_id: Option<Uuid>,
     /// The most recent run, of any trigger.
     pub last_run: Option<RunResponse>,
+    /// When the last successful run ended.
+    pub last_success_at: Option<DateTime<Utc>>,
 }
 
 async fn job_status(state: &AppState) -> ApiResult<SchedulerStatus> {
@@ -74,6 +76,7 @@ async fn job_status(state: &AppState) -> ApiResult<SchedulerStatus> {
             catchup_window_secs: config.catchup_window.as_secs(),
             active_run_id: holder.run_id.filter(|_| holder.live),
             last_run,
+            last_success_at: state.store.last_success_at().await?,
         }],
     })
 }
@@ -122,6 +125,7 @@ pub struct RolesRequest {
         (status = 200, body = super::users::UserResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A field that is not a role"),
     ))]
 async fn set_roles(
     State(state): State<AppState>,

@@ -142,6 +142,9 @@ pub struct ListModelsParams {
     sort: Option<SortKey>,
     /// Include models whose upstream repo is gone or private.
     include_removed: Option<bool>,
+    /// Only mirrored models with this upstream status (`active`, `removed`, `private`, …); overrides
+    /// `include_removed`.
+    upstream_status: Option<UpstreamStatus>,
     /// `true`: licences that generally allow commercial use; `false`: those that do not.
     commercial: Option<bool>,
     /// Page size, 1 to 1000 (default 50).
@@ -210,6 +213,7 @@ pub(super) async fn list_page(
         q: p.q,
         sort,
         include_removed: p.include_removed.unwrap_or(false),
+        upstream_status: p.upstream_status,
         commercial: p.commercial,
         limit: limit as u32,
         after,
@@ -227,6 +231,7 @@ pub(super) async fn list_page(
             query.source,
             &query.q,
             query.include_removed,
+            query.upstream_status,
             query.commercial
         )
     );
@@ -366,6 +371,7 @@ fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     request_body = CreateModelRequest,
     responses(
         (status = 201, body = ModelResponse),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
@@ -430,6 +436,7 @@ pub struct UpdateModelRequest {
     request_body = UpdateModelRequest,
     responses(
         (status = 200, body = ModelResponse),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
@@ -581,6 +588,7 @@ pub struct CreateVersionRequest {
     request_body = CreateVersionRequest,
     responses(
         (status = 201, body = VersionResponse),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody),

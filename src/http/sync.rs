@@ -145,6 +145,7 @@ fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Respon
     responses(
         (status = 200, body = SyncResponse, description = "The run ended (success or partial)"),
         (status = 202, body = RunErrorBody, description = "Started; follow /sync/runs/{run_id}"),
+        (status = 400, body = ErrorBody, description = "`wait` is not `true` or `false`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = RunErrorBody, description = "A run is already in progress"),
         (status = 502, body = RunErrorBody, description = "The run failed upstream; it is recorded"),
@@ -203,6 +204,8 @@ pub struct RunResponse {
     /// The filtering rules in force.
     pub rules: serde_json::Value,
     pub repo_id: Option<String>,
+    /// Models active upstream in the catalog when the run ended.
+    pub catalog_size: Option<i64>,
 }
 
 impl From<SyncRun> for RunResponse {
@@ -222,6 +225,7 @@ impl From<SyncRun> for RunResponse {
             error: r.error,
             rules: r.rules,
             repo_id: r.repo_id,
+            catalog_size: r.catalog_size,
         }
     }
 }
@@ -349,6 +353,7 @@ pub struct AdhocRequest {
     request_body = AdhocRequest,
     responses(
         (status = 200, body = SyncResponse),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "No such public repo (or commit) on the Hub"),
         (status = 409, body = RunErrorBody),

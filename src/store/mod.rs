@@ -9,7 +9,7 @@ mod rows;
 pub mod sqlite;
 mod sync_sql;
 
-use crate::domain::{Category, LicenseType, Source};
+use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
 use crate::records::*;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -152,6 +152,8 @@ pub struct ModelQuery {
     pub q: Option<String>,
     pub sort: SortKey,
     pub include_removed: bool,
+    /// Only mirrored models with this upstream status (overrides `include_removed`).
+    pub upstream_status: Option<UpstreamStatus>,
     /// Only licences that generally allow (or forbid) commercial use.
     pub commercial: Option<bool>,
     /// Leave `total` at -1 (the caller knows it already).
@@ -188,7 +190,9 @@ impl ListSql {
             filter: String::from(" WHERE 1=1"),
             params: Vec::new(),
         };
-        if !q.include_removed {
+        if let Some(status) = q.upstream_status {
+            sql.push_eq("upstream_status", Param::Text(status.as_str().into()));
+        } else if !q.include_removed {
             sql.filter.push_str(
                 " AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))",
             );

@@ -230,6 +230,7 @@ pub(super) struct RunRow {
     error: Option<String>,
     rules: Json<serde_json::Value>,
     repo_id: Option<String>,
+    catalog_size: Option<i64>,
 }
 
 impl TryFrom<RunRow> for SyncRun {
@@ -263,6 +264,7 @@ impl TryFrom<RunRow> for SyncRun {
             error: r.error,
             rules: r.rules.0,
             repo_id: r.repo_id,
+            catalog_size: r.catalog_size,
         })
     }
 }

@@ -14,7 +14,7 @@ pub(crate) const POSTGRES_JSON_IDS: &str = "SELECT json_array_elements_text($1::
 
 pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
-    rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id";
+    rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id, catalog_size";
 
 macro_rules! impl_sync_store {
     ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr) => {
@@ -403,7 +403,10 @@ macro_rules! impl_sync_store {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     "UPDATE sync_runs SET status = $2, finished_at = $3, listing_complete = $4, \
-                     message = $5, error = $6 WHERE id = $1 AND status = 'running'",
+                     message = $5, error = $6, catalog_size = (SELECT COUNT(*) FROM ml_models \
+                     WHERE hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
+                     AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))) \
+                     WHERE id = $1 AND status = 'running'",
                 )
                 .bind(run_id)
                 .bind(status.as_str())
