@@ -3,6 +3,7 @@
 //! malformed input into `{"detail": ...}` errors. Each resource lives in its own file.
 
 mod admin;
+mod dashboard;
 mod downloads;
 mod health;
 mod models;
@@ -87,7 +88,10 @@ impl AppState {
             refresh: RefreshQueue::default(),
             search_cache: Default::default(),
             counts: CountCache::default(),
-            auth_throttle: Default::default(),
+            auth_throttle: crate::auth::AuthThrottle::new(
+                config.auth_failures_per_minute,
+                std::time::Duration::from_secs(60),
+            ),
             jwt: crate::jwt::JwtVerifier::new(
                 crate::config::secret(config.supabase_jwt_secret.clone()),
                 config.supabase_url.clone(),
@@ -221,6 +225,7 @@ pub fn app(state: AppState) -> Router {
         .layer(timeout)
         .merge(long_routes)
         .route_layer(axum::middleware::from_fn(track_metrics))
+        .merge(dashboard::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async {

@@ -1,0 +1,172 @@
+// Drives the admin dashboard in Debian's headless Chromium with playwright-core (no browser download).
+// Run by the Rust test `dashboard::the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium`, which
+// starts the simulator and a real `serve` and passes:
+//   BASE_URL, SIM_URL, ADMIN_TOKEN, USER_TOKEN, REPO_ID (a repo the sync will mirror), SCREENSHOT_DIR,
+//   CHROMIUM.
+// Prints one JSON line of findings; exits non-zero on the first failed expectation.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const BASE = env("BASE_URL");
+const SIM = env("SIM_URL");
+const ADMIN = env("ADMIN_TOKEN");
+const USER = env("USER_TOKEN");
+const REPO = env("REPO_ID");
+const SHOTS = env("SCREENSHOT_DIR");
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const external = [];
+const consoleErrors = [];
+const findings = {};
+
+async function newPage(viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("request", (r) => { if (!r.url().startsWith(BASE)) external.push(r.url()); });
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  return page;
+}
+
+const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+/** Signs in with the keyboard only: the token field has the focus, Enter submits. */
+async function signIn(page, token) {
+  await page.goto(`${BASE}/admin`);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "token");
+  await page.keyboard.type(token);
+  await page.keyboard.press("Enter");
+}
+
+let page;
+try {
+  page = await newPage({ width: 1280, height: 860 });
+
+  // A wrong token and a non-admin token are refused with a message; nothing is stored.
+  await signIn(page, "pcat_not-a-real-token");
+  await page.getByText("This token is not valid.").waitFor();
+  await page.fill("#token", USER);
+  await page.keyboard.press("Enter");
+  await page.getByText("is not an admin").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await shot(page, "01-sign-in");
+
+  await page.fill("#token", ADMIN);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Sync", exact: true }).waitFor();
+  findings.storage = await page.evaluate(() => ({
+    session: Object.keys(sessionStorage), local: localStorage.length, cookies: document.cookie,
+  }));
+  assert.deepEqual(findings.storage, { session: ["pocket-catalog-admin-token"], local: 0, cookies: "" });
+  await page.locator("#last-run").getByText("no run yet").waitFor();
+
+  // Run a sync now: confirmation, then the run shows as active with the buttons disabled, then finishes.
+  await page.click("#run-now");
+  await page.getByRole("dialog").getByText("Start a full sync").waitFor();
+  await page.click("#confirm-ok");
+  await page.locator("#active-run").waitFor({ timeout: 10000 });
+  assert.equal(await page.isDisabled("#run-now"), true, "Run now is disabled while a run is active");
+  assert.equal(await page.isDisabled("#pause"), true, "Pause is disabled while a run is active");
+  await shot(page, "02-sync-running");
+  await page.locator("#last-run .badge.success").waitFor({ timeout: 60000 });
+  await page.locator("#active-run").waitFor({ state: "detached" });
+  assert.equal(await page.isDisabled("#run-now"), false);
+  await page.locator("#runs-chart").waitFor();
+  await page.locator("#last-success").getByText("ago").waitFor();
+
+  // The Hub changes (updates, removals, renames, additions); a second run shows them in the chart.
+  const mutation = await (await fetch(`${SIM}/_sim/mutate`, { method: "POST" })).json();
+  findings.mutation = { committed: mutation.committed.length, removed: mutation.removed.length };
+  await page.click("#run-now");
+  await page.click("#confirm-ok");
+  await page.locator("#runs-chart g").nth(1).waitFor({ timeout: 60000 });
+  await page.locator("#active-run").waitFor({ state: "detached" });
+  assert.equal(await page.locator("#runs-chart circle").count(), 2, "the catalog size of both runs");
+  findings.catalog_card = await page.locator("#catalog-size .value").innerText();
+  await shot(page, "03-sync-overview");
+
+  // Pause and resume, each confirmed.
+  await page.click("#pause");
+  await page.click("#confirm-ok");
+  await page.locator("#next-run").getByText("paused").waitFor();
+  assert.equal(await page.isDisabled("#pause"), true);
+  await page.click("#resume");
+  await page.click("#confirm-ok");
+  await page.locator("#next-run .value").getByText("UTC").waitFor();
+
+  // Run history and a run's detail.
+  await page.getByRole("link", { name: "Runs", exact: true }).click();
+  await page.getByRole("heading", { name: "Runs" }).waitFor();
+  const rows = await page.locator("tbody tr").count();
+  assert.ok(rows >= 1, "the run is listed");
+  await page.locator("tbody tr").first().getByRole("link").click();
+  await page.getByRole("heading", { name: /Skipped records/ }).waitFor();
+  findings.run_detail = await page.locator("#run-counts").innerText();
+  await shot(page, "04-run-detail");
+
+  // Search the catalog, open a model and its versions.
+  await page.getByRole("link", { name: "Models", exact: true }).click();
+  await page.getByRole("search").waitFor();
+  await page.fill("input[name=q]", REPO.split("/")[1]);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator("tbody tr", { hasText: REPO });
+  await row.waitFor();
+  findings.model_count = await page.locator("#model-count").innerText();
+  await shot(page, "05-models");
+  await row.getByRole("link").first().click();
+  await page.getByRole("heading", { name: /Versions \(1\)/ }).waitFor();
+  const assets = await page.locator(".version tbody tr").count();
+  assert.ok(assets >= 1, "the version lists its files");
+  findings.assets = assets;
+  await shot(page, "06-model");
+
+  // The upstream-status filter (its values come from the OpenAPI document) shows the removed repos.
+  await page.getByRole("link", { name: "Models", exact: true }).click();
+  await page.selectOption("select[name=upstream_status]", "removed");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/upstream_status=removed/);
+  await page.locator("#model-count").getByText(/^[1-9]/).waitFor();
+  const badges = await page.locator("tbody .badge").allInnerTexts();
+  assert.ok(badges.length > 0 && badges.every((b) => b === "removed"), `only removed models: ${badges}`);
+  findings.removed_listed = badges.length;
+
+  // 320 px wide: same pages, nothing wider than the screen.
+  const phone = await newPage({ width: 320, height: 700 });
+  await signIn(phone, ADMIN);
+  await phone.getByRole("heading", { name: "Sync", exact: true }).waitFor();
+  await phone.locator("#runs-chart").waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(overflow <= 320, `the page is ${overflow}px wide at 320px`);
+  await shot(phone, "07-sync-320px");
+  await phone.goto(`${BASE}/admin#/models?q=${encodeURIComponent(REPO.split("/")[1])}`);
+  await phone.locator("tbody tr").first().waitFor();
+  const overflowModels = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(overflowModels <= 320, `the models page is ${overflowModels}px wide at 320px`);
+  await shot(phone, "08-models-320px");
+
+  // Signing out forgets the token.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+  assert.deepEqual(external, [], "no request left the origin");
+  assert.deepEqual(consoleErrors.filter((e) => !e.includes("401")), [], "no script error");
+  console.log(JSON.stringify({ ok: true, ...findings }));
+} catch (err) {
+  if (page) await shot(page, "failure").catch(() => {});
+  throw err;
+} finally {
+  await browser.close();
+}
