@@ -20,6 +20,7 @@ both_backends!(
     damaged_listings_never_remove_anything,
     a_mass_disappearance_is_refused_by_the_threshold,
     filtering_rules_are_applied_and_recorded,
+    a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_completes,
 );
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
@@ -412,4 +413,54 @@ async fn filtering_rules_are_applied_and_recorded(backend: Backend) {
         serde_json::to_value(&spec).unwrap(),
         "the rules in force are recorded"
     );
+}
+
+async fn a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_completes(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(3_000, 0, 7).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    sync(&syncer(&store, &sim, |_| {})).await;
+    let before = store.active_synced().await.unwrap().len();
+    let change = sim.sim.mutate();
+    assert!(!change.removed.is_empty());
+    sim.sim.set_faults(Faults {
+        latency_ms: 40,
+        ..Default::default()
+    });
+    let world = sim.sim.clone();
+    let run = {
+        let s = syncer(&store, &sim, |_| {});
+        tokio::spawn(async move { sync(&s).await })
+    };
+    // The Hub goes away once the first pages are in.
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let runs = store.list_runs(1, None).await.unwrap();
+        if runs.first().is_some_and(|r| r.counts.fetched > 0) {
+            break;
+        }
+    }
+    drop(sim);
+    let report = run.await.unwrap();
+    assert!(
+        matches!(report.status, RunStatus::Failed | RunStatus::Partial),
+        "{report:?}"
+    );
+    assert!(!report.listing_complete);
+    assert!(format!("{report:?}").contains("stopped early"), "{report:?}");
+    assert_eq!(report.counts.removed, 0, "nothing removed on a broken listing");
+    assert_eq!(store.active_synced().await.unwrap().len(), before + report.counts.created as usize);
+
+    // The Hub is back (same repos, another address): the next run completes to the truth.
+    world.set_faults(Faults::default());
+    let sim = SimHandle::with_world(world).await;
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(
+        report.counts.removed as usize,
+        change.removed.len() + change.privatised.len()
+    );
+    assert_catalog_equals_truth(&store, &sim).await;
 }
