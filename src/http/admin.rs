@@ -117,7 +117,9 @@ pub struct RolesRequest {
     pub is_admin: Option<bool>,
 }
 
-/// Set a user's roles (e.g. promote a user who signed in with a Supabase token).
+/// Set a user's roles (e.g. promote a user who signed in with a Supabase token). An admin cannot take
+/// away their own admin role (409): another admin must, so the service never loses its last operator by
+/// accident.
 #[utoipa::path(post, path = "/admin/users/{user_id}/roles", tag = "admin", security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "User id")),
     request_body = RolesRequest,
@@ -125,6 +127,7 @@ pub struct RolesRequest {
         (status = 200, body = super::users::UserResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "An admin removing their own admin role"),
         (status = 422, body = ErrorBody, description = "A field that is not a role"),
     ))]
 async fn set_roles(
@@ -136,6 +139,11 @@ async fn set_roles(
     let admin = caller.admin()?;
     let user_id = Uuid::parse_str(&user_id)
         .map_err(|_| crate::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
+    if user_id == admin.id && req.is_admin == Some(false) {
+        return Err(crate::error::ApiError::Conflict(
+            "An admin cannot remove their own admin role; ask another admin".into(),
+        ));
+    }
     let user = state
         .store
         .set_user_roles(user_id, req.is_developer, req.is_admin)

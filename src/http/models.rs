@@ -137,6 +137,7 @@ pub struct ListModelsParams {
     /// `huggingface` (mirrored) or `user` (published here).
     source: Option<Source>,
     /// Case-insensitive text searched in name, description and tags (at most 200 characters).
+    #[param(max_length = 200)]
     q: Option<String>,
     /// `created_at` (default, newest first), `updated_at`, `name` or `downloads`.
     sort: Option<SortKey>,
@@ -148,6 +149,7 @@ pub struct ListModelsParams {
     /// `true`: licences that generally allow commercial use; `false`: those that do not.
     commercial: Option<bool>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// The opaque cursor from the previous page's `Link: <…>; rel="next"` header.
     cursor: Option<String>,
@@ -299,6 +301,8 @@ async fn get_model(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateModelRequest {
+    /// 1 to 200 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -573,6 +577,8 @@ async fn get_version(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVersionRequest {
+    /// 1 to 100 characters, not only spaces; unique per model.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     version_string: String,
     #[serde(default)]
     changelog: Option<String>,

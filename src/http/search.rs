@@ -68,8 +68,10 @@ impl SearchCache {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Part of the repo id, at least 2 characters.
+    #[param(min_length = 2)]
     query: String,
     /// At most this many results (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 

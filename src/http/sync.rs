@@ -242,6 +242,7 @@ pub struct RunDetail {
 #[into_params(parameter_in = Query)]
 pub struct RunListParams {
     /// Page size, 1 to 200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// From the previous page's `Link` header.
     cursor: Option<String>,
@@ -341,9 +342,11 @@ async fn get_run(
 #[serde(deny_unknown_fields)]
 pub struct AdhocRequest {
     /// The Hub repo (`owner/name`).
+    #[schema(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,95})?$")]
     pub repo_id: String,
     /// A commit (40 hex digits) to import instead of the head.
     #[serde(default)]
+    #[schema(pattern = r"^[0-9a-fA-F]{40}$")]
     pub commit_sha: Option<String>,
 }
 

@@ -138,6 +138,20 @@ async fn hs256_tokens_sign_in_and_create_the_user_once() {
         StatusCode::NOT_FOUND
     );
 
+    // An admin cannot demote themselves (the last operator would lock everyone out).
+    let me = app.get("/users/me", Some(&admin)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let demote = app
+        .post(
+            &format!("/admin/users/{me}/roles"),
+            Some(&admin),
+            json!({"is_admin": false}),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::CONFLICT, "{}", demote.body);
+
     // Our opaque tokens keep working next to JWTs.
     assert_eq!(
         app.get("/users/me", Some(&admin)).await.status,

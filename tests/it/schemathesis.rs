@@ -8,6 +8,7 @@ use crate::support::{run_cli, Backend, Served, SimHandle, TestDb};
 /// Examples per operation; with 24 operations and schemathesis's phases, about 1,500 requests.
 const MAX_EXAMPLES: &str = "30";
 const SEED: &str = "1";
+const WEBHOOK_SECRET: &str = "st-webhook-secret";
 
 #[tokio::test]
 async fn the_openapi_document_holds_under_schemathesis() {
@@ -26,6 +27,8 @@ async fn the_openapi_document_holds_under_schemathesis() {
             ("HF_ENDPOINT", &sim.url),
             // Generated requests hammer the same client; the failed-auth throttle is tested elsewhere.
             ("POCKET_AUTH_FAILURES_PER_MINUTE", "100000"),
+            // With a secret the webhook route is live (without one it answers 404).
+            ("HF_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ],
     )
     .await;
@@ -44,6 +47,7 @@ async fn the_openapi_document_holds_under_schemathesis() {
         .arg("run")
         .arg(format!("{}/openapi.json", served.base))
         .args(["--header", &format!("Authorization: Bearer {admin}")])
+        .args(["--header", &format!("X-Webhook-Secret: {WEBHOOK_SECRET}")])
         .args([
             "--checks",
             "not_a_server_error,response_schema_conformance,status_code_conformance,ignored_auth",
@@ -66,4 +70,6 @@ async fn the_openapi_document_holds_under_schemathesis() {
         stdout.contains("passed"),
         "schemathesis ran no test:\n{stdout}"
     );
+    // The summary, for `cargo test schemathesis -- --nocapture` (RELIABILITY.md quotes it).
+    println!("{stdout}");
 }

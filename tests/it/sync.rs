@@ -449,9 +449,18 @@ async fn a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_complet
         "{report:?}"
     );
     assert!(!report.listing_complete);
-    assert!(format!("{report:?}").contains("stopped early"), "{report:?}");
-    assert_eq!(report.counts.removed, 0, "nothing removed on a broken listing");
-    assert_eq!(store.active_synced().await.unwrap().len(), before + report.counts.created as usize);
+    assert!(
+        format!("{report:?}").contains("stopped early"),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.counts.removed, 0,
+        "nothing removed on a broken listing"
+    );
+    assert_eq!(
+        store.active_synced().await.unwrap().len(),
+        before + report.counts.created as usize
+    );
 
     // The Hub is back (same repos, another address): the next run completes to the truth.
     world.set_faults(Faults::default());
