@@ -149,6 +149,58 @@ mod tests {
         })
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,16}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-zA-Z_]{1,10}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Real entries with random damage (a field replaced by any JSON value, or the entry replaced
+        /// whole): the page still parses, and every entry is either a model or a skip with a reason.
+        #[test]
+        fn every_entry_of_a_damaged_page_is_parsed_or_skipped_with_a_reason(
+            damage in proptest::collection::vec(
+                (0u8..3, "(id|_id|tags|siblings|lastModified|downloads|cardData|gated|sha|[a-z]{1,6})", json_value()),
+                1..24,
+            )
+        ) {
+            let real: Vec<Value> = serde_json::from_slice(&fixture("list_expand_page.json")).unwrap();
+            let entries: Vec<Value> = damage
+                .iter()
+                .enumerate()
+                .map(|(i, (how, field, value))| {
+                    let mut entry = real[i % real.len()].clone();
+                    match how {
+                        0 => entry,
+                        1 => {
+                            entry[field.as_str()] = value.clone();
+                            entry
+                        }
+                        _ => value.clone(),
+                    }
+                })
+                .collect();
+            let body = serde_json::to_vec(&entries).unwrap();
+            let (models, skipped) = parse_page(&body).expect("a JSON array always parses");
+            proptest::prop_assert_eq!(models.len() + skipped.len(), entries.len());
+            proptest::prop_assert!(skipped.iter().all(|s| !s.reason.is_empty()));
+            let intact = damage.iter().filter(|(how, _, _)| *how == 0).count();
+            proptest::prop_assert!(models.len() >= intact, "intact entries are kept");
+        }
+    }
+
     #[test]
     fn real_listing_pages_parse() {
         let default = fixture("list_default_page.json");
