@@ -1,8 +1,8 @@
 // Drives the admin dashboard in Debian's headless Chromium with playwright-core (no browser download).
 // Run by the Rust test `dashboard::the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium`, which
 // starts the simulator and a real `serve` and passes:
-//   BASE_URL, SIM_URL, ADMIN_TOKEN, USER_TOKEN, REPO_ID (a repo the sync will mirror), SCREENSHOT_DIR,
-//   CHROMIUM.
+//   BASE_URL, SIM_URL, ADMIN_TOKEN, USER_TOKEN, REPO_IDS (comma-separated repos the sync will mirror; the
+//   first that the simulated Hub change leaves alone is searched), SCREENSHOT_DIR, CHROMIUM.
 // Prints one JSON line of findings; exits non-zero on the first failed expectation.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -17,7 +17,8 @@ const BASE = env("BASE_URL");
 const SIM = env("SIM_URL");
 const ADMIN = env("ADMIN_TOKEN");
 const USER = env("USER_TOKEN");
-const REPO = env("REPO_ID");
+const CANDIDATES = env("REPO_IDS").split(",");
+let REPO;
 const SHOTS = env("SCREENSHOT_DIR");
 mkdirSync(SHOTS, { recursive: true });
 
@@ -89,6 +90,9 @@ try {
   // The Hub changes (updates, removals, renames, additions); a second run shows them in the chart.
   const mutation = await (await fetch(`${SIM}/_sim/mutate`, { method: "POST" })).json();
   findings.mutation = { committed: mutation.committed.length, removed: mutation.removed.length };
+  const changed = new Set([...mutation.removed, ...mutation.privatised, ...mutation.renamed.map(([from]) => from)]);
+  REPO = CANDIDATES.find((id) => !changed.has(id));
+  assert.ok(REPO, "a candidate repo is untouched by the change");
   await page.click("#run-now");
   await page.click("#confirm-ok");
   await page.locator("#runs-chart g").nth(1).waitFor({ timeout: 60000 });
@@ -121,7 +125,7 @@ try {
   await page.getByRole("search").waitFor();
   await page.fill("input[name=q]", REPO.split("/")[1]);
   await page.getByRole("button", { name: "Search" }).click();
-  const row = page.locator("tbody tr", { hasText: REPO });
+  const row = page.locator("tbody tr").filter({ has: page.getByText(REPO, { exact: true }) });
   await row.waitFor();
   findings.model_count = await page.locator("#model-count").innerText();
   await shot(page, "05-models");

@@ -66,12 +66,13 @@ async fn the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium() {
         latency_ms: 60,
         ..Default::default()
     });
-    let repo = sim
+    let repos: Vec<String> = sim
         .litert_truth()
         .into_iter()
-        .find(has_model_file)
-        .unwrap()
-        .id;
+        .filter(has_model_file)
+        .take(10)
+        .map(|r| r.id)
+        .collect();
     let db = TestDb::new(Backend::Sqlite).await;
     let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
     run_cli(
@@ -103,7 +104,7 @@ async fn the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium() {
         .env("SIM_URL", &sim.url)
         .env("ADMIN_TOKEN", &admin)
         .env("USER_TOKEN", &user)
-        .env("REPO_ID", &repo)
+        .env("REPO_IDS", repos.join(","))
         .env("SCREENSHOT_DIR", shots)
         .env("CHROMIUM", &chromium)
         .output()
