@@ -182,6 +182,12 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_AUTH_FAILURES_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_failures_per_minute: u32,
+    /// How long `GET /models` pages and `GET /models/{id}` answers may be served from memory, in
+    /// milliseconds (0 disables it). Writes through this replica's API clear the cache; the sync's and
+    /// other replicas' writes, and download counters, show within this time.
+    #[arg(long, env = "POCKET_LIST_CACHE_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub list_cache_ms: u64,
     /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
     #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub supabase_jwt_secret: Option<SecretString>,
@@ -475,6 +481,7 @@ impl Default for ServeArgs {
             request_timeout_secs: 30,
             max_body_bytes: 1_048_576,
             auth_failures_per_minute: 30,
+            list_cache_ms: 1000,
             hf_webhook_secret: None,
             supabase_jwt_secret: None,
             supabase_url: None,

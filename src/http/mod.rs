@@ -3,6 +3,7 @@
 //! malformed input into `{"detail": ...}` errors. Each resource lives in its own file.
 
 mod admin;
+mod cache;
 mod dashboard;
 mod downloads;
 mod health;
@@ -45,7 +46,12 @@ pub struct AppState {
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
     pub search_cache: search::SearchCache,
-    pub counts: CountCache,
+    /// `X-Total-Count` by filter combination, at most 5 s old.
+    pub counts: cache::TtlCache<i64>,
+    /// Whole `GET /models` pages by URL, at most `POCKET_LIST_CACHE_MS` old.
+    pub pages: cache::TtlCache<models::CachedPage>,
+    /// `GET /models/{id}` answers by id or slug, as old as the pages at most.
+    pub details: cache::TtlCache<models::CachedPage>,
     pub auth_throttle: crate::auth::AuthThrottle,
     /// Verifies Supabase access tokens, when configured.
     pub jwt: Option<crate::jwt::JwtVerifier>,
@@ -87,7 +93,15 @@ impl AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
             search_cache: Default::default(),
-            counts: CountCache::default(),
+            counts: cache::TtlCache::new(std::time::Duration::from_secs(5), 4096),
+            pages: cache::TtlCache::new(
+                std::time::Duration::from_millis(config.list_cache_ms),
+                1024,
+            ),
+            details: cache::TtlCache::new(
+                std::time::Duration::from_millis(config.list_cache_ms),
+                8192,
+            ),
             auth_throttle: crate::auth::AuthThrottle::new(
                 config.auth_failures_per_minute,
                 std::time::Duration::from_secs(60),
@@ -105,33 +119,12 @@ impl AppState {
     }
 }
 
-/// Recent `X-Total-Count` values by filter combination (a few seconds old at most).
-#[derive(Clone, Default)]
-pub struct CountCache {
-    entries: Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>>,
-}
-
-impl CountCache {
-    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
-    const MAX: usize = 4096;
-
-    pub fn get(&self, key: &str) -> Option<i64> {
-        let entries = self.entries.lock().expect("count cache lock");
-        entries
-            .get(key)
-            .filter(|(t, _)| t.elapsed() < Self::TTL)
-            .map(|(_, n)| *n)
-    }
-
-    pub fn put(&self, key: String, total: i64) {
-        let mut entries = self.entries.lock().expect("count cache lock");
-        if entries.len() >= Self::MAX {
-            entries.retain(|_, (t, _)| t.elapsed() < Self::TTL);
-            if entries.len() >= Self::MAX {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (std::time::Instant::now(), total));
+impl AppState {
+    /// This replica changed the catalog: cached pages and counts are dropped, so its next reads show it.
+    pub fn catalog_changed(&self) {
+        self.pages.clear();
+        self.details.clear();
+        self.counts.clear();
     }
 }
 

@@ -8,7 +8,7 @@ use crate::records::*;
 use crate::store::{Keyset, ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -169,8 +169,43 @@ async fn list_models(
     _caller: Caller,
     OriginalUri(uri): OriginalUri,
     ApiQuery(p): ApiQuery<ListModelsParams>,
-) -> ApiResult<impl IntoResponse> {
-    list_page(&state, &uri, p, None).await
+) -> ApiResult<Response> {
+    // The same URL gets the same page, whoever asks: the hot first pages are served from memory.
+    let page = state
+        .pages
+        .get_or_fill(&uri.to_string(), async {
+            let (headers, Json(items)) = list_page(&state, &uri, p, None).await?;
+            Ok::<_, ApiError>(CachedPage {
+                headers,
+                body: json_body(&items)?,
+            })
+        })
+        .await?;
+    Ok(page.into_response())
+}
+
+fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
+    serde_json::to_vec(value)
+        .map(Into::into)
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A `GET /models` or `GET /models/{id}` answer as the page cache keeps it.
+#[derive(Clone)]
+pub struct CachedPage {
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl IntoResponse for CachedPage {
+    fn into_response(self) -> Response {
+        let mut res = (self.headers, self.body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
 }
 
 /// A page of models for `p` (with the author fixed when `author` is given), with its headers.
@@ -219,10 +254,10 @@ pub(super) async fn list_page(
         commercial: p.commercial,
         limit: limit as u32,
         after,
-        skip_count: false,
+        skip_count: true,
     };
     // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
-    // filter combination (X-Total-Count may lag writes by that much).
+    // filter combination (X-Total-Count may lag writes by that much), and concurrent misses count once.
     let count_key = format!(
         "{:?}",
         (
@@ -237,16 +272,20 @@ pub(super) async fn list_page(
             query.commercial
         )
     );
-    let cached = state.counts.get(&count_key);
-    let query = ModelQuery {
-        skip_count: cached.is_some(),
-        ..query
-    };
+    let total = state
+        .counts
+        .get_or_fill(&count_key, async {
+            let counted = ModelQuery {
+                limit: 0,
+                after: None,
+                skip_count: false,
+                ..query.clone()
+            };
+            Ok::<_, ApiError>(state.store.list_models(&counted).await?.total)
+        })
+        .await?;
     let mut page = state.store.list_models(&query).await?;
-    match cached {
-        Some(total) => page.total = total,
-        None => state.counts.put(count_key, page.total),
-    }
+    page.total = total;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(next) = page.next {
@@ -294,8 +333,18 @@ async fn get_model(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<ModelResponse>> {
-    Ok(Json(find_model(&state, &id).await?.into()))
+) -> ApiResult<Response> {
+    let page = state
+        .details
+        .get_or_fill(&id, async {
+            let model: ModelResponse = find_model(&state, &id).await?.into();
+            Ok::<_, ApiError>(CachedPage {
+                headers: HeaderMap::new(),
+                body: json_body(&model)?,
+            })
+        })
+        .await?;
+    Ok(page.into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -416,6 +465,7 @@ async fn create_model(
             upstream: None,
         })
         .await?;
+    state.catalog_changed();
     Ok((StatusCode::CREATED, Json(model.into())))
 }
 
@@ -491,9 +541,9 @@ async fn update_model(
             )));
         }
     }
-    Ok(Json(
-        state.store.update_model(model.id, &patch).await?.into(),
-    ))
+    let updated = state.store.update_model(model.id, &patch).await?;
+    state.catalog_changed();
+    Ok(Json(updated.into()))
 }
 
 /// A version as the API shows it.
@@ -662,5 +712,6 @@ async fn create_version(
             created_by: Some(user.id),
         })
         .await?;
+    state.catalog_changed();
     Ok((StatusCode::CREATED, Json(version.into())))
 }

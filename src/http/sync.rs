@@ -178,6 +178,7 @@ async fn trigger_sync(
         return Ok(res);
     }
     let report = finished(handle).await?;
+    state.catalog_changed();
     if let Some(failed) = failure(&report) {
         return Ok(failed);
     }
@@ -409,6 +410,7 @@ async fn adhoc_sync(
     };
     let run_id = claimed.id();
     let report = finished(spawn_run(&state, claimed)).await?;
+    state.catalog_changed();
     if let Some(failed) = failure(&report) {
         return Ok(failed);
     }

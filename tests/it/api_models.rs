@@ -18,6 +18,7 @@ both_backends!(
     versions_are_published_listed_and_read,
     malformed_bodies_get_clear_4xx,
     probes_docs_and_unknown_routes,
+    list_pages_are_cached_briefly_and_api_writes_show_at_once,
 );
 
 async fn models_are_created_read_by_id_and_slug(backend: Backend) {
@@ -584,4 +585,46 @@ fn regex_refs(text: &str) -> Vec<String> {
                 .collect()
         })
         .collect()
+}
+
+async fn list_pages_are_cached_briefly_and_api_writes_show_at_once(backend: Backend) {
+    let mut config = ServeArgs::default();
+    config.list_cache_ms = 300;
+    let app = TestApp::with_config(backend, config).await;
+    let (dev, token) = app.user(Role::Developer).await;
+    let names = |res: &crate::support::TestResponse| -> Vec<String> {
+        res.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(&app.get("/models", None).await).is_empty());
+    // A write through the API clears the cache: the next read sees it.
+    let created = app
+        .post("/models", Some(&token), json!({"name": "Hand Pose"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let first = app.get("/models", None).await;
+    assert_eq!(names(&first), ["Hand Pose"]);
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.header("x-total-count"), Some("1"));
+    // A write this replica's API did not make (the sync, another replica) shows within the TTL.
+    app.store
+        .create_model(&crate::store_conformance::new_model(dev.id, "Pose Lite"))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&app.get("/models", None).await),
+        ["Hand Pose"],
+        "served from the cache"
+    );
+    assert_eq!(
+        names(&app.get("/models?sort=name", None).await),
+        ["Hand Pose", "Pose Lite"],
+        "another URL is another entry"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(names(&app.get("/models", None).await).len(), 2, "expired");
 }

@@ -1,0 +1,140 @@
+//! Short-lived, bounded in-memory caches of the API's hot reads: the number of models matching a filter
+//! (`X-Total-Count`) and whole `GET /models` pages. Both trade a bounded staleness for not repeating the same
+//! database work under load; writes through this replica's API clear the page cache at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Entries live `ttl`; at most `max` of them (expired ones are dropped first, then everything).
+#[derive(Clone)]
+pub struct TtlCache<V> {
+    entries: Arc<Mutex<HashMap<String, (Instant, V)>>>,
+    /// One gate per key being filled: concurrent misses of a key wait for one fill instead of all
+    /// running the same query (no stampede when a hot entry expires).
+    gates: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl<V: Clone> TtlCache<V> {
+    /// A zero `ttl` disables the cache: nothing is stored.
+    pub fn new(ttl: Duration, max: usize) -> Self {
+        TtlCache {
+            entries: Default::default(),
+            gates: Default::default(),
+            ttl,
+            max,
+        }
+    }
+
+    /// The cached value of `key`, or the one `fill` makes (cached when it succeeds). Of concurrent
+    /// misses of one key, one fills and the others wait for it and take its value.
+    pub async fn get_or_fill<E, F>(&self, key: &str, fill: F) -> Result<V, E>
+    where
+        F: std::future::Future<Output = Result<V, E>>,
+    {
+        if self.ttl.is_zero() {
+            return fill.await;
+        }
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let gate = self
+            .gates
+            .lock()
+            .expect("cache lock")
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let filled = fill.await;
+        if let Ok(v) = &filled {
+            self.put(key.to_string(), v.clone());
+        }
+        self.gates.lock().expect("cache lock").remove(key);
+        filled
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|(t, _)| t.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: String, value: V) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("cache lock");
+        if entries.len() >= self.max {
+            let ttl = self.ttl;
+            entries.retain(|_, (t, _)| t.elapsed() < ttl);
+            if entries.len() >= self.max {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), value));
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().expect("cache lock").clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_misses_of_a_key_fill_it_once() {
+        let cache = TtlCache::new(Duration::from_secs(5), 16);
+        let fills = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, fills) = (cache.clone(), fills.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fill("k", async {
+                            fills.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            Ok::<_, ()>(7)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(7));
+        }
+        assert_eq!(fills.load(Ordering::SeqCst), 1);
+        // A failed fill caches nothing.
+        let r: Result<i32, &str> = cache.get_or_fill("e", async { Err("down") }).await;
+        assert_eq!(r, Err("down"));
+        assert_eq!(cache.get("e"), None);
+    }
+
+    #[test]
+    fn entries_expire_are_bounded_and_a_zero_ttl_stores_nothing() {
+        let cache = TtlCache::new(Duration::from_millis(40), 2);
+        cache.put("a".into(), 1);
+        cache.put("b".into(), 2);
+        assert_eq!(cache.get("a"), Some(1));
+        cache.put("c".into(), 3);
+        assert_eq!(cache.get("c"), Some(3), "a full cache makes room");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(cache.get("c"), None, "expired");
+        cache.put("d".into(), 4);
+        cache.clear();
+        assert_eq!(cache.get("d"), None);
+        let off = TtlCache::new(Duration::ZERO, 8);
+        off.put("a".into(), 1);
+        assert_eq!(off.get("a"), None);
+    }
+}
