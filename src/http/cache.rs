@@ -29,7 +29,9 @@ impl<V: Clone> TtlCache<V> {
     }
 
     /// The cached value of `key`, or the one `fill` makes (cached when it succeeds). Of concurrent
-    /// misses of one key, one fills and the others wait for it and take its value.
+    /// misses of one key, one fills and the others wait for it and take its value. An expired entry is
+    /// refreshed by one request while the others still get the expired value, so a hot key never makes
+    /// a crowd wait (a value is at most `ttl` plus one refresh old).
     pub async fn get_or_fill<E, F>(&self, key: &str, fill: F) -> Result<V, E>
     where
         F: std::future::Future<Output = Result<V, E>>,
@@ -37,20 +39,48 @@ impl<V: Clone> TtlCache<V> {
         if self.ttl.is_zero() {
             return fill.await;
         }
+        let cached = self
+            .entries
+            .lock()
+            .expect("cache lock")
+            .get(key)
+            .map(|(t, v)| (t.elapsed() < self.ttl, v.clone()));
+        let gate = match cached {
+            Some((true, v)) => return Ok(v),
+            Some((false, stale)) => {
+                let gate = self.gate(key);
+                let Ok(turn) = gate.clone().try_lock_owned() else {
+                    return Ok(stale);
+                };
+                return self.fill(key, fill, turn).await;
+            }
+            None => self.gate(key),
+        };
+        let turn = gate.lock_owned().await;
         if let Some(v) = self.get(key) {
             return Ok(v);
         }
-        let gate = self
-            .gates
+        self.fill(key, fill, turn).await
+    }
+
+    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates
             .lock()
             .expect("cache lock")
             .entry(key.to_string())
             .or_default()
-            .clone();
-        let _turn = gate.lock().await;
-        if let Some(v) = self.get(key) {
-            return Ok(v);
-        }
+            .clone()
+    }
+
+    async fn fill<E, F>(
+        &self,
+        key: &str,
+        fill: F,
+        _turn: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Result<V, E>
+    where
+        F: std::future::Future<Output = Result<V, E>>,
+    {
         let filled = fill.await;
         if let Ok(v) = &filled {
             self.put(key.to_string(), v.clone());
@@ -114,6 +144,32 @@ mod tests {
             assert_eq!(t.await.unwrap(), Ok(7));
         }
         assert_eq!(fills.load(Ordering::SeqCst), 1);
+        // Expired: one caller refreshes while the others get the old value at once.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let short = TtlCache::new(Duration::from_millis(20), 16);
+        short.put("k".into(), 1);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let refresher = {
+            let short = short.clone();
+            tokio::spawn(async move {
+                short
+                    .get_or_fill("k", async {
+                        let _ = rx.await;
+                        Ok::<_, ()>(2)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            short.get_or_fill("k", async { Ok::<_, ()>(3) }).await,
+            Ok(1),
+            "stale while another refreshes"
+        );
+        tx.send(()).unwrap();
+        assert_eq!(refresher.await.unwrap(), Ok(2));
+        assert_eq!(short.get("k"), Some(2));
         // A failed fill caches nothing.
         let r: Result<i32, &str> = cache.get_or_fill("e", async { Err("down") }).await;
         assert_eq!(r, Err("down"));

@@ -110,20 +110,26 @@ pub struct SkippedEntry {
 /// Parses a listing page: the body must be a JSON array; each entry that does not parse (or lacks the
 /// object id a listing always carries) is reported, not fatal.
 pub fn parse_page(body: &[u8]) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), String> {
-    let values: Vec<Value> = serde_json::from_slice(body)
+    // Each entry is parsed once, straight into its type; only a failed one is read again for its id.
+    let entries: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body)
         .map_err(|e| format!("listing page is not a JSON array: {e}"))?;
-    let mut models = Vec::with_capacity(values.len());
+    let mut models = Vec::with_capacity(entries.len());
     let mut skipped = Vec::new();
-    for value in values {
-        let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-        match serde_json::from_value::<HubModel>(value) {
+    for entry in entries {
+        let parsed = serde_json::from_str::<HubModel>(entry.get());
+        let id = || {
+            serde_json::from_str::<Value>(entry.get())
+                .ok()
+                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
+        };
+        match parsed {
             Ok(m) if m.object_id.as_deref().is_some_and(is_object_id) => models.push(m),
             Ok(m) => skipped.push(SkippedEntry {
                 id: Some(m.id),
                 reason: "listing entry has no valid _id".into(),
             }),
             Err(e) => skipped.push(SkippedEntry {
-                id,
+                id: id(),
                 reason: format!("malformed listing entry: {e}"),
             }),
         }
