@@ -588,8 +588,10 @@ fn regex_refs(text: &str) -> Vec<String> {
 }
 
 async fn list_pages_are_cached_briefly_and_api_writes_show_at_once(backend: Backend) {
-    let mut config = ServeArgs::default();
-    config.list_cache_ms = 300;
+    let config = ServeArgs {
+        list_cache_ms: 300,
+        ..Default::default()
+    };
     let app = TestApp::with_config(backend, config).await;
     let (dev, token) = app.user(Role::Developer).await;
     let names = |res: &crate::support::TestResponse| -> Vec<String> {
