@@ -3,7 +3,7 @@
 //! (`cargo test load -- --nocapture`); RELIABILITY.md records them.
 
 use crate::both_backends;
-use crate::support::{run_cli, Backend, Served, SimHandle, TestDb};
+use crate::support::{post_sync, run_cli, Backend, Served, SimHandle, TestDb};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,18 +31,7 @@ async fn reads_never_fail_while_a_sync_writes(backend: Backend) {
     )
     .await;
     let http = reqwest::Client::new();
-    let sync = {
-        let (http, base, admin) = (http.clone(), served.base.clone(), admin.clone());
-        tokio::spawn(async move {
-            let res = http
-                .post(format!("{base}/sync/huggingface/litert"))
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap();
-            (res.status(), res.text().await.unwrap())
-        })
-    };
+    let sync = tokio::spawn(post_sync(served.base.clone(), admin));
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..READERS)

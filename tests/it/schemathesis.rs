@@ -3,7 +3,7 @@
 //! maximum number of examples per operation. No 5xx, every response matches the schema, and every
 //! protected operation refuses a request without valid credentials (`ignored_auth`).
 
-use crate::support::{run_cli, Backend, Served, SimHandle, TestDb};
+use crate::support::{post_sync, run_cli, Backend, Served, SimHandle, TestDb};
 
 /// Examples per operation; with 24 operations and schemathesis's phases, about 1,500 requests.
 const MAX_EXAMPLES: &str = "30";
@@ -33,14 +33,8 @@ async fn the_openapi_document_holds_under_schemathesis() {
     )
     .await;
     // A synced catalog, so that generated ids sometimes hit real rows.
-    let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{}/sync/huggingface/litert", served.base))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let (status, body) = post_sync(served.base.clone(), admin.clone()).await;
+    assert_eq!(status, 200, "{body}");
 
     let report_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/schemathesis");
     let out = tokio::process::Command::new(&schemathesis)

@@ -1,7 +1,7 @@
 //! Security properties: tokens hashed at rest, throttled failed authentication, CORS closed by default,
 //! and no secret in any log line of a real process.
 
-use crate::support::{run_cli, Backend, Role, Served, SimHandle, TestApp, TestDb};
+use crate::support::{post_sync, run_cli, Backend, Role, Served, SimHandle, TestApp, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use pocket_catalog::config::ServeArgs;
@@ -145,14 +145,8 @@ async fn no_secret_reaches_the_logs() {
     .await;
     let base = &served.base;
     let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{base}/sync/huggingface/litert"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body = res.text().await.unwrap();
+    let (status, body) = post_sync(base.clone(), admin.clone()).await;
+    assert_eq!(status, 200);
     let res = http
         .get(format!("{base}/users/me"))
         .bearer_auth("pcat_wrong-token-value")

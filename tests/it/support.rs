@@ -470,3 +470,14 @@ impl Served {
         std::fs::read_to_string(&self.log_path).unwrap()
     }
 }
+
+/// A manual full sync through a served API at `base`, as `admin`: the answer's status and body.
+pub async fn post_sync(base: String, admin: String) -> (reqwest::StatusCode, String) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/sync/huggingface/litert"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("POST /sync/huggingface/litert");
+    (res.status(), res.text().await.unwrap())
+}
