@@ -1,6 +1,7 @@
 //! Short-lived, bounded in-memory caches of the API's hot reads: the number of models matching a filter
-//! (`X-Total-Count`) and whole `GET /models` pages. Both trade a bounded staleness for not repeating the same
-//! database work under load; writes through this replica's API clear the page cache at once.
+//! (`X-Total-Count`), whole `GET /models` pages and `GET /models/{id}` answers. They trade a bounded
+//! staleness for not repeating the same database work under load; writes through this replica's API clear
+//! them at once (`AppState::catalog_changed`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,8 +49,7 @@ impl<V: Clone> TtlCache<V> {
         let gate = match cached {
             Some((true, v)) => return Ok(v),
             Some((false, stale)) => {
-                let gate = self.gate(key);
-                let Ok(turn) = gate.clone().try_lock_owned() else {
+                let Ok(turn) = self.gate(key).try_lock_owned() else {
                     return Ok(stale);
                 };
                 return self.fill(key, fill, turn).await;
@@ -76,16 +76,21 @@ impl<V: Clone> TtlCache<V> {
         &self,
         key: &str,
         fill: F,
-        _turn: tokio::sync::OwnedMutexGuard<()>,
+        turn: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<V, E>
     where
         F: std::future::Future<Output = Result<V, E>>,
     {
+        // The gate leaves the map however the fill ends, a dropped (cancelled) request included.
+        let _turn = Turn {
+            gates: &self.gates,
+            key,
+            _guard: turn,
+        };
         let filled = fill.await;
         if let Ok(v) = &filled {
             self.put(key.to_string(), v.clone());
         }
-        self.gates.lock().expect("cache lock").remove(key);
         filled
     }
 
@@ -114,6 +119,21 @@ impl<V: Clone> TtlCache<V> {
 
     pub fn clear(&self) {
         self.entries.lock().expect("cache lock").clear();
+    }
+}
+
+/// The right to fill a key; dropping it removes the key's gate.
+struct Turn<'a> {
+    gates: &'a Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    key: &'a str,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut gates) = self.gates.lock() {
+            gates.remove(self.key);
+        }
     }
 }
 
@@ -170,6 +190,16 @@ mod tests {
         tx.send(()).unwrap();
         assert_eq!(refresher.await.unwrap(), Ok(2));
         assert_eq!(short.get("k"), Some(2));
+        // A fill whose request goes away leaves no gate behind, and the next caller fills.
+        let abandoned = cache.get_or_fill("gone", std::future::pending::<Result<i32, ()>>());
+        assert!(tokio::time::timeout(Duration::from_millis(10), abandoned)
+            .await
+            .is_err());
+        assert!(cache.gates.lock().unwrap().is_empty());
+        assert_eq!(
+            cache.get_or_fill("gone", async { Ok::<_, ()>(5) }).await,
+            Ok(5)
+        );
         // A failed fill caches nothing.
         let r: Result<i32, &str> = cache.get_or_fill("e", async { Err("down") }).await;
         assert_eq!(r, Err("down"));

@@ -12,6 +12,10 @@ pub(crate) const LEASE_NAME: &str = "hf_litert_sync";
 pub(crate) const SQLITE_JSON_IDS: &str = "SELECT value FROM json_each($1)";
 pub(crate) const POSTGRES_JSON_IDS: &str = "SELECT json_array_elements_text($1::json)";
 
+/// Mirrored models still active upstream: the catalog a sync maintains.
+pub(crate) const ACTIVE_MIRRORED: &str = "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
+    AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))";
+
 pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
     rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id, catalog_size";
@@ -19,7 +23,7 @@ pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, fi
 macro_rules! impl_sync_store {
     ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr) => {
         use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
-        use $crate::store::sync_sql::{LEASE_NAME, RUN_COLUMNS};
+        use $crate::store::sync_sql::{ACTIVE_MIRRORED, LEASE_NAME, RUN_COLUMNS};
         use $crate::store::Applied;
 
         impl $store {
@@ -93,11 +97,8 @@ macro_rules! impl_sync_store {
 
             /// `(model id, object id, repo id)` of every synced model that is active upstream.
             pub async fn active_synced(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
-                let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-                    "SELECT id, hf_object_id, hf_model_id FROM ml_models \
-                     WHERE hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
-                     AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))",
-                )
+                let sql = format!("SELECT id, hf_object_id, hf_model_id FROM ml_models WHERE {ACTIVE_MIRRORED}");
+                let rows: Vec<(Uuid, String, String)> = sqlx::query_as(&sql)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows)
@@ -401,13 +402,13 @@ macro_rules! impl_sync_store {
                 error: Option<&str>,
             ) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(
+                let sql = format!(
                     "UPDATE sync_runs SET status = $2, finished_at = $3, listing_complete = $4, \
-                     message = $5, error = $6, catalog_size = (SELECT COUNT(*) FROM ml_models \
-                     WHERE hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
-                     AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))) \
-                     WHERE id = $1 AND status = 'running'",
-                )
+                     message = $5, error = $6, \
+                     catalog_size = (SELECT COUNT(*) FROM ml_models WHERE {ACTIVE_MIRRORED}) \
+                     WHERE id = $1 AND status = 'running'"
+                );
+                let done = sqlx::query(&sql)
                 .bind(run_id)
                 .bind(status.as_str())
                 .bind($crate::domain::now())
