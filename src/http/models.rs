@@ -444,7 +444,7 @@ async fn create_model(
         check_text("task", task, MAX_TAG)?;
     }
     let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
-    let id = Uuid::new_v4();
+    let id = Uuid::now_v7();
     let model = state
         .store
         .create_model(&NewModel {

@@ -131,6 +131,25 @@ pub struct Page {
     pub next: Option<Url>,
 }
 
+/// A listing page as received: a whole JSON array, entries not yet decoded.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    body: bytes::Bytes,
+    pub next: Option<Url>,
+}
+
+impl RawPage {
+    /// Decodes the entries (a malformed entry is skipped with its reason, see [`wire::parse_page`]).
+    pub fn decode(&self) -> Result<Page, HubError> {
+        let (models, skipped) = wire::parse_page(&self.body).map_err(HubError::Body)?;
+        Ok(Page {
+            models,
+            skipped,
+            next: self.next.clone(),
+        })
+    }
+}
+
 /// Counters of what the client did, for run records and metrics.
 #[derive(Debug, Default)]
 pub struct HubStats {
@@ -270,12 +289,18 @@ impl HubClient {
 
     /// Fetches one listing page (retried as a whole when its body is truncated or not JSON).
     pub async fn list_page(&self, url: &Url) -> Result<Page, HubError> {
+        self.list_page_raw(url).await?.decode()
+    }
+
+    /// Fetches one listing page without decoding its entries: the body is checked to be a whole JSON
+    /// array (retried as a whole when it is not) and the next page's link is known, so the caller can
+    /// request the next page before it decodes this one.
+    pub async fn list_page_raw(&self, url: &Url) -> Result<RawPage, HubError> {
         self.fetch(url, |raw| {
             let raw = expect_ok(raw)?;
-            let (models, skipped) = wire::parse_page(&raw.body).map_err(HubError::Body)?;
-            Ok(Page {
-                models,
-                skipped,
+            wire::check_page(&raw.body).map_err(HubError::Body)?;
+            Ok(RawPage {
+                body: raw.body.clone(),
                 next: next_link(&raw.headers, &raw.url),
             })
         })

@@ -137,6 +137,14 @@ pub fn parse_page(body: &[u8]) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), Str
     Ok((models, skipped))
 }
 
+/// Checks that a listing page is one whole JSON array (a truncated or garbled body is not), without
+/// decoding its entries.
+pub fn check_page(body: &[u8]) -> Result<(), String> {
+    serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(body)
+        .map(drop)
+        .map_err(|e| format!("listing page is not a JSON array: {e}"))
+}
+
 /// A Hub object id: 24 hex digits.
 pub fn is_object_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -291,5 +299,8 @@ mod tests {
         assert_eq!(skipped[2].id, None);
         assert!(parse_page(b"[{\"_id\":").is_err());
         assert!(parse_page(b"{}").is_err());
+        assert!(check_page(b"[{\"_id\":").is_err());
+        assert!(check_page(b"{}").is_err());
+        assert!(check_page(b"[{\"_id\": 1}, 2]").is_ok());
     }
 }

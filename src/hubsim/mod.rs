@@ -73,6 +73,10 @@ pub struct Sim {
     window: Mutex<(Instant, u64)>,
     /// Cached orderings of public repos per sort key, invalidated by mutations.
     orderings: Mutex<HashMap<SortBy, RepoOrder>>,
+    /// Listing entries as JSON text per requested key set and object id, invalidated by mutations:
+    /// the simulator shares the benchmark machine with the sync it serves, so it renders each entry
+    /// once, as a Hub behind a cache would.
+    rendered: Mutex<HashMap<String, HashMap<String, Arc<str>>>>,
 }
 
 /// Public repos as `(sort key, object id)`, highest first.
@@ -90,6 +94,7 @@ impl Sim {
             counters: Counters::default(),
             window: Mutex::new((Instant::now(), 0)),
             orderings: Mutex::new(HashMap::new()),
+            rendered: Mutex::new(HashMap::new()),
         })
     }
 
@@ -124,7 +129,7 @@ impl Sim {
 
     pub fn mutate(&self) -> MutationReport {
         let report = self.world.write().expect("world lock").mutate();
-        self.orderings.lock().expect("orderings lock").clear();
+        self.invalidate();
         report
     }
 
@@ -148,8 +153,14 @@ impl Sim {
             }
         }
         drop(world);
-        self.orderings.lock().expect("orderings lock").clear();
+        self.invalidate();
         touched
+    }
+
+    /// Forgets what was derived from the world (orderings, rendered entries) after a change.
+    fn invalidate(&self) {
+        self.orderings.lock().expect("orderings lock").clear();
+        self.rendered.lock().expect("rendered lock").clear();
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -620,8 +631,10 @@ async fn list_models(
         Some(c) => ordering.partition_point(|(k, i)| (*k, i.as_str()) >= (c.k, c.i.as_str())),
     };
     let world = sim.world.read().expect("world lock");
-    let blobs = false;
-    let mut items = Vec::with_capacity(limit.min(ordering.len()));
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut rendered = sim.rendered.lock().expect("rendered lock");
+    let cache = rendered.entry(refs.join(",")).or_default();
+    let mut items: Vec<Arc<str>> = Vec::with_capacity(limit.min(ordering.len()));
     let mut last: Option<(i64, String)> = None;
     let mut more = false;
     for (key, oid) in &ordering[start..] {
@@ -646,17 +659,18 @@ async fn list_models(
             more = true;
             break;
         }
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        items.push(render(r, &refs, blobs));
+        let entry = cache
+            .entry(oid.clone())
+            .or_insert_with(|| render(r, &refs, false).to_string().into());
+        items.push(entry.clone());
         last = Some((*key, oid.clone()));
     }
+    drop(rendered);
     drop(world);
     let faults = sim.faults();
     if faults.malformed_entries && !items.is_empty() {
-        items.insert(
-            items.len() / 2,
-            json!({"_id": format!("bad{page_no}"), "id": format!("broken/entry-{page_no}"), "tags": "not-a-list", "downloads": "many"}),
-        );
+        let bad = json!({"_id": format!("bad{page_no}"), "id": format!("broken/entry-{page_no}"), "tags": "not-a-list", "downloads": "many"});
+        items.insert(items.len() / 2, bad.to_string().into());
     }
     let mut res_headers = HeaderMap::new();
     if let (true, Some((k, i))) = (more, last) {
@@ -677,7 +691,15 @@ async fn list_models(
             HeaderValue::from_str(&link).expect("ascii link"),
         );
     }
-    let body = serde_json::to_string(&items).expect("json");
+    let mut body = String::with_capacity(2 + items.iter().map(|e| e.len() + 1).sum::<usize>());
+    body.push('[');
+    for (n, entry) in items.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(entry);
+    }
+    body.push(']');
     if faults
         .truncate_every
         .is_some_and(|k| k > 0 && page_no % k == 0)

@@ -20,6 +20,11 @@ impl PgStore {
             .await?;
         Ok(PgStore { pool })
     }
+
+    /// The pool the sync's bulk writes use: the shared one (the server manages its own cache).
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 // Numbered placeholders.

@@ -188,7 +188,7 @@ macro_rules! impl_sync_store {
                 skips: &[(i64, SkipRecord)],
                 counts: &RunCounts,
             ) -> StoreResult<Applied> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 if !Self::check_fence(&mut tx, fence).await? {
                     return Err(StoreError::LeaseLost);
                 }
@@ -215,15 +215,15 @@ macro_rules! impl_sync_store {
                     })
                     .collect();
                 // Round by round through the slug candidates; what is left is placed one by one.
-                let mut waiting: Vec<NewModel> = creates.clone();
+                let mut waiting: Vec<&NewModel> = creates.iter().collect();
                 for candidate in 0..3 {
                     if waiting.is_empty() {
                         break;
                     }
                     let missed = Self::insert_models_bulk(&mut tx, &waiting, candidate).await?;
-                    waiting = missed.into_iter().map(|i| waiting[i].clone()).collect();
+                    waiting = missed.into_iter().map(|i| waiting[i]).collect();
                 }
-                for new in &waiting {
+                for new in waiting {
                     Self::insert_model(&mut tx, new).await?;
                 }
                 rows += creates.len() as i64;
@@ -272,7 +272,7 @@ macro_rules! impl_sync_store {
                          hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                     )
-                    .bind(Uuid::new_v4())
+                    .bind(Uuid::now_v7())
                     .bind(v.model_id)
                     .bind(&n.version_string)
                     .bind(&n.changelog)
@@ -320,7 +320,7 @@ macro_rules! impl_sync_store {
                 status: $crate::domain::UpstreamStatus,
                 counts: &RunCounts,
             ) -> StoreResult<i64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 if !Self::check_fence(&mut tx, fence).await? {
                     return Err(StoreError::LeaseLost);
                 }

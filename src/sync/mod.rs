@@ -1,8 +1,9 @@
 //! The Hugging Face LiteRT sync. [`Syncer::claim`] takes the one sync lease and records the run;
-//! [`Syncer::execute`] discovers (one listing per filter, union by object id, page by page), plans each
-//! page against the catalog ([`plan`]), writes it in one fenced transaction with the run's counters,
-//! then — only after a complete listing — confirms each missing repo individually before marking it
-//! removed or following its rename.
+//! [`Syncer::execute`] discovers (one listing per filter, union by object id, page by page, fetched by
+//! a producer task a few pages ahead), plans each page against the catalog ([`plan`]), writes the
+//! planned pages in fenced transactions of a few thousand rows with the run's counters, then — only
+//! after a complete listing — confirms each missing repo individually before marking it removed or
+//! following its rename.
 
 pub mod mapping;
 pub mod plan;
@@ -22,7 +23,9 @@ use rules::Rules;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 /// The fields a listing asks for: exactly what the mapping and the rules use.
@@ -42,6 +45,15 @@ pub const LISTING_EXPAND: &[&str] = &[
     "siblings",
     "tags",
 ];
+
+/// Planned writes go to the database in one transaction when the writer is idle and no page is
+/// waiting, or once they hold this many rows (SQLite rewrites each index page a transaction touches
+/// once per commit, so fewer, larger commits write far less)...
+const WRITE_BATCH_ROWS: usize = 5_000;
+/// ...or once the oldest has waited this long.
+const WRITE_BATCH_AGE: Duration = Duration::from_secs(1);
+/// Listing pages fetched ahead of the planning and writing.
+const LISTING_AHEAD_PAGES: usize = 4;
 
 /// At most this many skipped records are kept per run (the count is always exact).
 const MAX_SKIP_RECORDS: i64 = 10_000;
@@ -166,6 +178,9 @@ struct RunState {
     problem_skips: i64,
     problems: Vec<String>,
     hub_start: crate::hub::HubStatsSnapshot,
+    pending: Pending,
+    /// The batch being written while the next pages are planned.
+    in_flight: Option<InFlight>,
 }
 
 /// One listing entry on its way to the database.
@@ -179,6 +194,62 @@ struct Planned {
 
 /// A README paragraph, and the assets of the commit (or why they could not be read).
 type Details = (Option<String>, Option<Result<Vec<Asset>, String>>);
+
+/// Planned writes not yet in the database, and since when the oldest has waited.
+#[derive(Default)]
+struct Pending {
+    items: Vec<BatchItem>,
+    skips: Vec<SkipRecord>,
+    since: Option<Instant>,
+}
+
+impl Pending {
+    fn add(&mut self, items: Vec<BatchItem>, skips: Vec<SkipRecord>) {
+        if items.is_empty() && skips.is_empty() {
+            return;
+        }
+        self.since.get_or_insert_with(Instant::now);
+        self.items.extend(items);
+        self.skips.extend(skips);
+    }
+
+    fn rows(&self) -> usize {
+        self.items.len() + self.skips.len()
+    }
+}
+
+/// A batch on its way to the store.
+struct Batch {
+    writes: Vec<SyncWrite>,
+    kinds: Vec<WriteKind>,
+    versions: Vec<SyncVersion>,
+    numbered: Vec<(i64, SkipRecord)>,
+    /// Skipped records (all of them, also those beyond [`MAX_SKIP_RECORDS`]).
+    skipped: i64,
+}
+
+impl Batch {
+    /// Moves the run's counters by what this batch writes.
+    fn count(&self, c: &mut RunCounts) {
+        c.skipped += self.skipped;
+        for kind in &self.kinds {
+            kind.count(c);
+        }
+    }
+}
+
+/// A batch being written, and how it went.
+type InFlight = AbortOnDropHandle<(Batch, Result<crate::store::Applied, StoreError>)>;
+
+/// What the listing producer hands the run.
+enum Listed {
+    Page(crate::hub::Page),
+    /// The filter's listing stopped at this page; the producer goes on with the next filter.
+    Failed {
+        filter: String,
+        error: HubError,
+    },
+}
 
 /// One model's write and its new version.
 struct BatchItem {
@@ -390,6 +461,8 @@ impl Syncer {
             problem_skips: 0,
             problems: Vec::new(),
             hub_start: self.hub.stats(),
+            pending: Pending::default(),
+            in_flight: None,
         };
         let outcome = match &claimed.work {
             Work::Full => self.run_phases(&mut state, &stop).await,
@@ -712,70 +785,82 @@ impl Syncer {
         tracing::info!("Starting fetch of LiteRT models from HuggingFace...");
         let mut complete = true;
         let mut limit_hit = false;
-        'filters: for filter in &self.config.filters {
-            // The next page is fetched while the current one is written, so the Hub's time and the
-            // database's overlap.
-            let fetch = |url: url::Url| {
-                let hub = self.hub.clone();
-                tokio::spawn(async move { hub.list_page(&url).await })
-            };
-            let mut pending = Some(fetch(self.hub.listing_url(filter, LISTING_EXPAND)));
-            while let Some(handle) = pending.take() {
-                if stop.is_cancelled() {
-                    handle.abort();
+        let (mut listing, _producer) = self.spawn_listing();
+        loop {
+            // Writing now costs nothing when the writer is idle and the next page has not arrived:
+            // batches grow while the writer is busy and shrink when it keeps up, and a slow listing
+            // still shows its progress page by page.
+            let writer_idle = state.in_flight.as_ref().is_none_or(|w| w.is_finished());
+            if writer_idle && listing.is_empty() && state.pending.rows() > 0 {
+                self.flush(state).await?;
+            }
+            let deadline = tokio::time::Instant::from_std(
+                state.pending.since.unwrap_or_else(Instant::now) + WRITE_BATCH_AGE,
+            );
+            let event = tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    // What is planned is kept: a resumed run finds it written.
+                    self.flush(state).await?;
+                    self.settle(state).await?;
                     return Err(Halt::Cancelled);
                 }
-                let fetched = handle.await.unwrap_or_else(|e| {
-                    Err(HubError::Transport(format!("listing task failed: {e}")))
-                });
-                let page = match fetched {
-                    Ok(page) => page,
-                    Err(e) => {
-                        complete = false;
-                        state
-                            .problems
-                            .push(format!("listing '{filter}' stopped early: {e}"));
-                        tracing::warn!(filter, error = %e, "a listing page failed; the listing is incomplete");
-                        continue 'filters;
-                    }
-                };
-                pending = page.next.clone().map(fetch);
-                let mut skips: Vec<SkipRecord> = page
-                    .skipped
-                    .into_iter()
-                    .map(|s| SkipRecord {
-                        hf_model_id: s.id,
-                        object_id: None,
-                        reason: s.reason,
-                    })
-                    .collect();
-                if !skips.is_empty() {
+                _ = tokio::time::sleep_until(deadline), if state.pending.since.is_some() => {
+                    self.flush(state).await?;
+                    continue;
+                }
+                event = listing.recv() => event,
+            };
+            let page = match event {
+                None => break,
+                Some(Listed::Failed { filter, error }) => {
                     complete = false;
-                    state.problem_skips += skips.len() as i64;
+                    state
+                        .problems
+                        .push(format!("listing '{filter}' stopped early: {error}"));
+                    tracing::warn!(filter, error = %error, "a listing page failed; the listing is incomplete");
+                    continue;
                 }
-                let mut fresh = Vec::with_capacity(page.models.len());
-                for m in page.models {
-                    if let Some(limit) = self.config.limit {
-                        if state.seen.len() >= limit {
-                            limit_hit = true;
-                            break;
-                        }
-                    }
-                    let oid = m.object_id.clone().unwrap_or_default();
-                    if state.seen.insert(oid) {
-                        fresh.push(m);
+                Some(Listed::Page(page)) => page,
+            };
+            let mut skips: Vec<SkipRecord> = page
+                .skipped
+                .into_iter()
+                .map(|s| SkipRecord {
+                    hf_model_id: s.id,
+                    object_id: None,
+                    reason: s.reason,
+                })
+                .collect();
+            if !skips.is_empty() {
+                complete = false;
+                state.problem_skips += skips.len() as i64;
+            }
+            let mut fresh = Vec::with_capacity(page.models.len());
+            for m in page.models {
+                if let Some(limit) = self.config.limit {
+                    if state.seen.len() >= limit {
+                        limit_hit = true;
+                        break;
                     }
                 }
-                state.counts.fetched = state.seen.len() as i64;
-                self.process_page(state, fresh, &mut skips).await?;
-                if limit_hit {
-                    if let Some(h) = pending.take() {
-                        h.abort();
-                    }
-                    break 'filters;
+                let oid = m.object_id.clone().unwrap_or_default();
+                if state.seen.insert(oid) {
+                    fresh.push(m);
                 }
             }
+            state.counts.fetched = state.seen.len() as i64;
+            let items = self.plan_page(state, fresh, &mut skips).await?;
+            state.pending.add(items, skips);
+            if state.pending.rows() >= WRITE_BATCH_ROWS {
+                self.flush(state).await?;
+            }
+            if limit_hit {
+                break;
+            }
         }
+        self.flush(state).await?;
+        self.settle(state).await?;
         tracing::info!(
             "Fetched {} LiteRT models from HuggingFace",
             state.counts.fetched
@@ -795,13 +880,93 @@ impl Syncer {
         Ok(complete && !limit_hit)
     }
 
-    /// Plans and writes one page of fresh (not yet seen) listing entries.
+    /// Fetches the listings of every filter, one page after another, into a queue a few pages deep,
+    /// so the Hub (and the parsing of its pages) keeps going while the run plans and writes. The
+    /// listing stops when the receiver is dropped or the handle is.
+    fn spawn_listing(&self) -> (mpsc::Receiver<Listed>, AbortOnDropHandle<()>) {
+        let (tx, rx) = mpsc::channel(LISTING_AHEAD_PAGES);
+        let hub = self.hub.clone();
+        let filters = self.config.filters.clone();
+        let producer = tokio::spawn(async move {
+            for filter in filters {
+                // The next page is requested as soon as the current one has arrived, before it is
+                // decoded: the Hub prepares the next while this one is read.
+                let fetch = |url: url::Url| {
+                    let hub = hub.clone();
+                    AbortOnDropHandle::new(tokio::spawn(
+                        async move { hub.list_page_raw(&url).await },
+                    ))
+                };
+                let mut next = Some(fetch(hub.listing_url(&filter, LISTING_EXPAND)));
+                while let Some(handle) = next.take() {
+                    let fetched = handle.await.unwrap_or_else(|e| {
+                        Err(HubError::Transport(format!("listing task failed: {e}")))
+                    });
+                    let fetched = fetched.and_then(|raw| {
+                        next = raw.next.clone().map(fetch);
+                        raw.decode()
+                    });
+                    let event = match fetched {
+                        Ok(page) => Listed::Page(page),
+                        Err(error) => {
+                            // This filter's listing ends here.
+                            next = None;
+                            Listed::Failed {
+                                filter: filter.clone(),
+                                error,
+                            }
+                        }
+                    };
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        (rx, AbortOnDropHandle::new(producer))
+    }
+
+    /// Starts writing what is planned and not yet written, in one transaction, once the write before
+    /// it has finished; the run goes on planning while it is written.
+    async fn flush(&self, state: &mut RunState) -> Result<(), Halt> {
+        let Pending { items, skips, .. } = std::mem::take(&mut state.pending);
+        if items.is_empty() && skips.is_empty() {
+            return Ok(());
+        }
+        self.settle(state).await?;
+        let batch = self.prepare(state, items, skips);
+        state.in_flight = Some(self.start_write(state, batch));
+        Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and folds its outcome into the run.
+    async fn settle(&self, state: &mut RunState) -> Result<(), Halt> {
+        match state.in_flight.take() {
+            Some(write) => self.finish_write(state, write).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Plans and writes one page of fresh (not yet seen) entries at once (webhooks, renames found
+    /// while confirming removals).
     async fn process_page(
         &self,
         state: &mut RunState,
         models: Vec<HubModel>,
         skips: &mut Vec<SkipRecord>,
     ) -> Result<(), Halt> {
+        let items = self.plan_page(state, models, skips).await?;
+        self.write_batch(state, items, std::mem::take(skips)).await
+    }
+
+    /// Plans one page of fresh (not yet seen) listing entries against the catalog and fetches the
+    /// details they need; returns the writes. Entries that cannot be mirrored go to `skips`.
+    async fn plan_page(
+        &self,
+        state: &mut RunState,
+        models: Vec<HubModel>,
+        skips: &mut Vec<SkipRecord>,
+    ) -> Result<Vec<BatchItem>, Halt> {
         let mut mirrors = Vec::with_capacity(models.len());
         for m in &models {
             match map_model(m) {
@@ -946,7 +1111,7 @@ impl Syncer {
             }
         }
         state.counts.unchanged += unchanged;
-        self.write_batch(state, items, std::mem::take(skips)).await
+        Ok(items)
     }
 
     /// READMEs (for descriptions) and file details (for versions) of the planned repos that need them,
@@ -1006,43 +1171,81 @@ impl Syncer {
             .await
     }
 
-    /// Writes a batch in one transaction; if the batch fails on a record, each record is retried alone
-    /// and the ones that still fail are skipped with their reason — one bad record never costs the
-    /// others their work.
+    /// Writes a batch in one transaction and waits for it (see [`Self::finish_write`]).
     async fn write_batch(
         &self,
         state: &mut RunState,
         items: Vec<BatchItem>,
         skips: Vec<SkipRecord>,
     ) -> Result<(), Halt> {
+        self.settle(state).await?;
+        let batch = self.prepare(state, items, skips);
+        let write = self.start_write(state, batch);
+        self.finish_write(state, write).await
+    }
+
+    /// Numbers the skips and splits the items into what the store takes.
+    fn prepare(
+        &self,
+        state: &mut RunState,
+        items: Vec<BatchItem>,
+        skips: Vec<SkipRecord>,
+    ) -> Batch {
         let (numbered, skipped) = self.number_skips(state, skips);
-        let mut after = state.counts;
-        after.skipped += skipped;
-        for (_, kind) in items.iter().filter_map(|i| i.write.as_ref()) {
-            kind.count(&mut after);
+        let mut batch = Batch {
+            writes: Vec::with_capacity(items.len()),
+            kinds: Vec::with_capacity(items.len()),
+            versions: Vec::new(),
+            numbered,
+            skipped,
+        };
+        for item in items {
+            if let Some((write, kind)) = item.write {
+                batch.writes.push(write);
+                batch.kinds.push(kind);
+            }
+            batch.versions.extend(item.version);
         }
-        let writes: Vec<SyncWrite> = items
-            .iter()
-            .filter_map(|i| i.write.as_ref().map(|(w, _)| w.clone()))
-            .collect();
-        let versions: Vec<SyncVersion> = items.iter().filter_map(|i| i.version.clone()).collect();
-        match self
-            .store
-            .apply_sync(
-                &state.fence,
-                state.run_id,
-                state.author_id,
-                &writes,
-                &versions,
-                &numbered,
-                &after,
-            )
-            .await
-        {
+        batch
+    }
+
+    /// Writes a batch in a task of its own, with the run's counters as they will be after it.
+    fn start_write(&self, state: &RunState, batch: Batch) -> InFlight {
+        let mut after = state.counts;
+        batch.count(&mut after);
+        let store = self.store.clone();
+        let fence = state.fence.clone();
+        let (run_id, author_id) = (state.run_id, state.author_id);
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let result = store
+                .apply_sync(
+                    &fence,
+                    run_id,
+                    author_id,
+                    &batch.writes,
+                    &batch.versions,
+                    &batch.numbered,
+                    &after,
+                )
+                .await;
+            (batch, result)
+        }))
+    }
+
+    /// Waits for a batch's write. If it failed on a record, each record is written again alone and
+    /// the ones that still fail are skipped with their reason: one bad record never costs the others
+    /// their work.
+    async fn finish_write(&self, state: &mut RunState, write: InFlight) -> Result<(), Halt> {
+        let (batch, result) = match write.await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(Halt::Cancelled),
+        };
+        match result {
             Ok(applied) => {
-                after.rows_written += applied.rows;
-                after.versions_created += applied.versions_created;
-                state.counts = after;
+                batch.count(&mut state.counts);
+                state.counts.rows_written += applied.rows;
+                state.counts.versions_created += applied.versions_created;
                 return Ok(());
             }
             Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
@@ -1051,7 +1254,15 @@ impl Syncer {
             }
             Err(e) => tracing::warn!(error = %e, "a batch failed; retrying its records one by one"),
         }
-        // Slow path: the skips first, then each model (with its version) alone.
+        // Slow path: the skips first, then each model (with its version) alone, then versions of
+        // models that were not written.
+        let Batch {
+            writes,
+            kinds,
+            versions,
+            numbered,
+            skipped,
+        } = batch;
         let mut counts = state.counts;
         counts.skipped += skipped;
         self.store
@@ -1065,20 +1276,32 @@ impl Syncer {
                 &counts,
             )
             .await?;
-        for item in items {
+        let mut by_model: HashMap<Uuid, Vec<SyncVersion>> = HashMap::new();
+        for v in versions {
+            by_model.entry(v.model_id).or_default().push(v);
+        }
+        let mut alone: Vec<(Option<(SyncWrite, WriteKind)>, Vec<SyncVersion>)> = writes
+            .into_iter()
+            .zip(kinds)
+            .map(|(w, kind)| {
+                let v = by_model.remove(&w.model_id).unwrap_or_default();
+                (Some((w, kind)), v)
+            })
+            .collect();
+        alone.extend(by_model.into_values().map(|v| (None, v)));
+        for (write, version) in alone {
             let mut next = counts;
-            if let Some((_, kind)) = &item.write {
+            if let Some((_, kind)) = &write {
                 kind.count(&mut next);
             }
-            let write: Vec<SyncWrite> = item.write.iter().map(|(w, _)| w.clone()).collect();
-            let version: Vec<SyncVersion> = item.version.iter().cloned().collect();
+            let one: Vec<SyncWrite> = write.iter().map(|(w, _)| w.clone()).collect();
             match self
                 .store
                 .apply_sync(
                     &state.fence,
                     state.run_id,
                     state.author_id,
-                    &write,
+                    &one,
                     &version,
                     &[],
                     &next,
@@ -1093,7 +1316,7 @@ impl Syncer {
                 Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
                 Err(e) => {
                     state.problem_skips += 1;
-                    let (hf_model_id, object_id) = match &item.write {
+                    let (hf_model_id, object_id) = match &write {
                         Some((w, _)) => (
                             Some(w.hf_model_id.clone()),
                             Some(w.upstream.object_id.clone()),

@@ -103,7 +103,7 @@ impl Plan {
     ) -> Option<SyncWrite> {
         let (model_id, create, stored) = match self {
             Plan::Unchanged => return None,
-            Plan::Create => (Uuid::new_v4(), true, None),
+            Plan::Create => (Uuid::now_v7(), true, None),
             Plan::Update { model, .. } => (model.id, false, Some(model.description.as_str())),
         };
         let description = m

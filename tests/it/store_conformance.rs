@@ -13,6 +13,7 @@ both_backends!(
     users_are_unique_and_roles_change,
     tokens_are_found_by_hash_touched_revoked_and_listed,
     colliding_slugs_get_deterministic_suffixes,
+    a_sync_batch_places_colliding_slugs_and_counts_its_rows,
     hub_ids_are_unique,
     models_update_and_search_text_follows,
     listing_filters_and_paginates_without_overlap,
@@ -216,6 +217,97 @@ async fn colliding_slugs_get_deterministic_suffixes(backend: Backend) {
         store.get_model_by_slug(&b.slug).await.unwrap().unwrap().id,
         b.id
     );
+}
+
+fn sync_write(hf_id: &str, object_id: &str) -> SyncWrite {
+    SyncWrite {
+        model_id: Uuid::now_v7(),
+        create: true,
+        hf_model_id: hf_id.into(),
+        name: hf_id.rsplit('/').next().unwrap().into(),
+        description: String::new(),
+        license_type: LicenseType::Mit,
+        task: None,
+        task_inferred: false,
+        tags: vec!["litert".into()],
+        origin_repo_url: format!("https://huggingface.co/{hf_id}"),
+        upstream: Upstream {
+            object_id: object_id.into(),
+            status: Some(UpstreamStatus::Active),
+            synced_at: Some(now()),
+            ..Default::default()
+        },
+    }
+}
+
+/// The sync's bulk insert (one statement per chunk, no RETURNING): rows whose slug is taken — by a
+/// stored model or by an earlier row of the same batch — are found and placed under their next slug
+/// candidate, and the run's counters are written in the same transaction.
+async fn a_sync_batch_places_colliding_slugs_and_counts_its_rows(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let held = store
+        .create_model(&synced_model(
+            user.id,
+            "x-y/z",
+            "0000000000000000000000f0",
+            UpstreamStatus::Active,
+        ))
+        .await
+        .unwrap();
+    let run_id = Uuid::now_v7();
+    let fence = store
+        .acquire_lease("conformance", run_id, 60_000)
+        .await
+        .unwrap()
+        .expect("lease");
+    store
+        .create_run(&NewRun {
+            id: run_id,
+            trigger: pocket_catalog::domain::Trigger::Manual,
+            owner: "conformance".into(),
+            scheduled_for: None,
+            rules: serde_json::json!({}),
+            repo_id: None,
+        })
+        .await
+        .unwrap();
+    let mut writes: Vec<SyncWrite> = (0..1_203)
+        .map(|i| sync_write(&format!("bulk/model-{i}"), &format!("b{i:023x}")))
+        .collect();
+    // Same slug as the stored model, and two rows of the batch that slug alike ("a-b/c" ~ "a/b-c").
+    writes.insert(700, sync_write("x/y-z", "0000000000000000000000f1"));
+    writes.push(sync_write("a-b/c", "0000000000000000000000f2"));
+    writes.push(sync_write("a/b-c", "0000000000000000000000f3"));
+    let counts = RunCounts {
+        created: writes.len() as i64,
+        ..Default::default()
+    };
+    let applied = store
+        .apply_sync(&fence, run_id, user.id, &writes, &[], &[], &counts)
+        .await
+        .unwrap();
+    assert_eq!(applied.rows, writes.len() as i64);
+    let run = store.get_run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.counts.created, writes.len() as i64);
+    assert_eq!(run.counts.rows_written, writes.len() as i64);
+    let mut slugs = std::collections::HashSet::new();
+    for w in &writes {
+        let m = store
+            .get_model(w.model_id)
+            .await
+            .unwrap()
+            .expect("every row inserted");
+        assert_eq!(m.hf_model_id.as_deref(), Some(w.hf_model_id.as_str()));
+        assert!(slugs.insert(m.slug.clone()), "slug {} given twice", m.slug);
+    }
+    assert!(!slugs.contains(&held.slug));
+    let moved = store
+        .get_model(writes[700].model_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = pocket_catalog::domain::Slug::candidates("x/y-z", "x/y-z");
+    assert_eq!(moved.slug, expected[1].as_str(), "the next candidate");
 }
 
 async fn hub_ids_are_unique(backend: Backend) {
