@@ -238,6 +238,9 @@ impl Batch {
     }
 }
 
+/// One model's write (if it has one) and its new versions, written on their own after a batch failed.
+type Alone = (Option<(SyncWrite, WriteKind)>, Vec<SyncVersion>);
+
 /// A batch being written, and how it went.
 type InFlight = AbortOnDropHandle<(Batch, Result<crate::store::Applied, StoreError>)>;
 
@@ -1280,7 +1283,7 @@ impl Syncer {
         for v in versions {
             by_model.entry(v.model_id).or_default().push(v);
         }
-        let mut alone: Vec<(Option<(SyncWrite, WriteKind)>, Vec<SyncVersion>)> = writes
+        let mut alone: Vec<Alone> = writes
             .into_iter()
             .zip(kinds)
             .map(|(w, kind)| {
