@@ -227,6 +227,12 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
     };
     let count = world.repos.len();
     let sim = Sim::new(world, faults);
+    if args.prerender {
+        let mut keys = vec!["_id", "id"];
+        keys.extend_from_slice(crate::sync::LISTING_EXPAND);
+        let n = sim.prerender(&keys);
+        tracing::info!(entries = n, "listing entries rendered ahead");
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;

@@ -106,6 +106,10 @@ pub struct HubsimArgs {
     /// Send Retry-After on 429 answers too.
     #[arg(long, env = "HUBSIM_RETRY_AFTER")]
     pub retry_after: bool,
+    /// Render every listing entry the sync asks for before serving, so the first listing costs the
+    /// simulator no more than later ones (benchmarks: the simulator shares the machine with the sync).
+    #[arg(long, env = "HUBSIM_PRERENDER")]
+    pub prerender: bool,
 }
 
 #[derive(Debug, Subcommand)]

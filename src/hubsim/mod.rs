@@ -146,15 +146,37 @@ impl Sim {
         let n = ((ids.len() as f64) * percent / 100.0).round() as usize;
         let step = (ids.len() / n.max(1)).max(1);
         let mut touched = Vec::with_capacity(n);
+        let mut touched_oids = Vec::with_capacity(n);
         for oid in ids.iter().step_by(step).take(n) {
             if let Some(r) = world.repos.get_mut(oid) {
                 r.downloads += 1;
                 touched.push(r.id.clone());
+                touched_oids.push(oid.clone());
             }
         }
         drop(world);
-        self.invalidate();
+        // Only the touched entries are rendered again, as a Hub's cache is purged per repo.
+        self.orderings.lock().expect("orderings lock").clear();
+        for cache in self.rendered.lock().expect("rendered lock").values_mut() {
+            for oid in &touched_oids {
+                cache.remove(oid);
+            }
+        }
         touched
+    }
+
+    /// Renders every public repo's listing entry for this key set ahead of the first request (the
+    /// benchmark's simulator then serves its first listing as fast as its later ones).
+    pub fn prerender(&self, keys: &[&str]) -> usize {
+        let world = self.world.read().expect("world lock");
+        let mut rendered = self.rendered.lock().expect("rendered lock");
+        let cache = rendered.entry(key_set(keys)).or_default();
+        for r in world.repos.values().filter(|r| !r.private) {
+            cache
+                .entry(r.object_id.clone())
+                .or_insert_with(|| render(r, keys, false).to_string().into());
+        }
+        cache.len()
     }
 
     /// Forgets what was derived from the world (orderings, rendered entries) after a change.
@@ -448,6 +470,15 @@ fn field(r: &SimRepo, key: &str, blobs: bool) -> Option<Value> {
     })
 }
 
+/// The render cache's key for a set of requested keys (an entry's keys come out sorted whatever the
+/// order they were asked in).
+fn key_set(keys: &[&str]) -> String {
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.join(",")
+}
+
 fn render(r: &SimRepo, keys: &[&str], blobs: bool) -> Value {
     let mut m = Map::new();
     for k in keys {
@@ -633,7 +664,7 @@ async fn list_models(
     let world = sim.world.read().expect("world lock");
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut rendered = sim.rendered.lock().expect("rendered lock");
-    let cache = rendered.entry(refs.join(",")).or_default();
+    let cache = rendered.entry(key_set(&refs)).or_default();
     let mut items: Vec<Arc<str>> = Vec::with_capacity(limit.min(ordering.len()));
     let mut last: Option<(i64, String)> = None;
     let mut more = false;

@@ -193,40 +193,7 @@ macro_rules! impl_sync_store {
                     return Err(StoreError::LeaseLost);
                 }
                 let mut rows = 0i64;
-                let creates: Vec<NewModel> = writes
-                    .iter()
-                    .filter(|w| w.create)
-                    .map(|w| NewModel {
-                        id: w.model_id,
-                        name: w.name.clone(),
-                        slug_hint: w.hf_model_id.clone(),
-                        slug_disambiguator: w.hf_model_id.clone(),
-                        description: w.description.clone(),
-                        category: $crate::domain::Category::Utility,
-                        license_type: w.license_type,
-                        origin_repo_url: Some(w.origin_repo_url.clone()),
-                        author_id,
-                        hf_model_id: Some(w.hf_model_id.clone()),
-                        is_verified_official: false,
-                        tags: w.tags.clone(),
-                        task: w.task.clone(),
-                        task_inferred: w.task_inferred,
-                        upstream: Some(w.upstream.clone()),
-                    })
-                    .collect();
-                // Round by round through the slug candidates; what is left is placed one by one.
-                let mut waiting: Vec<&NewModel> = creates.iter().collect();
-                for candidate in 0..3 {
-                    if waiting.is_empty() {
-                        break;
-                    }
-                    let missed = Self::insert_models_bulk(&mut tx, &waiting, candidate).await?;
-                    waiting = missed.into_iter().map(|i| waiting[i]).collect();
-                }
-                for new in waiting {
-                    Self::insert_model(&mut tx, new).await?;
-                }
-                rows += creates.len() as i64;
+                // Updates first: a rename frees the repo id a new repo of the same batch may take.
                 for w in writes.iter().filter(|w| !w.create) {
                     let search = search_text(&w.name, &w.description, &w.tags);
                     {
@@ -264,6 +231,40 @@ macro_rules! impl_sync_store {
                     }
                     rows += 1;
                 }
+                let creates: Vec<NewModel> = writes
+                    .iter()
+                    .filter(|w| w.create)
+                    .map(|w| NewModel {
+                        id: w.model_id,
+                        name: w.name.clone(),
+                        slug_hint: w.hf_model_id.clone(),
+                        slug_disambiguator: w.hf_model_id.clone(),
+                        description: w.description.clone(),
+                        category: $crate::domain::Category::Utility,
+                        license_type: w.license_type,
+                        origin_repo_url: Some(w.origin_repo_url.clone()),
+                        author_id,
+                        hf_model_id: Some(w.hf_model_id.clone()),
+                        is_verified_official: false,
+                        tags: w.tags.clone(),
+                        task: w.task.clone(),
+                        task_inferred: w.task_inferred,
+                        upstream: Some(w.upstream.clone()),
+                    })
+                    .collect();
+                // Round by round through the slug candidates; what is left is placed one by one.
+                let mut waiting: Vec<&NewModel> = creates.iter().collect();
+                for candidate in 0..3 {
+                    if waiting.is_empty() {
+                        break;
+                    }
+                    let missed = Self::insert_models_bulk(&mut tx, &waiting, candidate).await?;
+                    waiting = missed.into_iter().map(|i| waiting[i]).collect();
+                }
+                for new in waiting {
+                    Self::insert_model(&mut tx, new).await?;
+                }
+                rows += creates.len() as i64;
                 let mut versions_created = 0i64;
                 for v in versions {
                     let n = &v.version;

@@ -179,6 +179,8 @@ struct RunState {
     problems: Vec<String>,
     hub_start: crate::hub::HubStatsSnapshot,
     pending: Pending,
+    /// Repo ids that renames planned in this run move models away from.
+    renamed_away: HashSet<String>,
     /// The batch being written while the next pages are planned.
     in_flight: Option<InFlight>,
 }
@@ -465,6 +467,7 @@ impl Syncer {
             problems: Vec::new(),
             hub_start: self.hub.stats(),
             pending: Pending::default(),
+            renamed_away: HashSet::new(),
             in_flight: None,
         };
         let outcome = match &claimed.work {
@@ -1011,6 +1014,16 @@ impl Syncer {
             HashSet::new()
         };
 
+        // A rename planned in this run frees its old repo id for a new repo: the rename is written
+        // first (in an earlier batch, or before the creates of its own batch).
+        for mirror in &mirrors {
+            let old = by_object
+                .get(mirror.object_id.as_str())
+                .and_then(|m| m.hf_model_id.as_deref());
+            if let Some(old) = old.filter(|old| *old != mirror.repo_id.as_str()) {
+                state.renamed_away.insert(old.to_string());
+            }
+        }
         let mut planned: Vec<Planned> = Vec::with_capacity(mirrors.len());
         for mirror in mirrors {
             let current = by_object
@@ -1029,7 +1042,12 @@ impl Syncer {
                     })
                 });
             if current.is_none() {
-                if let Some(holder) = by_repo.get(mirror.repo_id.as_str()) {
+                let holder = by_repo.get(mirror.repo_id.as_str()).filter(|h| {
+                    !h.hf_model_id
+                        .as_deref()
+                        .is_some_and(|id| state.renamed_away.contains(id))
+                });
+                if let Some(holder) = holder {
                     state.problem_skips += 1;
                     skips.push(SkipRecord {
                         hf_model_id: Some(mirror.repo_id.to_string()),

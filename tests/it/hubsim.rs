@@ -362,3 +362,61 @@ async fn the_official_python_client_agrees_with_ours() {
         }
     }
 }
+
+/// Listing entries are rendered once and kept; a change must show in the next listing all the same —
+/// for the touched repos only re-rendered, after a mutation for all — whether the cache was filled by
+/// requests or ahead of them (`--prerender`).
+#[tokio::test]
+async fn listings_show_changes_through_the_render_cache() {
+    let sim = SimHandle::start(1_500, 0, 5).await;
+    let client = sim.client(None);
+    let downloads = |client: HubClient| async move {
+        let mut all = BTreeMap::new();
+        let mut next = Some(client.listing_url("litert", &["downloads", "sha"]));
+        while let Some(url) = next {
+            let page = client.list_page(&url).await.unwrap();
+            for m in page.models {
+                all.insert(m.id.clone(), (m.downloads.unwrap(), m.sha.clone()));
+            }
+            next = page.next;
+        }
+        all
+    };
+    let mut keys = vec!["_id", "id"];
+    keys.extend_from_slice(pocket_catalog::sync::LISTING_EXPAND);
+    assert!(sim.sim.prerender(&keys) > 0);
+    let before = downloads(client.clone()).await;
+    assert_eq!(
+        before,
+        downloads(client.clone()).await,
+        "served from the cache"
+    );
+    let touched: BTreeSet<String> = sim.sim.touch(10.0).into_iter().collect();
+    let after = downloads(client.clone()).await;
+    for (id, (n, sha)) in &after {
+        let (was, was_sha) = &before[id];
+        assert_eq!(sha, was_sha);
+        if touched.contains(id) {
+            assert_eq!(*n, was + 1, "{id} shows its new downloads");
+        } else {
+            assert_eq!(n, was, "{id} unchanged");
+        }
+    }
+    let change = sim.sim.mutate();
+    let mutated = downloads(client.clone()).await;
+    let truth: BTreeMap<String, String> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| (r.id, r.sha))
+        .collect();
+    assert!(!change.committed.is_empty());
+    for id in &change.committed {
+        if let (Some((_, sha)), Some(true_sha)) = (mutated.get(id), truth.get(id)) {
+            assert_eq!(
+                sha.as_deref(),
+                Some(true_sha.as_str()),
+                "{id} shows its new commit"
+            );
+        }
+    }
+}

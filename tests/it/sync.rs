@@ -21,6 +21,7 @@ both_backends!(
     a_mass_disappearance_is_refused_by_the_threshold,
     filtering_rules_are_applied_and_recorded,
     a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_completes,
+    a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run,
 );
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
@@ -474,5 +475,66 @@ async fn a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_complet
         report.counts.removed as usize,
         change.removed.len() + change.privatised.len()
     );
+    assert_catalog_equals_truth(&store, &sim).await;
+}
+
+/// A repo renamed upstream and a new repo created under its old id, both in one listing (and so in
+/// one write batch): the rename keeps its catalog model and the new repo gets a model of its own in
+/// the same run — nothing is skipped as "still held".
+async fn a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run(backend: Backend) {
+    use pocket_catalog::hubsim::population::{generate, PopulationSpec, World};
+    use pocket_catalog::hubsim::Sim;
+    let spec = || PopulationSpec {
+        litert: 40,
+        other: 0,
+        seed: 23,
+    };
+    let (repos, generator) = generate(spec());
+    let sim =
+        SimHandle::with_world(Sim::new(World::new(repos, generator), Faults::default())).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    sync(&syncer(&store, &sim, |_| {})).await;
+
+    // The same population, with one repo renamed and a new repo (created later) under its old id.
+    let (mut repos, mut generator) = generate(spec());
+    let renamed = repos
+        .iter_mut()
+        .find(|r| r.is_litert() && !r.private && r.gated.is_none())
+        .unwrap();
+    let old_id = renamed.id.clone();
+    let renamed_oid = renamed.object_id.clone();
+    renamed.id = format!("{old_id}-moved");
+    let new_id = renamed.id.clone();
+    let mut newcomer = generator.litert_repo(2_000);
+    newcomer.id = old_id.clone();
+    newcomer.private = false;
+    let newcomer_oid = newcomer.object_id.clone();
+    repos.push(newcomer);
+    let before = all_synced(&store).await;
+    let model_of = |models: &[Model], oid: &str| {
+        models
+            .iter()
+            .find(|m| m.upstream.as_ref().is_some_and(|u| u.object_id == oid))
+            .cloned()
+    };
+    let kept = model_of(&before, &renamed_oid).unwrap();
+    let sim =
+        SimHandle::with_world(Sim::new(World::new(repos, generator), Faults::default())).await;
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(report.counts.skipped, 0, "{report:?}");
+    assert_eq!(report.counts.renamed, 1);
+    assert_eq!(report.counts.created, 1);
+    let after = all_synced(&store).await;
+    let moved = model_of(&after, &renamed_oid).unwrap();
+    assert_eq!(
+        moved.id, kept.id,
+        "the renamed repo keeps its catalog model"
+    );
+    assert_eq!(moved.hf_model_id.as_deref(), Some(new_id.as_str()));
+    let taken = model_of(&after, &newcomer_oid).expect("the new repo is mirrored in this run");
+    assert_eq!(taken.hf_model_id.as_deref(), Some(old_id.as_str()));
+    assert_ne!(taken.id, kept.id);
     assert_catalog_equals_truth(&store, &sim).await;
 }
