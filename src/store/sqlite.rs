@@ -21,9 +21,10 @@ pub struct SqliteStore {
 }
 
 /// The bulk writer's page cache in KiB (SQLite's default is 2 MiB): the indexes with random keys
-/// (slug, repo id, name, downloads) of 100,000 models fit. 32 MiB was 0.5 s faster on the first
-/// 100,000-repo sync and took the peak RSS over 150 MB (BENCHMARKS.md).
-const WRITER_CACHE_KIB: i64 = 24 * 1024;
+/// (slug, repo id, name, downloads) of 100,000 models nearly fit. Measured on the first 100,000-repo
+/// sync: 32 MiB was about 0.5 s faster than 24 MiB and 24 MiB about 0.3 s faster than 16 MiB, but
+/// the peak RSS reached 166–170 MB and 147–153 MB with them, over the 150 MB target (BENCHMARKS.md).
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// WAL pages after which the bulk writer checkpoints (SQLite's default is 1,000 pages, 4 MiB).
 const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8_192;
 
