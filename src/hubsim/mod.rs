@@ -172,9 +172,7 @@ impl Sim {
         let mut rendered = self.rendered.lock().expect("rendered lock");
         let cache = rendered.entry(key_set(keys)).or_default();
         for r in world.repos.values().filter(|r| !r.private) {
-            cache
-                .entry(r.object_id.clone())
-                .or_insert_with(|| render(r, keys, false).to_string().into());
+            rendered_entry(cache, r, keys);
         }
         cache.len()
     }
@@ -479,6 +477,14 @@ fn key_set(keys: &[&str]) -> String {
     sorted.join(",")
 }
 
+/// A repo's listing entry as JSON text, rendered on first use.
+fn rendered_entry(cache: &mut HashMap<String, Arc<str>>, r: &SimRepo, keys: &[&str]) -> Arc<str> {
+    cache
+        .entry(r.object_id.clone())
+        .or_insert_with(|| render(r, keys, false).to_string().into())
+        .clone()
+}
+
 fn render(r: &SimRepo, keys: &[&str], blobs: bool) -> Value {
     let mut m = Map::new();
     for k in keys {
@@ -690,10 +696,7 @@ async fn list_models(
             more = true;
             break;
         }
-        let entry = cache
-            .entry(oid.clone())
-            .or_insert_with(|| render(r, &refs, false).to_string().into());
-        items.push(entry.clone());
+        items.push(rendered_entry(cache, r, &refs));
         last = Some((*key, oid.clone()));
     }
     drop(rendered);
@@ -722,15 +725,7 @@ async fn list_models(
             HeaderValue::from_str(&link).expect("ascii link"),
         );
     }
-    let mut body = String::with_capacity(2 + items.iter().map(|e| e.len() + 1).sum::<usize>());
-    body.push('[');
-    for (n, entry) in items.iter().enumerate() {
-        if n > 0 {
-            body.push(',');
-        }
-        body.push_str(entry);
-    }
-    body.push(']');
+    let body = format!("[{}]", items.join(","));
     if faults
         .truncate_every
         .is_some_and(|k| k > 0 && page_no % k == 0)

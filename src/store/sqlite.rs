@@ -1,9 +1,9 @@
 //! The embedded SQLite backend: one file, WAL mode, a busy timeout, foreign keys on.
 //!
 //! Two pools share the file: the main pool (reads, API writes) and a one-connection pool for the
-//! sync's bulk writes. The writer has a page cache large enough for the indexes with random keys and
-//! checkpoints the WAL less often, so a batch of thousands of inserts neither re-reads index pages
-//! nor copies the same pages back to the database file after every commit (BENCHMARKS.md has the
+//! sync's bulk writes. The writer has a page cache about the size of the indexes with random keys and
+//! checkpoints the WAL less often, so a batch of thousands of inserts seldom re-reads index pages and
+//! does not copy the same pages back to the database file after every commit (BENCHMARKS.md has the
 //! measurements). It closes when idle, giving that memory back.
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -1297,19 +1297,22 @@ impl Syncer {
                 &counts,
             )
             .await?;
-        let mut by_model: HashMap<Uuid, Vec<SyncVersion>> = HashMap::new();
-        for v in versions {
-            by_model.entry(v.model_id).or_default().push(v);
-        }
+        let position: HashMap<Uuid, usize> = writes
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.model_id, i))
+            .collect();
         let mut alone: Vec<Alone> = writes
             .into_iter()
             .zip(kinds)
-            .map(|(w, kind)| {
-                let v = by_model.remove(&w.model_id).unwrap_or_default();
-                (Some((w, kind)), v)
-            })
+            .map(|(w, kind)| (Some((w, kind)), Vec::new()))
             .collect();
-        alone.extend(by_model.into_values().map(|v| (None, v)));
+        for v in versions {
+            match position.get(&v.model_id) {
+                Some(&i) => alone[i].1.push(v),
+                None => alone.push((None, vec![v])),
+            }
+        }
         for (write, version) in alone {
             let mut next = counts;
             if let Some((_, kind)) = &write {

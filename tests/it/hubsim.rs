@@ -409,7 +409,7 @@ async fn listings_show_changes_through_the_render_cache() {
         .into_iter()
         .map(|r| (r.id, r.sha))
         .collect();
-    assert!(!change.committed.is_empty());
+    let mut checked = 0;
     for id in &change.committed {
         if let (Some((_, sha)), Some(true_sha)) = (mutated.get(id), truth.get(id)) {
             assert_eq!(
@@ -417,6 +417,8 @@ async fn listings_show_changes_through_the_render_cache() {
                 Some(true_sha.as_str()),
                 "{id} shows its new commit"
             );
+            checked += 1;
         }
     }
+    assert!(checked > 0, "a new commit was listed");
 }

@@ -22,6 +22,7 @@ both_backends!(
     filtering_rules_are_applied_and_recorded,
     a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_completes,
     a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run,
+    a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_written,
 );
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
@@ -537,4 +538,63 @@ async fn a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run(back
     assert_eq!(taken.hf_model_id.as_deref(), Some(old_id.as_str()));
     assert_ne!(taken.id, kept.id);
     assert_catalog_equals_truth(&store, &sim).await;
+}
+
+/// The database refuses one model (a trigger stands in for any per-record failure): its batch fails,
+/// is written again record by record, and only that model is skipped, with the database's reason.
+async fn a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_written(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(300, 0, 29).await;
+    let refused = sim.litert_truth()[150].id.clone();
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(&format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON ml_models WHEN NEW.hf_model_id = '{refused}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(&format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.hf_model_id = '{refused}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON ml_models FOR EACH ROW EXECUTE FUNCTION refuse()")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    let truth = sim.litert_truth();
+    assert_eq!(report.counts.skipped, 1, "{report:?}");
+    assert_eq!(report.counts.created as usize, truth.len() - 1);
+    let skips = store.run_skips(report.run_id, 10).await.unwrap();
+    assert_eq!(skips.len(), 1);
+    assert_eq!(skips[0].hf_model_id.as_deref(), Some(refused.as_str()));
+    assert!(
+        skips[0].reason.starts_with("could not be written")
+            && skips[0].reason.contains("refused by the test"),
+        "{}",
+        skips[0].reason
+    );
+    let stored: BTreeSet<String> = all_synced(&store)
+        .await
+        .into_iter()
+        .filter_map(|m| m.hf_model_id)
+        .collect();
+    let expected: BTreeSet<String> = truth
+        .into_iter()
+        .map(|r| r.id)
+        .filter(|id| *id != refused)
+        .collect();
+    assert_eq!(stored, expected);
 }
