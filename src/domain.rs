@@ -206,6 +206,14 @@ string_enum!(
     }
 );
 
+impl UpstreamStatus {
+    /// Still listed upstream (a model without a status is too): the sync keeps it up to date. The
+    /// same set as the store's `ACTIVE_MIRRORED`.
+    pub fn is_listed(status: Option<UpstreamStatus>) -> bool {
+        status.is_none_or(|s| matches!(s, UpstreamStatus::Active | UpstreamStatus::Renamed))
+    }
+}
+
 string_enum!(
     /// Where a model comes from.
     Source {

@@ -57,6 +57,9 @@ pub struct Upstream {
     pub library_name: Option<String>,
     pub status: Option<UpstreamStatus>,
     pub synced_at: Option<DateTime<Utc>>,
+    /// [`crate::sync::mapping::Mirror::digest`] of the listing entry last written; `None` for models
+    /// synced before digests were kept or edited by a user since (compared field by field).
+    pub digest: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +225,27 @@ pub struct SyncWrite {
     pub tags: Vec<String>,
     pub origin_repo_url: String,
     pub upstream: Upstream,
+}
+
+/// What a re-sync reads of a synced model to tell an unchanged listing entry without reading the
+/// whole model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncKey {
+    pub id: Uuid,
+    pub object_id: String,
+    pub repo_id: Option<String>,
+    pub status: Option<UpstreamStatus>,
+    pub digest: Option<i64>,
+}
+
+impl SyncKey {
+    /// Whether this model was synced from exactly this entry (same repo id and digest) and is
+    /// active upstream: nothing to write.
+    pub fn unchanged(&self, repo_id: &str, digest: i64) -> bool {
+        self.repo_id.as_deref() == Some(repo_id)
+            && self.digest == Some(digest)
+            && UpstreamStatus::is_listed(self.status)
+    }
 }
 
 /// A version the sync creates for an upstream commit.

@@ -12,6 +12,7 @@ use ratelimit::{parse_ratelimit, parse_retry_after, Pacer};
 use reqwest::header::{HeaderMap, AUTHORIZATION, LINK, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -141,7 +142,22 @@ pub struct RawPage {
 impl RawPage {
     /// Decodes the entries (a malformed entry is skipped with its reason, see [`wire::parse_page`]).
     pub fn decode(&self) -> Result<Page, HubError> {
-        let (models, skipped) = wire::parse_page(&self.body).map_err(HubError::Body)?;
+        self.decode_fresh(&mut HashSet::new())
+    }
+
+    /// Decodes the entries whose object id is not in `seen` (entries listed before, by this or
+    /// another filter, are left out undecoded) and adds the decoded ones' ids to it. Ids are kept
+    /// as the 96-bit numbers they spell (16 bytes each, not a string).
+    pub fn decode_fresh(&self, seen: &mut HashSet<u128>) -> Result<Page, HubError> {
+        let key = |id: &str| u128::from_str_radix(id, 16).ok();
+        let (models, skipped) =
+            wire::parse_page_except(&self.body, |id| key(id).is_some_and(|k| seen.contains(&k)))
+                .map_err(HubError::Body)?;
+        seen.extend(
+            models
+                .iter()
+                .filter_map(|m| m.object_id.as_deref().and_then(key)),
+        );
         Ok(Page {
             models,
             skipped,

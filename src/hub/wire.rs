@@ -110,12 +110,24 @@ pub struct SkippedEntry {
 /// Parses a listing page: the body must be a JSON array; each entry that does not parse (or lacks the
 /// object id a listing always carries) is reported, not fatal.
 pub fn parse_page(body: &[u8]) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), String> {
+    parse_page_except(body, |_| false)
+}
+
+/// [`parse_page`], leaving out (undecoded) the entries whose leading object id `known` says were
+/// read before — a repo listed by several filters is decoded once per run.
+pub fn parse_page_except(
+    body: &[u8],
+    mut known: impl FnMut(&str) -> bool,
+) -> Result<(Vec<HubModel>, Vec<SkippedEntry>), String> {
     // Each entry is parsed once, straight into its type; only a failed one is read again for its id.
     let entries: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body)
         .map_err(|e| format!("listing page is not a JSON array: {e}"))?;
     let mut models = Vec::with_capacity(entries.len());
     let mut skipped = Vec::new();
     for entry in entries {
+        if leading_object_id(entry.get()).is_some_and(&mut known) {
+            continue;
+        }
         let parsed = serde_json::from_str::<HubModel>(entry.get());
         let id = || {
             serde_json::from_str::<Value>(entry.get())
@@ -143,6 +155,21 @@ pub fn check_page(body: &[u8]) -> Result<(), String> {
     serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(body)
         .map(drop)
         .map_err(|e| format!("listing page is not a JSON array: {e}"))
+}
+
+/// The object id an entry starts with, read without decoding the entry: the Hub (and the simulator)
+/// write `_id` first. `None` for any other layout, which is then decoded in full.
+pub fn leading_object_id(entry: &str) -> Option<&str> {
+    let rest = entry
+        .strip_prefix('{')?
+        .trim_start()
+        .strip_prefix("\"_id\"")?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let id = rest.get(..24)?;
+    (is_object_id(id) && rest[24..].starts_with('"')).then_some(id)
 }
 
 /// A Hub object id: 24 hex digits.
@@ -283,6 +310,40 @@ mod tests {
         let vocab = entries.iter().find(|e| e.path == "vocab.txt").unwrap();
         assert!(vocab.lfs.is_none());
         assert_eq!(vocab.size, 231508);
+    }
+
+    #[test]
+    fn entries_read_before_are_left_out_by_their_leading_object_id() {
+        assert_eq!(
+            leading_object_id(r#"{"_id":"6909b87b734dd24dd19da3ef","id":"a/b"}"#),
+            Some("6909b87b734dd24dd19da3ef")
+        );
+        assert_eq!(
+            leading_object_id(r#"{ "_id" : "6909b87b734dd24dd19da3ef" }"#),
+            Some("6909b87b734dd24dd19da3ef")
+        );
+        for other in [
+            r#"{"id":"a/b","_id":"6909b87b734dd24dd19da3ef"}"#,
+            r#"{"_id":"6909b87b734dd24dd19da3efff"}"#,
+            r#"{"_id":"6909b87b734dd24dd19da3eg"}"#,
+            r#"{"_id":6909}"#,
+            "{}",
+        ] {
+            assert_eq!(leading_object_id(other), None, "{other}");
+        }
+        // The real Hub writes `_id` first.
+        let listing = fixture("list_expand_page.json");
+        let (all, _) = parse_page(&listing).unwrap();
+        let first = all[0].object_id.clone().unwrap();
+        let (rest, skipped) = parse_page_except(&listing, |id| id == first).unwrap();
+        assert_eq!(rest.len(), all.len() - 1);
+        assert!(skipped.is_empty());
+        assert!(rest
+            .iter()
+            .all(|m| m.object_id.as_deref() != Some(first.as_str())));
+        // An entry laid out otherwise is decoded in full, whatever `known` says.
+        let body = br#"[{"id":"a/b","_id":"6909b87b734dd24dd19da3ef"}]"#;
+        assert_eq!(parse_page_except(body, |_| true).unwrap().0.len(), 1);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, l
     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
     rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
     hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-        latest_version_size_bytes, task_inferred";
+        latest_version_size_bytes, task_inferred, sync_digest";
 
 pub(crate) const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
@@ -268,9 +268,9 @@ macro_rules! impl_common_store {
                 news: &[&NewModel],
                 candidate: usize,
             ) -> StoreResult<Vec<usize>> {
-                const COLUMNS: usize = 26;
+                const COLUMNS: usize = 27;
                 let mut missed = Vec::new();
-                // 1,000 rows × 26 columns stays below both backends' parameter limits (SQLite 32,766,
+                // 1,000 rows × 27 columns stays below both backends' parameter limits (SQLite 32,766,
                 // PostgreSQL 65,535). Fewer, larger statements: SQLite journals each page a statement
                 // changes once per statement (100-row statements: first sync 8.1 s → 6.2 s).
                 const ROWS: usize = 1000;
@@ -280,7 +280,7 @@ macro_rules! impl_common_store {
                          origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
                          created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
                          hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-                         search_text, task_inferred) VALUES ",
+                         search_text, task_inferred, sync_digest) VALUES ",
                     );
                     for r in 0..chunk.len() {
                         let b = r * COLUMNS;
@@ -327,7 +327,8 @@ macro_rules! impl_common_store {
                             .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
                             .bind(up.and_then(|u| u.synced_at))
                             .bind(search_text(&new.name, &new.description, &new.tags))
-                            .bind(new.task_inferred);
+                            .bind(new.task_inferred)
+                            .bind(up.and_then(|u| u.digest));
                     }
                     let done = q
                         .execute(&mut *conn)
@@ -372,8 +373,8 @@ macro_rules! impl_common_store {
                      license_type = COALESCE($5, license_type), \
                      origin_repo_url = COALESCE($6, origin_repo_url), \
                      is_verified_official = COALESCE($7, is_verified_official), \
-                     tags = COALESCE($8, tags), task = COALESCE($9, task), updated_at = $10 \
-                     WHERE id = $1 RETURNING {MODEL_COLUMNS}"
+                     tags = COALESCE($8, tags), task = COALESCE($9, task), updated_at = $10, \
+                     sync_digest = NULL WHERE id = $1 RETURNING {MODEL_COLUMNS}"
                 );
                 let mut tx = self.pool.begin().await?;
                 let row: Option<ModelRow> = sqlx::query_as(&sql)

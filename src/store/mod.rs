@@ -446,6 +446,16 @@ impl Store {
         dispatch!(self, s => s.synced_models(object_ids, hf_ids).await)
     }
 
+    /// The [`SyncKey`]s of the synced models with these Hub object ids.
+    pub async fn sync_keys(&self, object_ids: &[String]) -> StoreResult<Vec<SyncKey>> {
+        dispatch!(self, s => s.sync_keys(object_ids).await)
+    }
+
+    /// The Hub object ids of every synced model that is active upstream.
+    pub async fn active_object_ids(&self) -> StoreResult<Vec<String>> {
+        dispatch!(self, s => s.active_object_ids().await)
+    }
+
     /// `(model id, object id, repo id)` of every synced model that is active upstream.
     pub async fn active_synced(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
         dispatch!(self, s => s.active_synced().await)
@@ -480,10 +490,11 @@ impl Store {
         author_id: Uuid,
         writes: &[SyncWrite],
         versions: &[SyncVersion],
+        digests: &[(Uuid, i64)],
         skips: &[(i64, SkipRecord)],
         counts: &RunCounts,
     ) -> StoreResult<Applied> {
-        dispatch!(self, s => s.apply_sync(fence, run_id, author_id, writes, versions, skips, counts).await)
+        dispatch!(self, s => s.apply_sync(fence, run_id, author_id, writes, versions, digests, skips, counts).await)
     }
 
     /// Counts one download of an asset (version and model, atomically); its URL, or `None`.

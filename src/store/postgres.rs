@@ -35,5 +35,6 @@ super::sync_sql::impl_sync_store!(
     PgStore,
     sqlx::PgConnection,
     super::sync_sql::POSTGRES_NOW_MS,
-    super::sync_sql::POSTGRES_JSON_IDS
+    super::sync_sql::POSTGRES_JSON_IDS,
+    super::sync_sql::POSTGRES_JSON_AGG
 );

@@ -113,6 +113,7 @@ pub(super) struct ModelRow {
     upstream_status: Option<String>,
     synced_at: Option<DateTime<Utc>>,
     latest_version_size_bytes: Option<i64>,
+    sync_digest: Option<i64>,
 }
 
 fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
@@ -140,6 +141,7 @@ impl TryFrom<ModelRow> for Model {
                     .map(|s| parse(s, "upstream status"))
                     .transpose()?,
                 synced_at: r.synced_at,
+                digest: r.sync_digest,
             }),
             None => None,
         };

@@ -78,5 +78,6 @@ super::sync_sql::impl_sync_store!(
     SqliteStore,
     sqlx::SqliteConnection,
     super::sync_sql::SQLITE_NOW_MS,
-    super::sync_sql::SQLITE_JSON_IDS
+    super::sync_sql::SQLITE_JSON_IDS,
+    super::sync_sql::SQLITE_JSON_AGG
 );

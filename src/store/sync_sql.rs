@@ -12,6 +12,10 @@ pub(crate) const LEASE_NAME: &str = "hf_litert_sync";
 pub(crate) const SQLITE_JSON_IDS: &str = "SELECT value FROM json_each($1)";
 pub(crate) const POSTGRES_JSON_IDS: &str = "SELECT json_array_elements_text($1::json)";
 
+/// The aggregate that gathers a column into one JSON array, per backend.
+pub(crate) const SQLITE_JSON_AGG: &str = "json_group_array";
+pub(crate) const POSTGRES_JSON_AGG: &str = "json_agg";
+
 /// Mirrored models still active upstream: the catalog a sync maintains.
 pub(crate) const ACTIVE_MIRRORED: &str = "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
     AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))";
@@ -21,7 +25,7 @@ pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, fi
     rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id, catalog_size";
 
 macro_rules! impl_sync_store {
-    ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr) => {
+    ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr, $json_agg:expr) => {
         use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
         use $crate::store::sync_sql::{ACTIVE_MIRRORED, LEASE_NAME, RUN_COLUMNS};
         use $crate::store::Applied;
@@ -79,6 +83,32 @@ macro_rules! impl_sync_store {
                 Ok(models)
             }
 
+            /// The [`SyncKey`]s of the synced models with these Hub object ids: five columns, where
+            /// [`Self::synced_models`] reads thirty.
+            pub async fn sync_keys(&self, object_ids: &[String]) -> StoreResult<Vec<SyncKey>> {
+                if object_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT id, hf_object_id, hf_model_id, upstream_status, sync_digest FROM ml_models \
+                     WHERE hf_object_id IN ({})",
+                    $json_ids
+                );
+                let rows: Vec<(Uuid, String, Option<String>, Option<String>, Option<i64>)> =
+                    sqlx::query_as(&sql)
+                        .bind(serde_json::to_string(object_ids).expect("strings serialise"))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, object_id, repo_id, status, digest)| {
+                        let status = status
+                            .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("upstream status '{s}'"))))
+                            .transpose()?;
+                        Ok(SyncKey { id, object_id, repo_id, status, digest })
+                    })
+                    .collect()
+            }
+
             /// `(model id, commit sha)` of the synced versions of the models with these object ids.
             pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(Uuid, String)>> {
                 if object_ids.is_empty() {
@@ -93,6 +123,18 @@ macro_rules! impl_sync_store {
                     .bind(serde_json::to_string(object_ids).expect("strings serialise"))
                     .fetch_all(&self.pool)
                     .await?)
+            }
+
+            /// The object ids of every synced model that is active upstream. One JSON value, not a
+            /// row per model: the SQLite driver hands rows over one by one (100,000 rows: 0.45 s
+            /// against 0.1 s for the aggregate).
+            pub async fn active_object_ids(&self) -> StoreResult<Vec<String>> {
+                let sql = format!(
+                    "SELECT CAST(COALESCE({}(hf_object_id), '[]') AS TEXT) FROM ml_models WHERE {ACTIVE_MIRRORED}",
+                    $json_agg
+                );
+                let ids: String = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
+                serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt(format!("object ids: {e}")))
             }
 
             /// `(model id, object id, repo id)` of every synced model that is active upstream.
@@ -175,7 +217,7 @@ macro_rules! impl_sync_store {
             }
 
             /// Applies one batch of the sync in one transaction, if the lease is still ours: model
-            /// writes, versions, skipped records and the run's counters together, so a counter never
+            /// writes, versions, digests of unchanged models, skipped records and the run's counters together, so a counter never
             /// reports work that was rolled back. Returns the rows written and the versions created.
             #[allow(clippy::too_many_arguments)]
             pub async fn apply_sync(
@@ -185,6 +227,7 @@ macro_rules! impl_sync_store {
                 author_id: Uuid,
                 writes: &[SyncWrite],
                 versions: &[SyncVersion],
+                digests: &[(Uuid, i64)],
                 skips: &[(i64, SkipRecord)],
                 counts: &RunCounts,
             ) -> StoreResult<Applied> {
@@ -203,7 +246,8 @@ macro_rules! impl_sync_store {
                              license_type = $5, task = $6, tags = $7, origin_repo_url = $8, updated_at = $9, \
                              hf_object_id = $10, hf_sha = $11, hf_last_modified = $12, hf_created_at = $13, \
                              hf_downloads = $14, hf_likes = $15, hf_gated = $16, library_name = $17, \
-                             upstream_status = $18, synced_at = $9, search_text = $19, task_inferred = $20 WHERE id = $1",
+                             upstream_status = $18, synced_at = $9, search_text = $19, task_inferred = $20, \
+                             sync_digest = $21 WHERE id = $1",
                         )
                         .bind(w.model_id)
                         .bind(&w.hf_model_id)
@@ -223,12 +267,22 @@ macro_rules! impl_sync_store {
                         .bind(&u.gated)
                         .bind(&u.library_name)
                         .bind(u.status.map(|s| s.as_str()))
-                                                .bind(&search)
+                        .bind(&search)
                         .bind(w.task_inferred)
+                        .bind(u.digest)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| map_unique(e, &["hf_model_id", "hf_object_id"]))?;
                     }
+                    rows += 1;
+                }
+                // Digests of unchanged models stored without them (a row each, once).
+                for (id, digest) in digests {
+                    sqlx::query("UPDATE ml_models SET sync_digest = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(digest)
+                        .execute(&mut *tx)
+                        .await?;
                     rows += 1;
                 }
                 let creates: Vec<NewModel> = writes

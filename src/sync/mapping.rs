@@ -41,6 +41,49 @@ impl Mirror {
     pub fn author(&self) -> &str {
         self.repo_id.owner().unwrap_or("")
     }
+
+    /// A fingerprint of every field the sync writes from this entry (all but `files`, which feed
+    /// versions): equal digests mean an unchanged model, so a re-sync compares one stored number
+    /// instead of reading the whole model. The first 8 bytes of a SHA-256 over a length-prefixed
+    /// encoding; the leading tag changes whenever the field set does, so old digests stop matching.
+    pub fn digest(&self) -> i64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut text = |s: Option<&str>| match s {
+            None => h.update([0u8]),
+            Some(s) => {
+                h.update([1u8]);
+                h.update((s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+        };
+        text(Some("mirror-digest-v1"));
+        text(Some(&self.object_id));
+        text(Some(self.repo_id.as_str()));
+        text(Some(&self.name));
+        text(self.card_description.as_deref());
+        text(Some(self.license_type.as_str()));
+        text(self.task.as_deref());
+        text(Some(if self.task_inferred {
+            "inferred"
+        } else {
+            "listed"
+        }));
+        text(Some(&self.tags.len().to_string()));
+        for tag in &self.tags {
+            text(Some(tag));
+        }
+        text(self.sha.as_deref());
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros().to_string());
+        text(time(self.last_modified).as_deref());
+        text(time(self.created_at).as_deref());
+        text(Some(&self.downloads.to_string()));
+        text(Some(&self.likes.to_string()));
+        text(self.gated.as_deref());
+        text(self.library_name.as_deref());
+        let bytes = h.finalize();
+        i64::from_le_bytes(bytes[..8].try_into().expect("a SHA-256 has 32 bytes"))
+    }
 }
 
 /// The text used when neither the card nor the README describes a model (the seed's fallback).
@@ -297,6 +340,50 @@ mod tests {
             "https://huggingface.co/litert-community/Gemma3-1B-IT"
         );
         assert_eq!(mirror.author(), "litert-community");
+    }
+
+    #[test]
+    fn the_digest_changes_with_every_synced_field_and_only_with_them() {
+        let base = map_model(&hub(serde_json::json!({
+            "_id": "6909b87b734dd24dd19da3ef", "id": "o/a", "sha": "abc", "downloads": 1,
+            "likes": 2, "gated": false, "library_name": "litert", "tags": ["litert", "x"],
+            "pipeline_tag": "image-classification",
+            "lastModified": "2026-08-31T13:49:04.000Z", "createdAt": "2026-02-25T23:13:08.000Z"
+        })))
+        .unwrap();
+        let d = base.digest();
+        assert_eq!(d, base.clone().digest(), "stable");
+        type Change = (&'static str, fn(&mut Mirror));
+        let changes: [Change; 16] = [
+            ("object id", |m| {
+                m.object_id = "6909b87b734dd24dd19da3e0".into()
+            }),
+            ("repo id", |m| m.repo_id = "o/b".parse().unwrap()),
+            ("name", |m| m.name = "b".into()),
+            ("card", |m| m.card_description = Some(String::new())),
+            ("licence", |m| m.license_type = LicenseType::Mit),
+            ("task", |m| m.task = None),
+            ("inferred", |m| m.task_inferred = true),
+            ("tag order", |m| m.tags.reverse()),
+            ("tags split", |m| m.tags = vec!["litertx".into()]),
+            ("sha", |m| m.sha = None),
+            ("modified", |m| {
+                m.last_modified = "2026-08-31T13:49:04.001Z".parse().ok()
+            }),
+            ("created", |m| m.created_at = None),
+            ("downloads", |m| m.downloads += 1),
+            ("likes", |m| m.likes -= 1),
+            ("gated", |m| m.gated = Some("auto".into())),
+            ("library", |m| m.library_name = None),
+        ];
+        for (what, change) in changes {
+            let mut m = base.clone();
+            change(&mut m);
+            assert_ne!(m.digest(), d, "{what} must change the digest");
+        }
+        let mut files = base.clone();
+        files.files = Some(vec!["model.tflite".into()]);
+        assert_eq!(files.digest(), d, "files feed versions, not the model row");
     }
 
     #[test]

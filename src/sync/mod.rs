@@ -1,6 +1,7 @@
 //! The Hugging Face LiteRT sync. [`Syncer::claim`] takes the one sync lease and records the run;
 //! [`Syncer::execute`] discovers (one listing per filter, union by object id, page by page, fetched by
-//! a producer task a few pages ahead), plans each page against the catalog ([`plan`]), writes the
+//! a producer task a few pages ahead), plans each page against the catalog ([`plan`]; an entry whose
+//! [`Mirror::digest`] matches the stored one is unchanged without reading its model), writes the
 //! planned pages in fenced transactions of a few thousand rows with the run's counters, then — only
 //! after a complete listing — confirms each missing repo individually before marking it removed or
 //! following its rename.
@@ -192,6 +193,8 @@ struct Planned {
     existing_id: Option<Uuid>,
     needs_readme: bool,
     needs_version: bool,
+    /// Unchanged, but the stored digest is not this entry's.
+    digest_stale: bool,
 }
 
 /// A README paragraph, and the assets of the commit (or why they could not be read).
@@ -225,6 +228,8 @@ struct Batch {
     writes: Vec<SyncWrite>,
     kinds: Vec<WriteKind>,
     versions: Vec<SyncVersion>,
+    /// `(model id, digest)` of unchanged models whose stored digest is missing or stale.
+    digests: Vec<(Uuid, i64)>,
     numbered: Vec<(i64, SkipRecord)>,
     /// Skipped records (all of them, also those beyond [`MAX_SKIP_RECORDS`]).
     skipped: i64,
@@ -256,10 +261,11 @@ enum Listed {
     },
 }
 
-/// One model's write and its new version.
+/// One model's write, its new version, and the digest of an unchanged model stored without it.
 struct BatchItem {
     write: Option<(SyncWrite, WriteKind)>,
     version: Option<SyncVersion>,
+    digest: Option<(Uuid, i64)>,
 }
 
 enum Halt {
@@ -894,6 +900,8 @@ impl Syncer {
         let hub = self.hub.clone();
         let filters = self.config.filters.clone();
         let producer = tokio::spawn(async move {
+            // A repo listed by several filters is decoded once (the run sees each object id once).
+            let mut seen = HashSet::new();
             for filter in filters {
                 // The next page is requested as soon as the current one has arrived, before it is
                 // decoded: the Hub prepares the next while this one is read.
@@ -910,7 +918,7 @@ impl Syncer {
                     });
                     let fetched = fetched.and_then(|raw| {
                         next = raw.next.clone().map(fetch);
-                        raw.decode()
+                        raw.decode_fresh(&mut seen)
                     });
                     let event = match fetched {
                         Ok(page) => Listed::Page(page),
@@ -994,8 +1002,28 @@ impl Syncer {
             }
         }
         let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
-        let hf_ids: Vec<String> = mirrors.iter().map(|m| m.repo_id.to_string()).collect();
-        let existing = self.store.synced_models(&object_ids, &hf_ids).await?;
+        // Most entries of a re-sync are unchanged: the digest stored with the model says so, and
+        // the model is not read. The others are read whole and compared field by field.
+        let digests: Vec<i64> = mirrors.iter().map(Mirror::digest).collect();
+        let keys = self.store.sync_keys(&object_ids).await?;
+        let keys: HashMap<&str, &SyncKey> =
+            keys.iter().map(|k| (k.object_id.as_str(), k)).collect();
+        let same: Vec<Option<Uuid>> = mirrors
+            .iter()
+            .zip(&digests)
+            .map(|(m, &digest)| {
+                keys.get(m.object_id.as_str())
+                    .filter(|k| k.unchanged(m.repo_id.as_str(), digest))
+                    .map(|k| k.id)
+            })
+            .collect();
+        let (rest_objects, rest_repos): (Vec<String>, Vec<String>) = mirrors
+            .iter()
+            .zip(&same)
+            .filter(|(_, same)| same.is_none())
+            .map(|(m, _)| (m.object_id.clone(), m.repo_id.to_string()))
+            .unzip();
+        let existing = self.store.synced_models(&rest_objects, &rest_repos).await?;
         let by_object: HashMap<&str, &Model> = existing
             .iter()
             .filter_map(|m| m.upstream.as_ref().map(|u| (u.object_id.as_str(), m)))
@@ -1024,8 +1052,28 @@ impl Syncer {
                 state.renamed_away.insert(old.to_string());
             }
         }
+        let needs_version = |mirror: &Mirror, model_file: Option<bool>, id: Option<Uuid>| {
+            self.config.pull_versions
+                && model_file != Some(false)
+                && mirror
+                    .sha
+                    .as_ref()
+                    .is_some_and(|sha| id.is_none_or(|id| !commits.contains(&(id, sha.clone()))))
+        };
         let mut planned: Vec<Planned> = Vec::with_capacity(mirrors.len());
-        for mirror in mirrors {
+        for ((mirror, digest), same) in mirrors.into_iter().zip(digests).zip(same) {
+            let model_file = versions::has_model_file(mirror.files.as_deref());
+            if let Some(id) = same {
+                planned.push(Planned {
+                    existing_id: Some(id),
+                    needs_readme: false,
+                    needs_version: needs_version(&mirror, model_file, Some(id)),
+                    mirror,
+                    plan: Plan::Unchanged,
+                    digest_stale: false,
+                });
+                continue;
+            }
             let current = by_object
                 .get(mirror.object_id.as_str())
                 .copied()
@@ -1060,7 +1108,6 @@ impl Syncer {
                     continue;
                 }
             }
-            let model_file = versions::has_model_file(mirror.files.as_deref());
             if current.is_none() && model_file == Some(false) && self.config.require_model_file {
                 skips.push(SkipRecord {
                     hf_model_id: Some(mirror.repo_id.to_string()),
@@ -1072,17 +1119,18 @@ impl Syncer {
                 continue;
             }
             let plan = plan::plan(&mirror, current);
-            let needs_version = self.config.pull_versions
-                && model_file != Some(false)
-                && mirror.sha.as_ref().is_some_and(|sha| {
-                    current.is_none_or(|m| !commits.contains(&(m.id, sha.clone())))
-                });
+            // Unchanged, but stored without this digest (synced before digests were kept, or edited
+            // since): the digest alone is written, so the next run need not read the model.
+            let digest_stale = plan == Plan::Unchanged
+                && current
+                    .is_some_and(|m| m.upstream.as_ref().and_then(|u| u.digest) != Some(digest));
             planned.push(Planned {
                 existing_id: current.map(|m| m.id),
                 needs_readme: self.config.fetch_readmes && plan.needs_readme(&mirror),
+                needs_version: needs_version(&mirror, model_file, current.map(|m| m.id)),
                 mirror,
                 plan,
-                needs_version,
+                digest_stale,
             });
         }
         let details = self.fetch_details(&planned).await;
@@ -1127,8 +1175,16 @@ impl Syncer {
                 }
                 _ => None,
             };
-            if write.is_some() || version.is_some() {
-                items.push(BatchItem { write, version });
+            let digest = p
+                .existing_id
+                .filter(|_| p.digest_stale)
+                .map(|id| (id, p.mirror.digest()));
+            if write.is_some() || version.is_some() || digest.is_some() {
+                items.push(BatchItem {
+                    write,
+                    version,
+                    digest,
+                });
             }
         }
         state.counts.unchanged += unchanged;
@@ -1217,6 +1273,7 @@ impl Syncer {
             writes: Vec::with_capacity(items.len()),
             kinds: Vec::with_capacity(items.len()),
             versions: Vec::new(),
+            digests: Vec::new(),
             numbered,
             skipped,
         };
@@ -1226,6 +1283,7 @@ impl Syncer {
                 batch.kinds.push(kind);
             }
             batch.versions.extend(item.version);
+            batch.digests.extend(item.digest);
         }
         batch
     }
@@ -1245,6 +1303,7 @@ impl Syncer {
                     author_id,
                     &batch.writes,
                     &batch.versions,
+                    &batch.digests,
                     &batch.numbered,
                     &after,
                 )
@@ -1281,22 +1340,26 @@ impl Syncer {
             writes,
             kinds,
             versions,
+            digests,
             numbered,
             skipped,
         } = batch;
         let mut counts = state.counts;
         counts.skipped += skipped;
-        self.store
+        let applied = self
+            .store
             .apply_sync(
                 &state.fence,
                 state.run_id,
                 state.author_id,
                 &[],
                 &[],
+                &digests,
                 &numbered,
                 &counts,
             )
             .await?;
+        counts.rows_written += applied.rows;
         let position: HashMap<Uuid, usize> = writes
             .iter()
             .enumerate()
@@ -1327,6 +1390,7 @@ impl Syncer {
                     state.author_id,
                     &one,
                     &version,
+                    &[],
                     &[],
                     &next,
                 )
@@ -1361,6 +1425,7 @@ impl Syncer {
                             &state.fence,
                             state.run_id,
                             state.author_id,
+                            &[],
                             &[],
                             &[],
                             &seq,
@@ -1399,10 +1464,10 @@ impl Syncer {
         state: &mut RunState,
         stop: &CancellationToken,
     ) -> Result<(), Halt> {
-        let active = self.store.active_synced().await?;
-        let missing: Vec<(Uuid, String, String)> = active
+        let active = self.store.active_object_ids().await?;
+        let missing: Vec<String> = active
             .iter()
-            .filter(|(_, oid, _)| !state.seen.contains(oid))
+            .filter(|oid| !state.seen.contains(*oid))
             .cloned()
             .collect();
         if missing.is_empty() {
@@ -1424,6 +1489,13 @@ impl Syncer {
             candidates = missing.len(),
             "confirming repos missing from the listing"
         );
+        let missing: Vec<(Uuid, String, String)> = self
+            .store
+            .sync_keys(&missing)
+            .await?
+            .into_iter()
+            .filter_map(|k| Some((k.id, k.object_id, k.repo_id?)))
+            .collect();
         let checks: Vec<Confirmation> = stream::iter(missing)
             .map(|(id, oid, repo)| async move {
                 let outcome = self.hub.model_info(&repo, None).await;

@@ -26,10 +26,7 @@ pub enum UpdateKind {
 }
 
 fn is_active(m: &Model) -> bool {
-    m.upstream
-        .as_ref()
-        .and_then(|u| u.status)
-        .is_none_or(|s| matches!(s, UpstreamStatus::Active | UpstreamStatus::Renamed))
+    UpstreamStatus::is_listed(m.upstream.as_ref().and_then(|u| u.status))
 }
 
 /// Plans one mirrored repo against the catalog's model with the same object id (or, for a repo id that
@@ -134,6 +131,7 @@ impl Plan {
                 library_name: m.library_name.clone(),
                 status: Some(UpstreamStatus::Active),
                 synced_at: Some(now),
+                digest: Some(m.digest()),
             },
         })
     }

@@ -283,7 +283,7 @@ async fn a_sync_batch_places_colliding_slugs_and_counts_its_rows(backend: Backen
         ..Default::default()
     };
     let applied = store
-        .apply_sync(&fence, run_id, user.id, &writes, &[], &[], &counts)
+        .apply_sync(&fence, run_id, user.id, &writes, &[], &[], &[], &counts)
         .await
         .unwrap();
     assert_eq!(applied.rows, writes.len() as i64);

@@ -23,7 +23,21 @@ both_backends!(
     a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_completes,
     a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run,
     a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_written,
+    a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_once,
 );
+
+/// Runs one statement on the test database directly (what the store offers no method for).
+async fn execute_raw(db: &TestDb, sql: &str) {
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
     s.run_once(Trigger::Manual, CancellationToken::new())
@@ -597,4 +611,79 @@ async fn a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_w
         .filter(|id| *id != refused)
         .collect();
     assert_eq!(stored, expected);
+}
+
+/// A re-sync trusts a model's stored digest only while it is the digest of what the Hub lists: a
+/// user's edit clears it (the next run compares field by field and restores the upstream value), and
+/// models stored without one (synced before digests were kept) get it written once, alone.
+async fn a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_once(
+    backend: Backend,
+) {
+    let sim = SimHandle::start(300, 0, 31).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let s = syncer(&store, &sim, |_| {});
+    let first = sync(&s).await;
+    let n = first.counts.created;
+    let synced = all_synced(&store).await;
+    assert!(
+        synced
+            .iter()
+            .all(|m| m.upstream.as_ref().unwrap().digest.is_some()),
+        "every synced model carries its digest"
+    );
+    let edited = &synced[7];
+    let upstream_name = edited.name.clone();
+    let patch = pocket_catalog::records::ModelPatch {
+        name: Some("renamed by an admin".into()),
+        ..Default::default()
+    };
+    let after_edit = store.update_model(edited.id, &patch).await.unwrap();
+    assert_eq!(
+        after_edit.upstream.unwrap().digest,
+        None,
+        "an edit clears the digest"
+    );
+    // Twenty models as a catalog synced before digests were kept holds them.
+    let older: Vec<String> = synced[10..30]
+        .iter()
+        .map(|m| format!("'{}'", m.hf_model_id.as_deref().unwrap()))
+        .collect();
+    execute_raw(
+        &db,
+        &format!(
+            "UPDATE ml_models SET sync_digest = NULL WHERE hf_model_id IN ({})",
+            older.join(", ")
+        ),
+    )
+    .await;
+
+    let second = sync(&s).await;
+    assert_eq!(second.status, RunStatus::Success);
+    assert_eq!(
+        (second.counts.updated, second.counts.unchanged),
+        (1, n - 1),
+        "the edit is undone; the models without a digest are unchanged"
+    );
+    assert_eq!(
+        second.counts.rows_written, 21,
+        "one update and twenty digests"
+    );
+    let restored = store.get_model(edited.id).await.unwrap().unwrap();
+    assert_eq!(restored.name, upstream_name);
+    let now = all_synced(&store).await;
+    assert!(now
+        .iter()
+        .all(|m| m.upstream.as_ref().unwrap().digest.is_some()));
+    let unchanged_before: Vec<_> = synced.iter().filter(|m| m.id != edited.id).collect();
+    for m in unchanged_before {
+        let after = now.iter().find(|x| x.id == m.id).unwrap();
+        assert_eq!(
+            after.updated_at, m.updated_at,
+            "a digest write is not a change"
+        );
+    }
+
+    let third = sync(&s).await;
+    assert_eq!((third.counts.unchanged, third.counts.rows_written), (n, 0));
 }
