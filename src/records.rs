@@ -227,27 +227,6 @@ pub struct SyncWrite {
     pub upstream: Upstream,
 }
 
-/// What a re-sync reads of a synced model to tell an unchanged listing entry without reading the
-/// whole model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SyncKey {
-    pub id: Uuid,
-    pub object_id: String,
-    pub repo_id: Option<String>,
-    pub status: Option<UpstreamStatus>,
-    pub digest: Option<i64>,
-}
-
-impl SyncKey {
-    /// Whether this model was synced from exactly this entry (same repo id and digest) and is
-    /// active upstream: nothing to write.
-    pub fn unchanged(&self, repo_id: &str, digest: i64) -> bool {
-        self.repo_id.as_deref() == Some(repo_id)
-            && self.digest == Some(digest)
-            && UpstreamStatus::is_listed(self.status)
-    }
-}
-
 /// A version the sync creates for an upstream commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncVersion {

@@ -446,9 +446,9 @@ impl Store {
         dispatch!(self, s => s.synced_models(object_ids, hf_ids).await)
     }
 
-    /// The [`SyncKey`]s of the synced models with these Hub object ids.
-    pub async fn sync_keys(&self, object_ids: &[String]) -> StoreResult<Vec<SyncKey>> {
-        dispatch!(self, s => s.sync_keys(object_ids).await)
+    /// The digests of the synced models that are active upstream and have one.
+    pub async fn listed_digests(&self) -> StoreResult<Vec<i64>> {
+        dispatch!(self, s => s.listed_digests().await)
     }
 
     /// The Hub object ids of every synced model that is active upstream.
@@ -510,8 +510,11 @@ impl Store {
         dispatch!(self, s => s.get_version_by_id(id).await)
     }
 
-    /// `(model id, commit sha)` of the synced versions of the models with these object ids.
-    pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(Uuid, String)>> {
+    /// `(object id, commit sha)` of the synced versions of the models with these object ids.
+    pub async fn version_commits(
+        &self,
+        object_ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
         dispatch!(self, s => s.version_commits(object_ids).await)
     }
 

@@ -83,39 +83,25 @@ macro_rules! impl_sync_store {
                 Ok(models)
             }
 
-            /// The [`SyncKey`]s of the synced models with these Hub object ids: five columns, where
-            /// [`Self::synced_models`] reads thirty.
-            pub async fn sync_keys(&self, object_ids: &[String]) -> StoreResult<Vec<SyncKey>> {
-                if object_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
+            /// The digests of every synced model that is active upstream and has one (see
+            /// [`crate::sync::mapping::Mirror::digest`]), as one JSON value.
+            pub async fn listed_digests(&self) -> StoreResult<Vec<i64>> {
                 let sql = format!(
-                    "SELECT id, hf_object_id, hf_model_id, upstream_status, sync_digest FROM ml_models \
-                     WHERE hf_object_id IN ({})",
-                    $json_ids
+                    "SELECT CAST(COALESCE({}(sync_digest), '[]') AS TEXT) FROM ml_models \
+                     WHERE {ACTIVE_MIRRORED} AND sync_digest IS NOT NULL",
+                    $json_agg
                 );
-                let rows: Vec<(Uuid, String, Option<String>, Option<String>, Option<i64>)> =
-                    sqlx::query_as(&sql)
-                        .bind(serde_json::to_string(object_ids).expect("strings serialise"))
-                        .fetch_all(&self.pool)
-                        .await?;
-                rows.into_iter()
-                    .map(|(id, object_id, repo_id, status, digest)| {
-                        let status = status
-                            .map(|s| s.parse().map_err(|_| StoreError::Corrupt(format!("upstream status '{s}'"))))
-                            .transpose()?;
-                        Ok(SyncKey { id, object_id, repo_id, status, digest })
-                    })
-                    .collect()
+                let digests: String = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
+                serde_json::from_str(&digests).map_err(|e| StoreError::Corrupt(format!("digests: {e}")))
             }
 
-            /// `(model id, commit sha)` of the synced versions of the models with these object ids.
-            pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(Uuid, String)>> {
+            /// `(object id, commit sha)` of the synced versions of the models with these object ids.
+            pub async fn version_commits(&self, object_ids: &[String]) -> StoreResult<Vec<(String, String)>> {
                 if object_ids.is_empty() {
                     return Ok(Vec::new());
                 }
                 let sql = format!(
-                    "SELECT v.model_id, v.hf_commit_sha FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
+                    "SELECT m.hf_object_id, v.hf_commit_sha FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
                      WHERE v.hf_commit_sha IS NOT NULL AND m.hf_object_id IN ({})",
                     $json_ids
                 );

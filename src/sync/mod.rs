@@ -182,6 +182,8 @@ struct RunState {
     pending: Pending,
     /// Repo ids that renames planned in this run move models away from.
     renamed_away: HashSet<String>,
+    /// The digests of the listed models as the run found them (full runs; empty otherwise).
+    listed_digests: HashSet<i64>,
     /// The batch being written while the next pages are planned.
     in_flight: Option<InFlight>,
 }
@@ -474,6 +476,7 @@ impl Syncer {
             hub_start: self.hub.stats(),
             pending: Pending::default(),
             renamed_away: HashSet::new(),
+            listed_digests: HashSet::new(),
             in_flight: None,
         };
         let outcome = match &claimed.work {
@@ -794,6 +797,8 @@ impl Syncer {
         stop: &CancellationToken,
     ) -> Result<bool, Halt> {
         self.ensure_system_user(state).await?;
+        // One read of 8 bytes per listed model lets every unchanged entry be planned without a query.
+        state.listed_digests = self.store.listed_digests().await?.into_iter().collect();
         tracing::info!("Starting fetch of LiteRT models from HuggingFace...");
         let mut complete = true;
         let mut limit_hit = false;
@@ -1002,25 +1007,39 @@ impl Syncer {
             }
         }
         let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
-        // Most entries of a re-sync are unchanged: the digest stored with the model says so, and
-        // the model is not read. The others are read whole and compared field by field.
+        let commits: HashSet<(String, String)> = if self.config.pull_versions {
+            self.store
+                .version_commits(&object_ids)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let needs_version = |mirror: &Mirror, model_file: Option<bool>| {
+            self.config.pull_versions
+                && model_file != Some(false)
+                && mirror
+                    .sha
+                    .as_ref()
+                    .is_some_and(|sha| !commits.contains(&(mirror.object_id.clone(), sha.clone())))
+        };
+        // Most entries of a re-sync are unchanged: the digest of the entry is one a listed model was
+        // written from (the run read them all at its start), and nothing about the model is read.
+        // The others are read whole and compared field by field.
         let digests: Vec<i64> = mirrors.iter().map(Mirror::digest).collect();
-        let keys = self.store.sync_keys(&object_ids).await?;
-        let keys: HashMap<&str, &SyncKey> =
-            keys.iter().map(|k| (k.object_id.as_str(), k)).collect();
-        let same: Vec<Option<Uuid>> = mirrors
+        let same: Vec<bool> = mirrors
             .iter()
             .zip(&digests)
-            .map(|(m, &digest)| {
-                keys.get(m.object_id.as_str())
-                    .filter(|k| k.unchanged(m.repo_id.as_str(), digest))
-                    .map(|k| k.id)
+            .map(|(m, digest)| {
+                state.listed_digests.contains(digest)
+                    && !needs_version(m, versions::has_model_file(m.files.as_deref()))
             })
             .collect();
         let (rest_objects, rest_repos): (Vec<String>, Vec<String>) = mirrors
             .iter()
             .zip(&same)
-            .filter(|(_, same)| same.is_none())
+            .filter(|(_, same)| !**same)
             .map(|(m, _)| (m.object_id.clone(), m.repo_id.to_string()))
             .unzip();
         let existing = self.store.synced_models(&rest_objects, &rest_repos).await?;
@@ -1032,15 +1051,6 @@ impl Syncer {
             .iter()
             .filter_map(|m| m.hf_model_id.as_deref().map(|id| (id, m)))
             .collect();
-        let commits: HashSet<(Uuid, String)> = if self.config.pull_versions {
-            self.store
-                .version_commits(&object_ids)
-                .await?
-                .into_iter()
-                .collect()
-        } else {
-            HashSet::new()
-        };
 
         // A rename planned in this run frees its old repo id for a new repo: the rename is written
         // first (in an earlier batch, or before the creates of its own batch).
@@ -1052,22 +1062,14 @@ impl Syncer {
                 state.renamed_away.insert(old.to_string());
             }
         }
-        let needs_version = |mirror: &Mirror, model_file: Option<bool>, id: Option<Uuid>| {
-            self.config.pull_versions
-                && model_file != Some(false)
-                && mirror
-                    .sha
-                    .as_ref()
-                    .is_some_and(|sha| id.is_none_or(|id| !commits.contains(&(id, sha.clone()))))
-        };
         let mut planned: Vec<Planned> = Vec::with_capacity(mirrors.len());
         for ((mirror, digest), same) in mirrors.into_iter().zip(digests).zip(same) {
             let model_file = versions::has_model_file(mirror.files.as_deref());
-            if let Some(id) = same {
+            if same {
                 planned.push(Planned {
-                    existing_id: Some(id),
+                    existing_id: None,
                     needs_readme: false,
-                    needs_version: needs_version(&mirror, model_file, Some(id)),
+                    needs_version: false,
                     mirror,
                     plan: Plan::Unchanged,
                     digest_stale: false,
@@ -1127,7 +1129,7 @@ impl Syncer {
             planned.push(Planned {
                 existing_id: current.map(|m| m.id),
                 needs_readme: self.config.fetch_readmes && plan.needs_readme(&mirror),
-                needs_version: needs_version(&mirror, model_file, current.map(|m| m.id)),
+                needs_version: needs_version(&mirror, model_file),
                 mirror,
                 plan,
                 digest_stale,
@@ -1491,10 +1493,10 @@ impl Syncer {
         );
         let missing: Vec<(Uuid, String, String)> = self
             .store
-            .sync_keys(&missing)
+            .synced_models(&missing, &[])
             .await?
             .into_iter()
-            .filter_map(|k| Some((k.id, k.object_id, k.repo_id?)))
+            .filter_map(|m| Some((m.id, m.upstream?.object_id, m.hf_model_id?)))
             .collect();
         let checks: Vec<Confirmation> = stream::iter(missing)
             .map(|(id, oid, repo)| async move {
