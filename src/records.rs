@@ -225,6 +225,9 @@ pub struct SyncWrite {
     pub tags: Vec<String>,
     pub origin_repo_url: String,
     pub upstream: Upstream,
+    /// An update that changes only the Hub's counters (downloads, likes, last modified): written by a
+    /// narrow statement that leaves the other columns, and the indexes over them, alone.
+    pub counters_only: bool,
 }
 
 /// A version the sync creates for an upstream commit.

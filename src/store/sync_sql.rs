@@ -224,6 +224,23 @@ macro_rules! impl_sync_store {
                 let mut rows = 0i64;
                 // Updates first: a rename frees the repo id a new repo of the same batch may take.
                 for w in writes.iter().filter(|w| !w.create) {
+                    if w.counters_only {
+                        let u = &w.upstream;
+                        sqlx::query(
+                            "UPDATE ml_models SET hf_downloads = $2, hf_likes = $3, hf_last_modified = $4, \
+                             updated_at = $5, synced_at = $5, sync_digest = $6 WHERE id = $1",
+                        )
+                        .bind(w.model_id)
+                        .bind(u.downloads)
+                        .bind(u.likes)
+                        .bind(u.last_modified)
+                        .bind(u.synced_at.unwrap_or_else($crate::domain::now))
+                        .bind(u.digest)
+                        .execute(&mut *tx)
+                        .await?;
+                        rows += 1;
+                        continue;
+                    }
                     let search = search_text(&w.name, &w.description, &w.tags);
                     {
                         let u = &w.upstream;

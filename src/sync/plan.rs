@@ -77,6 +77,28 @@ fn differs(model: &Model, m: &Mirror) -> bool {
         || up.library_name != m.library_name
 }
 
+/// Whether writing `m` (with this description) would change no column of `model` but the Hub's
+/// counters: downloads, likes, last modified (and the sync's own timestamps and digest).
+fn only_counters_differ(model: &Model, m: &Mirror, description: &str) -> bool {
+    let Some(up) = model.upstream.as_ref() else {
+        return false;
+    };
+    model.hf_model_id.as_deref() == Some(m.repo_id.as_str())
+        && model.name == m.name
+        && model.description == description
+        && model.license_type == m.license_type
+        && model.task == m.task
+        && model.task_inferred == m.task_inferred
+        && model.tags == m.tags
+        && model.origin_repo_url.as_deref() == Some(m.origin_url().as_str())
+        && up.object_id == m.object_id
+        && up.sha == m.sha
+        && up.created_at == m.created_at
+        && up.gated == m.gated
+        && up.library_name == m.library_name
+        && up.status == Some(UpstreamStatus::Active)
+}
+
 impl Plan {
     /// Whether the README must be fetched to describe the model: new or changed commit, and the card
     /// says nothing.
@@ -109,7 +131,15 @@ impl Plan {
             .or(readme_paragraph)
             .or_else(|| stored.filter(|s| !s.trim().is_empty()).map(str::to_string))
             .unwrap_or_else(|| fallback_description(m.repo_id.as_str()));
+        let counters_only = match self {
+            Plan::Update {
+                model,
+                kind: UpdateKind::Changed,
+            } => only_counters_differ(model, m, &description),
+            _ => false,
+        };
         Some(SyncWrite {
+            counters_only,
             model_id,
             create,
             hf_model_id: m.repo_id.to_string(),
@@ -216,6 +246,7 @@ mod tests {
         ));
         assert!(!p.needs_readme(&newer), "same commit: no README request");
         let w = p.write(&newer, None, crate::domain::now()).unwrap();
+        assert!(w.counters_only, "only downloads changed");
         assert_eq!(w.description, "from readme", "never replaced by nothing");
         assert_eq!(w.upstream.downloads, 6);
         assert_eq!(w.model_id, model.id);
@@ -234,6 +265,11 @@ mod tests {
             }
         ));
         assert!(p.needs_readme(&mirror("o/a", "sha2", 5)));
+        let w = p.write(&mirror("o/a", "sha2", 5), None, crate::domain::now());
+        assert!(
+            !w.unwrap().counters_only,
+            "a new commit is more than counters"
+        );
         let renamed = mirror("o/a-renamed", "sha1", 5);
         assert_eq!(
             plan(&renamed, Some(&model)),

@@ -231,6 +231,7 @@ fn sync_write(hf_id: &str, object_id: &str) -> SyncWrite {
         task_inferred: false,
         tags: vec!["litert".into()],
         origin_repo_url: format!("https://huggingface.co/{hf_id}"),
+        counters_only: false,
         upstream: Upstream {
             object_id: object_id.into(),
             status: Some(UpstreamStatus::Active),

@@ -24,6 +24,7 @@ both_backends!(
     a_repo_id_freed_by_a_rename_is_taken_by_a_new_repo_in_the_same_run,
     a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_written,
     a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_once,
+    counter_changes_update_only_the_counters_and_leave_the_rest_as_it_was,
 );
 
 /// Runs one statement on the test database directly (what the store offers no method for).
@@ -686,4 +687,56 @@ async fn a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_onc
 
     let third = sync(&s).await;
     assert_eq!((third.counts.unchanged, third.counts.rows_written), (n, 0));
+}
+
+/// Downloads that changed upstream (the common daily change) are written by the narrow counter update:
+/// the touched models carry the new counts and a new digest, every other column stays as it was, and
+/// the next run finds everything unchanged.
+async fn counter_changes_update_only_the_counters_and_leave_the_rest_as_it_was(backend: Backend) {
+    let sim = SimHandle::start(300, 0, 37).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let s = syncer(&store, &sim, |_| {});
+    sync(&s).await;
+    let before: BTreeMap<String, Model> = all_synced(&store)
+        .await
+        .into_iter()
+        .map(|m| (m.hf_model_id.clone().unwrap(), m))
+        .collect();
+    let touched: BTreeSet<String> = sim.sim.touch(10.0).into_iter().collect();
+    assert!(touched.len() >= 20);
+    let run = sync(&s).await;
+    assert_eq!(
+        (run.counts.updated, run.counts.rows_written),
+        (touched.len() as i64, touched.len() as i64)
+    );
+    let truth: BTreeMap<String, SimRepo> = sim
+        .litert_truth()
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    for m in all_synced(&store).await {
+        let id = m.hf_model_id.clone().unwrap();
+        let old = &before[&id];
+        let up = m.upstream.as_ref().unwrap();
+        assert_eq!(up.downloads, truth[&id].downloads, "{id}");
+        if touched.contains(&id) {
+            assert_eq!(up.downloads, old.upstream.as_ref().unwrap().downloads + 1);
+            assert_ne!(up.digest, old.upstream.as_ref().unwrap().digest);
+            assert!(m.updated_at > old.updated_at);
+            // Everything but the counters, the sync's timestamps and the digest is as it was.
+            let mut same = m.clone();
+            let same_up = same.upstream.as_mut().unwrap();
+            let old_up = old.upstream.as_ref().unwrap();
+            same_up.downloads = old_up.downloads;
+            same_up.synced_at = old_up.synced_at;
+            same_up.digest = old_up.digest;
+            same.updated_at = old.updated_at;
+            assert_eq!(&same, old);
+        } else {
+            assert_eq!(&m, old, "{id} was not touched");
+        }
+    }
+    let again = sync(&s).await;
+    assert_eq!((again.counts.updated, again.counts.rows_written), (0, 0));
 }
