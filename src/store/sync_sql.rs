@@ -203,8 +203,9 @@ macro_rules! impl_sync_store {
             }
 
             /// Applies one batch of the sync in one transaction, if the lease is still ours: model
-            /// writes, versions, digests of unchanged models, skipped records and the run's counters together, so a counter never
-            /// reports work that was rolled back. Returns the rows written and the versions created.
+            /// writes, versions, digests of unchanged models, skipped records and the run's counters
+            /// together, so a counter never reports work that was rolled back. Returns the rows
+            /// written and the versions created.
             #[allow(clippy::too_many_arguments)]
             pub async fn apply_sync(
                 &self,

@@ -195,6 +195,8 @@ struct Planned {
     existing_id: Option<Uuid>,
     needs_readme: bool,
     needs_version: bool,
+    /// [`Mirror::digest`] of the entry.
+    digest: i64,
     /// Unchanged, but the stored digest is not this entry's.
     digest_stale: bool,
 }
@@ -1028,12 +1030,16 @@ impl Syncer {
         // written from (the run read them all at its start), and nothing about the model is read.
         // The others are read whole and compared field by field.
         let digests: Vec<i64> = mirrors.iter().map(Mirror::digest).collect();
+        let model_files: Vec<Option<bool>> = mirrors
+            .iter()
+            .map(|m| versions::has_model_file(m.files.as_deref()))
+            .collect();
         let same: Vec<bool> = mirrors
             .iter()
             .zip(&digests)
-            .map(|(m, digest)| {
-                state.listed_digests.contains(digest)
-                    && !needs_version(m, versions::has_model_file(m.files.as_deref()))
+            .zip(&model_files)
+            .map(|((m, digest), &model_file)| {
+                state.listed_digests.contains(digest) && !needs_version(m, model_file)
             })
             .collect();
         let (rest_objects, rest_repos): (Vec<String>, Vec<String>) = mirrors
@@ -1063,8 +1069,8 @@ impl Syncer {
             }
         }
         let mut planned: Vec<Planned> = Vec::with_capacity(mirrors.len());
-        for ((mirror, digest), same) in mirrors.into_iter().zip(digests).zip(same) {
-            let model_file = versions::has_model_file(mirror.files.as_deref());
+        let entries = mirrors.into_iter().zip(digests).zip(model_files).zip(same);
+        for (((mirror, digest), model_file), same) in entries {
             if same {
                 planned.push(Planned {
                     existing_id: None,
@@ -1072,6 +1078,7 @@ impl Syncer {
                     needs_version: false,
                     mirror,
                     plan: Plan::Unchanged,
+                    digest,
                     digest_stale: false,
                 });
                 continue;
@@ -1132,6 +1139,7 @@ impl Syncer {
                 needs_version: needs_version(&mirror, model_file),
                 mirror,
                 plan,
+                digest,
                 digest_stale,
             });
         }
@@ -1162,7 +1170,8 @@ impl Syncer {
                         } => WriteKind::Restored,
                         _ => WriteKind::Updated,
                     };
-                    plan.write(&p.mirror, readme, now).map(|w| (w, kind))
+                    plan.write(&p.mirror, p.digest, readme, now)
+                        .map(|w| (w, kind))
                 }
             };
             let model_id = write.as_ref().map(|(w, _)| w.model_id).or(p.existing_id);
@@ -1180,7 +1189,7 @@ impl Syncer {
             let digest = p
                 .existing_id
                 .filter(|_| p.digest_stale)
-                .map(|id| (id, p.mirror.digest()));
+                .map(|id| (id, p.digest));
             if write.is_some() || version.is_some() || digest.is_some() {
                 items.push(BatchItem {
                     write,

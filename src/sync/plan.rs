@@ -78,25 +78,22 @@ fn differs(model: &Model, m: &Mirror) -> bool {
 }
 
 /// Whether writing `m` (with this description) would change no column of `model` but the Hub's
-/// counters: downloads, likes, last modified (and the sync's own timestamps and digest).
+/// counters — downloads, likes, last modified — and the sync's own timestamps and digest: `m` with the
+/// stored counters does not differ, and neither do the repo id, description and status it writes.
 fn only_counters_differ(model: &Model, m: &Mirror, description: &str) -> bool {
     let Some(up) = model.upstream.as_ref() else {
         return false;
     };
+    let same_counters = Mirror {
+        downloads: up.downloads,
+        likes: up.likes,
+        last_modified: up.last_modified,
+        ..m.clone()
+    };
     model.hf_model_id.as_deref() == Some(m.repo_id.as_str())
-        && model.name == m.name
         && model.description == description
-        && model.license_type == m.license_type
-        && model.task == m.task
-        && model.task_inferred == m.task_inferred
-        && model.tags == m.tags
-        && model.origin_repo_url.as_deref() == Some(m.origin_url().as_str())
-        && up.object_id == m.object_id
-        && up.sha == m.sha
-        && up.created_at == m.created_at
-        && up.gated == m.gated
-        && up.library_name == m.library_name
         && up.status == Some(UpstreamStatus::Active)
+        && !differs(model, &same_counters)
 }
 
 impl Plan {
@@ -113,10 +110,12 @@ impl Plan {
             }
     }
 
-    /// The write for this plan; `None` when unchanged.
+    /// The write for this plan (`digest` is `m`'s, computed once by the planner); `None` when
+    /// unchanged.
     pub fn write(
         &self,
         m: &Mirror,
+        digest: i64,
         readme_paragraph: Option<String>,
         now: DateTime<Utc>,
     ) -> Option<SyncWrite> {
@@ -161,7 +160,7 @@ impl Plan {
                 library_name: m.library_name.clone(),
                 status: Some(UpstreamStatus::Active),
                 synced_at: Some(now),
-                digest: Some(m.digest()),
+                digest: Some(digest),
             },
         })
     }
@@ -195,7 +194,12 @@ mod tests {
 
     fn stored(m: &Mirror, description: &str) -> Model {
         let w = Plan::Create
-            .write(m, Some(description.into()), crate::domain::now())
+            .write(
+                m,
+                m.digest(),
+                Some(description.into()),
+                crate::domain::now(),
+            )
             .unwrap();
         Model {
             id: Uuid::new_v4(),
@@ -227,7 +231,7 @@ mod tests {
         let model = stored(&m, "from readme");
         assert_eq!(plan(&m, Some(&model)), Plan::Unchanged);
         assert!(Plan::Unchanged
-            .write(&m, None, crate::domain::now())
+            .write(&m, m.digest(), None, crate::domain::now())
             .is_none());
     }
 
@@ -245,7 +249,9 @@ mod tests {
             }
         ));
         assert!(!p.needs_readme(&newer), "same commit: no README request");
-        let w = p.write(&newer, None, crate::domain::now()).unwrap();
+        let w = p
+            .write(&newer, newer.digest(), None, crate::domain::now())
+            .unwrap();
         assert!(w.counters_only, "only downloads changed");
         assert_eq!(w.description, "from readme", "never replaced by nothing");
         assert_eq!(w.upstream.downloads, 6);
@@ -265,7 +271,8 @@ mod tests {
             }
         ));
         assert!(p.needs_readme(&mirror("o/a", "sha2", 5)));
-        let w = p.write(&mirror("o/a", "sha2", 5), None, crate::domain::now());
+        let next = mirror("o/a", "sha2", 5);
+        let w = p.write(&next, next.digest(), None, crate::domain::now());
         assert!(
             !w.unwrap().counters_only,
             "a new commit is more than counters"
@@ -295,20 +302,23 @@ mod tests {
         let now = crate::domain::now();
         assert_eq!(
             Plan::Create
-                .write(&m, Some("readme".into()), now)
+                .write(&m, m.digest(), Some("readme".into()), now)
                 .unwrap()
                 .description,
             "readme"
         );
         assert_eq!(
-            Plan::Create.write(&m, None, now).unwrap().description,
+            Plan::Create
+                .write(&m, m.digest(), None, now)
+                .unwrap()
+                .description,
             "LiteRT model from HuggingFace: o/new"
         );
         m.card_description = Some("card".into());
         assert!(!Plan::Create.needs_readme(&m));
         assert_eq!(
             Plan::Create
-                .write(&m, Some("readme".into()), now)
+                .write(&m, m.digest(), Some("readme".into()), now)
                 .unwrap()
                 .description,
             "card"
