@@ -45,7 +45,7 @@ macro_rules! impl_common_store {
         };
         use $crate::store::rows::{ModelRow, TokenRow, TokenUserRow, UserRow, VersionRow};
         use $crate::store::{
-            search_text, Keyset, ListSql, ModelPage, ModelQuery, Param, StoreError, StoreResult,
+            search_text, Keyset, ListSql, ModelPage, ModelQuery, StoreError, StoreResult,
         };
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
@@ -249,7 +249,7 @@ macro_rules! impl_common_store {
                         .bind(up.as_ref().and_then(|u| u.library_name.clone()))
                         .bind(up.as_ref().and_then(|u| u.status.map(|s| s.as_str())))
                         .bind(up.as_ref().and_then(|u| u.synced_at))
-                                                .bind(&search)
+                        .bind(&search)
                         .bind(new.task_inferred)
                         .fetch_optional(&mut *conn)
                         .await
@@ -403,26 +403,13 @@ macro_rules! impl_common_store {
             pub async fn list_models(&self, q: &ModelQuery) -> StoreResult<ModelPage> {
                 let list = ListSql::new(q);
                 let count_sql = list.count_sql();
-                let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-                for p in list.params.clone() {
-                    count = match p {
-                        Param::Text(v) => count.bind(v),
-                        Param::Int(v) => count.bind(v),
-                        Param::Time(v) => count.bind(v),
-                        Param::Uuid(v) => count.bind(v),
-                    };
-                }
+                let count = $crate::store::bind_params!(
+                    sqlx::query_scalar::<_, i64>(&count_sql),
+                    list.params.clone()
+                );
                 let total = if q.skip_count { -1 } else { count.fetch_one(&self.pool).await? };
                 let (sql, params) = list.page_sql(q);
-                let mut page = sqlx::query_as::<_, ModelRow>(&sql);
-                for p in params {
-                    page = match p {
-                        Param::Text(v) => page.bind(v),
-                        Param::Int(v) => page.bind(v),
-                        Param::Time(v) => page.bind(v),
-                        Param::Uuid(v) => page.bind(v),
-                    };
-                }
+                let page = $crate::store::bind_params!(sqlx::query_as::<_, ModelRow>(&sql), params);
                 let rows = page.fetch_all(&self.pool).await?;
                 let mut items = rows
                     .into_iter()

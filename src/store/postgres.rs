@@ -1,5 +1,6 @@
 //! The PostgreSQL backend, for several replicas sharing one database.
 
+use super::bind_params;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -24,6 +25,25 @@ impl PgStore {
     /// The pool the sync's bulk writes use: the shared one (the server manages its own cache).
     pub(crate) fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// `EXPLAIN` of a listing page with sequential scans, bitmap scans and sorts priced out (on a
+    /// table of test size they would win), so the plan shows whether an index can serve the keyset
+    /// condition in the page's order.
+    pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
+        let (sql, params) = ListSql::new(q).page_sql(q);
+        let sql = format!("EXPLAIN {sql}");
+        let mut tx = self.pool.begin().await?;
+        for setting in ["enable_seqscan", "enable_bitmapscan", "enable_sort"] {
+            sqlx::query(&format!("SET LOCAL {setting} = off"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let lines: Vec<String> = bind_params!(sqlx::query_scalar(&sql), params)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        Ok(lines.join("\n"))
     }
 }
 

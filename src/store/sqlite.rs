@@ -6,6 +6,7 @@
 //! does not copy the same pages back to the database file after every commit (BENCHMARKS.md has the
 //! measurements). It closes when idle, giving that memory back.
 
+use super::bind_params;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
@@ -67,6 +68,20 @@ impl SqliteStore {
     /// The pool the sync's bulk writes use.
     pub(crate) fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// `EXPLAIN QUERY PLAN` of a listing page, one line per step.
+    pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
+        let (sql, params) = ListSql::new(q).page_sql(q);
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        let steps: Vec<(i64, i64, i64, String)> = bind_params!(sqlx::query_as(&sql), params)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(steps
+            .into_iter()
+            .map(|s| s.3)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 }
 

@@ -17,6 +17,7 @@ both_backends!(
     hub_ids_are_unique,
     models_update_and_search_text_follows,
     listing_filters_and_paginates_without_overlap,
+    deep_pages_follow_ties_by_id_and_seek_the_sort_index,
     removed_models_are_hidden_unless_asked,
     versions_are_unique_per_model_and_newest_first,
 );
@@ -509,6 +510,149 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(tricky.total, 0);
+}
+
+/// Walks every page of `sort` and returns the models in the order the pages gave them.
+async fn walk_pages(store: &Store, sort: SortKey, task: Option<&str>, limit: u32) -> Vec<Model> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_models(&ModelQuery {
+                sort,
+                task: task.map(Into::into),
+                limit,
+                after,
+                skip_count: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+fn popularity(m: &Model) -> i64 {
+    m.total_download_count + m.upstream.as_ref().map_or(0, |u| u.downloads)
+}
+
+async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    // Ties in every sort key: half the models share a name, most share zero downloads, and the synced
+    // ones share a few download counts.
+    for i in 0..40 {
+        let name = if i % 2 == 0 {
+            "Same name".to_string()
+        } else {
+            format!("Model {i:02}")
+        };
+        let mut m = if i % 3 == 0 {
+            let mut m = synced_model(
+                user.id,
+                &format!("org/m{i}"),
+                &format!("{i:024x}"),
+                UpstreamStatus::Active,
+            );
+            m.upstream.as_mut().unwrap().downloads = (i % 4) * 10;
+            m
+        } else {
+            new_model(user.id, &name)
+        };
+        m.name = name;
+        if i % 5 == 0 {
+            m.task = Some("object-detection".into());
+        }
+        store.create_model(&m).await.unwrap();
+    }
+    let all = walk_pages(&store, SortKey::CreatedAt, None, 100).await;
+    assert_eq!(all.len(), 40);
+    for sort in [
+        SortKey::CreatedAt,
+        SortKey::UpdatedAt,
+        SortKey::Name,
+        SortKey::Downloads,
+    ] {
+        // The order the sort promises, computed here: its key, then the id, in the key's direction.
+        let mut expected = all.clone();
+        expected.sort_by(|a, b| {
+            let by_key = match sort {
+                SortKey::CreatedAt => b.created_at.cmp(&a.created_at),
+                SortKey::UpdatedAt => b.updated_at.cmp(&a.updated_at),
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Downloads => popularity(b).cmp(&popularity(a)),
+            };
+            let by_id = if sort == SortKey::Name {
+                a.id.cmp(&b.id)
+            } else {
+                b.id.cmp(&a.id)
+            };
+            by_key.then(by_id)
+        });
+        let expected: Vec<Uuid> = expected.iter().map(|m| m.id).collect();
+        let walked: Vec<Uuid> = walk_pages(&store, sort, None, 6)
+            .await
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(walked, expected, "{sort:?}: pages of 6 in the sort's order");
+
+        // A page deep in the chain is found by a range seek in the `(key, id)` index, not by reading
+        // the index from its start and filtering (which costs what OFFSET does).
+        let deep = ModelQuery {
+            sort,
+            limit: 6,
+            after: Some(Keyset::of(
+                all.iter().find(|m| m.id == expected[12]).unwrap(),
+                sort,
+            )),
+            ..Default::default()
+        };
+        let plan = store.list_plan(&deep).await.unwrap();
+        let column = match sort {
+            SortKey::CreatedAt => "created_at",
+            SortKey::UpdatedAt => "updated_at",
+            SortKey::Name => "name",
+            SortKey::Downloads => "popularity",
+        };
+        let seek = match backend {
+            Backend::Sqlite => format!("({column},id)"),
+            Backend::Postgres => format!("Index Cond: (ROW({column}, id)"),
+        };
+        assert!(plan.contains(&seek), "{sort:?}: {plan}");
+        assert!(
+            !plan.contains("SCAN") && !plan.contains("Sort"),
+            "{sort:?}: {plan}"
+        );
+    }
+    let detection: Vec<Uuid> = all
+        .iter()
+        .filter(|m| m.task.as_deref() == Some("object-detection"))
+        .map(|m| m.id)
+        .collect();
+    let walked: Vec<Uuid> = walk_pages(&store, SortKey::CreatedAt, Some("object-detection"), 3)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(walked, detection, "a filtered list pages in the same order");
+    let plan = store
+        .list_plan(&ModelQuery {
+            task: Some("object-detection".into()),
+            limit: 3,
+            after: Some(Keyset::of(&all[10], SortKey::CreatedAt)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seek = match backend {
+        Backend::Sqlite => "task=? AND (created_at,id)<(?,?)",
+        Backend::Postgres => "Index Cond: ((task = ",
+    };
+    assert!(plan.contains(seek), "{plan}");
 }
 
 async fn removed_models_are_hidden_unless_asked(backend: Backend) {
