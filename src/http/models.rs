@@ -136,7 +136,10 @@ pub struct ListModelsParams {
     license_type: Option<LicenseType>,
     /// `huggingface` (mirrored) or `user` (published here).
     source: Option<Source>,
-    /// Case-insensitive text searched in name, description and tags (at most 200 characters).
+    /// Words searched in name, description and tags (at most 200 characters): a model matches when
+    /// each word of `q` starts one of its words, case-insensitively (`mobile` finds "MobileNet",
+    /// `yolov8 face` finds "yolov8n-face"). Words are runs of letters and digits; a `q` with none is
+    /// rejected, a blank one ignored.
     #[param(max_length = 200)]
     q: Option<String>,
     /// `created_at` (default, newest first), `updated_at`, `name` or `downloads`.
@@ -228,6 +231,14 @@ pub(super) async fn list_page(
         return Err(ApiError::BadRequest(format!(
             "q must be at most {MAX_Q} characters"
         )));
+    }
+    if p.q
+        .as_ref()
+        .is_some_and(|q| !q.trim().is_empty() && crate::store::search_words(q).is_empty())
+    {
+        return Err(ApiError::BadRequest(
+            "q must contain a letter or digit (it is searched as words)".into(),
+        ));
     }
     if p.task.as_ref().is_some_and(|t| t.len() > MAX_TAG) {
         return Err(ApiError::BadRequest(format!(

@@ -38,14 +38,15 @@ pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
 }
 
 macro_rules! impl_common_store {
-    ($store:ident, $conn:ty, $migrator:expr, $placeholder:expr) => {
+    ($store:ident, $conn:ty, $migrator:expr, $placeholder:expr, $dialect:expr) => {
         use $crate::records::*;
         use $crate::store::common::{
             map_unique, MODEL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, VERSION_COLUMNS,
         };
         use $crate::store::rows::{ModelRow, TokenRow, TokenUserRow, UserRow, VersionRow};
         use $crate::store::{
-            search_text, Keyset, ListSql, ModelPage, ModelQuery, StoreError, StoreResult,
+            search_text, search_words, Dialect, Keyset, ListSql, ModelPage, ModelQuery, StoreError,
+            StoreResult,
         };
         use chrono::{DateTime, Utc};
         use sqlx::types::Json;
@@ -400,8 +401,23 @@ macro_rules! impl_common_store {
                 Ok(model)
             }
 
+            /// How many models the word index finds for `q`'s search (SQLite, where it decides the
+            /// plan; 0 without a search or on PostgreSQL, whose planner has its own statistics).
+            pub(crate) async fn search_matches(&self, q: &ModelQuery) -> StoreResult<i64> {
+                let words = q.q.as_deref().map(search_words).unwrap_or_default();
+                if words.is_empty() || $dialect != Dialect::Sqlite {
+                    return Ok(0);
+                }
+                Ok(sqlx::query_scalar(
+                    "SELECT count(*) FROM ml_models_fts WHERE ml_models_fts MATCH $1",
+                )
+                .bind($dialect.search_query(&words))
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
             pub async fn list_models(&self, q: &ModelQuery) -> StoreResult<ModelPage> {
-                let list = ListSql::new(q);
+                let list = ListSql::new(q, $dialect, self.search_matches(q).await?);
                 let count_sql = list.count_sql();
                 let count = $crate::store::bind_params!(
                     sqlx::query_scalar::<_, i64>(&count_sql),

@@ -204,7 +204,9 @@ struct ListSql {
 }
 
 impl ListSql {
-    fn new(q: &ModelQuery) -> ListSql {
+    /// The listing `q` asks for; `search_matches` is how many models the word index finds for its
+    /// `q` (decides the plan on SQLite; ignored without `q`).
+    fn new(q: &ModelQuery, dialect: Dialect, search_matches: i64) -> ListSql {
         let mut sql = ListSql {
             filter: String::from(" WHERE 1=1"),
             params: Vec::new(),
@@ -242,10 +244,11 @@ impl ListSql {
             sql.filter
                 .push_str(&format!(" AND license_type IN ({})", names.join(", ")));
         }
-        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let n = sql.bind(Param::Text(like_pattern(text)));
+        let words = q.q.as_deref().map(search_words).unwrap_or_default();
+        if !words.is_empty() {
+            let n = sql.bind(Param::Text(dialect.search_query(&words)));
             sql.filter
-                .push_str(&format!(" AND search_text LIKE ${n} ESCAPE '\\'"));
+                .push_str(&dialect.search_filter(n, search_matches <= SEARCH_DRIVE_MAX));
         }
         sql
     }
@@ -295,20 +298,72 @@ impl ListSql {
     }
 }
 
-/// A `LIKE` pattern matching `text` anywhere in the lower-cased search text, with wildcards escaped.
-fn like_pattern(text: &str) -> String {
-    let mut out = String::from("%");
-    for ch in text.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
+/// The words a `q` search looks for: the runs of letters and digits of `q`, lower-cased, at most
+/// [`MAX_SEARCH_WORDS`]. A model matches when each word starts a word of its name, description or
+/// tags (`mobile` finds "MobileNet", `yolov8 face` finds "yolov8n-face").
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(MAX_SEARCH_WORDS)
+        .collect()
 }
 
-/// The lower-cased text `q` searches: name, description and tags.
+/// More words than this in one `q` are ignored (each is an index lookup).
+pub const MAX_SEARCH_WORDS: usize = 16;
+
+/// A search with at most this many matches reads them from the word index and sorts them; one with
+/// more walks the sort index and keeps the rows that match, which stops after a page when matches are
+/// dense (at this many of 100,000 models, about 2,500 rows a page).
+const SEARCH_DRIVE_MAX: i64 = 2_000;
+
+/// Where the two backends' SQL differs: the word index behind `q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The word query for `words`: every word, as a prefix.
+    fn search_query(self, words: &[String]) -> String {
+        match self {
+            // FTS5: quoted strings ANDed, each a prefix (`"mobile"* "v2"*`).
+            Dialect::Sqlite => words
+                .iter()
+                .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" "),
+            // tsquery: `mobile:* & v2:*` (words are letters and digits only).
+            Dialect::Postgres => words
+                .iter()
+                .map(|w| format!("{w}:*"))
+                .collect::<Vec<_>>()
+                .join(" & "),
+        }
+    }
+
+    /// The condition that a model matches the word query bound as parameter `n`. On SQLite, `drive`
+    /// lets the match list lead the plan; otherwise (`+rowid`) the sort index leads and the match list
+    /// is probed. PostgreSQL's planner chooses by its own statistics.
+    fn search_filter(self, n: usize, drive: bool) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                " AND {}rowid IN (SELECT rowid FROM ml_models_fts WHERE ml_models_fts MATCH ${n})",
+                if drive { "" } else { "+" }
+            ),
+            Dialect::Postgres => format!(" AND {PG_SEARCH_VECTOR} @@ to_tsquery('simple', ${n})"),
+        }
+    }
+}
+
+/// The words of a model's search text on PostgreSQL, as indexed by `ml_models_search` (migration
+/// 0011): punctuation turned into spaces first, so its parser sees plain words as SQLite's does.
+const PG_SEARCH_VECTOR: &str =
+    "to_tsvector('simple', regexp_replace(search_text, '[^[:alnum:]]+', ' ', 'g'))";
+
+/// The lower-cased text of a model its word index reads (`ml_models_fts` on SQLite, `ml_models_search`
+/// on PostgreSQL; migration 0011): name, description and tags.
 pub(crate) fn search_text(name: &str, description: &str, tags: &[String]) -> String {
     let mut s = String::with_capacity(name.len() + description.len() + 16 * tags.len());
     s.push_str(name);
@@ -639,9 +694,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
-        assert_eq!(like_pattern("MobileNet"), "%mobilenet%");
+    fn search_words_are_lower_cased_runs_of_letters_and_digits() {
+        assert_eq!(search_words("YOLOv8n-face"), ["yolov8n", "face"]);
+        assert_eq!(
+            search_words("  ssd_mobilenet v2 "),
+            ["ssd", "mobilenet", "v2"]
+        );
+        assert_eq!(search_words("Über Modèle ✓"), ["über", "modèle"]);
+        assert!(search_words("%_ -- '\"").is_empty());
+        assert_eq!(search_words(&"a ".repeat(40)).len(), MAX_SEARCH_WORDS);
+    }
+
+    #[test]
+    fn word_queries_take_each_word_as_a_prefix() {
+        let words = search_words("Mobile-Net v2");
+        assert_eq!(
+            Dialect::Sqlite.search_query(&words),
+            r#""mobile"* "net"* "v2"*"#
+        );
+        assert_eq!(
+            Dialect::Postgres.search_query(&words),
+            "mobile:* & net:* & v2:*"
+        );
     }
 
     #[test]

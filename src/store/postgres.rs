@@ -29,12 +29,22 @@ impl PgStore {
 
     /// `EXPLAIN` of a listing page with sequential scans, bitmap scans and sorts priced out (on a
     /// table of test size they would win), so the plan shows whether an index can serve the keyset
-    /// condition in the page's order.
+    /// condition in the page's order; with a search, only sequential scans.
     pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
-        let (sql, params) = ListSql::new(q).page_sql(q);
+        let list = ListSql::new(q, Dialect::Postgres, self.search_matches(q).await?);
+        let (sql, params) = list.page_sql(q);
         let sql = format!("EXPLAIN {sql}");
         let mut tx = self.pool.begin().await?;
-        for setting in ["enable_seqscan", "enable_bitmapscan", "enable_sort"] {
+        // A search reads its word index (GIN) by a bitmap scan, and sorts what it finds.
+        let searching =
+            q.q.as_deref()
+                .is_some_and(|t| !super::search_words(t).is_empty());
+        let off: &[&str] = if searching {
+            &["enable_seqscan"]
+        } else {
+            &["enable_seqscan", "enable_bitmapscan", "enable_sort"]
+        };
+        for setting in off {
             sqlx::query(&format!("SET LOCAL {setting} = off"))
                 .execute(&mut *tx)
                 .await?;
@@ -48,9 +58,13 @@ impl PgStore {
 }
 
 // Numbered placeholders.
-super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR, |n: usize| format!(
-    "${n}"
-));
+super::common::impl_common_store!(
+    PgStore,
+    sqlx::PgConnection,
+    MIGRATOR,
+    |n: usize| format!("${n}"),
+    Dialect::Postgres
+);
 super::sync_sql::impl_sync_store!(
     PgStore,
     sqlx::PgConnection,

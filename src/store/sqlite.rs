@@ -72,7 +72,8 @@ impl SqliteStore {
 
     /// `EXPLAIN QUERY PLAN` of a listing page, one line per step.
     pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
-        let (sql, params) = ListSql::new(q).page_sql(q);
+        let list = ListSql::new(q, Dialect::Sqlite, self.search_matches(q).await?);
+        let (sql, params) = list.page_sql(q);
         let sql = format!("EXPLAIN QUERY PLAN {sql}");
         let steps: Vec<(i64, i64, i64, String)> = bind_params!(sqlx::query_as(&sql), params)
             .fetch_all(&self.pool)
@@ -86,9 +87,13 @@ impl SqliteStore {
 }
 
 // Anonymous placeholders: SQLite looks numbered ones up by a linear scan, per parameter.
-super::common::impl_common_store!(SqliteStore, sqlx::SqliteConnection, MIGRATOR, |_: usize| {
-    "?".to_string()
-});
+super::common::impl_common_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    MIGRATOR,
+    |_: usize| { "?".to_string() },
+    Dialect::Sqlite
+);
 super::sync_sql::impl_sync_store!(
     SqliteStore,
     sqlx::SqliteConnection,

@@ -184,15 +184,52 @@ async fn listing_filters_and_searches(backend: Backend) {
         2
     );
     assert_eq!(count(format!("/models?author_id={}", dev.id)).await, 3);
+    // Words, each the start of a word of the name, description or tags, case-insensitive.
     assert_eq!(count("/models?q=YOLO".into()).await, 1);
-    assert_eq!(count("/models?q=100%25".into()).await, 1);
-    assert_eq!(count("/models?q=_ish".into()).await, 1);
+    assert_eq!(count("/models?q=yo".into()).await, 1, "a prefix of a tag");
     assert_eq!(
-        count("/models?q=%25".into()).await,
+        count("/models?q=detect".into()).await,
         1,
-        "a literal % matches only text containing it"
+        "a prefix of a name"
+    );
+    assert_eq!(
+        count("/models?q=etector".into()).await,
+        0,
+        "not inside a word"
+    );
+    assert_eq!(count("/models?q=100%25".into()).await, 1);
+    assert_eq!(
+        count("/models?q=_ish".into()).await,
+        1,
+        "punctuation splits words"
+    );
+    assert_eq!(
+        count("/models?q=ACCURATE%20100".into()).await,
+        1,
+        "words in any order"
+    );
+    assert_eq!(
+        count("/models?q=accurate%20yolo".into()).await,
+        0,
+        "every word must match"
+    );
+    assert_eq!(
+        count("/models?q=%20%20".into()).await,
+        3,
+        "a blank q is no filter"
     );
     assert_eq!(count("/models?q=%27%20OR%201%3D1%20--".into()).await, 0);
+    assert_eq!(
+        count("/models?q=detector%20OR%20classifier".into()).await,
+        0,
+        "search syntax is not interpreted: OR is a word to match"
+    );
+    assert_eq!(count("/models?q=%22detector%22*".into()).await, 1);
+    assert_eq!(
+        count("/models?q=a%E1%A6%B0b".into()).await,
+        0,
+        "a letter SQLite's tokenizer splits on (U+19B0) makes the word a phrase, not an error"
+    );
     assert_eq!(
         count("/models?q=%E2%9C%93%20unicode%20%C3%A9".into()).await,
         0
@@ -236,6 +273,8 @@ async fn listing_rejects_bad_parameters_with_400(backend: Backend) {
         "/models?cursor=eyJ4IjoxfQ".into(),
         format!("/models?cursor={cursor_for_name}"),
         long_q,
+        "/models?q=%25".into(),
+        "/models?q=-_-%20%22".into(),
     ] {
         let res = app.get(&uri, None).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{uri}: {}", res.body);
@@ -249,6 +288,12 @@ async fn listing_rejects_bad_parameters_with_400(backend: Backend) {
         .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.body[0]["name"], "B");
+    let no_words = app.get("/models?q=%25", None).await;
+    assert!(
+        no_words.detail().contains("letter or digit"),
+        "{}",
+        no_words.body
+    );
 }
 
 async fn owners_and_admins_edit_and_synced_fields_are_protected(backend: Backend) {

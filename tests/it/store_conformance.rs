@@ -1,7 +1,7 @@
 //! Every store method, on both backends, with the same expectations.
 
 use crate::both_backends;
-use crate::support::{Backend, TestDb};
+use crate::support::{execute_raw, Backend, TestDb};
 use chrono::Duration;
 use pocket_catalog::domain::{now, Category, LicenseType, Source, UpstreamStatus};
 use pocket_catalog::records::*;
@@ -18,6 +18,7 @@ both_backends!(
     models_update_and_search_text_follows,
     listing_filters_and_paginates_without_overlap,
     deep_pages_follow_ties_by_id_and_seek_the_sort_index,
+    word_search_reads_its_index_and_follows_every_write,
     removed_models_are_hidden_unless_asked,
     versions_are_unique_per_model_and_newest_first,
 );
@@ -653,6 +654,143 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
         Backend::Postgres => "Index Cond: ((task = ",
     };
     assert!(plan.contains(seek), "{plan}");
+}
+
+async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
+    let (db, store, user) = setup(backend).await;
+    let mut yolo = None;
+    for name in [
+        "MobileNet V2",
+        "ssd_mobilenet",
+        "Über Modèle",
+        "yolov8n-face",
+    ] {
+        let m = store.create_model(&new_model(user.id, name)).await.unwrap();
+        yolo = Some(m.id);
+    }
+    let found = |q: &'static str| {
+        let store = &store;
+        async move {
+            let page = store
+                .list_models(&ModelQuery {
+                    q: Some(q.into()),
+                    limit: 50,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut names: Vec<String> = page.items.into_iter().map(|m| m.name).collect();
+            names.sort();
+            assert_eq!(page.total, names.len() as i64, "{q}: total");
+            names
+        }
+    };
+    assert_eq!(found("mobile").await, ["MobileNet V2", "ssd_mobilenet"]);
+    assert_eq!(found("MOBILENET v2").await, ["MobileNet V2"]);
+    assert!(found("net").await.is_empty(), "inside a word is no match");
+    assert_eq!(found("über").await, ["Über Modèle"]);
+    assert_eq!(found("MODÈLE").await, ["Über Modèle"]);
+    assert!(found("uber").await.is_empty(), "diacritics are kept");
+    assert_eq!(found("yolov8n face").await, ["yolov8n-face"]);
+    assert_eq!(found("description ssd").await, ["ssd_mobilenet"]);
+
+    // A few matches: the word index leads and the matches are sorted.
+    let plan = store
+        .list_plan(&ModelQuery {
+            q: Some("mobile".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let index_read = match backend {
+        Backend::Sqlite => "SEARCH ml_models USING INTEGER PRIMARY KEY (rowid=?)",
+        Backend::Postgres => "Bitmap Index Scan on ml_models_search",
+    };
+    assert!(plan.contains(index_read), "{plan}");
+
+    // Edits and deletes reach the index in their own transaction.
+    let patch = ModelPatch {
+        name: Some("Pose Estimator".into()),
+        description: Some("Finds people".into()),
+        ..Default::default()
+    };
+    store.update_model(yolo.unwrap(), &patch).await.unwrap();
+    assert!(found("yolov8n").await.is_empty());
+    assert_eq!(found("pose").await, ["Pose Estimator"]);
+    execute_raw(&db, "DELETE FROM ml_models WHERE name = 'Pose Estimator'").await;
+    assert!(found("pose").await.is_empty());
+
+    // Many matches (more than SQLite reads from the index and sorts): the sort index leads and the
+    // index is probed per row. Same pages, same order as the catalog without the search.
+    let fillers = match backend {
+        Backend::Sqlite => format!(
+            "INSERT INTO ml_models (id, name, slug, author_id, created_at, updated_at, search_text) \
+             SELECT randomblob(16), 'Filler ' || i, 'filler-' || i, X'{}', \
+                    '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'filler ' || i \
+             FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100) \
+                   SELECT i FROM n)",
+            user.id.simple()
+        ),
+        Backend::Postgres => format!(
+            "INSERT INTO ml_models (id, name, slug, author_id, created_at, updated_at, search_text) \
+             SELECT gen_random_uuid(), 'Filler ' || i, 'filler-' || i, '{}', \
+                    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'filler ' || i \
+             FROM generate_series(1, 2100) AS i",
+            user.id
+        ),
+    };
+    execute_raw(&db, &fillers).await;
+    let walked: Vec<Uuid> = walk_pages_matching(&store, "filler", 500)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let expected: Vec<Uuid> = walk_pages(&store, SortKey::CreatedAt, None, 1000)
+        .await
+        .iter()
+        .filter(|m| m.name.starts_with("Filler "))
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(expected.len(), 2100);
+    assert_eq!(walked, expected);
+    if backend == Backend::Sqlite {
+        let plan = store
+            .list_plan(&ModelQuery {
+                q: Some("filler".into()),
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("SCAN ml_models USING INDEX ml_models_created"),
+            "{plan}"
+        );
+    }
+}
+
+/// Walks every page of a `q` search in the default order.
+async fn walk_pages_matching(store: &Store, q: &str, limit: u32) -> Vec<Model> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_models(&ModelQuery {
+                q: Some(q.into()),
+                limit,
+                after,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2100);
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return seen,
+        }
+    }
 }
 
 async fn removed_models_are_hidden_unless_asked(backend: Backend) {

@@ -481,3 +481,16 @@ pub async fn post_sync(base: String, admin: String) -> (reqwest::StatusCode, Str
         .expect("POST /sync/huggingface/litert");
     (res.status(), res.text().await.unwrap())
 }
+
+/// Runs one statement on the test database directly (what the store offers no method for).
+pub async fn execute_raw(db: &TestDb, sql: &str) {
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}

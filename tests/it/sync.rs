@@ -2,7 +2,9 @@
 //! writes nothing, mutations counted exactly, faults survived, damaged listings never remove anything.
 
 use crate::both_backends;
-use crate::support::{all_synced, assert_catalog_equals_truth, syncer, Backend, SimHandle, TestDb};
+use crate::support::{
+    all_synced, assert_catalog_equals_truth, execute_raw, syncer, Backend, SimHandle, TestDb,
+};
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
 use pocket_catalog::hubsim::population::SimRepo;
 use pocket_catalog::hubsim::Faults;
@@ -26,19 +28,6 @@ both_backends!(
     a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_once,
     counter_changes_update_only_the_counters_and_leave_the_rest_as_it_was,
 );
-
-/// Runs one statement on the test database directly (what the store offers no method for).
-async fn execute_raw(db: &TestDb, sql: &str) {
-    if db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
-}
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
     s.run_once(Trigger::Manual, CancellationToken::new())
