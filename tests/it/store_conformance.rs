@@ -513,19 +513,16 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
     assert_eq!(tricky.total, 0);
 }
 
-/// Walks every page of `sort` and returns the models in the order the pages gave them.
-async fn walk_pages(store: &Store, sort: SortKey, task: Option<&str>, limit: u32) -> Vec<Model> {
+/// Walks every page of `query` from its start and returns the models in the order the pages gave them.
+async fn walk_pages(store: &Store, query: ModelQuery) -> Vec<Model> {
     let mut seen = Vec::new();
     let mut after = None;
     loop {
         let page = store
             .list_models(&ModelQuery {
-                sort,
-                task: task.map(Into::into),
-                limit,
                 after,
                 skip_count: true,
-                ..Default::default()
+                ..query.clone()
             })
             .await
             .unwrap();
@@ -534,6 +531,15 @@ async fn walk_pages(store: &Store, sort: SortKey, task: Option<&str>, limit: u32
             Some(next) => after = Some(next),
             None => return seen,
         }
+    }
+}
+
+/// The query for pages of `limit` models in `sort` order.
+fn sorted(sort: SortKey, limit: u32) -> ModelQuery {
+    ModelQuery {
+        sort,
+        limit,
+        ..Default::default()
     }
 }
 
@@ -569,7 +575,7 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
         }
         store.create_model(&m).await.unwrap();
     }
-    let all = walk_pages(&store, SortKey::CreatedAt, None, 100).await;
+    let all = walk_pages(&store, sorted(SortKey::CreatedAt, 100)).await;
     assert_eq!(all.len(), 40);
     for sort in [
         SortKey::CreatedAt,
@@ -594,7 +600,7 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
             by_key.then(by_id)
         });
         let expected: Vec<Uuid> = expected.iter().map(|m| m.id).collect();
-        let walked: Vec<Uuid> = walk_pages(&store, sort, None, 6)
+        let walked: Vec<Uuid> = walk_pages(&store, sorted(sort, 6))
             .await
             .iter()
             .map(|m| m.id)
@@ -634,11 +640,17 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
         .filter(|m| m.task.as_deref() == Some("object-detection"))
         .map(|m| m.id)
         .collect();
-    let walked: Vec<Uuid> = walk_pages(&store, SortKey::CreatedAt, Some("object-detection"), 3)
-        .await
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    let walked: Vec<Uuid> = walk_pages(
+        &store,
+        ModelQuery {
+            task: Some("object-detection".into()),
+            ..sorted(SortKey::CreatedAt, 3)
+        },
+    )
+    .await
+    .iter()
+    .map(|m| m.id)
+    .collect();
     assert_eq!(walked, detection, "a filtered list pages in the same order");
     let plan = store
         .list_plan(&ModelQuery {
@@ -741,12 +753,18 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
         ),
     };
     execute_raw(&db, &fillers).await;
-    let walked: Vec<Uuid> = walk_pages_matching(&store, "filler", 500)
-        .await
-        .iter()
-        .map(|m| m.id)
-        .collect();
-    let expected: Vec<Uuid> = walk_pages(&store, SortKey::CreatedAt, None, 1000)
+    let walked: Vec<Uuid> = walk_pages(
+        &store,
+        ModelQuery {
+            q: Some("filler".into()),
+            ..sorted(SortKey::CreatedAt, 500)
+        },
+    )
+    .await
+    .iter()
+    .map(|m| m.id)
+    .collect();
+    let expected: Vec<Uuid> = walk_pages(&store, sorted(SortKey::CreatedAt, 1000))
         .await
         .iter()
         .filter(|m| m.name.starts_with("Filler "))
@@ -754,6 +772,14 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
         .collect();
     assert_eq!(expected.len(), 2100);
     assert_eq!(walked, expected);
+    let first = store
+        .list_models(&ModelQuery {
+            q: Some("filler".into()),
+            ..sorted(SortKey::CreatedAt, 500)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.total, 2100);
     if backend == Backend::Sqlite {
         let plan = store
             .list_plan(&ModelQuery {
@@ -767,29 +793,6 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
             plan.contains("SCAN ml_models USING INDEX ml_models_created"),
             "{plan}"
         );
-    }
-}
-
-/// Walks every page of a `q` search in the default order.
-async fn walk_pages_matching(store: &Store, q: &str, limit: u32) -> Vec<Model> {
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_models(&ModelQuery {
-                q: Some(q.into()),
-                limit,
-                after,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(page.total, 2100);
-        seen.extend(page.items);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return seen,
-        }
     }
 }
 
