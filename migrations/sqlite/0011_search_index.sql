@@ -2,8 +2,9 @@
 -- (200 ms for a word no model has, at 100,000 models). FTS5 over `search_text`, kept by triggers in the
 -- same transaction as every write; words split at anything that is not a letter or digit, as
 -- `store::search_words` splits a query. Diacritics are kept, so both backends match alike.
--- The index refers to rows by rowid: after a VACUUM (which may renumber them), run
--- `INSERT INTO ml_models_fts(ml_models_fts) VALUES ('rebuild')`.
+-- The index refers to rows by rowid, which SQLite's documentation allows a VACUUM to renumber (3.51 kept
+-- them when checked); after one, `INSERT INTO ml_models_fts(ml_models_fts, rank) VALUES ('integrity-check', 1)`
+-- checks the index and `INSERT INTO ml_models_fts(ml_models_fts) VALUES ('rebuild')` rebuilds it.
 CREATE VIRTUAL TABLE ml_models_fts USING fts5(
     search_text,
     content = 'ml_models',
