@@ -113,6 +113,8 @@ try {
   // Run history and a run's detail.
   await page.getByRole("link", { name: "Runs", exact: true }).click();
   await page.getByRole("heading", { name: "Runs" }).waitFor();
+  // The heading renders before the runs arrive: wait for a row, then count.
+  await page.locator("tbody tr").first().waitFor();
   const rows = await page.locator("tbody tr").count();
   assert.ok(rows >= 1, "the run is listed");
   await page.locator("tbody tr").first().getByRole("link").click();

@@ -82,7 +82,16 @@ pub fn synced_model(
 }
 
 async fn migrations_are_idempotent_and_ready(backend: Backend) {
-    let (_db, store, _) = setup(backend).await;
+    let (db, store, _) = setup(backend).await;
+    if backend == Backend::Sqlite {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(page_size, 8192, "a new database file gets 8 KiB pages");
+        pool.close().await;
+    }
     store.migrate().await.unwrap();
     assert!(store.ready().await.unwrap());
     assert_eq!(
