@@ -208,7 +208,7 @@ string_enum!(
 
 impl UpstreamStatus {
     /// Still listed upstream (a model without a status is too): the sync keeps it up to date. The
-    /// same set as the store's `ACTIVE_MIRRORED`.
+    /// same set as the store's `listed_status_sql!`.
     pub fn is_listed(status: Option<UpstreamStatus>) -> bool {
         status.is_none_or(|s| matches!(s, UpstreamStatus::Active | UpstreamStatus::Renamed))
     }

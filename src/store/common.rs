@@ -1,7 +1,8 @@
 //! The store methods both backends share. The SQL is written once, in the dialect common to SQLite and
 //! PostgreSQL (`$n` placeholders, `ON CONFLICT`, `RETURNING`), and the method bodies are stamped out for
 //! each backend's pool type by [`impl_common_store!`] — explicit per-backend code without generic
-//! `sqlx::Database` bounds. A backend adds only how it connects.
+//! `sqlx::Database` bounds. Where the backends' SQL differs, the code asks the backend's `Dialect`; a
+//! backend adds only how it connects.
 
 use super::StoreError;
 
@@ -38,7 +39,7 @@ pub(crate) fn map_unique(err: sqlx::Error, fields: &[&str]) -> StoreError {
 }
 
 macro_rules! impl_common_store {
-    ($store:ident, $conn:ty, $migrator:expr, $placeholder:expr, $dialect:expr) => {
+    ($store:ident, $conn:ty, $migrator:expr, $dialect:expr) => {
         use $crate::records::*;
         use $crate::store::common::{
             map_unique, MODEL_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS, VERSION_COLUMNS,
@@ -285,7 +286,7 @@ macro_rules! impl_common_store {
                     );
                     for r in 0..chunk.len() {
                         let b = r * COLUMNS;
-                        let cols: Vec<String> = (1..=COLUMNS).map(|k| $placeholder(b + k)).collect();
+                        let cols: Vec<String> = (1..=COLUMNS).map(|k| $dialect.placeholder(b + k)).collect();
                         if r > 0 {
                             sql.push(',');
                         }
@@ -338,7 +339,7 @@ macro_rules! impl_common_store {
                     if done.rows_affected() as usize == chunk.len() {
                         continue;
                     }
-                    let marks: Vec<String> = (1..=chunk.len()).map(|k| $placeholder(k)).collect();
+                    let marks: Vec<String> = (1..=chunk.len()).map(|k| $dialect.placeholder(k)).collect();
                     let sql = format!("SELECT id FROM ml_models WHERE id IN ({})", marks.join(", "));
                     let mut q = sqlx::query_scalar::<_, Uuid>(&sql);
                     for new in chunk {

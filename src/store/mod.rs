@@ -180,6 +180,15 @@ enum Param {
     Uuid(Uuid),
 }
 
+/// Still listed upstream, in SQL (a model without a status is too): the set of
+/// [`UpstreamStatus::is_listed`]. A macro so that constants can be `concat!`ed from it.
+macro_rules! listed_status_sql {
+    () => {
+        "(upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))"
+    };
+}
+pub(crate) use listed_status_sql;
+
 /// Binds a listing's parameters to `query`, in order.
 macro_rules! bind_params {
     ($query:expr, $params:expr) => {{
@@ -214,9 +223,7 @@ impl ListSql {
         if let Some(status) = q.upstream_status {
             sql.push_eq("upstream_status", Param::Text(status.as_str().into()));
         } else if !q.include_removed {
-            sql.filter.push_str(
-                " AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))",
-            );
+            sql.filter.push_str(concat!(" AND ", listed_status_sql!()));
         }
         if let Some(task) = &q.task {
             sql.push_eq("task", Param::Text(task.clone()));
@@ -317,7 +324,7 @@ pub const MAX_SEARCH_WORDS: usize = 16;
 /// dense (at this many of 100,000 models, about 2,500 rows a page).
 const SEARCH_DRIVE_MAX: i64 = 2_000;
 
-/// Where the two backends' SQL differs: the word index behind `q`.
+/// Where the two backends' SQL differs; the shared store code (`common.rs`, `sync_sql.rs`) asks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
@@ -325,6 +332,39 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// Bind parameter number `n` (from 1). SQLite gets anonymous `?`: it looks numbered ones up by a
+    /// linear scan, per parameter.
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Database-clock milliseconds since the epoch.
+    fn now_ms(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+            Dialect::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+        }
+    }
+
+    /// The strings of a JSON array parameter `$1`, as a subquery.
+    fn json_ids(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT value FROM json_each($1)",
+            Dialect::Postgres => "SELECT json_array_elements_text($1::json)",
+        }
+    }
+
+    /// The aggregate that gathers a column into one JSON array.
+    fn json_agg(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_group_array",
+            Dialect::Postgres => "json_agg",
+        }
+    }
+
     /// The word query for `words`: every word, as a prefix.
     fn search_query(self, words: &[String]) -> String {
         match self {

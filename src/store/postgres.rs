@@ -57,18 +57,5 @@ impl PgStore {
     }
 }
 
-// Numbered placeholders.
-super::common::impl_common_store!(
-    PgStore,
-    sqlx::PgConnection,
-    MIGRATOR,
-    |n: usize| format!("${n}"),
-    Dialect::Postgres
-);
-super::sync_sql::impl_sync_store!(
-    PgStore,
-    sqlx::PgConnection,
-    super::sync_sql::POSTGRES_NOW_MS,
-    super::sync_sql::POSTGRES_JSON_IDS,
-    super::sync_sql::POSTGRES_JSON_AGG
-);
+super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR, Dialect::Postgres);
+super::sync_sql::impl_sync_store!(PgStore, sqlx::PgConnection, Dialect::Postgres);

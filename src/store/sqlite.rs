@@ -93,18 +93,10 @@ impl SqliteStore {
     }
 }
 
-// Anonymous placeholders: SQLite looks numbered ones up by a linear scan, per parameter.
 super::common::impl_common_store!(
     SqliteStore,
     sqlx::SqliteConnection,
     MIGRATOR,
-    |_: usize| { "?".to_string() },
     Dialect::Sqlite
 );
-super::sync_sql::impl_sync_store!(
-    SqliteStore,
-    sqlx::SqliteConnection,
-    super::sync_sql::SQLITE_NOW_MS,
-    super::sync_sql::SQLITE_JSON_IDS,
-    super::sync_sql::SQLITE_JSON_AGG
-);
+super::sync_sql::impl_sync_store!(SqliteStore, sqlx::SqliteConnection, Dialect::Sqlite);

@@ -2,30 +2,20 @@
 //! keeps one run active (timed by the database's clock, so replicas with skewed clocks agree), fenced
 //! batch writes that update the run's counters in the same transaction, and run records.
 
-/// Database-clock milliseconds since the epoch, per backend.
-pub(crate) const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
-pub(crate) const POSTGRES_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
-
 pub(crate) const LEASE_NAME: &str = "hf_litert_sync";
 
-/// The strings of a JSON array parameter `$1`, as a subquery, per backend.
-pub(crate) const SQLITE_JSON_IDS: &str = "SELECT value FROM json_each($1)";
-pub(crate) const POSTGRES_JSON_IDS: &str = "SELECT json_array_elements_text($1::json)";
-
-/// The aggregate that gathers a column into one JSON array, per backend.
-pub(crate) const SQLITE_JSON_AGG: &str = "json_group_array";
-pub(crate) const POSTGRES_JSON_AGG: &str = "json_agg";
-
 /// Mirrored models still active upstream: the catalog a sync maintains.
-pub(crate) const ACTIVE_MIRRORED: &str = "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL \
-    AND (upstream_status IS NULL OR upstream_status IN ('active', 'renamed'))";
+pub(crate) const ACTIVE_MIRRORED: &str = concat!(
+    "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL AND ",
+    super::listed_status_sql!()
+);
 
 pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
     rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id, catalog_size";
 
 macro_rules! impl_sync_store {
-    ($store:ident, $conn:ty, $now_ms:expr, $json_ids:expr, $json_agg:expr) => {
+    ($store:ident, $conn:ty, $dialect:expr) => {
         use $crate::store::rows::{LeaseRow, RunRow, SkipRow};
         use $crate::store::sync_sql::{ACTIVE_MIRRORED, LEASE_NAME, RUN_COLUMNS};
         use $crate::store::Applied;
@@ -54,7 +44,7 @@ macro_rules! impl_sync_store {
             ) -> StoreResult<Vec<Model>> {
                 // Ids travel as one JSON array parameter: a page of 1000 ids is one bind, not 1000.
                 let by = |column: &str| {
-                    format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE {column} IN ({})", $json_ids)
+                    format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE {column} IN ({})", $dialect.json_ids())
                 };
                 let mut rows: Vec<ModelRow> = Vec::new();
                 if !object_ids.is_empty() {
@@ -83,16 +73,27 @@ macro_rules! impl_sync_store {
                 Ok(models)
             }
 
-            /// The digests of every synced model that is active upstream and has one (see
-            /// [`crate::sync::mapping::Mirror::digest`]), as one JSON value.
-            pub async fn listed_digests(&self) -> StoreResult<Vec<i64>> {
+            /// One column of the synced models active upstream that match `filter`, gathered into
+            /// one JSON value by the database: the SQLite driver hands rows over one by one (100,000
+            /// rows: 0.45 s against 0.1 s for the aggregate).
+            async fn active_column<T: serde::de::DeserializeOwned>(
+                &self,
+                column: &str,
+                filter: &str,
+            ) -> StoreResult<Vec<T>> {
                 let sql = format!(
-                    "SELECT CAST(COALESCE({}(sync_digest), '[]') AS TEXT) FROM ml_models \
-                     WHERE {ACTIVE_MIRRORED} AND sync_digest IS NOT NULL",
-                    $json_agg
+                    "SELECT CAST(COALESCE({}({column}), '[]') AS TEXT) FROM ml_models \
+                     WHERE {ACTIVE_MIRRORED}{filter}",
+                    $dialect.json_agg()
                 );
-                let digests: String = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
-                serde_json::from_str(&digests).map_err(|e| StoreError::Corrupt(format!("digests: {e}")))
+                let values: String = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
+                serde_json::from_str(&values).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+            }
+
+            /// The digests of every synced model that is active upstream and has one (see
+            /// [`crate::sync::mapping::Mirror::digest`]).
+            pub async fn listed_digests(&self) -> StoreResult<Vec<i64>> {
+                self.active_column("sync_digest", " AND sync_digest IS NOT NULL").await
             }
 
             /// `(object id, commit sha)` of the synced versions of the models with these object ids.
@@ -103,7 +104,7 @@ macro_rules! impl_sync_store {
                 let sql = format!(
                     "SELECT m.hf_object_id, v.hf_commit_sha FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
                      WHERE v.hf_commit_sha IS NOT NULL AND m.hf_object_id IN ({})",
-                    $json_ids
+                    $dialect.json_ids()
                 );
                 Ok(sqlx::query_as(&sql)
                     .bind(serde_json::to_string(object_ids).expect("strings serialise"))
@@ -111,16 +112,9 @@ macro_rules! impl_sync_store {
                     .await?)
             }
 
-            /// The object ids of every synced model that is active upstream. One JSON value, not a
-            /// row per model: the SQLite driver hands rows over one by one (100,000 rows: 0.45 s
-            /// against 0.1 s for the aggregate).
+            /// The object ids of every synced model that is active upstream.
             pub async fn active_object_ids(&self) -> StoreResult<Vec<String>> {
-                let sql = format!(
-                    "SELECT CAST(COALESCE({}(hf_object_id), '[]') AS TEXT) FROM ml_models WHERE {ACTIVE_MIRRORED}",
-                    $json_agg
-                );
-                let ids: String = sqlx::query_scalar(&sql).fetch_one(&self.pool).await?;
-                serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt(format!("object ids: {e}")))
+                self.active_column("hf_object_id", "").await
             }
 
             /// `(model id, object id, repo id)` of every synced model that is active upstream.
@@ -143,7 +137,7 @@ macro_rules! impl_sync_store {
                     "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
                      expires_ms = {now} + $4 \
                      WHERE name = $1 AND (owner IS NULL OR expires_ms < {now}) RETURNING fence",
-                    now = $now_ms
+                    now = $dialect.now_ms()
                 );
                 let fence: Option<i64> = sqlx::query_scalar(&sql)
                     .bind(LEASE_NAME)
@@ -165,7 +159,7 @@ macro_rules! impl_sync_store {
                 let sql = format!(
                     "UPDATE sync_lease SET expires_ms = {now} + $4 \
                      WHERE name = $1 AND owner = $2 AND fence = $3",
-                    now = $now_ms
+                    now = $dialect.now_ms()
                 );
                 let done = sqlx::query(&sql)
                     .bind(LEASE_NAME)
@@ -196,7 +190,7 @@ macro_rules! impl_sync_store {
                 let sql = format!(
                     "SELECT owner, run_id, fence, (owner IS NOT NULL AND expires_ms >= {now}) AS live \
                      FROM sync_lease WHERE name = $1",
-                    now = $now_ms
+                    now = $dialect.now_ms()
                 );
                 let row: LeaseRow = sqlx::query_as(&sql).bind(LEASE_NAME).fetch_one(&self.pool).await?;
                 Ok(LeaseHolder { owner: row.owner, run_id: row.run_id, fence: row.fence, live: row.live })
@@ -562,7 +556,7 @@ macro_rules! impl_sync_store {
 
             /// The database's clock.
             pub async fn db_now(&self) -> StoreResult<DateTime<Utc>> {
-                let ms: i64 = sqlx::query_scalar(&format!("SELECT {}", $now_ms)).fetch_one(&self.pool).await?;
+                let ms: i64 = sqlx::query_scalar(&format!("SELECT {}", $dialect.now_ms())).fetch_one(&self.pool).await?;
                 DateTime::<Utc>::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt("clock".into()))
             }
 

@@ -1009,22 +1009,21 @@ impl Syncer {
             }
         }
         let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
-        let commits: HashSet<(String, String)> = if self.config.pull_versions {
-            self.store
-                .version_commits(&object_ids)
-                .await?
-                .into_iter()
-                .collect()
-        } else {
-            HashSet::new()
-        };
+        // The commits that have a version, per object id (looked up by reference, entry by entry).
+        let mut commits: HashMap<String, Vec<String>> = HashMap::new();
+        if self.config.pull_versions {
+            for (object_id, sha) in self.store.version_commits(&object_ids).await? {
+                commits.entry(object_id).or_default().push(sha);
+            }
+        }
         let needs_version = |mirror: &Mirror, model_file: Option<bool>| {
             self.config.pull_versions
                 && model_file != Some(false)
-                && mirror
-                    .sha
-                    .as_ref()
-                    .is_some_and(|sha| !commits.contains(&(mirror.object_id.clone(), sha.clone())))
+                && mirror.sha.as_deref().is_some_and(|sha| {
+                    !commits
+                        .get(mirror.object_id.as_str())
+                        .is_some_and(|shas| shas.iter().any(|s| s == sha))
+                })
         };
         // Most entries of a re-sync are unchanged: the digest of the entry is one a listed model was
         // written from (the run read them all at its start), and nothing about the model is read.
