@@ -181,13 +181,12 @@ pub fn is_object_id(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/hub");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hub");
 
-    /// A recorded Hub payload from `../shared/fixtures/hub` (beside the project, as in CI).
+    /// A recorded Hub payload from `tests/data/hub` (see its README for where they come from).
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| {
-            panic!("{FIXTURES}/{name}: {e} (the shared fixtures must be beside the project)")
-        })
+        std::fs::read(format!("{FIXTURES}/{name}"))
+            .unwrap_or_else(|e| panic!("{FIXTURES}/{name}: {e}"))
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
