@@ -244,13 +244,14 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// One sync with the service's configuration. Exit code 0 on success or partial, 1 on failure.
+/// One sync with the service's configuration. Exit code 0 when the run completed (`success`, whatever it
+/// skipped), 1 when it failed or another live run holds the sync (unless `--wait`).
 async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> {
-    use crate::domain::{RunStatus, Trigger};
+    use crate::domain::RunStatus;
     let config = args.sync.sync_config().map_err(CliError::Usage)?;
     let hub =
         crate::hub::HubClient::new(args.hub.hub_config()).map_err(|e| CliError::Other(e.into()))?;
-    let notifier = crate::notify::Notifier::new(args.sync.notify_webhook_urls.clone());
+    let notifier = args.sync.notifier();
     let syncer = crate::sync::Syncer::new(store.clone(), hub, config).with_notifier(notifier);
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_signal = cancel.clone();
@@ -258,17 +259,17 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
         crate::shutdown_signal().await;
         on_signal.cancel();
     });
-    let report = syncer.run_once(Trigger::Manual, cancel).await;
+    let report = claim_and_run(store, &syncer, args.wait, cancel).await;
     signals.abort();
     syncer
         .flush_notifications(std::time::Duration::from_secs(30))
         .await;
     let report = match report {
         Ok(r) => r,
-        Err(crate::sync::ClaimError::Busy { run_id }) => {
+        Err(crate::sync::ClaimError::Busy { holder, .. }) => {
             return Err(CliError::Other(anyhow::anyhow!(
-                "a sync is already running{}",
-                run_id.map(|id| format!(" (run {id})")).unwrap_or_default()
+                "{}; `pocket-catalog sync --wait` waits for it to end, then runs",
+                busy_text(store, holder.as_ref()).await
             )))
         }
         Err(e) => return Err(CliError::Other(e.into())),
@@ -293,6 +294,11 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
             c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created, c.hub_requests
         );
     }
+    if !args.json {
+        for warning in &report.warnings {
+            println!("warning: {warning}");
+        }
+    }
     if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
         return Err(CliError::Other(anyhow::anyhow!(
             "the sync failed: {}",
@@ -300,4 +306,73 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
         )));
     }
     Ok(())
+}
+
+/// Claims and executes a manual run; with `wait`, a run held by another live owner is waited for (polled
+/// every second, told once) instead of answered `Busy`.
+async fn claim_and_run(
+    store: &Store,
+    syncer: &crate::sync::Syncer,
+    wait: bool,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<crate::sync::RunReport, crate::sync::ClaimError> {
+    use crate::sync::ClaimError;
+    let mut told = false;
+    loop {
+        match syncer.claim(crate::domain::Trigger::Manual, None).await {
+            Ok(claimed) => return Ok(syncer.execute(claimed, cancel).await),
+            Err(ClaimError::Busy { holder, .. }) if wait => {
+                if !told {
+                    eprintln!(
+                        "{}; waiting for it to end",
+                        busy_text(store, holder.as_ref()).await
+                    );
+                    told = true;
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => {
+                        return Err(ClaimError::Busy { run_id: holder.as_ref().and_then(|h| h.run_id), holder });
+                    }
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// "a sync is already running: run …, owner host … pid …, started …, its lease expires …".
+async fn busy_text(store: &Store, holder: Option<&crate::records::LeaseHolder>) -> String {
+    let Some(holder) = holder else {
+        return "a sync is already running".into();
+    };
+    let mut parts = Vec::new();
+    if let Some(run_id) = holder.run_id {
+        parts.push(format!("run {run_id}"));
+        if let Ok(Some(run)) = store.get_run(run_id).await {
+            parts.push(format!(
+                "started {}",
+                run.started_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        }
+    }
+    if let Some(owner) = holder.owner.as_deref() {
+        parts.push(match crate::sync::owner_host_pid(owner) {
+            Some((host, pid)) => format!("owner {owner} (host {host}, pid {pid})"),
+            None => format!("owner {owner}"),
+        });
+    }
+    let expires = chrono::Utc::now() + chrono::Duration::milliseconds(holder.remaining_ms);
+    parts.push(format!(
+        "its lease expires {} (in {} s){}",
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        (holder.remaining_ms.max(0) + 999) / 1000,
+        if holder.owner_locked {
+            "; its process is alive"
+        } else {
+            ""
+        }
+    ));
+    format!("a sync is already running: {}", parts.join(", "))
 }

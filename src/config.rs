@@ -366,7 +366,7 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_FETCH_READMES", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_fetch_readmes: bool,
-    /// URLs notified (JSON POST, Slack-compatible) of failed and partial runs and recoveries.
+    /// URLs notified (JSON POST, Slack-compatible) of failed runs and recoveries.
     #[arg(
         long,
         env = "NOTIFY_WEBHOOK_URLS",
@@ -374,6 +374,9 @@ pub struct SyncArgs {
         hide_env_values = true
     )]
     pub notify_webhook_urls: Vec<url::Url>,
+    /// Also notify a successful run that skipped more than this many records (never changes its status).
+    #[arg(long, env = "NOTIFY_SKIPPED_ABOVE")]
+    pub notify_skipped_above: Option<u64>,
     /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
     #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sync_lease_secs: u64,
@@ -398,12 +401,19 @@ impl Default for SyncArgs {
             sync_require_model_file: true,
             sync_fetch_readmes: true,
             notify_webhook_urls: vec![],
+            notify_skipped_above: None,
             sync_lease_secs: 60,
         }
     }
 }
 
 impl SyncArgs {
+    /// The notifier of run outcomes (inert without URLs).
+    pub fn notifier(&self) -> crate::notify::Notifier {
+        crate::notify::Notifier::new(self.notify_webhook_urls.clone())
+            .with_skipped_above(self.notify_skipped_above)
+    }
+
     /// The sync configuration; a bad rule or rules file is an error naming it.
     pub fn sync_config(&self) -> Result<crate::sync::SyncConfig, String> {
         use crate::sync::rules::{RuleSpec, Rules};
@@ -461,6 +471,9 @@ pub struct SyncCommandArgs {
     /// Print the run's JSON (the manual trigger's answer) instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// While another live run holds the sync, wait for it to end and then run (instead of exiting 1).
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub hub: HubArgs,
     #[command(flatten)]

@@ -234,12 +234,12 @@ string_enum!(
 );
 
 string_enum!(
-    /// How a sync run stands or ended; `missed` is a schedule slot that did not run (service down, paused,
-    /// or older than the catch-up window).
+    /// How a sync run stands or ended: `success` is a run that completed, whatever it skipped (skips and
+    /// warnings are kept beside the status); `failed` one that did not complete; `missed` a schedule slot
+    /// that did not run (service down, paused, or older than the catch-up window).
     RunStatus {
         Running => "running",
         Success => "success",
-        Partial => "partial",
         Failed => "failed",
         Missed => "missed",
     }
@@ -252,12 +252,14 @@ pub struct Slug(String);
 impl Slug {
     pub const MAX_LEN: usize = 96;
 
-    /// The readable base of a slug: lower case, every run of other characters folded to one dash, trimmed.
-    /// Several inputs share a base (`A/b`, `a-b`); [`Slug::candidates`] makes them unique.
+    /// The readable base of a slug: transliterated to ASCII (`é` → `e`, `модель` → `model`), lower case,
+    /// every run of other characters folded to one dash, trimmed. Several inputs share a base (`A/b`,
+    /// `a-b`, `a/b-é`); [`Slug::candidates`] makes them unique.
     pub fn base(input: &str) -> String {
-        let mut out = String::with_capacity(input.len());
+        let ascii = deunicode::deunicode_with_tofu(input, "-");
+        let mut out = String::with_capacity(ascii.len());
         let mut dash = false;
-        for ch in input.chars() {
+        for ch in ascii.chars() {
             if ch.is_ascii_alphanumeric() {
                 out.push(ch.to_ascii_lowercase());
                 dash = false;
@@ -320,7 +322,8 @@ impl fmt::Display for Slug {
     }
 }
 
-/// A Hugging Face repo id, `owner/name` (or a bare legacy `name`), as the Hub allows it.
+/// A Hugging Face repo id, `owner/name` (or a bare legacy `name`), as the Hub lists it: anything but what
+/// cannot be handled safely (see [`RepoId::from_str`]). Every URL built from one encodes each segment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RepoId(String);
@@ -337,28 +340,49 @@ impl RepoId {
     }
 }
 
+impl RepoId {
+    /// Longer ids are refused: no Hub rule ever allowed them, and they would only bloat URLs and logs.
+    pub const MAX_LEN: usize = 1024;
+
+    /// Why `s` cannot be handled safely as a repo id, if it cannot. Only what would break a path or a URL
+    /// is refused: the Hub lists repos created under older, looser rules (non-ASCII letters, `--`,
+    /// spaces), and a mirror is never stricter than its source.
+    fn unsafe_reason(s: &str) -> Option<&'static str> {
+        if s.len() > Self::MAX_LEN {
+            return Some("longer than 1,024 bytes");
+        }
+        if s.chars().any(char::is_control) {
+            return Some("it holds a control character");
+        }
+        if s.contains('\\') {
+            return Some("it holds a backslash");
+        }
+        let parts: Vec<&str> = s.split('/').collect();
+        if parts.len() > 2 {
+            return Some("it has more than one '/'");
+        }
+        if parts.iter().any(|p| p.is_empty()) {
+            return Some("it has an empty part");
+        }
+        if parts.iter().any(|p| *p == "." || *p == "..") {
+            return Some("it has a '.' or '..' part");
+        }
+        None
+    }
+}
+
 impl FromStr for RepoId {
     type Err = InvalidValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let part_ok = |p: &str| {
-            !p.is_empty()
-                && p.len() <= 96
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-                && !p.starts_with(['-', '.'])
-                && !p.contains("..")
-        };
-        let ok = match s.split_once('/') {
-            Some((owner, name)) => part_ok(owner) && part_ok(name),
-            None => part_ok(s),
-        };
-        if ok {
-            Ok(RepoId(s.to_owned()))
-        } else {
-            Err(InvalidValue(format!(
-                "'{}' is not a valid Hugging Face repo id",
-                s.chars().take(200).collect::<String>()
-            )))
+        match Self::unsafe_reason(s) {
+            None => Ok(RepoId(s.to_owned())),
+            Some(why) => Err(InvalidValue(format!(
+                "'{}' is not a repo id this service can handle safely: {why}",
+                s.chars()
+                    .take(200)
+                    .flat_map(char::escape_default)
+                    .collect::<String>()
+            ))),
         }
     }
 }
@@ -425,7 +449,13 @@ mod tests {
             Slug::base("litert-community/Gemma3-1B"),
             "litert-community-gemma3-1b"
         );
-        assert_eq!(Slug::base("  Héllo  World!! "), "h-llo-world");
+        assert_eq!(Slug::base("  Héllo  World!! "), "hello-world");
+        assert_eq!(
+            Slug::base("owner/selfie_segmenter-é"),
+            "owner-selfie-segmenter-e"
+        );
+        assert_eq!(Slug::base("модель/сегментатор"), "model-segmentator");
+        assert_eq!(Slug::base("o/my model #2"), "o-my-model-2");
         assert_eq!(Slug::base("///"), "model");
     }
 
@@ -450,8 +480,30 @@ mod tests {
         assert_eq!(id.owner(), Some("litert-community"));
         assert_eq!(id.name(), "Qwen2.5-1.5B");
         assert!("bert-base-uncased".parse::<RepoId>().is_ok());
-        for bad in ["", "a/b/c", "../x", "a/", "x y/z", "a/.hidden"] {
-            assert!(bad.parse::<RepoId>().is_err(), "{bad}");
+        for bad in [
+            "", "a/b/c", "../x", "a/..", "./x", "a/", "/b", "a\\b/c", "a/b\n", "a/\u{7}b",
+        ] {
+            assert!(bad.parse::<RepoId>().is_err(), "{bad:?}");
+        }
+        assert!("a/".repeat(600).parse::<RepoId>().is_err());
+    }
+
+    #[test]
+    fn repo_ids_the_hub_lists_from_older_rules_are_accepted() {
+        for listed in [
+            "owner/selfie_segmenter-é",
+            "old--user/model--v1",
+            "x y/z",
+            "a/.hidden",
+            "a/b..c",
+            "-lead/_x",
+            "o/my model #2",
+            "o/100%",
+            "o/a+b?c",
+            "модель/сегментатор",
+        ] {
+            let id: RepoId = listed.parse().unwrap_or_else(|e| panic!("{listed}: {e:?}"));
+            assert_eq!(id.as_str(), listed);
         }
     }
 

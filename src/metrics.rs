@@ -1,5 +1,6 @@
 //! Prometheus metrics: names, the one process-wide recorder, and the helpers that record what an operator
-//! alerts on — sync runs by trigger and status, their duration, the last success, models by upstream
+//! alerts on — sync runs by trigger and status, their duration, the last success, skipped records and
+//! runs that held their removals back, models by upstream
 //! status, Hub requests / retries / 429s, HTTP requests by route and status with latency, notifications.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -9,6 +10,8 @@ use std::time::Duration;
 pub const SYNC_RUNS: &str = "pocket_sync_runs_total";
 pub const SYNC_DURATION: &str = "pocket_sync_run_duration_seconds";
 pub const SYNC_LAST_SUCCESS: &str = "pocket_sync_last_success_timestamp_seconds";
+pub const SYNC_SKIPPED: &str = "pocket_sync_skipped_records_total";
+pub const SYNC_REMOVALS_HELD_BACK: &str = "pocket_sync_removals_held_back_total";
 pub const MODELS: &str = "pocket_models";
 pub const HUB_REQUESTS: &str = "pocket_hub_requests_total";
 pub const HUB_RETRIES: &str = "pocket_hub_retries_total";
@@ -51,6 +54,13 @@ pub fn record_run(trigger: &str, status: &str, duration: Duration) {
         .increment(1);
     metrics::histogram!(SYNC_DURATION, "trigger" => trigger.to_string())
         .record(duration.as_secs_f64());
+}
+
+/// What a run skipped, and whether it held its removals back: never a status, always a number to watch.
+pub fn record_run_outcome(skipped: i64, removals_held_back: bool) {
+    handle();
+    metrics::counter!(SYNC_SKIPPED).increment(skipped.max(0) as u64);
+    metrics::counter!(SYNC_REMOVALS_HELD_BACK).increment(u64::from(removals_held_back));
 }
 
 pub fn record_http(method: &str, route: &str, status: u16, duration: Duration) {

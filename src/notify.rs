@@ -1,7 +1,8 @@
-//! Failure notifications: a failed or partial run, and the first success after one, are POSTed as JSON
-//! to every `NOTIFY_WEBHOOK_URLS` URL (generic fields plus a Slack-compatible `text`). Delivery is
-//! retried with backoff in the background; a failed delivery is logged (host only — such URLs carry
-//! secrets) and counted, and never fails the run.
+//! Failure notifications: a failed run, and the first success after one, are POSTed as JSON to every
+//! `NOTIFY_WEBHOOK_URLS` URL (generic fields plus a Slack-compatible `text`); optionally a notice when a
+//! successful run skipped more records than `NOTIFY_SKIPPED_ABOVE` (it never changes the run's status).
+//! Delivery is retried with backoff in the background; a failed delivery is logged (host only — such URLs
+//! carry secrets) and counted, and never fails the run.
 
 use crate::domain::RunStatus;
 use crate::records::{RunCounts, SyncRun};
@@ -18,6 +19,8 @@ pub struct Notifier {
     urls: Arc<Vec<Url>>,
     http: reqwest::Client,
     backoff: Duration,
+    /// A successful run that skipped more records than this is notified (`sync.skipped`).
+    skipped_above: Option<i64>,
     deliveries: tokio_util::task::TaskTracker,
 }
 
@@ -31,7 +34,7 @@ impl std::fmt::Debug for Notifier {
 /// What a notification says.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Event {
-    /// `sync.failed`, `sync.partial` or `sync.recovered`.
+    /// `sync.failed`, `sync.recovered` or `sync.skipped`.
     pub event: &'static str,
     pub run_id: Uuid,
     pub status: RunStatus,
@@ -55,6 +58,7 @@ impl Notifier {
             urls: Arc::new(urls),
             http,
             backoff: Duration::from_secs(1),
+            skipped_above: None,
             deliveries: tokio_util::task::TaskTracker::new(),
         }
     }
@@ -65,11 +69,20 @@ impl Notifier {
         self
     }
 
-    /// The event for a run that just ended, given the run that ended before it: failures and partial
-    /// runs always, a success only when it follows a failure or a partial run.
-    pub fn event_for(run: &SyncRun, previous: Option<&SyncRun>) -> Option<Event> {
-        let previous_bad =
-            previous.is_some_and(|p| matches!(p.status, RunStatus::Failed | RunStatus::Partial));
+    /// Also notify successful runs that skipped more than `limit` records.
+    pub fn with_skipped_above(mut self, limit: Option<u64>) -> Notifier {
+        self.skipped_above = limit.map(|n| n.min(i64::MAX as u64) as i64);
+        self
+    }
+
+    /// The event for a run that just ended, given the run that ended before it: failures always, a
+    /// success when it follows a failure (a recovery) or, with a limit set, when it skipped more records
+    /// than the limit.
+    pub fn event_for(&self, run: &SyncRun, previous: Option<&SyncRun>) -> Option<Event> {
+        let previous_bad = previous.is_some_and(|p| p.status == RunStatus::Failed);
+        let skipped_many = self
+            .skipped_above
+            .is_some_and(|limit| run.counts.skipped > limit);
         let (event, text) = match run.status {
             RunStatus::Failed => (
                 "sync.failed",
@@ -79,17 +92,19 @@ impl Notifier {
                     run.error.as_deref().unwrap_or(&run.message)
                 ),
             ),
-            RunStatus::Partial => (
-                "sync.partial",
-                format!(
-                    ":warning: Pocket AI catalog sync had problems: {}",
-                    run.message
-                ),
-            ),
             RunStatus::Success if previous_bad => (
                 "sync.recovered",
                 format!(
                     ":white_check_mark: Pocket AI catalog sync recovered: {}",
+                    run.message
+                ),
+            ),
+            RunStatus::Success if skipped_many => (
+                "sync.skipped",
+                format!(
+                    ":information_source: Pocket AI catalog sync skipped {} records (more than {}): {}",
+                    run.counts.skipped,
+                    self.skipped_above.unwrap_or_default(),
                     run.message
                 ),
             ),

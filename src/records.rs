@@ -270,6 +270,11 @@ pub struct SyncRun {
     pub scheduled_for: Option<DateTime<Utc>>,
     pub counts: RunCounts,
     pub listing_complete: bool,
+    /// Nothing was marked removed: the listing was incomplete, or more was missing than the threshold.
+    pub removals_held_back: bool,
+    /// What a person should know about a run that did not fail: a listing that stopped early, removals held
+    /// back, `SYNC_LIMIT`.
+    pub warnings: Vec<String>,
     pub message: String,
     pub error: Option<String>,
     pub rules: serde_json::Value,
@@ -277,6 +282,18 @@ pub struct SyncRun {
     pub repo_id: Option<String>,
     /// Models active upstream in the catalog when the run ended (none for an abandoned run).
     pub catalog_size: Option<i64>,
+}
+
+/// How a run ended, as recorded on it.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: crate::domain::RunStatus,
+    pub counts: RunCounts,
+    pub listing_complete: bool,
+    pub removals_held_back: bool,
+    pub warnings: Vec<String>,
+    pub message: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -314,4 +331,8 @@ pub struct LeaseHolder {
     pub fence: i64,
     /// Whether the lease is still valid by the database's clock.
     pub live: bool,
+    /// The owner also holds the process-liveness lock: it is dead once that lock is free.
+    pub owner_locked: bool,
+    /// Milliseconds until the lease expires by the database's clock (negative once expired).
+    pub remaining_ms: i64,
 }

@@ -374,7 +374,10 @@ async function runDetail(gen, id) {
       ["Duration", fmtDuration(r.duration_ms)],
       ["Scheduled slot", r.scheduled_for ? fmtTime(r.scheduled_for) : undefined],
       ["Replica", h("span", { class: "mono" }, r.owner)],
-      ["Listing complete", r.listing_complete ? "yes" : "no (nothing was removed)"],
+      ["Listing complete", r.listing_complete ? "yes" : "no"],
+      ["Removals", r.removals_held_back ? "held back (nothing was removed)" : "applied"],
+      ["Warnings", r.warnings && r.warnings.length
+        ? h("ul", { id: "run-warnings" }, r.warnings.map((w) => h("li", {}, w))) : undefined],
       ["Catalog after", fmtInt(r.catalog_size)],
       ["Message", r.message || "—"],
       ["Error", r.error ? h("span", { class: "error" }, r.error) : undefined],

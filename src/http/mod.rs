@@ -76,7 +76,7 @@ impl AppState {
     /// Builds the state from the configuration: the Hub client and the syncer.
     pub fn new(store: Store, config: ServeArgs) -> Result<AppState, String> {
         let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
-        let notifier = crate::notify::Notifier::new(config.sync.notify_webhook_urls.clone());
+        let notifier = config.sync.notifier();
         let syncer =
             Syncer::new(store.clone(), hub, config.sync.sync_config()?).with_notifier(notifier);
         let schedule = config.schedule.schedule_config()?;

@@ -41,7 +41,7 @@ pub struct TriggerParams {
 /// The seed's answer, plus the run id and richer counts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncResponse {
-    /// `success` or `partial`.
+    /// `success`: the run completed (whatever it skipped; see `skipped` and `warnings`).
     pub status: RunStatus,
     pub created: i64,
     pub updated: i64,
@@ -55,6 +55,10 @@ pub struct SyncResponse {
     pub restored: i64,
     pub versions_created: i64,
     pub duration_ms: u64,
+    /// Nothing was marked removed: the listing was incomplete or more was missing than the threshold.
+    pub removals_held_back: bool,
+    /// What a person should know about the run (a listing that stopped early, removals held back).
+    pub warnings: Vec<String>,
 }
 
 impl From<RunReport> for SyncResponse {
@@ -73,6 +77,8 @@ impl From<RunReport> for SyncResponse {
             restored: c.restored,
             versions_created: c.versions_created,
             duration_ms: r.duration_ms,
+            removals_held_back: r.removals_held_back,
+            warnings: r.warnings,
         }
     }
 }
@@ -120,7 +126,7 @@ fn failure(report: &RunReport) -> Option<Response> {
 /// The answer when a run could not be claimed: 409 with the active run's id while one is running.
 fn claim_failed(e: ClaimError) -> ApiResult<Response> {
     match e {
-        ClaimError::Busy { run_id } => {
+        ClaimError::Busy { run_id, .. } => {
             let which = run_id.map(|id| format!(" (run {id})")).unwrap_or_default();
             Ok(run_error(
                 StatusCode::CONFLICT,
@@ -143,7 +149,7 @@ fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Respon
 #[utoipa::path(post, path = "/sync/huggingface/litert", tag = "sync", security(("bearer" = [])),
     params(TriggerParams),
     responses(
-        (status = 200, body = SyncResponse, description = "The run ended (success or partial)"),
+        (status = 200, body = SyncResponse, description = "The run completed (status success, whatever it skipped)"),
         (status = 202, body = RunErrorBody, description = "Started; follow /sync/runs/{run_id}"),
         (status = 400, body = ErrorBody, description = "`wait` is not `true` or `false`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -200,6 +206,10 @@ pub struct RunResponse {
     pub counts: RunCounts,
     /// Every listing page was read and every entry parsed (removals happen only then).
     pub listing_complete: bool,
+    /// Nothing was marked removed: the listing was incomplete or more was missing than the threshold.
+    pub removals_held_back: bool,
+    /// What a person should know about a run that did not fail.
+    pub warnings: Vec<String>,
     pub message: String,
     pub error: Option<String>,
     /// The filtering rules in force.
@@ -222,6 +232,8 @@ impl From<SyncRun> for RunResponse {
             scheduled_for: r.scheduled_for,
             counts: r.counts,
             listing_complete: r.listing_complete,
+            removals_held_back: r.removals_held_back,
+            warnings: r.warnings,
             message: r.message,
             error: r.error,
             rules: r.rules,

@@ -843,7 +843,7 @@ async fn repo_api(
                 .map(|s| format!("/{}", encode_segment(s)))
                 .collect();
             let q = query.map(|q| format!("?{q}")).unwrap_or_default();
-            return redirect(format!("/api/models/{new}{tail}{q}"));
+            return redirect(format!("/api/models/{}{tail}{q}", encode_id(&new)));
         }
     };
     match rest {
@@ -975,7 +975,7 @@ async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> R
                 .iter()
                 .map(|s| format!("/{}", encode_segment(s)))
                 .collect();
-            return redirect(format!("/{new}{tail}"));
+            return redirect(format!("/{}{tail}", encode_id(&new)));
         }
     };
     if !revision_matches(repo, rev) {
@@ -1033,6 +1033,14 @@ fn percent_decode(s: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// A repo id as a URL path: each part encoded, the `/` between them kept.
+fn encode_id(id: &str) -> String {
+    id.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn encode_segment(s: &str) -> String {

@@ -249,7 +249,8 @@ impl Generator {
     }
 
     /// A LiteRT repo. Every 37th is a case/separator variant of a name that slugifies alike, every 53rd
-    /// splits its owner so that `a-b/c` meets `a/b-c`.
+    /// splits its owner so that `a-b/c` meets `a/b-c`, every 41st has a name only older Hub rules allowed
+    /// ([`AWKWARD_NAMES`]: non-ASCII letters, spaces, `#`, `%`, `+`, `?`, `--`), and so do its files.
     pub fn litert_repo(&mut self, created_offset_days: i64) -> SimRepo {
         let index = self.next_index;
         self.next_index += 1;
@@ -263,7 +264,13 @@ impl Generator {
         let variant = *rng.pick(&["", "-int8", "-fp16", "_quant", "-v2", "-edge"]);
         let mut name = format!("{arch}{variant}");
         let mut owner = author.clone();
-        if index % 37 == 36 {
+        if index % 41 == 40 {
+            let pattern = AWKWARD_NAMES[(index / 41) as usize % AWKWARD_NAMES.len()];
+            name = pattern.replace("{}", &name);
+            if pattern.contains("--") {
+                owner = format!("{owner}--legacy");
+            }
+        } else if index % 37 == 36 {
             name = name.to_uppercase().replace('-', "_");
         } else if index % 53 == 52 {
             if let Some((first, rest)) = name.split_once(['-', '_']) {
@@ -513,6 +520,18 @@ fn small_file(repo_id: &str, readme: &str, path: &str) -> SimFile {
 }
 
 /// Generates the population of `spec`: LiteRT repos first, then the others.
+/// Names the Hub lists although its current rules refuse them (`{}` is the ordinary name).
+pub const AWKWARD_NAMES: &[&str] = &[
+    "{}-é",
+    "{} #2",
+    "{}-100%",
+    "{}+q",
+    "{}?v=1",
+    "модель-{}",
+    "{}--v1",
+    "{} (copy)",
+];
+
 pub fn generate(spec: PopulationSpec) -> (Vec<SimRepo>, Generator) {
     let mut generator = Generator::new(spec.seed);
     let mut repos = Vec::with_capacity(spec.litert + spec.other);

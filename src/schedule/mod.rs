@@ -271,13 +271,17 @@ impl Scheduler {
         }
     }
 
-    /// A run still marked running whose lease nobody holds: its owner died or shut down. Resume it.
+    /// A run still marked running whose lease nobody holds, or whose owner held the liveness lock (it
+    /// may have died; the claim finds out): its owner died or shut down. Resume it.
     async fn resume_orphan(
         &self,
         cancel: &CancellationToken,
     ) -> Result<Option<TickOutcome>, StoreError> {
         let holder = self.store.lease_holder().await?;
-        let Some(run_id) = holder.run_id.filter(|_| !holder.live) else {
+        let Some(run_id) = holder
+            .run_id
+            .filter(|_| !holder.live || holder.owner_locked)
+        else {
             return Ok(None);
         };
         let Some(run) = self.store.get_run(run_id).await? else {

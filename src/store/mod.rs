@@ -4,6 +4,7 @@
 //! method on both.
 
 mod common;
+mod owner_lock;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use owner_lock::OwnerLock;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -31,6 +33,9 @@ pub enum StoreError {
     LeaseLost,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A resource beside the database (the sync's lock file) cannot be used.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -457,6 +462,12 @@ impl Store {
         dispatch!(self, s => s.ready().await)
     }
 
+    /// Takes the process-liveness lock a sync run's owner holds from its claim to its end (see
+    /// [`OwnerLock`]), without waiting; `None` while a live process holds it.
+    pub async fn owner_lock(&self) -> StoreResult<Option<OwnerLock>> {
+        dispatch!(self, s => s.owner_lock().await)
+    }
+
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
     }
@@ -583,13 +594,27 @@ impl Store {
         dispatch!(self, s => s.active_synced().await)
     }
 
+    /// Takes the sync lease when it is free or expired; `locked`: the owner holds its [`OwnerLock`].
     pub async fn acquire_lease(
         &self,
         owner: &str,
         run_id: Uuid,
         ttl_ms: i64,
+        locked: bool,
     ) -> StoreResult<Option<Fence>> {
-        dispatch!(self, s => s.acquire_lease(owner, run_id, ttl_ms).await)
+        dispatch!(self, s => s.acquire_lease(owner, run_id, ttl_ms, locked).await)
+    }
+
+    /// Takes over the unexpired lease `from_fence` of an owner known dead (it held the [`OwnerLock`]
+    /// the caller now holds).
+    pub async fn take_over_lease(
+        &self,
+        owner: &str,
+        run_id: Uuid,
+        ttl_ms: i64,
+        from_fence: i64,
+    ) -> StoreResult<Option<Fence>> {
+        dispatch!(self, s => s.take_over_lease(owner, run_id, ttl_ms, from_fence).await)
     }
 
     pub async fn heartbeat(&self, fence: &Fence) -> StoreResult<bool> {
@@ -655,16 +680,13 @@ impl Store {
         dispatch!(self, s => s.create_run(new).await)
     }
 
+    /// Records how a running run ended; false when it was no longer running.
     pub async fn finish_run(
         &self,
         run_id: Uuid,
-        status: crate::domain::RunStatus,
-        counts: &RunCounts,
-        listing_complete: bool,
-        message: &str,
-        error: Option<&str>,
+        end: &crate::records::RunEnd,
     ) -> StoreResult<bool> {
-        dispatch!(self, s => s.finish_run(run_id, status, counts, listing_complete, message, error).await)
+        dispatch!(self, s => s.finish_run(run_id, end).await)
     }
 
     pub async fn abandon_runs(&self, keep: Uuid, reason: &str) -> StoreResult<u64> {

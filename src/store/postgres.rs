@@ -22,6 +22,11 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    /// Takes the process-liveness lock of a sync run without waiting; `None` while a live owner has it.
+    pub(crate) async fn owner_lock(&self) -> StoreResult<Option<super::OwnerLock>> {
+        Ok(super::owner_lock::try_pg_lock(&self.pool).await?)
+    }
+
     /// The pool the sync's bulk writes use: the shared one (the server manages its own cache).
     pub(crate) fn writer(&self) -> &PgPool {
         &self.pool

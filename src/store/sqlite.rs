@@ -19,6 +19,8 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     /// The sync's bulk writes: one connection, a large page cache, rarer WAL checkpoints.
     pub(crate) writer: SqlitePool,
+    /// Where a run's owner takes its process-liveness lock.
+    pub(crate) lock_site: super::owner_lock::SqliteLockSite,
 }
 
 /// The bulk writer's page cache in KiB (SQLite's default is 2 MiB): the indexes with random keys
@@ -50,6 +52,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .page_size(PAGE_SIZE);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let lock_site =
+            super::owner_lock::SqliteLockSite::for_database(options.get_filename(), in_memory);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -69,7 +74,19 @@ impl SqliteStore {
                         WRITER_AUTOCHECKPOINT_PAGES.to_string(),
                     ),
             );
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            lock_site,
+        })
+    }
+
+    /// Takes the process-liveness lock of a sync run without waiting; `None` while a live owner has it.
+    pub(crate) async fn owner_lock(&self) -> StoreResult<Option<super::OwnerLock>> {
+        self.lock_site
+            .try_lock()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot use the sync's lock file: {e}")))
     }
 
     /// The pool the sync's bulk writes use.

@@ -12,7 +12,8 @@ pub(crate) const ACTIVE_MIRRORED: &str = concat!(
 
 pub(crate) const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
-    rows_written, hub_requests, hub_retries, listing_complete, message, error, rules, repo_id, catalog_size";
+    rows_written, hub_requests, hub_retries, listing_complete, removals_held_back, warnings, message, error, \
+    rules, repo_id, catalog_size";
 
 macro_rules! impl_sync_store {
     ($store:ident, $conn:ty, $dialect:expr) => {
@@ -126,16 +127,18 @@ macro_rules! impl_sync_store {
                 Ok(rows)
             }
 
-            /// Takes the sync lease for `run_id` when it is free or expired.
+            /// Takes the sync lease for `run_id` when it is free or expired. `locked`: the new owner
+            /// holds the process-liveness lock (see [`crate::store::OwnerLock`]).
             pub async fn acquire_lease(
                 &self,
                 owner: &str,
                 run_id: Uuid,
                 ttl_ms: i64,
+                locked: bool,
             ) -> StoreResult<Option<Fence>> {
                 let sql = format!(
                     "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
-                     expires_ms = {now} + $4 \
+                     expires_ms = {now} + $4, owner_locked = $5 \
                      WHERE name = $1 AND (owner IS NULL OR expires_ms < {now}) RETURNING fence",
                     now = $dialect.now_ms()
                 );
@@ -144,6 +147,34 @@ macro_rules! impl_sync_store {
                     .bind(owner)
                     .bind(run_id)
                     .bind(ttl_ms)
+                    .bind(locked)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(fence.map(|token| Fence { owner: owner.to_string(), token, ttl_ms }))
+            }
+
+            /// Takes over an unexpired lease whose owner is known dead: it held the liveness lock,
+            /// which the caller now holds. Only the lease as the caller saw it (`from_fence`) is taken.
+            pub async fn take_over_lease(
+                &self,
+                owner: &str,
+                run_id: Uuid,
+                ttl_ms: i64,
+                from_fence: i64,
+            ) -> StoreResult<Option<Fence>> {
+                let sql = format!(
+                    "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
+                     expires_ms = {now} + $4, owner_locked = TRUE \
+                     WHERE name = $1 AND fence = $5 AND owner IS NOT NULL AND owner_locked \
+                     RETURNING fence",
+                    now = $dialect.now_ms()
+                );
+                let fence: Option<i64> = sqlx::query_scalar(&sql)
+                    .bind(LEASE_NAME)
+                    .bind(owner)
+                    .bind(run_id)
+                    .bind(ttl_ms)
+                    .bind(from_fence)
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(fence.map(|token| Fence { owner: owner.to_string(), token, ttl_ms }))
@@ -188,12 +219,20 @@ macro_rules! impl_sync_store {
 
             pub async fn lease_holder(&self) -> StoreResult<LeaseHolder> {
                 let sql = format!(
-                    "SELECT owner, run_id, fence, (owner IS NOT NULL AND expires_ms >= {now}) AS live \
+                    "SELECT owner, run_id, fence, (owner IS NOT NULL AND expires_ms >= {now}) AS live, \
+                     owner_locked, expires_ms - {now} AS remaining_ms \
                      FROM sync_lease WHERE name = $1",
                     now = $dialect.now_ms()
                 );
                 let row: LeaseRow = sqlx::query_as(&sql).bind(LEASE_NAME).fetch_one(&self.pool).await?;
-                Ok(LeaseHolder { owner: row.owner, run_id: row.run_id, fence: row.fence, live: row.live })
+                Ok(LeaseHolder {
+                    owner: row.owner,
+                    run_id: row.run_id,
+                    fence: row.fence,
+                    live: row.live,
+                    owner_locked: row.owner_locked,
+                    remaining_ms: row.remaining_ms,
+                })
             }
 
             /// Applies one batch of the sync in one transaction, if the lease is still ours: model
@@ -445,33 +484,27 @@ macro_rules! impl_sync_store {
             }
 
             /// Ends a run that is still running (a run already ended, e.g. as abandoned, stays as it is).
-            pub async fn finish_run(
-                &self,
-                run_id: Uuid,
-                status: $crate::domain::RunStatus,
-                counts: &RunCounts,
-                listing_complete: bool,
-                message: &str,
-                error: Option<&str>,
-            ) -> StoreResult<bool> {
+            pub async fn finish_run(&self, run_id: Uuid, end: &$crate::records::RunEnd) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let sql = format!(
                     "UPDATE sync_runs SET status = $2, finished_at = $3, listing_complete = $4, \
-                     message = $5, error = $6, \
+                     message = $5, error = $6, removals_held_back = $7, warnings = $8, \
                      catalog_size = (SELECT COUNT(*) FROM ml_models WHERE {ACTIVE_MIRRORED}) \
                      WHERE id = $1 AND status = 'running'"
                 );
                 let done = sqlx::query(&sql)
-                .bind(run_id)
-                .bind(status.as_str())
-                .bind($crate::domain::now())
-                .bind(listing_complete)
-                .bind(message)
-                .bind(error)
-                .execute(&mut *tx)
-                .await?;
+                    .bind(run_id)
+                    .bind(end.status.as_str())
+                    .bind($crate::domain::now())
+                    .bind(end.listing_complete)
+                    .bind(&end.message)
+                    .bind(&end.error)
+                    .bind(end.removals_held_back)
+                    .bind(sqlx::types::Json(&end.warnings))
+                    .execute(&mut *tx)
+                    .await?;
                 if done.rows_affected() == 1 {
-                    Self::write_counts(&mut tx, run_id, counts).await?;
+                    Self::write_counts(&mut tx, run_id, &end.counts).await?;
                 }
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)

@@ -34,8 +34,14 @@ pub struct Mirror {
 }
 
 impl Mirror {
+    /// The repo's page on the Hub, each segment of the id percent-encoded.
     pub fn origin_url(&self) -> String {
-        format!("https://huggingface.co/{}", self.repo_id)
+        let mut url = url::Url::parse(crate::hub::DEFAULT_ENDPOINT).expect("static URL");
+        url.path_segments_mut()
+            .expect("a base URL")
+            .pop_if_empty()
+            .extend(self.repo_id.as_str().split('/'));
+        url.to_string()
     }
 
     pub fn author(&self) -> &str {
@@ -340,6 +346,23 @@ mod tests {
             "https://huggingface.co/litert-community/Gemma3-1B-IT"
         );
         assert_eq!(mirror.author(), "litert-community");
+    }
+
+    #[test]
+    fn ids_from_older_hub_rules_are_mapped_with_encoded_urls() {
+        let m = hub(serde_json::json!({
+            "_id": "64b7f0c2a1b2c3d4e5f60718", "id": "old--user/selfie segmenter #é",
+            "sha": "abc", "tags": ["litert"]
+        }));
+        let mirror = map_model(&m).unwrap();
+        assert_eq!(mirror.repo_id.as_str(), "old--user/selfie segmenter #é");
+        assert_eq!(
+            mirror.origin_url(),
+            "https://huggingface.co/old--user/selfie%20segmenter%20%23%C3%A9"
+        );
+        let unsafe_id = hub(serde_json::json!({"_id": "64b7f0c2a1b2c3d4e5f60719", "id": "a/../b"}));
+        let err = map_model(&unsafe_id).unwrap_err();
+        assert!(err.contains("more than one '/'"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! after a complete listing — confirms each missing repo individually before marking it removed or
 //! following its rename.
 
+mod claim;
 pub mod mapping;
 pub mod plan;
 pub mod queue;
@@ -16,7 +17,6 @@ use crate::domain::{RunStatus, Trigger, UpstreamStatus};
 use crate::hub::{HubClient, HubError, HubModel, RepoOutcome};
 use crate::records::*;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use mapping::{map_model, Mirror};
 use plan::{Plan, UpdateKind};
@@ -28,6 +28,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
+
+pub use claim::{default_owner, owner_host_pid, ClaimError, ClaimedRun};
 
 /// The fields a listing asks for: exactly what the mapping and the rules use.
 pub const LISTING_EXPAND: &[&str] = &[
@@ -99,27 +101,6 @@ impl SyncConfig {
     }
 }
 
-/// `host-pid-random`: unique per process.
-pub fn default_owner() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        &Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClaimError {
-    #[error("a sync is already running")]
-    Busy { run_id: Option<Uuid> },
-    /// The schedule slot already has its run (another replica took it).
-    #[error("the schedule slot already has a run")]
-    SlotTaken,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// What a run does: the whole mirror, or one repo (a Hub webhook, or an admin's ad-hoc import).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
@@ -133,20 +114,6 @@ pub enum Work {
     },
 }
 
-/// A run that holds the lease and is recorded as running.
-#[derive(Debug)]
-pub struct ClaimedRun {
-    pub run: SyncRun,
-    fence: Fence,
-    work: Work,
-}
-
-impl ClaimedRun {
-    pub fn id(&self) -> Uuid {
-        self.run.id
-    }
-}
-
 /// How a run ended.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunReport {
@@ -156,6 +123,9 @@ pub struct RunReport {
     pub message: String,
     pub error: Option<String>,
     pub listing_complete: bool,
+    /// Nothing was marked removed although the run completed (see [`SyncRun::removals_held_back`]).
+    pub removals_held_back: bool,
+    pub warnings: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -175,9 +145,13 @@ struct RunState {
     counts: RunCounts,
     seen: HashSet<String>,
     skip_seq: i64,
-    /// Skipped records that mean damage (malformed, conflicting, unwritable), not policy.
-    problem_skips: i64,
+    /// What a person should know about a run that completed: a listing that stopped early, removals held
+    /// back, `SYNC_LIMIT`, a repo that could not be read.
     problems: Vec<String>,
+    /// Nothing was marked removed: the listing was incomplete or more was missing than the threshold.
+    removals_held_back: bool,
+    /// Listing entries that could not be read (each skipped with its reason).
+    unreadable_entries: i64,
     hub_start: crate::hub::HubStatsSnapshot,
     pending: Pending,
     /// Repo ids that renames planned in this run move models away from.
@@ -311,127 +285,6 @@ impl Syncer {
         &self.hub
     }
 
-    /// Takes the sync lease and records a running run; `Busy` when another run holds the lease.
-    pub async fn claim(
-        &self,
-        trigger: Trigger,
-        scheduled_for: Option<DateTime<Utc>>,
-    ) -> Result<ClaimedRun, ClaimError> {
-        self.claim_work(trigger, scheduled_for, Work::Full).await
-    }
-
-    /// Claims a run refreshing one repo.
-    pub async fn claim_repo(
-        &self,
-        trigger: Trigger,
-        repo_id: &str,
-        revision: Option<String>,
-        adhoc: bool,
-    ) -> Result<ClaimedRun, ClaimError> {
-        let work = Work::Repo {
-            repo_id: repo_id.to_string(),
-            revision,
-            adhoc,
-        };
-        self.claim_work(trigger, None, work).await
-    }
-
-    async fn claim_work(
-        &self,
-        trigger: Trigger,
-        scheduled_for: Option<DateTime<Utc>>,
-        work: Work,
-    ) -> Result<ClaimedRun, ClaimError> {
-        let run_id = Uuid::new_v4();
-        let ttl = self.config.lease_ttl.as_millis() as i64;
-        let Some(fence) = self
-            .store
-            .acquire_lease(&self.config.owner, run_id, ttl)
-            .await?
-        else {
-            let holder = self.store.lease_holder().await?;
-            return Err(ClaimError::Busy {
-                run_id: holder.run_id,
-            });
-        };
-        let abandoned = self
-            .store
-            .abandon_runs(
-                run_id,
-                "abandoned: its owner stopped renewing the sync lease",
-            )
-            .await?;
-        if abandoned > 0 {
-            tracing::warn!(
-                abandoned,
-                "took over the sync lease from a run whose owner died"
-            );
-        }
-        let rules = serde_json::to_value(self.config.rules.spec()).unwrap_or_default();
-        let run = match self
-            .store
-            .create_run(&NewRun {
-                id: run_id,
-                trigger,
-                owner: self.config.owner.clone(),
-                scheduled_for,
-                rules,
-                repo_id: match &work {
-                    Work::Full => None,
-                    Work::Repo { repo_id, .. } => Some(repo_id.clone()),
-                },
-            })
-            .await
-        {
-            Ok(run) => run,
-            Err(e) => {
-                let _ = self.store.release_lease(&fence).await;
-                return Err(match e {
-                    StoreError::Conflict(_) => ClaimError::SlotTaken,
-                    other => other.into(),
-                });
-            }
-        };
-        Ok(ClaimedRun { run, fence, work })
-    }
-
-    /// Takes over a run left running by an owner that died or shut down, to resume it: the lease is
-    /// taken for that run id and the run changes owner. `Busy` when the lease is held or the run ended.
-    pub async fn claim_resume(&self, run_id: Uuid) -> Result<ClaimedRun, ClaimError> {
-        let ttl = self.config.lease_ttl.as_millis() as i64;
-        let Some(fence) = self
-            .store
-            .acquire_lease(&self.config.owner, run_id, ttl)
-            .await?
-        else {
-            return Err(ClaimError::Busy {
-                run_id: self.store.lease_holder().await?.run_id,
-            });
-        };
-        match self.store.adopt_run(run_id, &self.config.owner).await {
-            Ok(Some(run)) => {
-                tracing::warn!(%run_id, "resuming a run whose owner stopped");
-                let work = match run.repo_id.clone() {
-                    Some(repo_id) => Work::Repo {
-                        repo_id,
-                        revision: None,
-                        adhoc: run.trigger == Trigger::Adhoc,
-                    },
-                    None => Work::Full,
-                };
-                Ok(ClaimedRun { run, fence, work })
-            }
-            Ok(None) => {
-                let _ = self.store.release_lease(&fence).await;
-                Err(ClaimError::Busy { run_id: None })
-            }
-            Err(e) => {
-                let _ = self.store.release_lease(&fence).await;
-                Err(e.into())
-            }
-        }
-    }
-
     /// Claims and executes a run in one call.
     pub async fn run_once(
         &self,
@@ -443,7 +296,7 @@ impl Syncer {
     }
 
     /// Runs a claimed sync to its end and records how it ended. Never panics on upstream or data
-    /// problems: they end the run as partial or failed.
+    /// problems: a run that completes is a success whatever it skipped; one that cannot is failed.
     pub async fn execute(&self, claimed: ClaimedRun, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
         let run_id = claimed.run.id;
@@ -473,8 +326,9 @@ impl Syncer {
             counts: claimed.run.counts,
             seen: HashSet::new(),
             skip_seq: 0,
-            problem_skips: 0,
             problems: Vec::new(),
+            removals_held_back: false,
+            unreadable_entries: 0,
             hub_start: self.hub.stats(),
             pending: Pending::default(),
             renamed_away: HashSet::new(),
@@ -504,9 +358,7 @@ impl Syncer {
         if matches!(outcome, Err(Halt::Cancelled)) && !lease_lost.is_cancelled() {
             // Shutdown: leave the run resumable — still running, lease released with its run id.
             tracing::warn!("sync interrupted by shutdown; the run stays resumable");
-            if let Err(e) = self.store.release_lease(&claimed.fence).await {
-                tracing::warn!(error = %e, "could not release the sync lease; it expires by itself");
-            }
+            self.release_claim(claimed, false).await;
             return RunReport {
                 run_id,
                 status: RunStatus::Running,
@@ -514,22 +366,13 @@ impl Syncer {
                 message: "Interrupted by shutdown; the run will be resumed".into(),
                 error: Some("interrupted by shutdown".into()),
                 listing_complete: false,
+                removals_held_back: true,
+                warnings: state.problems,
                 duration_ms: started.elapsed().as_millis() as u64,
             };
         }
         let (status, listing_complete, error) = match outcome {
-            Ok(complete) => {
-                let partial = state.problem_skips > 0 || !state.problems.is_empty();
-                (
-                    if partial {
-                        RunStatus::Partial
-                    } else {
-                        RunStatus::Success
-                    },
-                    complete,
-                    None,
-                )
-            }
+            Ok(complete) => (RunStatus::Success, complete, None),
             Err(Halt::LeaseLost) => (
                 RunStatus::Failed,
                 false,
@@ -565,10 +408,6 @@ impl Syncer {
         );
         let message = match status {
             RunStatus::Success => format!("Successfully synced LiteRT models. {counts_text}"),
-            RunStatus::Partial => format!(
-                "Partially synced LiteRT models. {counts_text}. {}",
-                state.problems.join("; ")
-            ),
             _ => format!(
                 "LiteRT model sync failed. {counts_text}. {}",
                 error.clone().unwrap_or_default()
@@ -581,37 +420,35 @@ impl Syncer {
             format!("{message}.")
         };
         tracing::info!("Sync completed - {counts_text}");
-        if let Err(e) = self
-            .store
-            .finish_run(
-                run_id,
-                status,
-                &c,
-                listing_complete,
-                &message,
-                error.as_deref(),
-            )
-            .await
-        {
+        let removals_held_back =
+            matches!(claimed.work, Work::Full) && (state.removals_held_back || !listing_complete);
+        let (trigger, skipped_before) = (claimed.run.trigger, claimed.run.counts.skipped);
+        let end = crate::records::RunEnd {
+            status,
+            counts: c,
+            listing_complete,
+            removals_held_back,
+            warnings: state.problems,
+            message,
+            error,
+        };
+        if let Err(e) = self.store.finish_run(run_id, &end).await {
             tracing::error!(error = %e, "could not record the end of the run");
         }
-        if !lease_lost.is_cancelled() {
-            if let Err(e) = self.store.release_lease(&claimed.fence).await {
-                tracing::warn!(error = %e, "could not release the sync lease; it expires by itself");
-            }
-        }
-        crate::metrics::record_run(
-            claimed.run.trigger.as_str(),
-            status.as_str(),
-            started.elapsed(),
-        );
+        self.release_claim(claimed, lease_lost.is_cancelled()).await;
+        crate::metrics::record_run(trigger.as_str(), status.as_str(), started.elapsed());
+        crate::metrics::record_run_outcome(c.skipped - skipped_before, removals_held_back);
         self.notify(run_id).await;
         match status {
-            RunStatus::Success => banner("HuggingFace LiteRT Model Sync Completed Successfully"),
-            RunStatus::Partial => banner("HuggingFace LiteRT Model Sync Completed With Problems"),
+            RunStatus::Success => {
+                for warning in &end.warnings {
+                    tracing::warn!("{warning}");
+                }
+                banner("HuggingFace LiteRT Model Sync Completed Successfully")
+            }
             _ => {
                 tracing::error!(
-                    error = error.as_deref().unwrap_or(""),
+                    error = end.error.as_deref().unwrap_or(""),
                     "HuggingFace LiteRT Model Sync Failed"
                 );
             }
@@ -620,9 +457,11 @@ impl Syncer {
             run_id,
             status,
             counts: c,
-            message,
-            error,
+            message: end.message,
+            error: end.error,
             listing_complete,
+            removals_held_back,
+            warnings: end.warnings,
             duration_ms: started.elapsed().as_millis() as u64,
         }
     }
@@ -649,13 +488,10 @@ impl Syncer {
         let Some(pos) = runs.iter().position(|r| r.id == run_id) else {
             return;
         };
-        let previous = runs[pos + 1..].iter().find(|r| {
-            matches!(
-                r.status,
-                RunStatus::Success | RunStatus::Partial | RunStatus::Failed
-            )
-        });
-        if let Some(event) = crate::notify::Notifier::event_for(&runs[pos], previous) {
+        let previous = runs[pos + 1..]
+            .iter()
+            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Failed));
+        if let Some(event) = notifier.event_for(&runs[pos], previous) {
             notifier.send(event);
         }
     }
@@ -853,7 +689,7 @@ impl Syncer {
                 .collect();
             if !skips.is_empty() {
                 complete = false;
-                state.problem_skips += skips.len() as i64;
+                state.unreadable_entries += skips.len() as i64;
             }
             let mut fresh = Vec::with_capacity(page.models.len());
             for m in page.models {
@@ -889,6 +725,12 @@ impl Syncer {
             state.problems.push(format!(
                 "stopped at SYNC_LIMIT={}",
                 self.config.limit.unwrap_or(0)
+            ));
+        }
+        if state.unreadable_entries > 0 {
+            state.problems.push(format!(
+                "{} listing entries could not be read (skipped with their reasons)",
+                state.unreadable_entries
             ));
         }
         if complete {
@@ -998,14 +840,11 @@ impl Syncer {
                         state.counts.filtered += 1;
                     }
                 },
-                Err(reason) => {
-                    state.problem_skips += 1;
-                    skips.push(SkipRecord {
-                        hf_model_id: Some(m.id.clone()),
-                        object_id: m.object_id.clone(),
-                        reason,
-                    })
-                }
+                Err(reason) => skips.push(SkipRecord {
+                    hf_model_id: Some(m.id.clone()),
+                    object_id: m.object_id.clone(),
+                    reason,
+                }),
             }
         }
         let object_ids: Vec<String> = mirrors.iter().map(|m| m.object_id.clone()).collect();
@@ -1104,7 +943,6 @@ impl Syncer {
                         .is_some_and(|id| state.renamed_away.contains(id))
                 });
                 if let Some(holder) = holder {
-                    state.problem_skips += 1;
                     skips.push(SkipRecord {
                         hf_model_id: Some(mirror.repo_id.to_string()),
                         object_id: Some(mirror.object_id.clone()),
@@ -1413,7 +1251,6 @@ impl Syncer {
                 }
                 Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
                 Err(e) => {
-                    state.problem_skips += 1;
                     let (hf_model_id, object_id) = match &write {
                         Some((w, _)) => (
                             Some(w.hf_model_id.clone()),
@@ -1493,6 +1330,7 @@ impl Syncer {
             );
             tracing::warn!("{note}");
             state.problems.push(note);
+            state.removals_held_back = true;
             return Ok(());
         }
         tracing::info!(
@@ -1538,14 +1376,11 @@ impl Syncer {
                         removed.push(id);
                     }
                 }
-                Err(e) => {
-                    state.problem_skips += 1;
-                    skips.push(SkipRecord {
-                        hf_model_id: Some(repo),
-                        object_id: Some(oid),
-                        reason: format!("could not confirm that the repo is gone: {e}"),
-                    })
-                }
+                Err(e) => skips.push(SkipRecord {
+                    hf_model_id: Some(repo),
+                    object_id: Some(oid),
+                    reason: format!("could not confirm that the repo is gone: {e}"),
+                }),
             }
         }
         self.mark_removed(state, &removed).await?;

@@ -130,10 +130,7 @@ pub fn new_version(
     NewVersion {
         model_id,
         version_string: format!("{}-{short}", date.format("%Y.%m.%d")),
-        changelog: Some(format!(
-            "Mirrored from https://huggingface.co/{} at commit {sha}",
-            m.repo_id
-        )),
+        changelog: Some(format!("Mirrored from {} at commit {sha}", m.origin_url())),
         hf_commit_sha: Some(sha),
         pipeline_spec: None,
         assets,
@@ -225,6 +222,15 @@ mod tests {
         assert_eq!(
             pinned_url("https://huggingface.co", "o/m", "s", "dir/a b.tflite"),
             "https://huggingface.co/o/m/resolve/s/dir/a%20b.tflite"
+        );
+        assert_eq!(
+            pinned_url(
+                "https://huggingface.co",
+                "o--ld/m é",
+                "s",
+                "x/100% #1+?.tflite"
+            ),
+            "https://huggingface.co/o--ld/m%20%C3%A9/resolve/s/x/100%25%20%231+%3F.tflite"
         );
     }
 }

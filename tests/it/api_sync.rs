@@ -115,7 +115,7 @@ async fn a_running_sync_makes_a_second_trigger_409(backend: Backend) {
     let holder = uuid::Uuid::new_v4();
     let fence = app
         .store
-        .acquire_lease("another-replica", holder, 60_000)
+        .acquire_lease("another-replica", holder, 60_000, false)
         .await
         .unwrap()
         .unwrap();

@@ -1,7 +1,8 @@
 //! The crash suite: the real `pocket-catalog sync` killed with SIGKILL at three points of a run (mid
 //! listing, during the detail step, during the confirmation of removals), on both backends. After each
-//! kill the database is intact, holds no half-written record, and the next run completes to the
-//! simulator's truth.
+//! kill the database is intact, holds no half-written record, and the next run — started at once, well
+//! inside the dead owner's 60-second lease, because its liveness lock died with it — completes to the
+//! simulator's truth. A stopped (SIGSTOP) owner is alive: it is taken over only after its lease.
 
 use crate::both_backends;
 use crate::support::{
@@ -22,6 +23,8 @@ both_backends!(
     a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes,
     a_sync_killed_during_the_detail_step_leaves_no_model_without_its_version,
     a_sync_killed_while_confirming_removals_loses_nothing_and_the_next_run_removes_them,
+    a_stopped_owner_is_taken_over_only_after_its_lease_and_then_cannot_write,
+    sync_names_the_live_run_it_yields_to_and_wait_runs_after_it,
 );
 
 /// Slow enough to be caught mid-run: every Hub request takes 40 ms.
@@ -32,14 +35,14 @@ fn slow() -> Faults {
     }
 }
 
-/// The real binary syncing `db` from `sim`, with a 2 s lease so a successor can take over quickly.
-fn spawn_sync(db: &TestDb, sim: &SimHandle, versions: bool) -> Child {
+/// The real binary syncing `db` from `sim` with a lease of `lease_secs`.
+fn spawn_sync(db: &TestDb, sim: &SimHandle, versions: bool, lease_secs: u64) -> Child {
     let flag = if versions { "true" } else { "false" };
     tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
         .args(["--database-url", &db.url, "sync", "--hf-endpoint", &sim.url])
         .args(["--sync-pull-versions", flag])
         .args(["--sync-require-model-file", flag])
-        .args(["--sync-lease-secs", "2"])
+        .args(["--sync-lease-secs", &lease_secs.to_string()])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -73,18 +76,27 @@ async fn kill_when(
     panic!("the kill point was never reached");
 }
 
-/// The next run, once the dead process's lease has expired, with the simulator healthy again.
+/// The killed runs' lease: a minute, so a successor that got in did not wait for it to expire.
+const KILLED_LEASE_SECS: u64 = 60;
+
+/// The next run, at once, with the simulator healthy again. The dead owner's lease has not expired;
+/// only its liveness lock is gone. (The kernel closes a killed process's files at once; PostgreSQL
+/// ends its session as soon as it reads the closed socket, so a claim is retried for up to 3 s.)
 async fn next_run(store: &Store, sim: &SimHandle, tweak: impl Fn(&mut SyncConfig)) -> RunReport {
     sim.sim.set_faults(Faults::default());
     let s = syncer(store, sim, |c| {
         c.lease_ttl = Duration::from_secs(2);
         tweak(c)
     });
+    let started = std::time::Instant::now();
     loop {
         match s.run_once(Trigger::Manual, Default::default()).await {
             Ok(report) => return report,
-            Err(ClaimError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(200)).await,
-            Err(e) => panic!("{e}"),
+            Err(ClaimError::Busy { holder, .. }) if started.elapsed() < Duration::from_secs(3) => {
+                assert!(holder.unwrap().owner_locked, "the dead owner held the lock");
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("the next run must start inside the dead owner's lease: {e:?}"),
         }
     }
 }
@@ -102,7 +114,89 @@ async fn assert_intact_and_killed_run_recorded(db: &TestDb, store: &Store, kille
     }
     let after = store.get_run(killed.id).await.unwrap().unwrap();
     assert_eq!(after.status, RunStatus::Failed);
-    assert!(after.error.unwrap().contains("abandoned"));
+    let error = after.error.unwrap();
+    assert!(
+        error.contains("abandoned: its owner's process is gone"),
+        "{error}"
+    );
+}
+
+fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} {pid}");
+}
+
+async fn a_stopped_owner_is_taken_over_only_after_its_lease_and_then_cannot_write(
+    backend: Backend,
+) {
+    const LEASE_SECS: u64 = 3;
+    let sim = SimHandle::start(3_000, 0, 16).await;
+    sim.sim.set_faults(slow());
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let mut child = spawn_sync(&db, &sim, false, LEASE_SECS);
+    let mut stopped = None;
+    for _ in 0..1500 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let run = store.list_runs(1, None).await.unwrap().into_iter().next();
+        if let Some(run) = run.filter(|r| r.status == RunStatus::Running && r.counts.created > 0) {
+            signal(&child, "STOP");
+            stopped = Some(run);
+            break;
+        }
+    }
+    let stopped = stopped.expect("the run got under way");
+    let stopped_at = std::time::Instant::now();
+    sim.sim.set_faults(Faults::default());
+    let s = syncer(&store, &sim, |c| {
+        c.lease_ttl = Duration::from_secs(LEASE_SECS)
+    });
+
+    // Inside its lease the stopped owner is alive: its liveness lock is held.
+    match s.claim(Trigger::Manual, None).await {
+        Err(ClaimError::Busy { run_id, holder }) => {
+            assert_eq!(run_id, Some(stopped.id));
+            let holder = holder.unwrap();
+            assert!(holder.live && holder.owner_locked, "{holder:?}");
+        }
+        other => panic!("a stopped owner is not taken over inside its lease: {other:?}"),
+    }
+    let report = loop {
+        match s.run_once(Trigger::Manual, Default::default()).await {
+            Ok(report) => break report,
+            Err(ClaimError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(
+        stopped_at.elapsed() >= Duration::from_secs(LEASE_SECS) - Duration::from_millis(500),
+        "taken over only once the lease expired ({:?})",
+        stopped_at.elapsed()
+    );
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    let after = store.get_run(stopped.id).await.unwrap().unwrap();
+    assert_eq!(after.status, RunStatus::Failed);
+    assert!(after.error.unwrap().contains("stopped renewing"));
+
+    // Woken up, the old owner finds its lease gone: it writes nothing and ends.
+    let before = store.active_synced().await.unwrap().len();
+    signal(&child, "CONT");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the woken owner stops")
+        .unwrap();
+    assert!(!status.success(), "the fenced-out owner reports a failure");
+    assert_eq!(store.active_synced().await.unwrap().len(), before);
+    assert_catalog_equals_truth(&store, &sim).await;
+    assert_eq!(
+        store.get_run(stopped.id).await.unwrap().unwrap().status,
+        RunStatus::Failed
+    );
 }
 
 async fn a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_completes(
@@ -112,7 +206,7 @@ async fn a_sync_killed_with_sigkill_leaves_no_partial_data_and_the_next_run_comp
     sim.sim.set_faults(slow());
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let mut child = spawn_sync(&db, &sim, false);
+    let mut child = spawn_sync(&db, &sim, false, KILLED_LEASE_SECS);
     // Killed once it has committed some pages but not all.
     let killed = kill_when(&mut child, &store, &sim, |run, _| run.counts.created > 0).await;
     let truth = sim.litert_truth();
@@ -139,7 +233,7 @@ async fn a_sync_killed_during_the_detail_step_leaves_no_model_without_its_versio
     sim.sim.set_faults(slow());
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let mut child = spawn_sync(&db, &sim, true);
+    let mut child = spawn_sync(&db, &sim, true, KILLED_LEASE_SECS);
     // Killed with a page's versions committed and the next page's detail requests in flight.
     let killed = kill_when(&mut child, &store, &sim, |run, stats| {
         let detail_requests = stats.model_info + stats.tree;
@@ -200,7 +294,7 @@ async fn a_sync_killed_while_confirming_removals_loses_nothing_and_the_next_run_
 
     sim.sim.reset_stats();
     sim.sim.set_faults(slow());
-    let mut child = spawn_sync(&db, &sim, false);
+    let mut child = spawn_sync(&db, &sim, false, KILLED_LEASE_SECS);
     // Every listing page is fetched; the confirmations of the missing repos are under way.
     let killed = kill_when(&mut child, &store, &sim, |_, stats| stats.model_info >= 10).await;
     let stored = all_synced(&store).await;
@@ -226,4 +320,77 @@ async fn a_sync_killed_while_confirming_removals_loses_nothing_and_the_next_run_
     assert_eq!(report.counts.removed as usize, gone);
     assert_catalog_equals_truth(&store, &sim).await;
     assert_intact_and_killed_run_recorded(&db, &store, &killed).await;
+}
+
+/// `pocket-catalog sync` beside a live run: names it and exits 1; with `--wait`, runs once it has ended.
+/// Their output goes to pipes here, so it carries no colour codes.
+async fn sync_names_the_live_run_it_yields_to_and_wait_runs_after_it(backend: Backend) {
+    let sim = SimHandle::start(1_500, 0, 17).await;
+    sim.sim.set_faults(slow());
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let mut live = spawn_sync(&db, &sim, false, KILLED_LEASE_SECS);
+    let live_pid = live.id().unwrap();
+    let mut running = None;
+    for _ in 0..1500 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let run = store.list_runs(1, None).await.unwrap().into_iter().next();
+        if let Some(run) = run.filter(|r| r.status == RunStatus::Running) {
+            running = Some(run);
+            break;
+        }
+    }
+    let running = running.expect("the first run started");
+    let command = |wait: bool| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"));
+        cmd.args(["--database-url", &db.url, "sync", "--hf-endpoint", &sim.url])
+            .args(["--sync-pull-versions", "false"])
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .kill_on_drop(true);
+        if wait {
+            cmd.arg("--wait");
+        }
+        cmd
+    };
+
+    let refused = command(false).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    for needle in [
+        format!("a sync is already running: run {}", running.id),
+        format!("pid {live_pid}"),
+        "started ".to_string(),
+        "its lease expires ".to_string(),
+        "--wait".to_string(),
+    ] {
+        assert!(
+            stderr.contains(&needle),
+            "{needle:?} missing from: {stderr}"
+        );
+    }
+
+    let waited = command(true).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    let stdout = String::from_utf8_lossy(&waited.stdout);
+    assert!(waited.status.success(), "{stderr}");
+    assert!(stderr.contains("waiting for it to end"), "{stderr}");
+    assert!(
+        stdout.starts_with("Successfully synced LiteRT models."),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains('\x1b') && !stdout.contains('\x1b'),
+        "no colour codes in a pipe: {stderr}"
+    );
+    let first = live.wait().await.unwrap();
+    assert!(first.success());
+    let runs = store.list_runs(2, None).await.unwrap();
+    assert_eq!(runs[1].id, running.id);
+    assert_eq!(runs[1].status, RunStatus::Success);
+    assert!(
+        runs[0].started_at >= runs[1].finished_at.unwrap(),
+        "--wait ran after it"
+    );
+    assert_catalog_equals_truth(&store, &sim).await;
 }

@@ -18,6 +18,7 @@ both_backends!(
     failures_and_recoveries_are_notified_and_ordinary_successes_are_not,
     hub_webhooks_refresh_one_repo_and_collapse_duplicates,
     metrics_are_scraped_after_a_sync,
+    a_run_that_skips_records_is_a_success_and_optionally_noticed,
 );
 
 fn failing_syncer(store: &Store) -> Syncer {
@@ -252,7 +253,7 @@ async fn hub_webhooks_refresh_one_repo_and_collapse_duplicates(backend: Backend)
         .clone();
     let fence = app
         .store
-        .acquire_lease("someone-else", uuid::Uuid::new_v4(), 60_000)
+        .acquire_lease("someone-else", uuid::Uuid::new_v4(), 60_000, false)
         .await
         .unwrap()
         .unwrap();
@@ -311,9 +312,17 @@ async fn hub_webhooks_refresh_one_repo_and_collapse_duplicates(backend: Backend)
 
 async fn metrics_are_scraped_after_a_sync(backend: Backend) {
     let sim = SimHandle::start(40, 0, 43).await;
+    // Damaged entries are skipped: the run is still the success the staleness alert waits for.
+    sim.sim.set_faults(pocket_catalog::hubsim::Faults {
+        malformed_entries: true,
+        ..Default::default()
+    });
     let app = TestApp::with_config(backend, serve_config(&sim)).await;
     let admin = app.token(Role::Admin).await;
-    app.full_sync(&admin).await;
+    let sync = app.full_sync(&admin).await;
+    assert_eq!(sync.body["status"], "success", "{}", sync.body);
+    assert!(sync.body["skipped"].as_i64().unwrap() > 0);
+    assert_eq!(sync.body["removals_held_back"], true);
     let res = app.get("/metrics", None).await;
     assert_eq!(res.status, StatusCode::OK);
     let text = res.body.as_str().unwrap().to_string();
@@ -324,6 +333,8 @@ async fn metrics_are_scraped_after_a_sync(backend: Backend) {
         "pocket_sync_last_success_timestamp_seconds ".to_string(),
         format!("pocket_models{{source=\"huggingface\",upstream_status=\"active\"}} {n}"),
         "pocket_hub_requests_total ".to_string(),
+        "pocket_sync_skipped_records_total ".to_string(),
+        "pocket_sync_removals_held_back_total ".to_string(),
         "pocket_http_requests_total{method=\"POST\",route=\"/sync/huggingface/litert\",status=\"200\"}".to_string(),
         "pocket_http_request_duration_seconds_bucket{method=\"POST\",route=\"/sync/huggingface/litert\"".to_string(),
     ] {
@@ -341,4 +352,58 @@ async fn metrics_are_scraped_after_a_sync(backend: Backend) {
         (now - last).abs() < 120.0,
         "the last success is recent: {last} vs {now}"
     );
+}
+
+async fn a_run_that_skips_records_is_a_success_and_optionally_noticed(backend: Backend) {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let url = url::Url::parse(&format!("{}/hooks", receiver.uri())).unwrap();
+    let sim = SimHandle::start(60, 0, 44).await;
+    sim.sim.set_faults(pocket_catalog::hubsim::Faults {
+        malformed_entries: true,
+        ..Default::default()
+    });
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let run = |notifier: Notifier| {
+        let s = syncer(&store, &sim, |_| {}).with_notifier(notifier);
+        async move {
+            let report = s
+                .run_once(Trigger::Manual, CancellationToken::new())
+                .await
+                .unwrap();
+            s.flush_notifications(Duration::from_secs(10)).await;
+            report
+        }
+    };
+
+    // Without a limit a run that skips is as quiet as any success.
+    let quiet = run(Notifier::new(vec![url.clone()]).with_backoff(Duration::from_millis(5))).await;
+    assert_eq!(quiet.status, RunStatus::Success, "{quiet:?}");
+    assert!(quiet.counts.skipped > 0);
+    assert!(events(&receiver).await.is_empty());
+
+    // Above the limit it is noticed, and still a success.
+    let limit = (quiet.counts.skipped - 1) as u64;
+    let noticed = run(Notifier::new(vec![url.clone()])
+        .with_backoff(Duration::from_millis(5))
+        .with_skipped_above(Some(limit)))
+    .await;
+    assert_eq!(noticed.status, RunStatus::Success);
+    let got = events(&receiver).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["event"], "sync.skipped");
+    assert_eq!(got[0]["status"], "success");
+    assert_eq!(got[0]["run_id"], json!(noticed.run_id));
+
+    // At or under the limit: quiet.
+    let under = run(Notifier::new(vec![url])
+        .with_backoff(Duration::from_millis(5))
+        .with_skipped_above(Some(noticed.counts.skipped as u64)))
+    .await;
+    assert_eq!(under.status, RunStatus::Success);
+    assert_eq!(events(&receiver).await.len(), 1);
 }

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 both_backends!(
     migrations_are_idempotent_and_ready,
+    runs_recorded_as_partial_become_successes_on_migration,
+    the_owner_lock_excludes_other_holders_and_marks_the_lease,
     users_are_unique_and_roles_change,
     tokens_are_found_by_hash_touched_revoked_and_listed,
     colliding_slugs_get_deterministic_suffixes,
@@ -102,6 +104,111 @@ async fn migrations_are_idempotent_and_ready(backend: Backend) {
             "postgres"
         }
     );
+}
+
+async fn runs_recorded_as_partial_become_successes_on_migration(backend: Backend) {
+    use pocket_catalog::domain::{RunStatus, Trigger};
+    let (db, store, _) = setup(backend).await;
+    let run = store
+        .create_run(&NewRun {
+            id: Uuid::new_v4(),
+            trigger: Trigger::Schedule,
+            owner: "host-1-abc".into(),
+            scheduled_for: None,
+            rules: serde_json::json!({}),
+            repo_id: None,
+        })
+        .await
+        .unwrap();
+    // The catalog as 0011 left it: the run was recorded as `partial` by the code of that time.
+    execute_raw(&db, "ALTER TABLE sync_runs DROP COLUMN warnings").await;
+    execute_raw(&db, "ALTER TABLE sync_runs DROP COLUMN removals_held_back").await;
+    execute_raw(&db, "DELETE FROM _sqlx_migrations WHERE version = 12").await;
+    execute_raw(
+        &db,
+        "UPDATE sync_runs SET status = 'partial', created = 150, updated = 20, skipped = 2, \
+         listing_complete = FALSE, message = 'Partially synced LiteRT models. Created: 150, \
+         Updated: 20, Skipped: 2. listing ''litert'' stopped early: the Hub answered 500'",
+    )
+    .await;
+    store.migrate().await.unwrap();
+    let migrated = store.get_run(run.id).await.unwrap().unwrap();
+    assert_eq!(migrated.status, RunStatus::Success);
+    assert_eq!(
+        migrated.message,
+        "Successfully synced LiteRT models. Created: 150, Updated: 20, Skipped: 2"
+    );
+    assert!(migrated.removals_held_back);
+    assert_eq!(migrated.warnings.len(), 1);
+    assert!(migrated.warnings[0].contains("stopped early"));
+    assert!(store.ready().await.unwrap());
+}
+
+async fn the_owner_lock_excludes_other_holders_and_marks_the_lease(backend: Backend) {
+    let (db, store, _) = setup(backend).await;
+    let first = store.owner_lock().await.unwrap().expect("free at first");
+    assert!(
+        store.owner_lock().await.unwrap().is_none(),
+        "a second holder is refused, in the same process too"
+    );
+    let other = TestDb::store(&db).await;
+    assert!(
+        other.owner_lock().await.unwrap().is_none(),
+        "and from another pool"
+    );
+    first.release().await;
+    let again = other
+        .owner_lock()
+        .await
+        .unwrap()
+        .expect("free once released");
+    drop(again);
+    assert!(
+        store.owner_lock().await.unwrap().is_some(),
+        "dropping releases it"
+    );
+
+    // A lease taken with the lock can be taken over (by a caller holding the lock: its owner is dead);
+    // one taken without it cannot, and neither can a lease that changed since it was read.
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let locked = store
+        .acquire_lease("dead", a, 60_000, true)
+        .await
+        .unwrap()
+        .unwrap();
+    let holder = store.lease_holder().await.unwrap();
+    assert!(holder.live && holder.owner_locked);
+    assert!(
+        holder.remaining_ms > 50_000 && holder.remaining_ms <= 60_000,
+        "{holder:?}"
+    );
+    assert!(store
+        .take_over_lease("next", b, 60_000, locked.token - 1)
+        .await
+        .unwrap()
+        .is_none());
+    let taken = store
+        .take_over_lease("next", b, 60_000, locked.token)
+        .await
+        .unwrap()
+        .expect("taken over");
+    assert!(taken.token > locked.token);
+    assert!(
+        !store.heartbeat(&locked).await.unwrap(),
+        "the dead owner is fenced out"
+    );
+    store.release_lease(&taken).await.unwrap();
+    let unlocked = store
+        .acquire_lease("hung", a, 60_000, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!store.lease_holder().await.unwrap().owner_locked);
+    assert!(store
+        .take_over_lease("next", b, 60_000, unlocked.token)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn users_are_unique_and_roles_change(backend: Backend) {
@@ -268,7 +375,7 @@ async fn a_sync_batch_places_colliding_slugs_and_counts_its_rows(backend: Backen
         .unwrap();
     let run_id = Uuid::now_v7();
     let fence = store
-        .acquire_lease("conformance", run_id, 60_000)
+        .acquire_lease("conformance", run_id, 60_000, false)
         .await
         .unwrap()
         .expect("lease");

@@ -27,6 +27,7 @@ both_backends!(
     a_record_the_database_refuses_is_skipped_and_the_rest_of_its_batch_is_written,
     a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_once,
     counter_changes_update_only_the_counters_and_leave_the_rest_as_it_was,
+    repos_named_under_older_hub_rules_are_mirrored_and_their_file_urls_open,
 );
 
 async fn sync(s: &pocket_catalog::sync::Syncer) -> RunReport {
@@ -122,10 +123,12 @@ async fn first_sync_mirrors_exactly_the_litert_repos_with_their_licences(backend
                 r.id
             ),
         }
-        assert_eq!(
-            m.origin_repo_url.as_deref(),
-            Some(format!("https://huggingface.co/{}", r.id).as_str())
-        );
+        let mut page = url::Url::parse("https://huggingface.co/").unwrap();
+        page.path_segments_mut()
+            .unwrap()
+            .pop_if_empty()
+            .extend(r.id.split('/'));
+        assert_eq!(m.origin_repo_url.as_deref(), Some(page.as_str()));
         let up = m.upstream.as_ref().unwrap();
         assert_eq!(up.sha.as_deref(), Some(r.sha.as_str()));
         assert_eq!((up.downloads, up.likes), (r.downloads, r.likes));
@@ -334,12 +337,37 @@ async fn damaged_listings_never_remove_anything(backend: Backend) {
         ..Default::default()
     });
     let report = sync(&s).await;
-    assert_eq!(report.status, RunStatus::Partial);
+    assert_eq!(
+        report.status,
+        RunStatus::Success,
+        "a run that skips records completes: {report:?}"
+    );
+    assert_eq!(
+        report.message,
+        format!(
+            "Successfully synced LiteRT models. Created: {}, Updated: {}, Skipped: {}",
+            report.counts.created, report.counts.updated, report.counts.skipped
+        ),
+        "the seed's message, whatever was skipped"
+    );
     assert_eq!(
         report.counts.removed, 0,
         "a damaged listing removes nothing"
     );
     assert!(!report.listing_complete);
+    assert!(report.removals_held_back);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("could not be read")),
+        "{:?}",
+        report.warnings
+    );
+    let recorded = store.get_run(report.run_id).await.unwrap().unwrap();
+    assert_eq!(recorded.status, RunStatus::Success);
+    assert!(recorded.removals_held_back);
+    assert_eq!(recorded.warnings, report.warnings);
     assert!(report.counts.skipped > 0);
     assert_eq!(
         report.counts.created as usize,
@@ -362,6 +390,7 @@ async fn damaged_listings_never_remove_anything(backend: Backend) {
     sim.sim.set_faults(Faults::default());
     let report = sync(&s).await;
     assert_eq!(report.status, RunStatus::Success);
+    assert!(!report.removals_held_back && report.warnings.is_empty());
     assert_eq!(
         report.counts.removed as usize,
         m.removed.len() + m.privatised.len()
@@ -379,8 +408,14 @@ async fn a_mass_disappearance_is_refused_by_the_threshold(backend: Backend) {
     }))
     .await;
     assert_eq!(report.counts.removed, 0);
-    assert_eq!(report.status, RunStatus::Partial);
-    assert!(report.message.contains("threshold"), "{}", report.message);
+    assert_eq!(report.status, RunStatus::Success);
+    assert!(report.removals_held_back);
+    assert!(report.listing_complete);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("threshold")),
+        "{:?}",
+        report.warnings
+    );
     let active = store.active_synced().await.unwrap();
     assert_eq!(active.len(), sim.litert_truth().len());
 }
@@ -454,10 +489,11 @@ async fn a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_complet
     drop(sim);
     let report = run.await.unwrap();
     assert!(
-        matches!(report.status, RunStatus::Failed | RunStatus::Partial),
+        matches!(report.status, RunStatus::Failed | RunStatus::Success),
         "{report:?}"
     );
     assert!(!report.listing_complete);
+    assert!(report.removals_held_back);
     assert!(
         format!("{report:?}").contains("stopped early"),
         "{report:?}"
@@ -728,4 +764,78 @@ async fn counter_changes_update_only_the_counters_and_leave_the_rest_as_it_was(b
     }
     let again = sync(&s).await;
     assert_eq!((again.counts.updated, again.counts.rows_written), (0, 0));
+}
+
+async fn repos_named_under_older_hub_rules_are_mirrored_and_their_file_urls_open(backend: Backend) {
+    use pocket_catalog::hubsim::population::AWKWARD_NAMES;
+    // Every 41st generated repo has one of the awkward names, and its files too.
+    let sim = SimHandle::start(41 * AWKWARD_NAMES.len() + 40, 0, 23).await;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let report = sync(&syncer(&store, &sim, |c| {
+        c.pull_versions = true;
+        c.require_model_file = false;
+    }))
+    .await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    let skips = store.run_skips(report.run_id, 1000).await.unwrap();
+    assert!(skips.is_empty(), "nothing listed is skipped: {skips:?}");
+    assert_catalog_equals_truth(&store, &sim).await;
+
+    let awkward: Vec<SimRepo> = sim
+        .litert_truth()
+        .into_iter()
+        .filter(|r| {
+            !r.id.is_ascii() || r.id.contains([' ', '#', '%', '+', '?']) || r.id.contains("--")
+        })
+        .collect();
+    assert!(awkward.len() >= AWKWARD_NAMES.len(), "{}", awkward.len());
+    let by_hf: BTreeMap<String, Model> = all_synced(&store)
+        .await
+        .into_iter()
+        .filter_map(|m| Some((m.hf_model_id.clone()?, m)))
+        .collect();
+    let http = reqwest::Client::new();
+    let mut slugs = BTreeSet::new();
+    let mut opened = 0;
+    for repo in &awkward {
+        let model = by_hf
+            .get(&repo.id)
+            .unwrap_or_else(|| panic!("{} is mirrored under its exact id", repo.id));
+        assert!(
+            model.slug.is_ascii() && model.slug.parse::<pocket_catalog::domain::Slug>().is_ok(),
+            "{}",
+            model.slug
+        );
+        assert!(slugs.insert(model.slug.clone()), "slugs stay unique");
+        let origin = model.origin_repo_url.as_deref().unwrap();
+        assert!(
+            origin.is_ascii() && !origin[8..].contains([' ', '#', '?']),
+            "{origin}"
+        );
+        for version in store.list_versions(model.id).await.unwrap() {
+            for asset in &version.assets {
+                assert!(
+                    asset.source_url.starts_with(&sim.url),
+                    "{}",
+                    asset.source_url
+                );
+                let res = http.get(&asset.source_url).send().await.unwrap();
+                let status = res.status().as_u16();
+                let body = res.text().await.unwrap();
+                // Small files are served; LFS content is not simulated, but the file was found.
+                assert!(
+                    status == 200 || body.contains("LFS content is not simulated"),
+                    "{} ({}): {status} {body}",
+                    asset.source_url,
+                    repo.id
+                );
+                opened += 1;
+            }
+        }
+    }
+    assert!(
+        opened >= awkward.len(),
+        "every awkward repo's files were opened: {opened}"
+    );
 }
