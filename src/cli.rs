@@ -294,7 +294,7 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
             c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created, c.hub_requests
         );
     }
-    if !args.json {
+    if !args.json && report.status == RunStatus::Success {
         for warning in &report.warnings {
             println!("warning: {warning}");
         }

@@ -584,13 +584,31 @@ enum Step<T> {
     Redirect(Url),
 }
 
+/// A request that got no answer, said briefly: the host and the innermost cause ("huggingface.co: failed
+/// to lookup address information: …", "127.0.0.1:9000: Connection refused"), never the whole URL.
 fn transport_error(e: reqwest::Error) -> HubError {
     if e.is_timeout() {
-        HubError::Timeout
-    } else {
-        // The error's Display includes the URL, which never carries a secret here.
-        HubError::Transport(format!("{e}"))
+        return HubError::Timeout;
     }
+    let host = e.url().map(|u| {
+        let host = u.host_str().unwrap_or("?");
+        match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }
+    });
+    let mut innermost = std::error::Error::source(&e);
+    while let Some(inner) = innermost.and_then(std::error::Error::source) {
+        innermost = Some(inner);
+    }
+    let cause = match innermost.map(ToString::to_string) {
+        Some(cause) => cause,
+        None => e.without_url().to_string(),
+    };
+    HubError::Transport(match host {
+        Some(host) => format!("{host}: {cause}"),
+        None => cause,
+    })
 }
 
 /// The URL without its query, for logs.

@@ -640,6 +640,7 @@ impl Syncer {
         tracing::info!("Starting fetch of LiteRT models from HuggingFace...");
         let mut complete = true;
         let mut limit_hit = false;
+        let mut listing_failures = Vec::new();
         let (mut listing, _producer) = self.spawn_listing();
         loop {
             // Writing now costs nothing when the writer is idle and the next page has not arrived:
@@ -670,10 +671,8 @@ impl Syncer {
                 None => break,
                 Some(Listed::Failed { filter, error }) => {
                     complete = false;
-                    state
-                        .problems
-                        .push(format!("listing '{filter}' stopped early: {error}"));
                     tracing::warn!(filter, error = %error, "a listing page failed; the listing is incomplete");
+                    listing_failures.push((filter, error));
                     continue;
                 }
                 Some(Listed::Page(page)) => page,
@@ -727,6 +726,10 @@ impl Syncer {
                 self.config.limit.unwrap_or(0)
             ));
         }
+        state.problems.extend(self.describe_listing_failures(
+            &listing_failures,
+            state.counts.fetched == 0,
+        ));
         if state.unreadable_entries > 0 {
             state.problems.push(format!(
                 "{} listing entries could not be read (skipped with their reasons)",
@@ -761,6 +764,7 @@ impl Syncer {
                     ))
                 };
                 let mut next = Some(fetch(hub.listing_url(&filter, LISTING_EXPAND)));
+                let mut first = true;
                 while let Some(handle) = next.take() {
                     let fetched = handle.await.unwrap_or_else(|e| {
                         Err(HubError::Transport(format!("listing task failed: {e}")))
@@ -769,24 +773,58 @@ impl Syncer {
                         next = raw.next.clone().map(fetch);
                         raw.decode_fresh(&mut seen)
                     });
+                    let mut unreachable = false;
                     let event = match fetched {
                         Ok(page) => Listed::Page(page),
                         Err(error) => {
-                            // This filter's listing ends here.
+                            // This filter's listing ends here; when its first request got no answer
+                            // at all after its retries, the Hub is out of reach for the others too.
                             next = None;
+                            unreachable = first
+                                && matches!(error, HubError::Transport(_) | HubError::Timeout);
                             Listed::Failed {
                                 filter: filter.clone(),
                                 error,
                             }
                         }
                     };
-                    if tx.send(event).await.is_err() {
+                    first = false;
+                    if tx.send(event).await.is_err() || unreachable {
                         return;
                     }
                 }
             }
         });
         (rx, AbortOnDropHandle::new(producer))
+    }
+
+    /// One sentence per distinct failure of the filters' listings. A Hub that answered nothing at all is
+    /// said once, with what to check.
+    fn describe_listing_failures(&self, failures: &[(String, HubError)], nothing: bool) -> Vec<String> {
+        if nothing && !failures.is_empty() && failures.iter().all(|(_, e)| matches!(e, HubError::Transport(_) | HubError::Timeout)) {
+            let endpoint = self.hub.config().endpoint.as_str().trim_end_matches('/');
+            return vec![format!(
+                "{} (HF_ENDPOINT={endpoint}); check the network and HF_ENDPOINT — offline, \
+                 `pocket-catalog hubsim` serves a simulated Hub",
+                failures[0].1
+            )];
+        }
+        let mut by_error: Vec<(String, Vec<&str>)> = Vec::new();
+        for (filter, error) in failures {
+            let error = error.to_string();
+            match by_error.iter_mut().find(|(e, _)| *e == error) {
+                Some((_, filters)) => filters.push(filter),
+                None => by_error.push((error, vec![filter])),
+            }
+        }
+        by_error
+            .into_iter()
+            .map(|(error, filters)| {
+                let names: Vec<String> = filters.iter().map(|f| format!("'{f}'")).collect();
+                let noun = if names.len() == 1 { "listing" } else { "listings" };
+                format!("{noun} {} stopped early: {error}", names.join(", "))
+            })
+            .collect()
     }
 
     /// Starts writing what is planned and not yet written, in one transaction, once the write before

@@ -92,10 +92,12 @@ async fn failures_and_recoveries_are_notified_and_ordinary_successes_are_not(bac
     assert_eq!(e["status"], "failed");
     assert_eq!(e["trigger"], "manual");
     assert_eq!(e["run_id"], json!(failed.run_id));
-    assert!(e["error"]
-        .as_str()
-        .unwrap()
-        .contains("cannot reach the Hub"));
+    let error = e["error"].as_str().unwrap();
+    assert!(error.contains("cannot reach the Hub"), "{error}");
+    assert!(
+        error.len() < 300 && !error.contains("/api/models") && error.contains("check the network and HF_ENDPOINT"),
+        "an unreachable Hub is said once, briefly, with what to check: {error}"
+    );
     assert!(
         e["text"].as_str().unwrap().contains("failed"),
         "Slack-compatible text"
