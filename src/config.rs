@@ -377,6 +377,14 @@ pub struct SyncArgs {
     /// Also notify a successful run that skipped more than this many records (never changes its status).
     #[arg(long, env = "NOTIFY_SKIPPED_ABOVE")]
     pub notify_skipped_above: Option<u64>,
+    /// Benchmarks only: wait this long before each batch write, as a slow disk would.
+    #[arg(
+        long,
+        env = "SYNC_BENCH_WRITE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub sync_bench_write_delay_ms: u64,
     /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
     #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sync_lease_secs: u64,
@@ -402,6 +410,7 @@ impl Default for SyncArgs {
             sync_fetch_readmes: true,
             notify_webhook_urls: vec![],
             notify_skipped_above: None,
+            sync_bench_write_delay_ms: 0,
             sync_lease_secs: 60,
         }
     }
@@ -461,6 +470,7 @@ impl SyncArgs {
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = Duration::from_secs(self.sync_lease_secs);
+        config.write_delay = Duration::from_millis(self.sync_bench_write_delay_ms);
         Ok(config)
     }
 }

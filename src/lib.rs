@@ -11,6 +11,7 @@ pub mod http;
 pub mod hub;
 pub mod hubsim;
 pub mod jwt;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod records;

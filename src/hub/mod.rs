@@ -148,6 +148,11 @@ impl RawPage {
     /// Decodes the entries whose object id is not in `seen` (entries listed before, by this or
     /// another filter, are left out undecoded) and adds the decoded ones' ids to it. Ids are kept
     /// as the 96-bit numbers they spell (16 bytes each, not a string).
+    /// The size of the page as received, in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.body.len()
+    }
+
     pub fn decode_fresh(&self, seen: &mut HashSet<u128>) -> Result<Page, HubError> {
         let key = |id: &str| u128::from_str_radix(id, 16).ok();
         let (models, skipped) =

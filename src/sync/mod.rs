@@ -53,10 +53,16 @@ pub const LISTING_EXPAND: &[&str] = &[
 /// waiting, or once they hold this many rows (SQLite rewrites each index page a transaction touches
 /// once per commit, so fewer, larger commits write far less)...
 const WRITE_BATCH_ROWS: usize = 5_000;
+/// ...or this many bytes (estimated: see [`BatchItem::bytes`]; long descriptions and versions with many
+/// assets make rows large), so what waits for a slow writer is bounded by its size, not its count...
+const WRITE_BATCH_BYTES: usize = 4 << 20;
 /// ...or once the oldest has waited this long.
 const WRITE_BATCH_AGE: Duration = Duration::from_secs(1);
-/// Listing pages fetched ahead of the planning and writing.
+/// Listing pages fetched ahead of the planning and writing: at most this many...
 const LISTING_AHEAD_PAGES: usize = 4;
+/// ...holding at most this many bytes as received (a page of repos with long file lists is large);
+/// one page is always let through whatever its size.
+const LISTING_AHEAD_BYTES: usize = 8 << 20;
 
 /// At most this many skipped records are kept per run (the count is always exact).
 const MAX_SKIP_RECORDS: i64 = 10_000;
@@ -82,6 +88,8 @@ pub struct SyncConfig {
     pub lease_ttl: Duration,
     /// Who this process is, in lease and run records.
     pub owner: String,
+    /// Benchmarks only: a pause before each batch write, to model a slow disk.
+    pub write_delay: Duration,
 }
 
 impl SyncConfig {
@@ -97,6 +105,7 @@ impl SyncConfig {
             fetch_readmes: true,
             lease_ttl: Duration::from_secs(60),
             owner: default_owner(),
+            write_delay: Duration::ZERO,
         }
     }
 }
@@ -178,11 +187,12 @@ struct Planned {
 /// A README paragraph, and the assets of the commit (or why they could not be read).
 type Details = (Option<String>, Option<Result<Vec<Asset>, String>>);
 
-/// Planned writes not yet in the database, and since when the oldest has waited.
+/// Planned writes not yet in the database, their estimated size, and since when the oldest has waited.
 #[derive(Default)]
 struct Pending {
     items: Vec<BatchItem>,
     skips: Vec<SkipRecord>,
+    bytes: usize,
     since: Option<Instant>,
 }
 
@@ -192,6 +202,8 @@ impl Pending {
             return;
         }
         self.since.get_or_insert_with(Instant::now);
+        self.bytes += items.iter().map(BatchItem::bytes).sum::<usize>();
+        self.bytes += skips.iter().map(skip_bytes).sum::<usize>();
         self.items.extend(items);
         self.skips.extend(skips);
     }
@@ -199,6 +211,22 @@ impl Pending {
     fn rows(&self) -> usize {
         self.items.len() + self.skips.len()
     }
+
+    /// Enough is waiting to be written now, by count or by size.
+    fn full(&self) -> bool {
+        self.rows() >= WRITE_BATCH_ROWS || self.bytes >= WRITE_BATCH_BYTES
+    }
+}
+
+fn opt_len(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::len)
+}
+
+fn skip_bytes(s: &SkipRecord) -> usize {
+    std::mem::size_of::<SkipRecord>()
+        + opt_len(&s.hf_model_id)
+        + opt_len(&s.object_id)
+        + s.reason.len()
 }
 
 /// A batch on its way to the store.
@@ -231,12 +259,10 @@ type InFlight = AbortOnDropHandle<(Batch, Result<crate::store::Applied, StoreErr
 
 /// What the listing producer hands the run.
 enum Listed {
-    Page(crate::hub::Page),
+    /// A page, and its share of [`LISTING_AHEAD_BYTES`], given back once the page is planned.
+    Page(crate::hub::Page, tokio::sync::OwnedSemaphorePermit),
     /// The filter's listing stopped at this page; the producer goes on with the next filter.
-    Failed {
-        filter: String,
-        error: HubError,
-    },
+    Failed { filter: String, error: HubError },
 }
 
 /// One model's write, its new version, and the digest of an unchanged model stored without it.
@@ -244,6 +270,45 @@ struct BatchItem {
     write: Option<(SyncWrite, WriteKind)>,
     version: Option<SyncVersion>,
     digest: Option<(Uuid, i64)>,
+}
+
+impl BatchItem {
+    /// About how many bytes the item holds: its own size and the text it points to (allocator slack
+    /// aside), which is what a batch waiting for the writer keeps alive.
+    fn bytes(&self) -> usize {
+        let write = self.write.as_ref().map_or(0, |(w, _)| {
+            let u = &w.upstream;
+            w.hf_model_id.len()
+                + w.name.len()
+                + w.description.len()
+                + w.origin_repo_url.len()
+                + w.task.as_ref().map_or(0, String::len)
+                + w.tags.iter().map(|t| t.len() + 24).sum::<usize>()
+                + u.object_id.len()
+                + opt_len(&u.sha)
+                + opt_len(&u.gated)
+                + opt_len(&u.library_name)
+        });
+        let version = self.version.as_ref().map_or(0, |v| {
+            let v = &v.version;
+            v.version_string.len()
+                + opt_len(&v.changelog)
+                + opt_len(&v.hf_commit_sha)
+                + v.pipeline_spec.as_ref().map_or(0, |s| s.to_string().len())
+                + v.assets
+                    .iter()
+                    .map(|a| {
+                        std::mem::size_of::<Asset>()
+                            + a.asset_key.len()
+                            + a.asset_type.len()
+                            + a.source_url.len()
+                            + opt_len(&a.file_hash)
+                            + opt_len(&a.hash_kind)
+                    })
+                    .sum::<usize>()
+        });
+        std::mem::size_of::<BatchItem>() + write + version
+    }
 }
 
 enum Halt {
@@ -675,8 +740,9 @@ impl Syncer {
                     listing_failures.push((filter, error));
                     continue;
                 }
-                Some(Listed::Page(page)) => page,
+                Some(Listed::Page(page, budget)) => (page, budget),
             };
+            let (page, budget) = page;
             let mut skips: Vec<SkipRecord> = page
                 .skipped
                 .into_iter()
@@ -705,8 +771,9 @@ impl Syncer {
             }
             state.counts.fetched = state.seen.len() as i64;
             let items = self.plan_page(state, fresh, &mut skips).await?;
+            drop(budget);
             state.pending.add(items, skips);
-            if state.pending.rows() >= WRITE_BATCH_ROWS {
+            if state.pending.full() {
                 self.flush(state).await?;
             }
             if limit_hit {
@@ -726,10 +793,9 @@ impl Syncer {
                 self.config.limit.unwrap_or(0)
             ));
         }
-        state.problems.extend(self.describe_listing_failures(
-            &listing_failures,
-            state.counts.fetched == 0,
-        ));
+        state
+            .problems
+            .extend(self.describe_listing_failures(&listing_failures, state.counts.fetched == 0));
         if state.unreadable_entries > 0 {
             state.problems.push(format!(
                 "{} listing entries could not be read (skipped with their reasons)",
@@ -749,6 +815,7 @@ impl Syncer {
     /// listing stops when the receiver is dropped or the handle is.
     fn spawn_listing(&self) -> (mpsc::Receiver<Listed>, AbortOnDropHandle<()>) {
         let (tx, rx) = mpsc::channel(LISTING_AHEAD_PAGES);
+        let ahead = Arc::new(tokio::sync::Semaphore::new(LISTING_AHEAD_BYTES >> 10));
         let hub = self.hub.clone();
         let filters = self.config.filters.clone();
         let producer = tokio::spawn(async move {
@@ -769,14 +836,26 @@ impl Syncer {
                     let fetched = handle.await.unwrap_or_else(|e| {
                         Err(HubError::Transport(format!("listing task failed: {e}")))
                     });
+                    // The page's share of the bytes ahead (in KiB), waited for before it is decoded.
+                    let budget = match &fetched {
+                        Ok(raw) => {
+                            let kib = (raw.len_bytes() >> 10).clamp(1, LISTING_AHEAD_BYTES >> 10);
+                            match ahead.clone().acquire_many_owned(kib as u32).await {
+                                Ok(permit) => Some(permit),
+                                Err(_) => return,
+                            }
+                        }
+                        Err(_) => None,
+                    };
                     let fetched = fetched.and_then(|raw| {
                         next = raw.next.clone().map(fetch);
                         raw.decode_fresh(&mut seen)
                     });
                     let mut unreachable = false;
-                    let event = match fetched {
-                        Ok(page) => Listed::Page(page),
-                        Err(error) => {
+                    let event = match (fetched, budget) {
+                        (Ok(page), Some(budget)) => Listed::Page(page, budget),
+                        (Ok(_), None) => unreachable!("a fetched page has its budget"),
+                        (Err(error), _) => {
                             // This filter's listing ends here; when its first request got no answer
                             // at all after its retries, the Hub is out of reach for the others too.
                             next = None;
@@ -800,8 +879,17 @@ impl Syncer {
 
     /// One sentence per distinct failure of the filters' listings. A Hub that answered nothing at all is
     /// said once, with what to check.
-    fn describe_listing_failures(&self, failures: &[(String, HubError)], nothing: bool) -> Vec<String> {
-        if nothing && !failures.is_empty() && failures.iter().all(|(_, e)| matches!(e, HubError::Transport(_) | HubError::Timeout)) {
+    fn describe_listing_failures(
+        &self,
+        failures: &[(String, HubError)],
+        nothing: bool,
+    ) -> Vec<String> {
+        if nothing
+            && !failures.is_empty()
+            && failures
+                .iter()
+                .all(|(_, e)| matches!(e, HubError::Transport(_) | HubError::Timeout))
+        {
             let endpoint = self.hub.config().endpoint.as_str().trim_end_matches('/');
             return vec![format!(
                 "{} (HF_ENDPOINT={endpoint}); check the network and HF_ENDPOINT — offline, \
@@ -821,7 +909,11 @@ impl Syncer {
             .into_iter()
             .map(|(error, filters)| {
                 let names: Vec<String> = filters.iter().map(|f| format!("'{f}'")).collect();
-                let noun = if names.len() == 1 { "listing" } else { "listings" };
+                let noun = if names.len() == 1 {
+                    "listing"
+                } else {
+                    "listings"
+                };
                 format!("{noun} {} stopped early: {error}", names.join(", "))
             })
             .collect()
@@ -842,10 +934,14 @@ impl Syncer {
 
     /// Waits for the write in flight, if any, and folds its outcome into the run.
     async fn settle(&self, state: &mut RunState) -> Result<(), Halt> {
-        match state.in_flight.take() {
-            Some(write) => self.finish_write(state, write).await,
-            None => Ok(()),
-        }
+        let Some(write) = state.in_flight.take() else {
+            return Ok(());
+        };
+        let done = self.finish_write(state, write).await;
+        // The batch is gone: hand what it and its pages held back to the system, or the allocator's
+        // per-thread arenas keep it (BENCHMARKS.md, "Memory").
+        crate::memory::release_freed();
+        done
     }
 
     /// Plans and writes one page of fresh (not yet seen) entries at once (webhooks, renames found
@@ -1181,7 +1277,11 @@ impl Syncer {
         let store = self.store.clone();
         let fence = state.fence.clone();
         let (run_id, author_id) = (state.run_id, state.author_id);
+        let delay = self.config.write_delay;
         AbortOnDropHandle::new(tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let result = store
                 .apply_sync(
                     &fence,

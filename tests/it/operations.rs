@@ -95,7 +95,9 @@ async fn failures_and_recoveries_are_notified_and_ordinary_successes_are_not(bac
     let error = e["error"].as_str().unwrap();
     assert!(error.contains("cannot reach the Hub"), "{error}");
     assert!(
-        error.len() < 300 && !error.contains("/api/models") && error.contains("check the network and HF_ENDPOINT"),
+        error.len() < 300
+            && !error.contains("/api/models")
+            && error.contains("check the network and HF_ENDPOINT"),
         "an unreachable Hub is said once, briefly, with what to check: {error}"
     );
     assert!(
