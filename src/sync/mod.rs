@@ -706,6 +706,7 @@ impl Syncer {
         let mut complete = true;
         let mut limit_hit = false;
         let mut listing_failures = Vec::new();
+        let mut pages = 0usize;
         let (mut listing, _producer) = self.spawn_listing();
         loop {
             // Writing now costs nothing when the writer is idle and the next page has not arrived:
@@ -743,6 +744,7 @@ impl Syncer {
                 Some(Listed::Page(page, budget)) => (page, budget),
             };
             let (page, budget) = page;
+            pages += 1;
             let mut skips: Vec<SkipRecord> = page
                 .skipped
                 .into_iter()
@@ -795,7 +797,7 @@ impl Syncer {
         }
         state
             .problems
-            .extend(self.describe_listing_failures(&listing_failures, state.counts.fetched == 0));
+            .extend(self.describe_listing_failures(&listing_failures, pages == 0));
         if state.unreadable_entries > 0 {
             state.problems.push(format!(
                 "{} listing entries could not be read (skipped with their reasons)",
@@ -877,8 +879,8 @@ impl Syncer {
         (rx, AbortOnDropHandle::new(producer))
     }
 
-    /// One sentence per distinct failure of the filters' listings. A Hub that answered nothing at all is
-    /// said once, with what to check.
+    /// One sentence per distinct failure of the filters' listings. A Hub that served no page at all
+    /// (`nothing`) and only failed to answer is said once, with what to check.
     fn describe_listing_failures(
         &self,
         failures: &[(String, HubError)],

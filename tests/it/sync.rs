@@ -494,9 +494,10 @@ async fn a_simulator_killed_mid_listing_removes_nothing_and_the_next_run_complet
     );
     assert!(!report.listing_complete);
     assert!(report.removals_held_back);
+    let said = format!("{report:?}");
     assert!(
-        format!("{report:?}").contains("stopped early"),
-        "{report:?}"
+        said.contains("stopped early") || said.contains("cannot reach the Hub"),
+        "the run says why its listing is incomplete: {report:?}"
     );
     assert_eq!(
         report.counts.removed, 0,

@@ -49,7 +49,17 @@ fn expected_assets(sim: &SimHandle, r: &SimRepo) -> Vec<(String, i64, String, St
                 f.path.clone(),
                 f.size,
                 f.lfs_sha256.clone().unwrap_or_else(|| f.blob_id.clone()),
-                format!("{}/{}/resolve/{}/{}", sim.url, r.id, r.sha, f.path),
+                {
+                    // Every segment percent-encoded (ids and file names may hold `é`, ` `, `#`, …).
+                    let mut url = url::Url::parse(&sim.url).unwrap();
+                    url.path_segments_mut()
+                        .unwrap()
+                        .pop_if_empty()
+                        .extend(r.id.split('/'))
+                        .extend(["resolve", r.sha.as_str()])
+                        .extend(f.path.split('/'));
+                    url.to_string()
+                },
             )
         })
         .collect();
