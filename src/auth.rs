@@ -1,16 +1,14 @@
 //! Authentication and roles. API tokens are opaque (`pcat_` + 40 random characters), shown once, and stored
-//! only as their SHA-256. [`Caller`] is the extractor every handler uses: anonymous when no
-//! `Authorization` header is sent, 401 when a token is sent but is not valid, and `require_*` turn a
-//! missing role into 401 (nobody signed in) or 403 (signed in without the role).
+//! only as their SHA-256. The [`Authenticator`] tells who a request's `Authorization` header names
+//! ([`Caller`]): anonymous when none is sent, 401 when a token is sent but is not valid; `developer()` and
+//! `admin()` turn a missing role into 401 (nobody signed in) or 403 (signed in without the role). The HTTP
+//! layer extracts a [`Caller`] with it for every handler.
 
 use crate::error::ApiError;
-use crate::http::AppState;
 use crate::jwt::{username_base, username_candidates, Identity, JwtVerifier};
 use crate::records::{NewUser, User};
-use crate::store::StoreError;
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
+use crate::store::{Store, StoreError};
+use axum::http::HeaderValue;
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
 
@@ -65,44 +63,51 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+/// Tells who a request is from: API tokens, Supabase access tokens (when configured), and the throttle of
+/// repeated failures. Cheap to clone.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Store,
+    jwt: Option<JwtVerifier>,
+    throttle: AuthThrottle,
+}
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+impl Authenticator {
+    pub fn new(store: Store, jwt: Option<JwtVerifier>, throttle: AuthThrottle) -> Authenticator {
+        Authenticator {
+            store,
+            jwt,
+            throttle,
+        }
+    }
+
+    /// The caller named by `authorization` (none: anonymous), from `client` (its address: repeated
+    /// failures from one client are throttled; a forwarded-for header is the client's to forge).
+    pub async fn caller(
+        &self,
+        authorization: Option<&HeaderValue>,
+        client: &str,
+    ) -> Result<Caller, ApiError> {
+        let Some(value) = authorization else {
             return Ok(Caller(None));
         };
-        // Repeated failures from one client are throttled (by socket address: a forwarded-for header
-        // is the client's to forge).
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
-        if let Some(wait) = state.auth_throttle.blocked(&client) {
+        if let Some(wait) = self.throttle.blocked(client) {
             return Err(ApiError::TooManyRequests(format!(
                 "Too many failed authentication attempts; try again in {} s",
                 wait.as_secs().max(1)
             )));
         }
-        match authenticate(value, state).await {
+        match self.authenticate(value).await {
             Err(ApiError::Unauthorized(m)) => {
-                state.auth_throttle.failure(&client);
+                self.throttle.failure(client);
                 Err(ApiError::Unauthorized(m))
             }
             other => other,
         }
     }
-}
 
-/// Who a bearer token names: an API token's user, or a verified Supabase identity's user.
-async fn authenticate(
-    value: &axum::http::HeaderValue,
-    state: &AppState,
-) -> Result<Caller, ApiError> {
-    {
+    /// Who a bearer token names: an API token's user, or a verified Supabase identity's user.
+    async fn authenticate(&self, value: &HeaderValue) -> Result<Caller, ApiError> {
         let invalid = || ApiError::Unauthorized("Invalid or expired token".into());
         let token = value
             .to_str()
@@ -114,7 +119,7 @@ async fn authenticate(
             .filter(|t| !t.is_empty() && t.len() <= 4096)
             .ok_or_else(invalid)?;
         if !token.starts_with(TOKEN_PREFIX) {
-            if let Some(verifier) = state
+            if let Some(verifier) = self
                 .jwt
                 .as_ref()
                 .filter(|_| JwtVerifier::looks_like_jwt(token))
@@ -123,11 +128,11 @@ async fn authenticate(
                     tracing::info!(error = %e, "bearer JWT refused");
                     invalid()
                 })?;
-                return Ok(Caller(Some(user_for(state, &identity).await?)));
+                return Ok(Caller(Some(self.user_for(&identity).await?)));
             }
             return Err(invalid());
         }
-        let Some((record, user)) = state.store.find_token(&hash_token(token)).await? else {
+        let Some((record, user)) = self.store.find_token(&hash_token(token)).await? else {
             return Err(invalid());
         };
         let now = crate::domain::now();
@@ -138,56 +143,52 @@ async fn authenticate(
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_SECS);
         if stale {
-            state.store.touch_token(record.id, now).await?;
+            self.store.touch_token(record.id, now).await?;
         }
         Ok(Caller(Some(user)))
     }
-}
 
-/// The user of a verified Supabase identity, created on first sight as a plain user (id = `sub`, a
-/// username from the email's local part, made unique deterministically).
-async fn user_for(state: &AppState, identity: &Identity) -> Result<User, ApiError> {
-    if let Some(user) = state.store.get_user(identity.user_id).await? {
-        return Ok(user);
-    }
-    let base = username_base(identity.email.as_deref(), identity.user_id);
-    let mut email = identity
-        .email
-        .clone()
-        .unwrap_or_else(|| format!("{}@users.supabase.invalid", identity.user_id));
-    for username in username_candidates(&base, identity.user_id) {
-        let new = NewUser {
-            username,
-            email: email.clone(),
-            is_developer: false,
-            is_admin: false,
-        };
-        match state
-            .store
-            .create_user_with_id(identity.user_id, &new)
-            .await
-        {
-            Ok(user) => {
-                tracing::info!(user = %user.username, "created a user for a new Supabase identity");
-                return Ok(user);
-            }
-            Err(StoreError::Conflict(field)) if field == "username" => continue,
-            // The email already belongs to another account: keep the accounts apart.
-            Err(StoreError::Conflict(field)) if field == "email" => {
-                email = format!("{}@users.supabase.invalid", identity.user_id);
-            }
-            // Created meanwhile by a concurrent request.
-            Err(StoreError::Conflict(_)) => {
-                if let Some(user) = state.store.get_user(identity.user_id).await? {
+    /// The user of a verified Supabase identity, created on first sight as a plain user (id = `sub`, a
+    /// username from the email's local part, made unique deterministically).
+    async fn user_for(&self, identity: &Identity) -> Result<User, ApiError> {
+        if let Some(user) = self.store.get_user(identity.user_id).await? {
+            return Ok(user);
+        }
+        let base = username_base(identity.email.as_deref(), identity.user_id);
+        let mut email = identity
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("{}@users.supabase.invalid", identity.user_id));
+        for username in username_candidates(&base, identity.user_id) {
+            let new = NewUser {
+                username,
+                email: email.clone(),
+                is_developer: false,
+                is_admin: false,
+            };
+            match self.store.create_user_with_id(identity.user_id, &new).await {
+                Ok(user) => {
+                    tracing::info!(user = %user.username, "created a user for a new Supabase identity");
                     return Ok(user);
                 }
+                Err(StoreError::Conflict(field)) if field == "username" => continue,
+                // The email already belongs to another account: keep the accounts apart.
+                Err(StoreError::Conflict(field)) if field == "email" => {
+                    email = format!("{}@users.supabase.invalid", identity.user_id);
+                }
+                // Created meanwhile by a concurrent request.
+                Err(StoreError::Conflict(_)) => {
+                    if let Some(user) = self.store.get_user(identity.user_id).await? {
+                        return Ok(user);
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
+        Err(ApiError::Conflict(
+            "could not derive a unique username for this account".into(),
+        ))
     }
-    Err(ApiError::Conflict(
-        "could not derive a unique username for this account".into(),
-    ))
 }
 
 #[cfg(test)]

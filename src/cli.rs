@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(args.addr)
                 .await
                 .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
-            crate::serve(store, args, listener, crate::shutdown_signal()).await?;
+            crate::app::run(store, args, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
         Command::Sync(args) => {

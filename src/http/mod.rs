@@ -15,7 +15,6 @@ mod webhooks;
 
 use crate::config::ServeArgs;
 use crate::error::{ApiError, ErrorBody};
-use crate::hub::HubClient;
 use crate::schedule::{ScheduleConfig, Scheduler};
 use crate::store::Store;
 use crate::sync::queue::RefreshQueue;
@@ -52,9 +51,8 @@ pub struct AppState {
     pub pages: cache::TtlCache<models::CachedPage>,
     /// `GET /models/{id}` answers by id or slug, as old as the pages at most.
     pub details: cache::TtlCache<models::CachedPage>,
-    pub auth_throttle: crate::auth::AuthThrottle,
-    /// Verifies Supabase access tokens, when configured.
-    pub jwt: Option<crate::jwt::JwtVerifier>,
+    /// API tokens, Supabase access tokens (when configured) and the throttle of failures.
+    pub auth: crate::auth::Authenticator,
     /// Background work (sync runs) that shutdown waits for.
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
@@ -62,27 +60,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Starts the background work of a serving replica: the scheduler and the webhook refresh worker.
-    pub fn spawn_background(&self) {
-        self.tasks
-            .spawn(self.scheduler.clone().run(self.shutdown.child_token()));
-        self.tasks.spawn(
-            self.refresh
-                .clone()
-                .run(self.syncer.clone(), self.shutdown.child_token()),
-        );
-    }
-
-    /// Builds the state from the configuration: the Hub client and the syncer.
-    pub fn new(store: Store, config: ServeArgs) -> Result<AppState, String> {
-        let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
-        let notifier = config.sync.notifier();
-        let syncer =
-            Syncer::new(store.clone(), hub, config.sync.sync_config()?).with_notifier(notifier);
-        let schedule = config.schedule.schedule_config()?;
-        Ok(AppState::with_syncer(store, config, syncer, schedule))
-    }
-
+    /// The HTTP layer's handles around a built syncer (see [`crate::app::build`]).
     pub fn with_syncer(
         store: Store,
         config: ServeArgs,
@@ -102,13 +80,16 @@ impl AppState {
                 std::time::Duration::from_millis(config.list_cache_ms),
                 8192,
             ),
-            auth_throttle: crate::auth::AuthThrottle::new(
-                config.auth_failures_per_minute,
-                std::time::Duration::from_secs(60),
-            ),
-            jwt: crate::jwt::JwtVerifier::new(
-                crate::config::secret(config.supabase_jwt_secret.clone()),
-                config.supabase_url.clone(),
+            auth: crate::auth::Authenticator::new(
+                store.clone(),
+                crate::jwt::JwtVerifier::new(
+                    crate::config::secret(config.supabase_jwt_secret.clone()),
+                    config.supabase_url.clone(),
+                ),
+                crate::auth::AuthThrottle::new(
+                    config.auth_failures_per_minute,
+                    std::time::Duration::from_secs(60),
+                ),
             ),
             store,
             config: Arc::new(config),
@@ -125,6 +106,26 @@ impl AppState {
         self.pages.clear();
         self.details.clear();
         self.counts.clear();
+    }
+}
+
+/// Every handler's caller, told by the [`crate::auth::Authenticator`] from the `Authorization` header and
+/// the client's socket address.
+impl FromRequestParts<AppState> for crate::auth::Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        state
+            .auth
+            .caller(parts.headers.get(header::AUTHORIZATION), &client)
+            .await
     }
 }
 

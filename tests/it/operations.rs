@@ -193,7 +193,7 @@ async fn hub_webhooks_refresh_one_repo_and_collapse_duplicates(backend: Backend)
     config.hf_webhook_secret = Some("s3cret".into());
     config.sync.sync_pull_versions = true;
     let app = TestApp::with_config(backend, config).await;
-    app.state.spawn_background();
+    pocket_catalog::app::spawn_background(&app.state);
     let admin = app.token(Role::Admin).await;
     app.full_sync(&admin).await;
 

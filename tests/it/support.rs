@@ -156,7 +156,7 @@ impl TestApp {
     pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let state = AppState::new(store.clone(), config).expect("valid configuration");
+        let state = pocket_catalog::app::build(store.clone(), config).expect("valid configuration");
         let router = app(state.clone());
         TestApp {
             store,

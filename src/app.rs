@@ -1,0 +1,69 @@
+//! The composition root: builds the service from its configuration — the Hub client, the notifier, the
+//! syncer, the schedule, the HTTP state — starts its background work and serves it until shutdown.
+//! Nothing else constructs these; `http/` only routes and shapes.
+
+use crate::config::ServeArgs;
+use crate::http::AppState;
+use crate::hub::HubClient;
+use crate::store::Store;
+use crate::sync::Syncer;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// The state of a serving replica, built from its configuration (a bad value is an error naming it).
+pub fn build(store: Store, config: ServeArgs) -> Result<AppState, String> {
+    let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
+    let notifier = config.sync.notifier();
+    let syncer =
+        Syncer::new(store.clone(), hub, config.sync.sync_config()?).with_notifier(notifier);
+    let schedule = config.schedule.schedule_config()?;
+    Ok(AppState::with_syncer(store, config, syncer, schedule))
+}
+
+/// Starts the background work of a serving replica: the scheduler and the webhook refresh worker.
+pub fn spawn_background(state: &AppState) {
+    state
+        .tasks
+        .spawn(state.scheduler.clone().run(state.shutdown.child_token()));
+    state.tasks.spawn(
+        state
+            .refresh
+            .clone()
+            .run(state.syncer.clone(), state.shutdown.child_token()),
+    );
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn run(
+    store: Store,
+    config: ServeArgs,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = build(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
+    let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
+    spawn_background(&state);
+    let app = crate::http::app(state);
+    tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
+    // Background runs hear of the shutdown at once, so requests waiting on them can finish.
+    let signal = async move {
+        shutdown.await;
+        cancel.cancel();
+    };
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
+    tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background work did not stop within 30 s");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
