@@ -107,7 +107,15 @@ impl Syncer {
     async fn take_lease(&self, run_id: Uuid) -> Result<Lease, ClaimError> {
         let owner = &self.config.owner;
         let ttl = self.config.lease_ttl.as_millis() as i64;
-        let alive = self.store.owner_lock().await?;
+        // Without the lock (a read-only folder, a refused session) the run still goes ahead, on the
+        // lease alone: a dead owner is then known only when its lease expires.
+        let alive = match self.store.owner_lock().await {
+            Ok(alive) => alive,
+            Err(e) => {
+                tracing::warn!(error = %e, "the sync's liveness lock is unavailable; relying on the lease alone");
+                None
+            }
+        };
         let locked = alive.is_some();
         if let Some(fence) = self.store.acquire_lease(owner, run_id, ttl, locked).await? {
             return Ok(Lease {

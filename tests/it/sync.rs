@@ -840,3 +840,22 @@ async fn repos_named_under_older_hub_rules_are_mirrored_and_their_file_urls_open
         "every awkward repo's files were opened: {opened}"
     );
 }
+
+/// A lock file that cannot be used (here a folder in its place) costs only the instant takeover: the run
+/// goes ahead on the lease alone.
+#[tokio::test]
+async fn a_sync_runs_on_the_lease_alone_when_its_lock_file_cannot_be_used() {
+    let sim = SimHandle::start(50, 0, 24).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    std::fs::create_dir(format!("{path}.sync-lock")).unwrap();
+    let store = db.store().await;
+    assert!(
+        store.owner_lock().await.is_err(),
+        "the lock file cannot be opened"
+    );
+    let report = sync(&syncer(&store, &sim, |_| {})).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_catalog_equals_truth(&store, &sim).await;
+    assert!(!store.lease_holder().await.unwrap().owner_locked);
+}
