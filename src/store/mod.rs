@@ -44,6 +44,17 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// When the sync lease may be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseClaim {
+    /// When nobody holds it or its owner stopped renewing it; `locked`: the new owner holds its
+    /// [`OwnerLock`].
+    FreeOrExpired { locked: bool },
+    /// From an owner that held the liveness lock and is gone (the caller holds that lock now), while the
+    /// lease is still the one the caller read (`fence`).
+    FromDeadOwner { fence: i64 },
+}
+
 /// What one sync batch wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -602,7 +613,8 @@ impl Store {
         ttl_ms: i64,
         locked: bool,
     ) -> StoreResult<Option<Fence>> {
-        dispatch!(self, s => s.acquire_lease(owner, run_id, ttl_ms, locked).await)
+        let claim = LeaseClaim::FreeOrExpired { locked };
+        dispatch!(self, s => s.claim_lease(owner, run_id, ttl_ms, claim).await)
     }
 
     /// Takes over the unexpired lease `from_fence` of an owner known dead (it held the [`OwnerLock`]
@@ -614,7 +626,8 @@ impl Store {
         ttl_ms: i64,
         from_fence: i64,
     ) -> StoreResult<Option<Fence>> {
-        dispatch!(self, s => s.take_over_lease(owner, run_id, ttl_ms, from_fence).await)
+        let claim = LeaseClaim::FromDeadOwner { fence: from_fence };
+        dispatch!(self, s => s.claim_lease(owner, run_id, ttl_ms, claim).await)
     }
 
     pub async fn heartbeat(&self, fence: &Fence) -> StoreResult<bool> {

@@ -127,56 +127,39 @@ macro_rules! impl_sync_store {
                 Ok(rows)
             }
 
-            /// Takes the sync lease for `run_id` when it is free or expired. `locked`: the new owner
-            /// holds the process-liveness lock (see [`crate::store::OwnerLock`]).
-            pub async fn acquire_lease(
+            /// Takes the sync lease for `run_id` as `claim` allows (see [`crate::store::LeaseClaim`]).
+            pub async fn claim_lease(
                 &self,
                 owner: &str,
                 run_id: Uuid,
                 ttl_ms: i64,
-                locked: bool,
+                claim: $crate::store::LeaseClaim,
             ) -> StoreResult<Option<Fence>> {
+                use $crate::store::LeaseClaim;
+                let (locked, condition) = match claim {
+                    LeaseClaim::FreeOrExpired { locked } => {
+                        (locked, format!("(owner IS NULL OR expires_ms < {})", $dialect.now_ms()))
+                    }
+                    LeaseClaim::FromDeadOwner { .. } => {
+                        (true, "fence = $6 AND owner IS NOT NULL AND owner_locked".to_string())
+                    }
+                };
                 let sql = format!(
                     "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
                      expires_ms = {now} + $4, owner_locked = $5 \
-                     WHERE name = $1 AND (owner IS NULL OR expires_ms < {now}) RETURNING fence",
+                     WHERE name = $1 AND {condition} RETURNING fence",
                     now = $dialect.now_ms()
                 );
-                let fence: Option<i64> = sqlx::query_scalar(&sql)
+                let mut query = sqlx::query_scalar(&sql)
                     .bind(LEASE_NAME)
                     .bind(owner)
                     .bind(run_id)
                     .bind(ttl_ms)
-                    .bind(locked)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(fence.map(|token| Fence { owner: owner.to_string(), token, ttl_ms }))
-            }
-
-            /// Takes over an unexpired lease whose owner is known dead: it held the liveness lock,
-            /// which the caller now holds. Only the lease as the caller saw it (`from_fence`) is taken.
-            pub async fn take_over_lease(
-                &self,
-                owner: &str,
-                run_id: Uuid,
-                ttl_ms: i64,
-                from_fence: i64,
-            ) -> StoreResult<Option<Fence>> {
-                let sql = format!(
-                    "UPDATE sync_lease SET owner = $2, run_id = $3, fence = fence + 1, \
-                     expires_ms = {now} + $4, owner_locked = TRUE \
-                     WHERE name = $1 AND fence = $5 AND owner IS NOT NULL AND owner_locked \
-                     RETURNING fence",
-                    now = $dialect.now_ms()
-                );
-                let fence: Option<i64> = sqlx::query_scalar(&sql)
-                    .bind(LEASE_NAME)
-                    .bind(owner)
-                    .bind(run_id)
-                    .bind(ttl_ms)
-                    .bind(from_fence)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                    .bind(locked);
+                if let LeaseClaim::FromDeadOwner { fence } = claim {
+                    query = query.bind(fence);
+                }
+                let fence: Option<i64> = query.fetch_optional(&self.pool).await?;
                 Ok(fence.map(|token| Fence { owner: owner.to_string(), token, ttl_ms }))
             }
 
