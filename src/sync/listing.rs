@@ -10,7 +10,7 @@ pub(super) const LISTING_AHEAD_PAGES: usize = 4;
 pub(super) const LISTING_AHEAD_BYTES: usize = 8 << 20;
 
 /// What the listing producer hands the run.
-pub(super) enum Listed {
+pub(super) enum ListingEvent {
     /// A page, and its share of [`LISTING_AHEAD_BYTES`], given back once the page is planned.
     Page(crate::hub::Page, tokio::sync::OwnedSemaphorePermit),
     /// The filter's listing stopped at this page; the producer goes on with the next filter.
@@ -21,7 +21,7 @@ impl Syncer {
     /// Fetches the listings of every filter, one page after another, into a queue a few pages deep,
     /// so the Hub (and the parsing of its pages) keeps going while the run plans and writes. The
     /// listing stops when the receiver is dropped or the handle is.
-    pub(super) fn spawn_listing(&self) -> (mpsc::Receiver<Listed>, AbortOnDropHandle<()>) {
+    pub(super) fn spawn_listing(&self) -> (mpsc::Receiver<ListingEvent>, AbortOnDropHandle<()>) {
         let (tx, rx) = mpsc::channel(LISTING_AHEAD_PAGES);
         let ahead = Arc::new(tokio::sync::Semaphore::new(LISTING_AHEAD_BYTES >> 10));
         let hub = self.hub.clone();
@@ -61,7 +61,7 @@ impl Syncer {
                     });
                     let mut unreachable = false;
                     let event = match (fetched, budget) {
-                        (Ok(page), Some(budget)) => Listed::Page(page, budget),
+                        (Ok(page), Some(budget)) => ListingEvent::Page(page, budget),
                         (Ok(_), None) => unreachable!("a fetched page has its budget"),
                         (Err(error), _) => {
                             // This filter's listing ends here; when its first request got no answer
@@ -69,7 +69,7 @@ impl Syncer {
                             next = None;
                             unreachable = first
                                 && matches!(error, HubError::Transport(_) | HubError::Timeout);
-                            Listed::Failed {
+                            ListingEvent::Failed {
                                 filter: filter.clone(),
                                 error,
                             }

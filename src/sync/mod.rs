@@ -3,8 +3,9 @@
 //! - this file: a run's lifecycle ([`Syncer::execute`]: heartbeat, phases, how it ended, notification)
 //!   and the full run's driver (`run_phases`);
 //! - `listing`: one listing per filter, union by object id, fetched a few pages (and bytes) ahead;
-//! - `page`: each page planned against the catalog ([`plan`]; an entry whose [`Mirror::digest`] matches
-//!   the stored one is unchanged without reading its model) and its details fetched;
+//! - `page_plan`: each page planned against the catalog, a pure function with the page-level rules
+//!   ([`plan`] per entry; an entry whose [`mapping::Mirror::digest`] matches the stored one is unchanged
+//!   without reading its model); `page`: the catalog rows and the details it needs, read around it;
 //! - `write`: planned pages written in fenced transactions of a few thousand rows with the run's
 //!   counters, in the background;
 //! - `removals`: after a complete listing, each missing repo confirmed on its own before it is marked
@@ -14,6 +15,7 @@ mod claim;
 mod listing;
 pub mod mapping;
 mod page;
+mod page_plan;
 pub mod plan;
 pub mod queue;
 mod removals;
@@ -27,8 +29,7 @@ use crate::hub::{HubClient, HubError, HubModel, RepoOutcome};
 use crate::records::*;
 use crate::store::{Store, StoreError};
 use futures_util::stream::{self, StreamExt};
-use mapping::{map_model, Mirror};
-use plan::{Plan, UpdateKind};
+use mapping::map_model;
 use rules::Rules;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -156,7 +157,7 @@ struct RunState {
     /// Listing entries that could not be read (each skipped with its reason).
     unreadable_entries: i64,
     hub_start: crate::hub::HubStatsSnapshot,
-    pending: Pending,
+    pending: PendingWrites,
     /// Repo ids that renames planned in this run move models away from.
     renamed_away: HashSet<String>,
     /// The digests of the listed models as the run found them (full runs; empty otherwise).
@@ -165,17 +166,17 @@ struct RunState {
     in_flight: Option<InFlight>,
 }
 
-enum Halt {
+enum RunHalt {
     LeaseLost,
     Cancelled,
     Store(StoreError),
 }
 
-impl From<StoreError> for Halt {
+impl From<StoreError> for RunHalt {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::LeaseLost => Halt::LeaseLost,
-            other => Halt::Store(other),
+            StoreError::LeaseLost => RunHalt::LeaseLost,
+            other => RunHalt::Store(other),
         }
     }
 }
@@ -249,7 +250,7 @@ impl Syncer {
             removals_held_back: false,
             unreadable_entries: 0,
             hub_start: self.hub.stats(),
-            pending: Pending::default(),
+            pending: PendingWrites::default(),
             renamed_away: HashSet::new(),
             listed_digests: HashSet::new(),
             in_flight: None,
@@ -274,7 +275,7 @@ impl Syncer {
         state.counts.hub_retries =
             claimed.run.counts.hub_retries + (hub.retries - state.hub_start.retries) as i64;
         let c = state.counts;
-        if matches!(outcome, Err(Halt::Cancelled)) && !lease_lost.is_cancelled() {
+        if matches!(outcome, Err(RunHalt::Cancelled)) && !lease_lost.is_cancelled() {
             // Shutdown: leave the run resumable — still running, lease released with its run id.
             tracing::warn!("sync interrupted by shutdown; the run stays resumable");
             self.release_claim(claimed, false).await;
@@ -292,22 +293,22 @@ impl Syncer {
         }
         let (status, listing_complete, error) = match outcome {
             Ok(complete) => (RunStatus::Success, complete, None),
-            Err(Halt::LeaseLost) => (
+            Err(RunHalt::LeaseLost) => (
                 RunStatus::Failed,
                 false,
                 Some("the sync lease was lost to another replica".to_string()),
             ),
-            Err(Halt::Cancelled) if lease_lost.is_cancelled() => (
+            Err(RunHalt::Cancelled) if lease_lost.is_cancelled() => (
                 RunStatus::Failed,
                 false,
                 Some("the sync lease was lost to another replica".to_string()),
             ),
-            Err(Halt::Cancelled) => (
+            Err(RunHalt::Cancelled) => (
                 RunStatus::Failed,
                 false,
                 Some("interrupted by shutdown".to_string()),
             ),
-            Err(Halt::Store(e)) => (
+            Err(RunHalt::Store(e)) => (
                 RunStatus::Failed,
                 false,
                 Some(format!("database error: {e}")),
@@ -440,7 +441,7 @@ impl Syncer {
         })
     }
 
-    async fn ensure_system_user(&self, state: &mut RunState) -> Result<(), Halt> {
+    async fn ensure_system_user(&self, state: &mut RunState) -> Result<(), RunHalt> {
         let system = self
             .store
             .ensure_user(&NewUser {
@@ -459,7 +460,7 @@ impl Syncer {
         &self,
         state: &mut RunState,
         stop: &CancellationToken,
-    ) -> Result<bool, Halt> {
+    ) -> Result<bool, RunHalt> {
         self.ensure_system_user(state).await?;
         // One read of 8 bytes per listed model lets every unchanged entry be planned without a query.
         state.listed_digests = self.store.listed_digests().await?.into_iter().collect();
@@ -486,7 +487,7 @@ impl Syncer {
                     // What is planned is kept: a resumed run finds it written.
                     self.flush(state).await?;
                     self.settle(state).await?;
-                    return Err(Halt::Cancelled);
+                    return Err(RunHalt::Cancelled);
                 }
                 _ = tokio::time::sleep_until(deadline), if state.pending.since.is_some() => {
                     self.flush(state).await?;
@@ -496,13 +497,13 @@ impl Syncer {
             };
             let page = match event {
                 None => break,
-                Some(Listed::Failed { filter, error }) => {
+                Some(ListingEvent::Failed { filter, error }) => {
                     complete = false;
                     tracing::warn!(filter, error = %error, "a listing page failed; the listing is incomplete");
                     listing_failures.push((filter, error));
                     continue;
                 }
-                Some(Listed::Page(page, budget)) => (page, budget),
+                Some(ListingEvent::Page(page, budget)) => (page, budget),
             };
             let (page, budget) = page;
             pages += 1;

@@ -167,11 +167,12 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{Category, LicenseType};
 
-    fn mirror(id: &str, sha: &str, downloads: i64) -> Mirror {
+    /// A listed entry of repo `id` at commit `sha`.
+    pub(crate) fn mirror(id: &str, sha: &str, downloads: i64) -> Mirror {
         Mirror {
             object_id: "6909b87b734dd24dd19da3ef".into(),
             repo_id: id.parse().unwrap(),
@@ -192,7 +193,8 @@ mod tests {
         }
     }
 
-    fn stored(m: &Mirror, description: &str) -> Model {
+    /// The catalog's model as a sync would have written it from `m`.
+    pub(crate) fn stored(m: &Mirror, description: &str) -> Model {
         let w = Plan::Create
             .write(
                 m,

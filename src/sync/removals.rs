@@ -4,7 +4,7 @@
 use super::*;
 
 /// A repo missing from the listing and what the Hub said about it: (model id, object id, repo id, answer).
-pub(super) type Confirmation = (
+pub(super) type MissingRepoAnswer = (
     Uuid,
     String,
     String,
@@ -17,7 +17,7 @@ impl Syncer {
         &self,
         state: &mut RunState,
         stop: &CancellationToken,
-    ) -> Result<(), Halt> {
+    ) -> Result<(), RunHalt> {
         let active = self.store.active_object_ids().await?;
         let missing: Vec<String> = active
             .iter()
@@ -51,7 +51,7 @@ impl Syncer {
             .into_iter()
             .filter_map(|m| Some((m.id, m.upstream?.object_id, m.hf_model_id?)))
             .collect();
-        let checks: Vec<Confirmation> = stream::iter(missing)
+        let checks: Vec<MissingRepoAnswer> = stream::iter(missing)
             .map(|(id, oid, repo)| async move {
                 let outcome = self.hub.model_info(&repo, None).await;
                 (id, oid, repo, outcome)
@@ -60,7 +60,7 @@ impl Syncer {
             .collect()
             .await;
         if stop.is_cancelled() {
-            return Err(Halt::Cancelled);
+            return Err(RunHalt::Cancelled);
         }
         let mut removed = Vec::new();
         let mut skips = Vec::new();
@@ -109,7 +109,7 @@ impl Syncer {
         &self,
         state: &mut RunState,
         ids: &[Uuid],
-    ) -> Result<(), Halt> {
+    ) -> Result<(), RunHalt> {
         if ids.is_empty() {
             return Ok(());
         }

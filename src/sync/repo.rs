@@ -11,7 +11,7 @@ impl Syncer {
         repo_id: &str,
         revision: Option<&str>,
         adhoc: bool,
-    ) -> Result<(), Halt> {
+    ) -> Result<(), RunHalt> {
         self.ensure_system_user(state).await?;
         let outcome = match self.hub.model_info(repo_id, revision).await {
             Ok(o) => o,

@@ -1,4 +1,4 @@
-//! Writing: planned items wait in [`Pending`] (bounded by rows and bytes), go to the store as one fenced
+//! Writing: planned items wait in [`PendingWrites`] (bounded by rows and bytes), go to the store as one fenced
 //! batch in the background while the next pages are planned, and a batch that fails on one record is
 //! written again record by record, the bad one skipped with its reason.
 
@@ -18,14 +18,14 @@ pub(super) const MAX_SKIP_RECORDS: i64 = 10_000;
 
 /// Planned writes not yet in the database, their estimated size, and since when the oldest has waited.
 #[derive(Default)]
-pub(super) struct Pending {
+pub(super) struct PendingWrites {
     pub(super) items: Vec<BatchItem>,
     pub(super) skips: Vec<SkipRecord>,
     pub(super) bytes: usize,
     pub(super) since: Option<Instant>,
 }
 
-impl Pending {
+impl PendingWrites {
     pub(super) fn add(&mut self, items: Vec<BatchItem>, skips: Vec<SkipRecord>) {
         if items.is_empty() && skips.is_empty() {
             return;
@@ -59,7 +59,7 @@ pub(super) fn skip_bytes(s: &SkipRecord) -> usize {
 }
 
 /// A batch on its way to the store.
-pub(super) struct Batch {
+pub(super) struct WriteBatch {
     pub(super) writes: Vec<SyncWrite>,
     pub(super) kinds: Vec<WriteKind>,
     pub(super) versions: Vec<SyncVersion>,
@@ -70,7 +70,7 @@ pub(super) struct Batch {
     pub(super) skipped: i64,
 }
 
-impl Batch {
+impl WriteBatch {
     /// Moves the run's counters by what this batch writes.
     pub(super) fn count(&self, c: &mut RunCounts) {
         c.skipped += self.skipped;
@@ -81,10 +81,11 @@ impl Batch {
 }
 
 /// One model's write (if it has one) and its new versions, written on their own after a batch failed.
-pub(super) type Alone = (Option<(SyncWrite, WriteKind)>, Vec<SyncVersion>);
+pub(super) type SingleWrite = (Option<(SyncWrite, WriteKind)>, Vec<SyncVersion>);
 
 /// A batch being written, and how it went.
-pub(super) type InFlight = AbortOnDropHandle<(Batch, Result<crate::store::Applied, StoreError>)>;
+pub(super) type InFlight =
+    AbortOnDropHandle<(WriteBatch, Result<crate::store::Applied, StoreError>)>;
 
 /// One model's write, its new version, and the digest of an unchanged model stored without it.
 pub(super) struct BatchItem {
@@ -165,8 +166,8 @@ pub(super) fn is_connection_error(e: &sqlx::Error) -> bool {
 impl Syncer {
     /// Starts writing what is planned and not yet written, in one transaction, once the write before
     /// it has finished; the run goes on planning while it is written.
-    pub(super) async fn flush(&self, state: &mut RunState) -> Result<(), Halt> {
-        let Pending { items, skips, .. } = std::mem::take(&mut state.pending);
+    pub(super) async fn flush(&self, state: &mut RunState) -> Result<(), RunHalt> {
+        let PendingWrites { items, skips, .. } = std::mem::take(&mut state.pending);
         if items.is_empty() && skips.is_empty() {
             return Ok(());
         }
@@ -177,7 +178,7 @@ impl Syncer {
     }
 
     /// Waits for the write in flight, if any, and folds its outcome into the run.
-    pub(super) async fn settle(&self, state: &mut RunState) -> Result<(), Halt> {
+    pub(super) async fn settle(&self, state: &mut RunState) -> Result<(), RunHalt> {
         let Some(write) = state.in_flight.take() else {
             return Ok(());
         };
@@ -194,7 +195,7 @@ impl Syncer {
         state: &mut RunState,
         items: Vec<BatchItem>,
         skips: Vec<SkipRecord>,
-    ) -> Result<(), Halt> {
+    ) -> Result<(), RunHalt> {
         self.settle(state).await?;
         let batch = self.prepare(state, items, skips);
         let write = self.start_write(state, batch);
@@ -207,9 +208,9 @@ impl Syncer {
         state: &mut RunState,
         items: Vec<BatchItem>,
         skips: Vec<SkipRecord>,
-    ) -> Batch {
+    ) -> WriteBatch {
         let (numbered, skipped) = self.number_skips(state, skips);
-        let mut batch = Batch {
+        let mut batch = WriteBatch {
             writes: Vec::with_capacity(items.len()),
             kinds: Vec::with_capacity(items.len()),
             versions: Vec::new(),
@@ -229,7 +230,7 @@ impl Syncer {
     }
 
     /// Writes a batch in a task of its own, with the run's counters as they will be after it.
-    pub(super) fn start_write(&self, state: &RunState, batch: Batch) -> InFlight {
+    pub(super) fn start_write(&self, state: &RunState, batch: WriteBatch) -> InFlight {
         let mut after = state.counts;
         batch.count(&mut after);
         let store = self.store.clone();
@@ -263,11 +264,11 @@ impl Syncer {
         &self,
         state: &mut RunState,
         write: InFlight,
-    ) -> Result<(), Halt> {
+    ) -> Result<(), RunHalt> {
         let (batch, result) = match write.await {
             Ok(done) => done,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => return Err(Halt::Cancelled),
+            Err(_) => return Err(RunHalt::Cancelled),
         };
         match result {
             Ok(applied) => {
@@ -276,15 +277,15 @@ impl Syncer {
                 state.counts.versions_created += applied.versions_created;
                 return Ok(());
             }
-            Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
+            Err(StoreError::LeaseLost) => return Err(RunHalt::LeaseLost),
             Err(StoreError::Database(e)) if is_connection_error(&e) => {
-                return Err(Halt::Store(StoreError::Database(e)))
+                return Err(RunHalt::Store(StoreError::Database(e)))
             }
             Err(e) => tracing::warn!(error = %e, "a batch failed; retrying its records one by one"),
         }
         // Slow path: the skips first, then each model (with its version) alone, then versions of
         // models that were not written.
-        let Batch {
+        let WriteBatch {
             writes,
             kinds,
             versions,
@@ -313,7 +314,7 @@ impl Syncer {
             .enumerate()
             .map(|(i, w)| (w.model_id, i))
             .collect();
-        let mut alone: Vec<Alone> = writes
+        let mut alone: Vec<SingleWrite> = writes
             .into_iter()
             .zip(kinds)
             .map(|(w, kind)| (Some((w, kind)), Vec::new()))
@@ -349,7 +350,7 @@ impl Syncer {
                     next.versions_created += applied.versions_created;
                     counts = next;
                 }
-                Err(StoreError::LeaseLost) => return Err(Halt::LeaseLost),
+                Err(StoreError::LeaseLost) => return Err(RunHalt::LeaseLost),
                 Err(e) => {
                     let (hf_model_id, object_id) = match &write {
                         Some((w, _)) => (

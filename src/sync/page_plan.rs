@@ -1,0 +1,562 @@
+//! Planning a page, without I/O: the listing entries of one page, mapped and filtered, compared with
+//! what the catalog holds (the digests the run started with, the commits that have a version, the
+//! models with the entries' object or repo ids) → the entries to write and the entries skipped, each
+//! with its reason. `page.rs` reads the catalog and the Hub around it.
+//!
+//! The page-level rules live here and are unit-tested below: a rename planned in this run frees its
+//! old repo id for a new repo; a repo id still held by another Hub repo's model is skipped (and retried
+//! next run); a new repo without a model file is skipped when a model file is required; an unchanged
+//! model stored without this entry's digest gets the digest written.
+
+use super::mapping::{map_model, Mirror};
+use super::plan::{self, Plan, UpdateKind};
+use super::rules::Rules;
+use super::versions;
+use super::write::{BatchItem, WriteKind};
+use crate::domain::UpstreamStatus;
+use crate::hub::HubModel;
+use crate::records::{Asset, Model, SkipRecord, SyncVersion};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// The settings that change what a page plans.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PlanSettings {
+    /// New commits get a version (their files are read).
+    pub(super) pull_versions: bool,
+    /// READMEs are read for descriptions the card lacks.
+    pub(super) fetch_readmes: bool,
+    /// A new repo whose listing shows no model file is skipped.
+    pub(super) require_model_file: bool,
+}
+
+/// A listing entry the rules let through, with what the planner computes from it once.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub(super) mirror: Mirror,
+    /// [`Mirror::digest`].
+    pub(super) digest: i64,
+    /// Whether the listed files include a model file; `None` when the listing did not say.
+    pub(super) model_file: Option<bool>,
+}
+
+impl Entry {
+    pub(super) fn new(mirror: Mirror) -> Entry {
+        Entry {
+            digest: mirror.digest(),
+            model_file: versions::has_model_file(mirror.files.as_deref()),
+            mirror,
+        }
+    }
+}
+
+/// A page's listing entries mapped to what the catalog stores: the entries to plan, the ones that
+/// cannot be mirrored (with their reason), and how many the filtering rules left out.
+pub(super) fn map_entries(
+    models: &[HubModel],
+    rules: &Rules,
+) -> (Vec<Entry>, Vec<SkipRecord>, i64) {
+    let mut entries = Vec::with_capacity(models.len());
+    let mut skips = Vec::new();
+    let mut filtered = 0;
+    for m in models {
+        match map_model(m) {
+            Ok(mirror) => match rules.check(&mirror) {
+                Ok(()) => entries.push(Entry::new(mirror)),
+                Err(reason) => {
+                    tracing::debug!(repo = %mirror.repo_id, reason, "left out by the filtering rules");
+                    filtered += 1;
+                }
+            },
+            Err(reason) => skips.push(SkipRecord {
+                hf_model_id: Some(m.id.clone()),
+                object_id: m.object_id.clone(),
+                reason,
+            }),
+        }
+    }
+    (entries, skips, filtered)
+}
+
+/// One entry's decision: what to write and which details to fetch for it.
+#[derive(Debug, Clone)]
+pub(super) struct PlannedEntry {
+    pub(super) mirror: Mirror,
+    pub(super) plan: Plan,
+    /// The catalog model the entry updates (`None` for a create, or unchanged by digest).
+    pub(super) existing_id: Option<Uuid>,
+    pub(super) needs_readme: bool,
+    pub(super) needs_version: bool,
+    pub(super) digest: i64,
+    /// Unchanged, but the stored digest is not this entry's.
+    pub(super) digest_stale: bool,
+}
+
+/// A planned page: the entries to carry on with, in listing order, and those skipped.
+#[derive(Debug, Default)]
+pub(super) struct PagePlan {
+    pub(super) entries: Vec<PlannedEntry>,
+    pub(super) skips: Vec<SkipRecord>,
+}
+
+/// What the catalog holds that a page is compared with, and the settings.
+pub(super) struct PagePlanner<'a> {
+    pub(super) settings: PlanSettings,
+    /// The digests of the listed models as the run found them (empty for one-repo runs).
+    pub(super) listed_digests: &'a HashSet<i64>,
+    /// The commits that have a version, per object id (read only when versions are pulled).
+    pub(super) commits: &'a HashMap<String, Vec<String>>,
+}
+
+impl PagePlanner<'_> {
+    /// A version is wanted: versions are pulled, the repo may have a model file, and its commit has
+    /// no version yet.
+    fn needs_version(&self, e: &Entry) -> bool {
+        self.settings.pull_versions
+            && e.model_file != Some(false)
+            && e.mirror.sha.as_deref().is_some_and(|sha| {
+                !self
+                    .commits
+                    .get(e.mirror.object_id.as_str())
+                    .is_some_and(|shas| shas.iter().any(|s| s == sha))
+            })
+    }
+
+    /// Unchanged without reading its model: a listed model was written from this very entry (same
+    /// digest) and no version is wanted. Most entries of a re-sync are.
+    fn unchanged_by_digest(&self, e: &Entry) -> bool {
+        self.listed_digests.contains(&e.digest) && !self.needs_version(e)
+    }
+
+    /// The object ids and repo ids whose catalog models [`PagePlanner::plan`] must see: those of the
+    /// entries not known unchanged by their digest.
+    pub(super) fn models_to_read(&self, entries: &[Entry]) -> (Vec<String>, Vec<String>) {
+        entries
+            .iter()
+            .filter(|e| !self.unchanged_by_digest(e))
+            .map(|e| (e.mirror.object_id.clone(), e.mirror.repo_id.to_string()))
+            .unzip()
+    }
+
+    /// Plans a page against `models` (the synced models with the ids [`PagePlanner::models_to_read`]
+    /// named). `renamed_away` holds the repo ids this run's renames free; the page's own renames are
+    /// added to it.
+    pub(super) fn plan(
+        &self,
+        entries: Vec<Entry>,
+        models: &[Model],
+        renamed_away: &mut HashSet<String>,
+    ) -> PagePlan {
+        let by_object: HashMap<&str, &Model> = models
+            .iter()
+            .filter_map(|m| m.upstream.as_ref().map(|u| (u.object_id.as_str(), m)))
+            .collect();
+        let by_repo: HashMap<&str, &Model> = models
+            .iter()
+            .filter_map(|m| m.hf_model_id.as_deref().map(|id| (id, m)))
+            .collect();
+        // A rename frees its old repo id for a new repo: the rename is written first (in an earlier
+        // batch, or before the creates of its own batch).
+        for e in &entries {
+            let old = by_object
+                .get(e.mirror.object_id.as_str())
+                .and_then(|m| m.hf_model_id.as_deref());
+            if let Some(old) = old.filter(|old| *old != e.mirror.repo_id.as_str()) {
+                renamed_away.insert(old.to_string());
+            }
+        }
+        let mut page = PagePlan {
+            entries: Vec::with_capacity(entries.len()),
+            skips: Vec::new(),
+        };
+        for e in entries {
+            if self.unchanged_by_digest(&e) {
+                page.entries.push(PlannedEntry {
+                    existing_id: None,
+                    needs_readme: false,
+                    needs_version: false,
+                    digest: e.digest,
+                    digest_stale: false,
+                    mirror: e.mirror,
+                    plan: Plan::Unchanged,
+                });
+                continue;
+            }
+            let current = current_model(&e.mirror, &by_object, &by_repo);
+            if current.is_none() {
+                if let Some(reason) = self.refusal(&e, &by_repo, renamed_away) {
+                    page.skips.push(SkipRecord {
+                        hf_model_id: Some(e.mirror.repo_id.to_string()),
+                        object_id: Some(e.mirror.object_id.clone()),
+                        reason,
+                    });
+                    continue;
+                }
+            }
+            let plan = plan::plan(&e.mirror, current);
+            // Unchanged, but stored without this digest (synced before digests were kept, or edited
+            // since): the digest alone is written, so the next run need not read the model.
+            let digest_stale = plan == Plan::Unchanged
+                && current
+                    .is_some_and(|m| m.upstream.as_ref().and_then(|u| u.digest) != Some(e.digest));
+            page.entries.push(PlannedEntry {
+                existing_id: current.map(|m| m.id),
+                needs_readme: self.settings.fetch_readmes && plan.needs_readme(&e.mirror),
+                needs_version: self.needs_version(&e),
+                digest: e.digest,
+                digest_stale,
+                mirror: e.mirror,
+                plan,
+            });
+        }
+        page
+    }
+
+    /// Why a repo the catalog does not hold yet cannot be created now, if it cannot.
+    fn refusal(
+        &self,
+        e: &Entry,
+        by_repo: &HashMap<&str, &Model>,
+        renamed_away: &HashSet<String>,
+    ) -> Option<String> {
+        let holder = by_repo.get(e.mirror.repo_id.as_str()).filter(|h| {
+            !h.hf_model_id
+                .as_deref()
+                .is_some_and(|id| renamed_away.contains(id))
+        });
+        if let Some(holder) = holder {
+            return Some(format!(
+                "repo id is still held by catalog model {} of another Hub repo; retried next run",
+                holder.id
+            ));
+        }
+        if e.model_file == Some(false) && self.settings.require_model_file {
+            return Some(
+                "no model file (.tflite, .litertlm or .task): not a usable LiteRT model".into(),
+            );
+        }
+        None
+    }
+}
+
+/// The catalog model an entry is compared with: the one with its object id, or — for a repo id deleted
+/// and created anew — the inactive model that held the id, which follows it.
+fn current_model<'m>(
+    mirror: &Mirror,
+    by_object: &HashMap<&str, &'m Model>,
+    by_repo: &HashMap<&str, &'m Model>,
+) -> Option<&'m Model> {
+    by_object
+        .get(mirror.object_id.as_str())
+        .copied()
+        .or_else(|| {
+            by_repo.get(mirror.repo_id.as_str()).copied().filter(|m| {
+                m.upstream.as_ref().is_some_and(|u| {
+                    u.object_id != mirror.object_id
+                        && matches!(
+                            u.status,
+                            Some(UpstreamStatus::Removed | UpstreamStatus::Private)
+                        )
+                })
+            })
+        })
+}
+
+/// What was fetched for one planned entry: a README paragraph, and the assets of its commit (or why
+/// they could not be read).
+#[derive(Debug, Clone, Default)]
+pub(super) struct EntryDetails {
+    pub(super) readme: Option<String>,
+    pub(super) assets: Option<Result<Vec<Asset>, String>>,
+}
+
+/// The batch items of a planned page with the details fetched for it (by position in
+/// `planned`), and how many entries were unchanged.
+pub(super) fn batch_items(
+    planned: &[PlannedEntry],
+    mut details: HashMap<usize, EntryDetails>,
+    now: DateTime<Utc>,
+) -> (Vec<BatchItem>, i64) {
+    let mut items = Vec::with_capacity(planned.len());
+    let mut unchanged = 0;
+    for (i, p) in planned.iter().enumerate() {
+        let EntryDetails { readme, assets } = details.remove(&i).unwrap_or_default();
+        let write = match &p.plan {
+            Plan::Unchanged => {
+                unchanged += 1;
+                None
+            }
+            plan => plan
+                .write(&p.mirror, p.digest, readme, now)
+                .map(|w| (w, write_kind(plan, &p.mirror))),
+        };
+        let model_id = write.as_ref().map(|(w, _)| w.model_id).or(p.existing_id);
+        let version = match (assets, model_id) {
+            (Some(Ok(assets)), Some(model_id)) => Some(SyncVersion {
+                model_id,
+                version: versions::new_version(model_id, &p.mirror, assets, now),
+            }),
+            (Some(Err(reason)), _) => {
+                tracing::warn!(repo = %p.mirror.repo_id, reason, "no version this run");
+                None
+            }
+            _ => None,
+        };
+        let digest = p
+            .existing_id
+            .filter(|_| p.digest_stale)
+            .map(|id| (id, p.digest));
+        if write.is_some() || version.is_some() || digest.is_some() {
+            items.push(BatchItem {
+                write,
+                version,
+                digest,
+            });
+        }
+    }
+    (items, unchanged)
+}
+
+/// Which run counter a planned write moves.
+fn write_kind(plan: &Plan, mirror: &Mirror) -> WriteKind {
+    match plan {
+        Plan::Create => WriteKind::Created,
+        Plan::Update {
+            kind: UpdateKind::Renamed { from },
+            ..
+        } => {
+            tracing::info!(from, to = %mirror.repo_id, "repo renamed upstream");
+            WriteKind::Renamed
+        }
+        Plan::Update {
+            kind: UpdateKind::Restored,
+            ..
+        } => WriteKind::Restored,
+        _ => WriteKind::Updated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::plan::tests::{mirror, stored};
+
+    const SETTINGS: PlanSettings = PlanSettings {
+        pull_versions: false,
+        fetch_readmes: true,
+        require_model_file: true,
+    };
+
+    fn entry(repo: &str, object_id: &str) -> Entry {
+        let mut m = mirror(repo, "sha1", 5);
+        m.object_id = object_id.into();
+        Entry::new(m)
+    }
+
+    /// Plans `entries` against `models` with no digests or commits known.
+    fn plan_page(
+        settings: PlanSettings,
+        entries: Vec<Entry>,
+        models: &[Model],
+        renamed_away: &mut HashSet<String>,
+    ) -> PagePlan {
+        let (digests, commits) = (HashSet::new(), HashMap::new());
+        let planner = PagePlanner {
+            settings,
+            listed_digests: &digests,
+            commits: &commits,
+        };
+        planner.plan(entries, models, renamed_away)
+    }
+
+    #[test]
+    fn a_rename_in_the_same_page_frees_its_old_repo_id_for_a_new_repo() {
+        let old = stored(&entry("o/a", "obj1").mirror, "d");
+        // obj1 moved to o/b, and a new repo (obj2) took the name o/a.
+        let entries = vec![entry("o/a", "obj2"), entry("o/b", "obj1")];
+        let mut renamed_away = HashSet::new();
+        let page = plan_page(SETTINGS, entries, &[old.clone()], &mut renamed_away);
+        assert!(page.skips.is_empty(), "{:?}", page.skips);
+        assert_eq!(page.entries[0].plan, Plan::Create);
+        assert!(matches!(
+            &page.entries[1].plan,
+            Plan::Update { kind: UpdateKind::Renamed { from }, .. } if from == "o/a"
+        ));
+        assert!(renamed_away.contains("o/a"));
+    }
+
+    #[test]
+    fn a_repo_id_freed_by_a_rename_on_an_earlier_page_is_free_too() {
+        let old = stored(&entry("o/a", "obj1").mirror, "d");
+        let mut renamed_away = HashSet::from(["o/a".to_string()]);
+        let page = plan_page(
+            SETTINGS,
+            vec![entry("o/a", "obj2")],
+            &[old],
+            &mut renamed_away,
+        );
+        assert!(page.skips.is_empty());
+        assert_eq!(page.entries[0].plan, Plan::Create);
+    }
+
+    #[test]
+    fn a_repo_id_still_held_by_another_repos_model_is_skipped_with_the_holder() {
+        let holder = stored(&entry("o/a", "obj1").mirror, "d");
+        let page = plan_page(
+            SETTINGS,
+            vec![entry("o/a", "obj2")],
+            std::slice::from_ref(&holder),
+            &mut HashSet::new(),
+        );
+        assert!(page.entries.is_empty());
+        assert_eq!(page.skips.len(), 1);
+        let skip = &page.skips[0];
+        assert_eq!(skip.object_id.as_deref(), Some("obj2"));
+        assert!(
+            skip.reason.contains(&holder.id.to_string()) && skip.reason.contains("retried"),
+            "{}",
+            skip.reason
+        );
+    }
+
+    #[test]
+    fn a_removed_model_gives_its_repo_id_to_the_new_repo_that_took_it() {
+        let mut gone = stored(&entry("o/a", "obj1").mirror, "d");
+        gone.upstream.as_mut().unwrap().status = Some(UpstreamStatus::Removed);
+        let page = plan_page(
+            SETTINGS,
+            vec![entry("o/a", "obj2")],
+            &[gone.clone()],
+            &mut HashSet::new(),
+        );
+        assert!(page.skips.is_empty());
+        assert_eq!(
+            page.entries[0].existing_id,
+            Some(gone.id),
+            "the model follows the id"
+        );
+    }
+
+    #[test]
+    fn a_new_repo_without_a_model_file_is_skipped_only_when_one_is_required() {
+        let mut e = entry("o/docs", "obj1");
+        e.mirror.files = Some(vec!["README.md".into(), "notes.txt".into()]);
+        let e = Entry::new(e.mirror);
+        let page = plan_page(SETTINGS, vec![e.clone()], &[], &mut HashSet::new());
+        assert!(page.entries.is_empty());
+        assert!(page.skips[0].reason.starts_with("no model file"));
+
+        let lenient = PlanSettings {
+            require_model_file: false,
+            ..SETTINGS
+        };
+        let page = plan_page(lenient, vec![e.clone()], &[], &mut HashSet::new());
+        assert_eq!(page.entries[0].plan, Plan::Create);
+
+        // A repo the catalog holds is kept up to date even when its model file went away.
+        let known = stored(&entry("o/docs", "obj1").mirror, "d");
+        let mut newer = e.mirror.clone();
+        newer.downloads += 1;
+        let page = plan_page(
+            SETTINGS,
+            vec![Entry::new(newer)],
+            &[known.clone()],
+            &mut HashSet::new(),
+        );
+        assert!(page.skips.is_empty());
+        assert!(matches!(page.entries[0].plan, Plan::Update { .. }));
+        assert_eq!(page.entries[0].existing_id, Some(known.id));
+    }
+
+    #[test]
+    fn an_unchanged_model_stored_without_this_digest_gets_it_written() {
+        let e = entry("o/a", "obj1");
+        let mut model = stored(&e.mirror, "d");
+        model.upstream.as_mut().unwrap().digest = None;
+        let page = plan_page(
+            SETTINGS,
+            vec![e.clone()],
+            &[model.clone()],
+            &mut HashSet::new(),
+        );
+        let planned = &page.entries[0];
+        assert_eq!(planned.plan, Plan::Unchanged);
+        assert!(planned.digest_stale);
+        let (items, unchanged) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
+        assert_eq!(unchanged, 1);
+        assert_eq!(items.len(), 1);
+        assert!(items[0].write.is_none());
+        assert_eq!(items[0].digest, Some((model.id, e.digest)));
+
+        // Stored with it: nothing at all is written.
+        let model = stored(&e.mirror, "d");
+        let page = plan_page(SETTINGS, vec![e], &[model], &mut HashSet::new());
+        assert!(!page.entries[0].digest_stale);
+        let (items, _) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
+        assert!(items.is_empty());
+    }
+
+    #[test]
+    fn a_listed_digest_means_unchanged_without_reading_the_model_unless_a_version_is_wanted() {
+        let e = entry("o/a", "obj1");
+        let digests = HashSet::from([e.digest]);
+        let mut commits = HashMap::new();
+        let versions = PlanSettings {
+            pull_versions: true,
+            ..SETTINGS
+        };
+        let planner = PagePlanner {
+            settings: versions,
+            listed_digests: &digests,
+            commits: &commits,
+        };
+        // The commit has no version yet: the model is read and a version planned.
+        assert_eq!(planner.models_to_read(std::slice::from_ref(&e)).0, ["obj1"]);
+        commits.insert("obj1".to_string(), vec!["sha1".to_string()]);
+        let planner = PagePlanner {
+            settings: versions,
+            listed_digests: &digests,
+            commits: &commits,
+        };
+        assert!(planner
+            .models_to_read(std::slice::from_ref(&e))
+            .0
+            .is_empty());
+        let page = planner.plan(vec![e], &[], &mut HashSet::new());
+        assert_eq!(page.entries[0].plan, Plan::Unchanged);
+        assert!(!page.entries[0].needs_version && !page.entries[0].needs_readme);
+    }
+
+    #[test]
+    fn new_commits_want_a_version_and_new_repos_a_readme() {
+        let e = entry("o/a", "obj1");
+        let (digests, commits) = (HashSet::new(), HashMap::new());
+        let planner = PagePlanner {
+            settings: PlanSettings {
+                pull_versions: true,
+                ..SETTINGS
+            },
+            listed_digests: &digests,
+            commits: &commits,
+        };
+        let page = planner.plan(vec![e.clone()], &[], &mut HashSet::new());
+        assert!(page.entries[0].needs_version && page.entries[0].needs_readme);
+        let details = HashMap::from([(
+            0,
+            EntryDetails {
+                readme: Some("From the README.".into()),
+                assets: Some(Err("commit details unavailable".into())),
+            },
+        )]);
+        let (items, unchanged) = batch_items(&page.entries, details, crate::domain::now());
+        assert_eq!(unchanged, 0);
+        let (write, kind) = items[0].write.as_ref().unwrap();
+        assert_eq!(*kind, WriteKind::Created);
+        assert_eq!(write.description, "From the README.");
+        assert!(
+            items[0].version.is_none(),
+            "no version when its files could not be read"
+        );
+    }
+}
