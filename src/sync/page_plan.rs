@@ -376,7 +376,12 @@ mod tests {
         // obj1 moved to o/b, and a new repo (obj2) took the name o/a.
         let entries = vec![entry("o/a", "obj2"), entry("o/b", "obj1")];
         let mut renamed_away = HashSet::new();
-        let page = plan_page(SETTINGS, entries, &[old.clone()], &mut renamed_away);
+        let page = plan_page(
+            SETTINGS,
+            entries,
+            std::slice::from_ref(&old),
+            &mut renamed_away,
+        );
         assert!(page.skips.is_empty(), "{:?}", page.skips);
         assert_eq!(page.entries[0].plan, Plan::Create);
         assert!(matches!(
@@ -427,7 +432,7 @@ mod tests {
         let page = plan_page(
             SETTINGS,
             vec![entry("o/a", "obj2")],
-            &[gone.clone()],
+            std::slice::from_ref(&gone),
             &mut HashSet::new(),
         );
         assert!(page.skips.is_empty());
@@ -461,7 +466,7 @@ mod tests {
         let page = plan_page(
             SETTINGS,
             vec![Entry::new(newer)],
-            &[known.clone()],
+            std::slice::from_ref(&known),
             &mut HashSet::new(),
         );
         assert!(page.skips.is_empty());
@@ -477,7 +482,7 @@ mod tests {
         let page = plan_page(
             SETTINGS,
             vec![e.clone()],
-            &[model.clone()],
+            std::slice::from_ref(&model),
             &mut HashSet::new(),
         );
         let planned = &page.entries[0];
