@@ -7,7 +7,7 @@
 use crate::error::ApiError;
 use crate::jwt::{username_base, username_candidates, Identity, JwtVerifier};
 use crate::records::{NewUser, User};
-use crate::store::{Store, StoreError};
+use crate::store::{constraint, Store, StoreError};
 use axum::http::HeaderValue;
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
@@ -171,13 +171,13 @@ impl Authenticator {
                     tracing::info!(user = %user.username, "created a user for a new Supabase identity");
                     return Ok(user);
                 }
-                Err(StoreError::Conflict(field)) if field == "username" => continue,
+                Err(e) if e.is_conflict_on(constraint::USERS_USERNAME) => continue,
                 // The email already belongs to another account: keep the accounts apart.
-                Err(StoreError::Conflict(field)) if field == "email" => {
+                Err(e) if e.is_conflict_on(constraint::USERS_EMAIL) => {
                     email = format!("{}@users.supabase.invalid", identity.user_id);
                 }
                 // Created meanwhile by a concurrent request.
-                Err(StoreError::Conflict(_)) => {
+                Err(StoreError::Conflict { .. }) => {
                     if let Some(user) = self.store.get_user(identity.user_id).await? {
                         return Ok(user);
                     }

@@ -28,7 +28,7 @@ impl CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => CliError::Usage(format!("{what} already exists")),
+            e @ StoreError::Conflict { .. } => CliError::Usage(e.to_string()),
             other => CliError::Other(other.into()),
         }
     }

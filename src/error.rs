@@ -83,7 +83,7 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            e @ StoreError::Conflict { .. } => ApiError::Conflict(e.to_string()),
             StoreError::NotFound => ApiError::NotFound("Not found".into()),
             other => ApiError::Internal(other.into()),
         }

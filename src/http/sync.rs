@@ -10,7 +10,6 @@ use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -290,10 +289,7 @@ async fn list_runs(
         .cursor
         .as_deref()
         .map(|c| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<RunCursor>(&b).ok())
+            crate::cursor::decode::<RunCursor>(c)
                 .map(|c| (c.t, c.i))
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))
         })
@@ -303,13 +299,10 @@ async fn list_runs(
     if runs.len() as i64 > limit {
         runs.truncate(limit as usize);
         if let Some(last) = runs.last() {
-            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-                serde_json::to_vec(&RunCursor {
-                    t: last.started_at,
-                    i: last.id,
-                })
-                .expect("cursor"),
-            );
+            let cursor = crate::cursor::encode(&RunCursor {
+                t: last.started_at,
+                i: last.id,
+            });
             let link = format!(
                 "<{}>; rel=\"next\"",
                 super::models::with_cursor(&uri, &cursor)

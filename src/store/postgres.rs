@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, for several replicas sharing one database.
 
-use super::bind_params;
+use super::listing::{bind_params, ListSql, ModelQuery};
+use super::{Dialect, StoreResult};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -13,6 +14,11 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// The embedded migrations of this backend.
+    pub(crate) fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
     pub async fn connect(url: &str) -> Result<PgStore, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -27,16 +33,15 @@ impl PgStore {
         Ok(super::owner_lock::try_pg_lock(&self.pool).await?)
     }
 
-    /// The pool the sync's bulk writes use: the shared one (the server manages its own cache).
-    pub(crate) fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// `EXPLAIN` of a listing page with sequential scans, bitmap scans and sorts priced out (on a
     /// table of test size they would win), so the plan shows whether an index can serve the keyset
     /// condition in the page's order; with a search, only sequential scans.
-    pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
-        let list = ListSql::new(q, Dialect::Postgres, self.search_matches(q).await?);
+    pub(crate) async fn list_plan(
+        &self,
+        q: &ModelQuery,
+        search_matches: i64,
+    ) -> StoreResult<String> {
+        let list = ListSql::new(q, Dialect::Postgres, search_matches);
         let (sql, params) = list.page_sql(q);
         let sql = format!("EXPLAIN {sql}");
         let mut tx = self.pool.begin().await?;
@@ -61,6 +66,3 @@ impl PgStore {
         Ok(lines.join("\n"))
     }
 }
-
-super::common::impl_common_store!(PgStore, sqlx::PgConnection, MIGRATOR, Dialect::Postgres);
-super::sync_sql::impl_sync_store!(PgStore, sqlx::PgConnection, Dialect::Postgres);

@@ -6,7 +6,8 @@
 //! does not copy the same pages back to the database file after every commit (BENCHMARKS.md has the
 //! measurements). It closes when idle, giving that memory back.
 
-use super::bind_params;
+use super::listing::{bind_params, ListSql, ModelQuery};
+use super::{Dialect, StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
@@ -38,6 +39,11 @@ const PAGE_SIZE: u32 = 8192;
 const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8_192;
 
 impl SqliteStore {
+    /// The embedded migrations of this backend.
+    pub(crate) fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
     /// Opens (creating when missing) the database at `url` (`sqlite:path`, `sqlite://path` or a bare path).
     pub async fn connect(url: &str) -> Result<SqliteStore, sqlx::Error> {
         let url = if url.starts_with("sqlite:") {
@@ -89,14 +95,13 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot use the sync's lock file: {e}")))
     }
 
-    /// The pool the sync's bulk writes use.
-    pub(crate) fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
     /// `EXPLAIN QUERY PLAN` of a listing page, one line per step.
-    pub(crate) async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
-        let list = ListSql::new(q, Dialect::Sqlite, self.search_matches(q).await?);
+    pub(crate) async fn list_plan(
+        &self,
+        q: &ModelQuery,
+        search_matches: i64,
+    ) -> StoreResult<String> {
+        let list = ListSql::new(q, Dialect::Sqlite, search_matches);
         let (sql, params) = list.page_sql(q);
         let sql = format!("EXPLAIN QUERY PLAN {sql}");
         let steps: Vec<(i64, i64, i64, String)> = bind_params!(sqlx::query_as(&sql), params)
@@ -109,11 +114,3 @@ impl SqliteStore {
             .join("\n"))
     }
 }
-
-super::common::impl_common_store!(
-    SqliteStore,
-    sqlx::SqliteConnection,
-    MIGRATOR,
-    Dialect::Sqlite
-);
-super::sync_sql::impl_sync_store!(SqliteStore, sqlx::SqliteConnection, Dialect::Sqlite);

@@ -7,7 +7,7 @@
 use super::{Syncer, Work};
 use crate::domain::Trigger;
 use crate::records::{Fence, LeaseHolder, NewRun, SyncRun};
-use crate::store::{OwnerLock, StoreError};
+use crate::store::{constraint, OwnerLock, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -186,7 +186,9 @@ impl Syncer {
             Err(e) => {
                 self.give_back(lease).await;
                 return Err(match e {
-                    StoreError::Conflict(_) => ClaimError::SlotTaken,
+                    e if e.is_conflict_on(constraint::SYNC_RUNS_SCHEDULED_FOR) => {
+                        ClaimError::SlotTaken
+                    }
                     other => other.into(),
                 });
             }

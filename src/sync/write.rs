@@ -3,6 +3,7 @@
 //! written again record by record, the bad one skipped with its reason.
 
 use super::*;
+use crate::store::SyncBatch;
 
 /// Planned writes go to the database in one transaction when the writer is idle and no page is
 /// waiting, or once they hold this many rows (SQLite rewrites each index page a transaction touches
@@ -153,16 +154,6 @@ impl WriteKind {
     }
 }
 
-pub(super) fn is_connection_error(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-    )
-}
-
 impl Syncer {
     /// Starts writing what is planned and not yet written, in one transaction, once the write before
     /// it has finished; the run goes on planning while it is written.
@@ -242,16 +233,13 @@ impl Syncer {
                 tokio::time::sleep(delay).await;
             }
             let result = store
-                .apply_sync(
-                    &fence,
-                    run_id,
-                    author_id,
-                    &batch.writes,
-                    &batch.versions,
-                    &batch.digests,
-                    &batch.numbered,
-                    &after,
-                )
+                .apply_sync(&SyncBatch {
+                    writes: &batch.writes,
+                    versions: &batch.versions,
+                    digests: &batch.digests,
+                    skips: &batch.numbered,
+                    ..SyncBatch::new(&fence, run_id, author_id, &after)
+                })
                 .await;
             (batch, result)
         }))
@@ -278,9 +266,7 @@ impl Syncer {
                 return Ok(());
             }
             Err(StoreError::LeaseLost) => return Err(RunHalt::LeaseLost),
-            Err(StoreError::Database(e)) if is_connection_error(&e) => {
-                return Err(RunHalt::Store(StoreError::Database(e)))
-            }
+            Err(e @ StoreError::Unavailable(_)) => return Err(RunHalt::Store(e)),
             Err(e) => tracing::warn!(error = %e, "a batch failed; retrying its records one by one"),
         }
         // Slow path: the skips first, then each model (with its version) alone, then versions of
@@ -297,16 +283,11 @@ impl Syncer {
         counts.skipped += skipped;
         let applied = self
             .store
-            .apply_sync(
-                &state.fence,
-                state.run_id,
-                state.author_id,
-                &[],
-                &[],
-                &digests,
-                &numbered,
-                &counts,
-            )
+            .apply_sync(&SyncBatch {
+                digests: &digests,
+                skips: &numbered,
+                ..self.store_batch(state, &counts)
+            })
             .await?;
         counts.rows_written += applied.rows;
         let position: HashMap<Uuid, usize> = writes
@@ -333,16 +314,11 @@ impl Syncer {
             let one: Vec<SyncWrite> = write.iter().map(|(w, _)| w.clone()).collect();
             match self
                 .store
-                .apply_sync(
-                    &state.fence,
-                    state.run_id,
-                    state.author_id,
-                    &one,
-                    &version,
-                    &[],
-                    &[],
-                    &next,
-                )
+                .apply_sync(&SyncBatch {
+                    writes: &one,
+                    versions: &version,
+                    ..self.store_batch(state, &next)
+                })
                 .await
             {
                 Ok(applied) => {
@@ -369,22 +345,21 @@ impl Syncer {
                     );
                     counts.skipped += n;
                     self.store
-                        .apply_sync(
-                            &state.fence,
-                            state.run_id,
-                            state.author_id,
-                            &[],
-                            &[],
-                            &[],
-                            &seq,
-                            &counts,
-                        )
+                        .apply_sync(&SyncBatch {
+                            skips: &seq,
+                            ..self.store_batch(state, &counts)
+                        })
                         .await?;
                 }
             }
         }
         state.counts = counts;
         Ok(())
+    }
+
+    /// A batch of this run that writes nothing but `counts` yet.
+    fn store_batch<'a>(&self, state: &'a RunState, counts: &'a RunCounts) -> SyncBatch<'a> {
+        SyncBatch::new(&state.fence, state.run_id, state.author_id, counts)
     }
 
     /// Gives skipped records their sequence numbers (keeping at most [`MAX_SKIP_RECORDS`]); returns the

@@ -5,7 +5,7 @@ use crate::support::{execute_raw, Backend, TestDb};
 use chrono::Duration;
 use pocket_catalog::domain::{now, Category, LicenseType, Source, UpstreamStatus};
 use pocket_catalog::records::*;
-use pocket_catalog::store::{Keyset, ModelQuery, SortKey, Store, StoreError};
+use pocket_catalog::store::{Keyset, ModelQuery, SortKey, Store, StoreError, SyncBatch};
 use uuid::Uuid;
 
 both_backends!(
@@ -222,7 +222,7 @@ async fn users_are_unique_and_roles_change(backend: Backend) {
         })
         .await;
     assert!(
-        matches!(dup, Err(StoreError::Conflict(ref f)) if f == "username"),
+        matches!(dup, Err(StoreError::Conflict { ref constraint }) if constraint == "users_username_key"),
         "{dup:?}"
     );
     let dup = store
@@ -234,7 +234,7 @@ async fn users_are_unique_and_roles_change(backend: Backend) {
         })
         .await;
     assert!(
-        matches!(dup, Err(StoreError::Conflict(ref f)) if f == "email"),
+        matches!(dup, Err(StoreError::Conflict { ref constraint }) if constraint == "users_email_key"),
         "{dup:?}"
     );
     assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
@@ -270,7 +270,7 @@ async fn tokens_are_found_by_hash_touched_revoked_and_listed(backend: Backend) {
     assert!(store.find_token("hash-2").await.unwrap().is_none());
     assert!(matches!(
         store.create_token(user.id, "dup", "hash-1", None).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict { ref constraint }) if constraint == "api_tokens_token_hash_key"
     ));
     let at = now();
     store.touch_token(token.id, at).await.unwrap();
@@ -402,7 +402,10 @@ async fn a_sync_batch_places_colliding_slugs_and_counts_its_rows(backend: Backen
         ..Default::default()
     };
     let applied = store
-        .apply_sync(&fence, run_id, user.id, &writes, &[], &[], &[], &counts)
+        .apply_sync(&SyncBatch {
+            writes: &writes,
+            ..SyncBatch::new(&fence, run_id, user.id, &counts)
+        })
         .await
         .unwrap();
     assert_eq!(applied.rows, writes.len() as i64);
@@ -449,7 +452,7 @@ async fn hub_ids_are_unique(backend: Backend) {
         ))
         .await;
     assert!(
-        matches!(again, Err(StoreError::Conflict(ref f)) if f == "hf_model_id"),
+        matches!(again, Err(StoreError::Conflict { ref constraint }) if constraint == "ml_models_hf_model_id_key"),
         "{again:?}"
     );
     let same_object = store
@@ -461,7 +464,7 @@ async fn hub_ids_are_unique(backend: Backend) {
         ))
         .await;
     assert!(
-        matches!(same_object, Err(StoreError::Conflict(ref f)) if f == "hf_object_id"),
+        matches!(same_object, Err(StoreError::Conflict { ref constraint }) if constraint == "ml_models_hf_object_id_key"),
         "{same_object:?}"
     );
 }
@@ -995,7 +998,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
     store.create_version(&mk(other.id, "1.0", 0)).await.unwrap();
     assert!(matches!(
         store.create_version(&mk(m.id, "1.0", 2)).await,
-        Err(StoreError::Conflict(ref f)) if f == "version_string"
+        Err(StoreError::Conflict { ref constraint }) if constraint == "model_versions_model_id_version_string_key"
     ));
     let listed = store.list_versions(m.id).await.unwrap();
     assert_eq!(

@@ -1,0 +1,76 @@
+//! Where the SQL of the two backends differs: each difference is one method of [`Dialect`].
+
+use super::listing::PG_SEARCH_VECTOR;
+
+/// Where the two backends' SQL differs; the store's shared SQL asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Bind parameter number `n` (from 1). SQLite gets anonymous `?`: it looks numbered ones up by a
+    /// linear scan, per parameter.
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// Database-clock milliseconds since the epoch.
+    pub(crate) fn now_ms(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+            Dialect::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+        }
+    }
+
+    /// The strings of a JSON array parameter `$1`, as a subquery.
+    pub(crate) fn json_ids(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT value FROM json_each($1)",
+            Dialect::Postgres => "SELECT json_array_elements_text($1::json)",
+        }
+    }
+
+    /// The aggregate that gathers a column into one JSON array.
+    pub(crate) fn json_agg(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_group_array",
+            Dialect::Postgres => "json_agg",
+        }
+    }
+
+    /// The word query for `words`: every word, as a prefix.
+    pub(crate) fn search_query(self, words: &[String]) -> String {
+        match self {
+            // FTS5: quoted strings ANDed, each a prefix (`"mobile"* "v2"*`).
+            Dialect::Sqlite => words
+                .iter()
+                .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" "),
+            // tsquery: `mobile:* & v2:*` (words are letters and digits only).
+            Dialect::Postgres => words
+                .iter()
+                .map(|w| format!("{w}:*"))
+                .collect::<Vec<_>>()
+                .join(" & "),
+        }
+    }
+
+    /// The condition that a model matches the word query bound as parameter `n`. On SQLite, `drive`
+    /// lets the match list lead the plan; otherwise (`+rowid`) the sort index leads and the match list
+    /// is probed. PostgreSQL's planner chooses by its own statistics.
+    pub(crate) fn search_filter(self, n: usize, drive: bool) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                " AND {}rowid IN (SELECT rowid FROM ml_models_fts WHERE ml_models_fts MATCH ${n})",
+                if drive { "" } else { "+" }
+            ),
+            Dialect::Postgres => format!(" AND {PG_SEARCH_VECTOR} @@ to_tsquery('simple', ${n})"),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Models: created under the first free slug, read by id or slug, edited, counted; the synced ones
+//! looked up by Hub object id or repo id.
+
+use super::rows::ModelRow;
+use super::{constraint, on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx};
+use crate::records::{Model, ModelPatch, NewModel};
+use sqlx::types::Json;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, license_type, \
+    origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
+    rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
+    hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
+    latest_version_size_bytes, task_inferred, sync_digest";
+
+impl Store {
+    /// Inserts a model under the first free slug of its candidates.
+    pub async fn create_model(&self, new: &NewModel) -> StoreResult<Model> {
+        let mut tx = self.begin().await?;
+        let model = insert_model(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(model)
+    }
+
+    pub async fn get_model(&self, id: Uuid) -> StoreResult<Option<Model>> {
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE id = $1");
+        let row: Option<ModelRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    pub async fn get_model_by_slug(&self, slug: &str) -> StoreResult<Option<Model>> {
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM ml_models WHERE slug = $1");
+        let row: Option<ModelRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(slug)
+            .fetch_optional(&db.pool)
+            .await?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Applies a person's edit; the model's sync digest is cleared, so the next run compares it field
+    /// by field (and restores what the Hub owns).
+    pub async fn update_model(&self, id: Uuid, patch: &ModelPatch) -> StoreResult<Model> {
+        let sql = format!(
+            "UPDATE ml_models SET name = COALESCE($2, name), \
+             description = COALESCE($3, description), category = COALESCE($4, category), \
+             license_type = COALESCE($5, license_type), \
+             origin_repo_url = COALESCE($6, origin_repo_url), \
+             is_verified_official = COALESCE($7, is_verified_official), \
+             tags = COALESCE($8, tags), task = COALESCE($9, task), updated_at = $10, \
+             sync_digest = NULL WHERE id = $1 RETURNING {MODEL_COLUMNS}"
+        );
+        let mut tx = self.begin().await?;
+        let row: Option<ModelRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(&patch.name)
+            .bind(&patch.description)
+            .bind(patch.category.map(|c| c.as_str()))
+            .bind(patch.license_type.map(|l| l.as_str()))
+            .bind(&patch.origin_repo_url)
+            .bind(patch.is_verified_official)
+            .bind(patch.tags.as_ref().map(Json))
+            .bind(&patch.task)
+            .bind(crate::domain::now())
+            .fetch_optional(&mut *conn)
+            .await?);
+        let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
+        let search = search_text(&model.name, &model.description, &model.tags);
+        on_tx!(tx, |conn| sqlx::query(
+            "UPDATE ml_models SET search_text = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(&search)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+        tx.commit().await?;
+        Ok(model)
+    }
+
+    /// Models by source (`huggingface`/`user`) and upstream status (`active` for user models).
+    pub async fn model_counts(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        let sql =
+            "SELECT CASE WHEN hf_model_id IS NULL THEN 'user' ELSE 'huggingface' END AS source, \
+             COALESCE(upstream_status, 'active') AS status, COUNT(*) AS n FROM ml_models \
+             GROUP BY CASE WHEN hf_model_id IS NULL THEN 'user' ELSE 'huggingface' END, \
+             COALESCE(upstream_status, 'active')";
+        Ok(on_backend!(self, |db| sqlx::query_as(sql)
+            .fetch_all(&db.pool)
+            .await?))
+    }
+
+    /// Synced models with any of these Hub object ids or repo ids.
+    pub async fn synced_models(
+        &self,
+        object_ids: &[String],
+        hf_ids: &[String],
+    ) -> StoreResult<Vec<Model>> {
+        // Ids travel as one JSON array parameter: a page of 1000 ids is one bind, not 1000.
+        let by = |column: &str| {
+            format!(
+                "SELECT {MODEL_COLUMNS} FROM ml_models WHERE {column} IN ({})",
+                self.dialect().json_ids()
+            )
+        };
+        let mut rows: Vec<ModelRow> = Vec::new();
+        if !object_ids.is_empty() {
+            let sql = by("hf_object_id");
+            let ids = serde_json::to_string(object_ids).expect("strings serialise");
+            rows = on_backend!(self, |db| sqlx::query_as(&sql)
+                .bind(&ids)
+                .fetch_all(&db.pool)
+                .await?);
+        }
+        let mut models = rows
+            .into_iter()
+            .map(Model::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Repo ids are looked up only when no model with that id was found by object id.
+        let found: HashSet<&str> = models
+            .iter()
+            .filter_map(|m| m.hf_model_id.as_deref())
+            .collect();
+        let rest: Vec<&String> = hf_ids
+            .iter()
+            .filter(|id| !found.contains(id.as_str()))
+            .collect();
+        if !rest.is_empty() {
+            let sql = by("hf_model_id");
+            let ids = serde_json::to_string(&rest).expect("strings serialise");
+            let more: Vec<ModelRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+                .bind(&ids)
+                .fetch_all(&db.pool)
+                .await?);
+            for row in more {
+                let m = Model::try_from(row)?;
+                if !models.iter().any(|x| x.id == m.id) {
+                    models.push(m);
+                }
+            }
+        }
+        Ok(models)
+    }
+}
+
+/// Inserts under the first free slug candidate (`ON CONFLICT (slug) DO NOTHING` never aborts the
+/// surrounding transaction).
+pub(super) async fn insert_model(tx: &mut Tx, new: &NewModel) -> StoreResult<Model> {
+    let sql = format!(
+        "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
+         origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
+         created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
+         hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
+         search_text, task_inferred) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+         ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}"
+    );
+    let now = crate::domain::now();
+    let up = new.upstream.as_ref();
+    let search = search_text(&new.name, &new.description, &new.tags);
+    for slug in crate::domain::Slug::candidates(&new.slug_hint, &new.slug_disambiguator) {
+        let row: Option<ModelRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
+            .bind(new.id)
+            .bind(&new.name)
+            .bind(slug.as_str())
+            .bind(&new.description)
+            .bind(new.category.as_str())
+            .bind(new.license_type.as_str())
+            .bind(&new.origin_repo_url)
+            .bind(new.author_id)
+            .bind(&new.hf_model_id)
+            .bind(new.is_verified_official)
+            .bind(Json(&new.tags))
+            .bind(&new.task)
+            .bind(now)
+            .bind(up.map(|u| u.object_id.as_str()))
+            .bind(up.and_then(|u| u.sha.as_deref()))
+            .bind(up.and_then(|u| u.last_modified))
+            .bind(up.and_then(|u| u.created_at))
+            .bind(up.map_or(0, |u| u.downloads))
+            .bind(up.map_or(0, |u| u.likes))
+            .bind(up.and_then(|u| u.gated.as_deref()))
+            .bind(up.and_then(|u| u.library_name.as_deref()))
+            .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
+            .bind(up.and_then(|u| u.synced_at))
+            .bind(&search)
+            .bind(new.task_inferred)
+            .fetch_optional(&mut *conn)
+            .await?);
+        if let Some(row) = row {
+            return row.try_into();
+        }
+    }
+    Err(StoreError::conflict(constraint::ML_MODELS_SLUG))
+}

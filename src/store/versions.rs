@@ -1,0 +1,145 @@
+//! Versions of a model: created (the model's latest size follows), read, listed, their downloads
+//! counted; the commits the synced ones were made from.
+
+use super::rows::VersionRow;
+use super::{on_backend, on_tx, Store, StoreResult, Tx};
+use crate::records::{Asset, ModelVersion, NewVersion};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
+    pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
+
+impl Store {
+    pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
+        let sql = format!(
+            "INSERT INTO model_versions (id, model_id, version_string, changelog, \
+             hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {VERSION_COLUMNS}"
+        );
+        let mut tx = self.begin().await?;
+        let row: VersionRow = on_tx!(tx, |conn| sqlx::query_as(&sql)
+            .bind(Uuid::new_v4())
+            .bind(new.model_id)
+            .bind(&new.version_string)
+            .bind(&new.changelog)
+            .bind(&new.hf_commit_sha)
+            .bind(new.pipeline_spec.as_ref().map(Json))
+            .bind(Json(&new.assets))
+            .bind(new.published_at)
+            .bind(new.created_by)
+            .bind(new.total_size_bytes())
+            .fetch_one(&mut *conn)
+            .await?);
+        refresh_latest_size(&mut tx, new.model_id).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Counts one download of an asset on its version and its model, atomically (increments in the
+    /// database, writes first so concurrent requests queue instead of conflicting). Returns the
+    /// asset's URL, or `None` (and counts nothing) when the version or asset does not exist.
+    pub async fn count_download(
+        &self,
+        version_id: Uuid,
+        asset_key: &str,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.begin().await?;
+        let row: Option<(Uuid, Json<Vec<Asset>>)> = on_tx!(tx, |conn| sqlx::query_as(
+            "UPDATE model_versions SET download_count = download_count + 1 WHERE id = $1 \
+             RETURNING model_id, assets"
+        )
+        .bind(version_id)
+        .fetch_optional(&mut *conn)
+        .await?);
+        let Some((model_id, assets)) = row else {
+            return Ok(None);
+        };
+        let url = assets
+            .0
+            .into_iter()
+            .find(|a| a.asset_key == asset_key)
+            .map(|a| a.source_url);
+        let Some(url) = url else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let sql =
+            "UPDATE ml_models SET total_download_count = total_download_count + 1 WHERE id = $1";
+        on_tx!(tx, |conn| sqlx::query(sql)
+            .bind(model_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected());
+        tx.commit().await?;
+        Ok(Some(url))
+    }
+
+    /// A version by id alone.
+    pub async fn get_version_by_id(&self, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = $1");
+        let row: Option<VersionRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
+        Ok(row.map(Into::into))
+    }
+
+    /// Versions of a model, newest first.
+    pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_id = $1 \
+             ORDER BY published_at DESC, id DESC"
+        );
+        let rows: Vec<VersionRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(model_id)
+            .fetch_all(&db.pool)
+            .await?);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn get_version(&self, model_id: Uuid, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+        let sql =
+            format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_id = $1 AND id = $2");
+        let row: Option<VersionRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(model_id)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
+        Ok(row.map(Into::into))
+    }
+
+    /// `(object id, commit sha)` of the synced versions of the models with these object ids.
+    pub async fn version_commits(
+        &self,
+        object_ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        if object_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT m.hf_object_id, v.hf_commit_sha FROM model_versions v \
+             JOIN ml_models m ON m.id = v.model_id \
+             WHERE v.hf_commit_sha IS NOT NULL AND m.hf_object_id IN ({})",
+            self.dialect().json_ids()
+        );
+        let ids = serde_json::to_string(object_ids).expect("strings serialise");
+        Ok(on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(&ids)
+            .fetch_all(&db.pool)
+            .await?))
+    }
+}
+
+/// Copies the newest version's total size onto its model.
+pub(super) async fn refresh_latest_size(tx: &mut Tx, model_id: Uuid) -> StoreResult<()> {
+    let sql = "UPDATE ml_models SET latest_version_size_bytes = (SELECT v.total_size_bytes \
+         FROM model_versions v WHERE v.model_id = $1 ORDER BY v.published_at DESC, v.id DESC LIMIT 1) \
+         WHERE id = $1";
+    on_tx!(tx, |conn| sqlx::query(sql)
+        .bind(model_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
