@@ -1,5 +1,5 @@
 //! Short-lived, bounded in-memory caches of the API's hot reads: the number of models matching a filter
-//! (`X-Total-Count`), whole `GET /models` pages and `GET /models/{id}` answers. They trade a bounded
+//! (`X-Total-Count`), whole `GET /models` pages, `GET /models/{id}` answers and the Hub search answers. They trade a bounded
 //! staleness for not repeating the same database work under load; writes through this replica's API clear
 //! them at once (`AppState::catalog_changed`).
 

@@ -70,7 +70,7 @@ impl AppState {
         AppState {
             scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
             refresh: RefreshQueue::default(),
-            search_cache: Default::default(),
+            search_cache: search::search_cache(),
             counts: cache::TtlCache::new(std::time::Duration::from_secs(5), 4096),
             pages: cache::TtlCache::new(
                 std::time::Duration::from_millis(config.list_cache_ms),

@@ -9,9 +9,7 @@ use crate::sync::versions::has_model_file;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -34,34 +32,12 @@ const EXPAND: &[&str] = &[
     "private",
 ];
 
-/// When an answer was fetched, and the answer.
-type Cached = (Instant, Vec<HubHit>);
+/// Recent Hub answers by normalised query: [`TTL`], at most [`MAX_ENTRIES`].
+pub type SearchCache = super::cache::TtlCache<Vec<HubHit>>;
 
-/// Recent answers by normalised query.
-#[derive(Clone, Default)]
-pub struct SearchCache {
-    entries: Arc<Mutex<HashMap<String, Cached>>>,
-}
-
-impl SearchCache {
-    fn get(&self, key: &str) -> Option<Vec<HubHit>> {
-        let entries = self.entries.lock().expect("cache lock");
-        entries
-            .get(key)
-            .filter(|(t, _)| t.elapsed() < TTL)
-            .map(|(_, hits)| hits.clone())
-    }
-
-    fn put(&self, key: String, hits: Vec<HubHit>) {
-        let mut entries = self.entries.lock().expect("cache lock");
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (t, _)| t.elapsed() < TTL);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (Instant::now(), hits));
-    }
+/// The cache of Hub answers [`AppState`] starts with.
+pub fn search_cache() -> SearchCache {
+    SearchCache::new(TTL, MAX_ENTRIES)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,21 +95,17 @@ async fn search_hub(
             "limit must be between 1 and 100".into(),
         ));
     }
-    let mut hits = match state.search_cache.get(&query) {
-        Some(hits) => hits,
-        None => {
-            // An interactive search waits for the Hub's retries only so long.
-            let hits = tokio::time::timeout(SEARCH_DEADLINE, search_upstream(&state, &query))
-                .await
-                .map_err(|_| {
-                    ApiError::ServiceUnavailable(
-                        "The Hugging Face Hub did not answer in time; try again".into(),
-                    )
-                })??;
-            state.search_cache.put(query.clone(), hits.clone());
-            hits
-        }
+    let fetch = async {
+        // An interactive search waits for the Hub's retries only so long.
+        tokio::time::timeout(SEARCH_DEADLINE, search_upstream(&state, &query))
+            .await
+            .map_err(|_| {
+                ApiError::ServiceUnavailable(
+                    "The Hugging Face Hub did not answer in time; try again".into(),
+                )
+            })?
     };
+    let mut hits = state.search_cache.get_or_fill(&query, fetch).await?;
     hits.truncate(limit);
     // Catalog membership is always fresh, even for a cached answer.
     let ids: Vec<String> = hits.iter().map(|h| h.object_id.clone()).collect();

@@ -218,11 +218,15 @@ impl Syncer {
     /// Runs a claimed sync to its end and records how it ended. Never panics on upstream or data
     /// problems: a run that completes is a success whatever it skipped; one that cannot is failed.
     pub async fn execute(&self, claimed: ClaimedRun, cancel: CancellationToken) -> RunReport {
+        use tracing::Instrument;
+        let span = tracing::info_span!("sync_run", run_id = %claimed.run.id, trigger = %claimed.run.trigger);
+        self.execute_claimed(claimed, cancel).instrument(span).await
+    }
+
+    /// [`Syncer::execute`] inside the run's span.
+    async fn execute_claimed(&self, claimed: ClaimedRun, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
         let run_id = claimed.run.id;
-        let span =
-            tracing::info_span!("sync_run", run_id = %run_id, trigger = %claimed.run.trigger);
-        let _enter = span.enter();
         banner("Starting HuggingFace LiteRT Model Sync");
         let lease_lost = CancellationToken::new();
         let heartbeat = self.spawn_heartbeat(claimed.fence.clone(), lease_lost.clone());
