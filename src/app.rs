@@ -5,18 +5,38 @@
 use crate::config::ServeArgs;
 use crate::http::AppState;
 use crate::hub::HubClient;
+use crate::schedule::ScheduleConfig;
 use crate::store::Store;
-use crate::sync::Syncer;
+use crate::sync::{SyncConfig, Syncer};
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// The state of a serving replica, built from its configuration (a bad value is an error naming it).
-pub fn build(store: Store, config: ServeArgs) -> Result<AppState, String> {
+/// A serving replica's configuration, validated once (rules file read, schedule parsed) before
+/// anything connects.
+pub struct Checked {
+    config: ServeArgs,
+    sync: SyncConfig,
+    schedule: ScheduleConfig,
+}
+
+/// Validates `config`; a bad value is an error naming it.
+pub fn check(config: ServeArgs) -> Result<Checked, String> {
+    Ok(Checked {
+        sync: config.sync.sync_config()?,
+        schedule: config.schedule.schedule_config()?,
+        config,
+    })
+}
+
+/// The state of a serving replica, built from its checked configuration.
+pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
+    let Checked {
+        config,
+        sync,
+        schedule,
+    } = checked;
     let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
-    let notifier = config.sync.notifier();
-    let syncer =
-        Syncer::new(store.clone(), hub, config.sync.sync_config()?).with_notifier(notifier);
-    let schedule = config.schedule.schedule_config()?;
+    let syncer = Syncer::new(store.clone(), hub, sync).with_notifier(config.sync.notifier());
     Ok(AppState::with_syncer(store, config, syncer, schedule))
 }
 
@@ -36,7 +56,7 @@ pub fn spawn_background(state: &AppState) {
 /// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
 pub async fn run(
     store: Store,
-    config: ServeArgs,
+    config: Checked,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {

@@ -43,13 +43,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Serve(args) => {
-            args.sync.sync_config().map_err(CliError::Usage)?;
-            args.schedule.schedule_config().map_err(CliError::Usage)?;
+            let addr = args.addr;
+            let checked = crate::app::check(args).map_err(CliError::Usage)?;
             let store = connect().await?;
-            let listener = tokio::net::TcpListener::bind(args.addr)
+            let listener = tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
-            crate::app::run(store, args, listener, crate::shutdown_signal()).await?;
+                .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
+            crate::app::run(store, checked, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
         Command::Sync(args) => {

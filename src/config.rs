@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::hub::defaults as hub_defaults;
+use crate::sync::defaults as sync_defaults;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pocket-catalog",
@@ -174,10 +177,10 @@ pub struct ServeArgs {
     /// Origins allowed by CORS, comma-separated (`*` for any). CORS is closed when empty.
     #[arg(long, env = "POCKET_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Seconds before a request is answered with 408.
-    #[arg(long, env = "POCKET_REQUEST_TIMEOUT_SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub request_timeout_secs: u64,
+    /// Seconds before a request is answered with 408 (1 to 3600).
+    #[arg(long = "request-timeout-secs", env = "POCKET_REQUEST_TIMEOUT_SECS", default_value = "30",
+          value_parser = secs_between(1, 3600))]
+    pub request_timeout: Duration,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
@@ -189,9 +192,9 @@ pub struct ServeArgs {
     /// How long `GET /models` pages and `GET /models/{id}` answers may be served from memory, in
     /// milliseconds (0 disables it). Writes through this replica's API clear the cache; the sync's and
     /// other replicas' writes, and download counters, show within this time.
-    #[arg(long, env = "POCKET_LIST_CACHE_MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    pub list_cache_ms: u64,
+    #[arg(long = "list-cache-ms", env = "POCKET_LIST_CACHE_MS", default_value = "1000",
+          value_parser = millis_between(0, 60_000))]
+    pub list_cache: Duration,
     /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
     #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub supabase_jwt_secret: Option<SecretString>,
@@ -226,40 +229,32 @@ pub struct ScheduleArgs {
     #[arg(long, env = "SYNC_ENABLED", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_enabled: bool,
-    /// A slot missed while the service was down runs once if it is younger than this (e.g. 24h, 90m).
-    #[arg(long, env = "SYNC_CATCHUP_WINDOW", default_value = "24h")]
-    pub sync_catchup_window: String,
-    /// How often a replica looks at the schedule's shared state (pauses, orphaned runs), at most.
-    #[arg(long, env = "SYNC_SCHEDULER_TICK", default_value = "15s")]
-    pub sync_scheduler_tick: String,
+    /// A slot missed while the service was down runs once if it is younger than this (`24h`, `90m`,
+    /// `1h 30m`; a bare number is seconds).
+    #[arg(long, env = "SYNC_CATCHUP_WINDOW", default_value = "24h", value_parser = parse_duration)]
+    pub sync_catchup_window: Duration,
+    /// How often a replica looks at the schedule's shared state (pauses, orphaned runs), at most
+    /// (at least 100ms).
+    #[arg(long, env = "SYNC_SCHEDULER_TICK", default_value = "15s", value_parser = parse_duration)]
+    pub sync_scheduler_tick: Duration,
 }
 
 impl Default for ScheduleArgs {
     fn default() -> Self {
-        ScheduleArgs {
-            sync_schedule: "0 2 * * *".into(),
-            sync_timezone: "UTC".into(),
-            sync_on_startup: false,
-            sync_enabled: true,
-            sync_catchup_window: "24h".into(),
-            sync_scheduler_tick: "15s".into(),
-        }
+        clap_defaults()
     }
 }
 
 impl ScheduleArgs {
-    /// The schedule configuration; a bad expression, zone or duration is an error naming the value.
+    /// The schedule configuration; a bad expression or zone is an error naming the value.
     pub fn schedule_config(&self) -> Result<crate::schedule::ScheduleConfig, String> {
-        use crate::schedule::{parse_duration, Schedule, ScheduleConfig};
+        use crate::schedule::{Schedule, ScheduleConfig};
         Ok(ScheduleConfig {
             schedule: Schedule::parse(&self.sync_schedule, &self.sync_timezone)?,
             enabled: self.sync_enabled,
             on_startup: self.sync_on_startup,
-            catchup_window: parse_duration(&self.sync_catchup_window)
-                .map_err(|e| format!("SYNC_CATCHUP_WINDOW: {e}"))?,
-            tick: parse_duration(&self.sync_scheduler_tick)
-                .map_err(|e| format!("SYNC_SCHEDULER_TICK: {e}"))?
-                .max(Duration::from_millis(100)),
+            catchup_window: self.sync_catchup_window,
+            tick: self.sync_scheduler_tick.max(Duration::from_millis(100)),
             clock_offset: chrono::Duration::zero(),
         })
     }
@@ -275,25 +270,22 @@ pub struct HubArgs {
     #[arg(long, env = "HF_TOKEN", hide_env_values = true, value_parser = parse_secret)]
     pub hf_token: Option<SecretString>,
     /// Retries of a failed Hub request (429, 5xx, timeouts).
-    #[arg(long, env = "HUB_MAX_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=20))]
+    #[arg(long, env = "HUB_MAX_RETRIES", default_value_t = hub_defaults::MAX_RETRIES,
+          value_parser = clap::value_parser!(u64).range(0..=20))]
     pub hub_max_retries: u64,
-    /// Seconds before a Hub request times out.
-    #[arg(long, env = "HUB_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub hub_timeout_secs: u64,
+    /// Seconds before a Hub request times out (1 to 3600).
+    #[arg(long = "hub-timeout-secs", env = "HUB_TIMEOUT_SECS", default_value = hub_defaults::TIMEOUT_SECS,
+          value_parser = secs_between(1, 3600))]
+    pub hub_timeout: Duration,
     /// Longest total wait over the retries of one request, in seconds.
-    #[arg(long, env = "HUB_MAX_WAIT_SECS", default_value_t = 600)]
-    pub hub_max_wait_secs: u64,
+    #[arg(long = "hub-max-wait-secs", env = "HUB_MAX_WAIT_SECS", default_value = hub_defaults::MAX_WAIT_SECS,
+          value_parser = secs_between(0, u64::MAX))]
+    pub hub_max_wait: Duration,
 }
 
 impl Default for HubArgs {
     fn default() -> Self {
-        HubArgs {
-            hf_endpoint: url::Url::parse(crate::hub::DEFAULT_ENDPOINT).expect("static URL"),
-            hf_token: None,
-            hub_max_retries: 5,
-            hub_timeout_secs: 60,
-            hub_max_wait_secs: 600,
-        }
+        clap_defaults()
     }
 }
 
@@ -302,8 +294,8 @@ impl HubArgs {
         let mut c =
             crate::hub::HubConfig::new(self.hf_endpoint.clone(), secret(self.hf_token.clone()));
         c.max_retries = self.hub_max_retries as usize;
-        c.request_timeout = Some(Duration::from_secs(self.hub_timeout_secs));
-        c.max_total_wait = Duration::from_secs(self.hub_max_wait_secs);
+        c.request_timeout = Some(self.hub_timeout);
+        c.max_total_wait = self.hub_max_wait;
         c
     }
 }
@@ -316,14 +308,14 @@ pub struct SyncArgs {
         long,
         env = "SYNC_FILTERS",
         value_delimiter = ',',
-        default_value = "litert,litert-lm,tflite"
+        default_value = sync_defaults::FILTERS
     )]
     pub sync_filters: Vec<String>,
     /// Stop discovery after this many repos (no limit by default; a limited run never removes anything).
     #[arg(long, env = "SYNC_LIMIT")]
     pub sync_limit: Option<usize>,
     /// Remove nothing when more than this percentage of mirrored models is missing from a listing.
-    #[arg(long, env = "SYNC_REMOVAL_THRESHOLD_PCT", default_value_t = 10.0)]
+    #[arg(long, env = "SYNC_REMOVAL_THRESHOLD_PCT", default_value_t = sync_defaults::REMOVAL_THRESHOLD_PCT)]
     pub sync_removal_threshold_pct: f64,
     /// A JSON file of filtering rules (include, exclude, include_authors, exclude_authors, allow_gated,
     /// min_downloads, required_files); the SYNC_* rule variables add to it.
@@ -351,19 +343,19 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_REQUIRE_FILES", value_delimiter = ',')]
     pub sync_require_files: Vec<String>,
     /// Concurrent detail requests (READMEs, confirmations, versions).
-    #[arg(long, env = "SYNC_DETAIL_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, env = "SYNC_DETAIL_CONCURRENCY", default_value_t = sync_defaults::DETAIL_CONCURRENCY, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub sync_detail_concurrency: u64,
     /// Create versions from upstream commits.
-    #[arg(long, env = "SYNC_PULL_VERSIONS", default_value_t = true, action = clap::ArgAction::Set,
+    #[arg(long, env = "SYNC_PULL_VERSIONS", default_value_t = sync_defaults::PULL_VERSIONS, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_pull_versions: bool,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
-    #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = true, action = clap::ArgAction::Set,
+    #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = sync_defaults::REQUIRE_MODEL_FILE, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_require_model_file: bool,
     /// Describe models without a card text by their README's first paragraph (a request per new or
     /// changed repo).
-    #[arg(long, env = "SYNC_FETCH_READMES", default_value_t = true, action = clap::ArgAction::Set,
+    #[arg(long, env = "SYNC_FETCH_READMES", default_value_t = sync_defaults::FETCH_READMES, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_fetch_readmes: bool,
     /// URLs notified (JSON POST, Slack-compatible) of failed runs and recoveries.
@@ -379,40 +371,23 @@ pub struct SyncArgs {
     pub notify_skipped_above: Option<u64>,
     /// Benchmarks only: wait this long before each batch write, as a slow disk would.
     #[arg(
-        long,
+        long = "sync-bench-write-delay-ms",
         env = "SYNC_BENCH_WRITE_DELAY_MS",
-        default_value_t = 0,
+        default_value = "0",
+        value_parser = millis_between(0, 600_000),
         hide = true
     )]
-    pub sync_bench_write_delay_ms: u64,
-    /// Seconds a sync lease lasts without renewal; another replica takes over a run after that.
-    #[arg(long, env = "SYNC_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub sync_lease_secs: u64,
+    pub sync_bench_write_delay: Duration,
+    /// Seconds a sync lease lasts without renewal; another replica takes over a run after that (1 to
+    /// 3600).
+    #[arg(long = "sync-lease-secs", env = "SYNC_LEASE_SECS", default_value = sync_defaults::LEASE_SECS,
+          value_parser = secs_between(1, 3600))]
+    pub sync_lease: Duration,
 }
 
 impl Default for SyncArgs {
     fn default() -> Self {
-        SyncArgs {
-            sync_filters: vec!["litert".into(), "litert-lm".into(), "tflite".into()],
-            sync_limit: None,
-            sync_removal_threshold_pct: 10.0,
-            sync_rules_file: None,
-            sync_include: vec![],
-            sync_exclude: vec![],
-            sync_include_authors: vec![],
-            sync_exclude_authors: vec![],
-            sync_allow_gated: None,
-            sync_min_downloads: None,
-            sync_require_files: vec![],
-            sync_detail_concurrency: 8,
-            sync_pull_versions: true,
-            sync_require_model_file: true,
-            sync_fetch_readmes: true,
-            notify_webhook_urls: vec![],
-            notify_skipped_above: None,
-            sync_bench_write_delay_ms: 0,
-            sync_lease_secs: 60,
-        }
+        clap_defaults()
     }
 }
 
@@ -469,8 +444,8 @@ impl SyncArgs {
         config.pull_versions = self.sync_pull_versions;
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
-        config.lease_ttl = Duration::from_secs(self.sync_lease_secs);
-        config.write_delay = Duration::from_millis(self.sync_bench_write_delay_ms);
+        config.lease_ttl = self.sync_lease;
+        config.write_delay = self.sync_bench_write_delay;
         Ok(config)
     }
 }
@@ -491,32 +466,60 @@ pub struct SyncCommandArgs {
 }
 
 impl ServeArgs {
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
-    }
-
     pub fn webhook_secret(&self) -> Option<SecretString> {
         secret(self.hf_webhook_secret.clone())
     }
 }
 
 impl Default for ServeArgs {
+    /// The command line's defaults, listening on any free port.
     fn default() -> Self {
         ServeArgs {
             addr: "127.0.0.1:0".parse().expect("static address"),
-            cors_origins: Vec::new(),
-            request_timeout_secs: 30,
-            max_body_bytes: 1_048_576,
-            auth_failures_per_minute: 30,
-            list_cache_ms: 1000,
-            hf_webhook_secret: None,
-            supabase_jwt_secret: None,
-            supabase_url: None,
-            hub: HubArgs::default(),
-            sync: SyncArgs::default(),
-            schedule: ScheduleArgs::default(),
+            ..clap_defaults()
         }
     }
+}
+
+/// The values clap gives `T` when no flag and no environment variable is set: every default is
+/// written once, in its `#[arg]`.
+fn clap_defaults<T: Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None));
+    let matches = command
+        .try_get_matches_from(["defaults"])
+        .expect("every option has a default or is optional");
+    T::from_arg_matches(&matches).expect("defaults parse")
+}
+
+/// A duration: `24h`, `90m`, `1h 30m`, `250ms` (humantime), or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration '{s}' ({e}; e.g. 24h, 90m, 3600)"))
+}
+
+/// A whole number of seconds between `min` and `max`, as a duration.
+fn secs_between(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |s| whole_between(s, min, max, "seconds").map(Duration::from_secs)
+}
+
+/// A whole number of milliseconds between `min` and `max`, as a duration.
+fn millis_between(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |s| whole_between(s, min, max, "milliseconds").map(Duration::from_millis)
+}
+
+fn whole_between(s: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of {unit}"))?;
+    if !(min..=max).contains(&n) {
+        return Err(format!("{n} is not in {min}..={max} {unit}"));
+    }
+    Ok(n)
 }
 
 /// A database URL; its `Debug` and `Display` hide any password.
@@ -622,6 +625,43 @@ mod tests {
         };
         assert!(args.webhook_secret().is_some());
         assert!(args.hub.hub_config().token.is_some());
+    }
+
+    #[test]
+    fn durations_take_humantime_or_bare_seconds() {
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("15").unwrap(), Duration::from_secs(15));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        assert!(parse_duration("soon").is_err());
+        assert!(secs_between(1, 3600)("0").is_err());
+        assert_eq!(
+            secs_between(1, 3600)("30").unwrap(),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_command_lines() {
+        let sync = SyncArgs::default();
+        assert_eq!(sync.sync_filters, ["litert", "litert-lm", "tflite"]);
+        assert_eq!(sync.sync_lease, Duration::from_secs(60));
+        assert!(sync.sync_pull_versions && sync.sync_fetch_readmes);
+        let serve = ServeArgs::default();
+        assert_eq!(serve.request_timeout, Duration::from_secs(30));
+        assert_eq!(serve.list_cache, Duration::from_millis(1000));
+        assert_eq!(
+            serve.schedule.sync_catchup_window,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(serve.hub.hub_config().max_retries, 5);
+        let config = sync.sync_config().unwrap();
+        let plain = crate::sync::SyncConfig::new(config.rules.clone());
+        assert_eq!(
+            (config.filters, config.detail_concurrency, config.lease_ttl),
+            (plain.filters, plain.detail_concurrency, plain.lease_ttl)
+        );
     }
 
     #[test]

@@ -72,14 +72,8 @@ impl AppState {
             refresh: RefreshQueue::default(),
             search_cache: search::search_cache(),
             counts: cache::TtlCache::new(std::time::Duration::from_secs(5), 4096),
-            pages: cache::TtlCache::new(
-                std::time::Duration::from_millis(config.list_cache_ms),
-                1024,
-            ),
-            details: cache::TtlCache::new(
-                std::time::Duration::from_millis(config.list_cache_ms),
-                8192,
-            ),
+            pages: cache::TtlCache::new(config.list_cache, 1024),
+            details: cache::TtlCache::new(config.list_cache, 8192),
             auth: crate::auth::Authenticator::new(
                 store.clone(),
                 crate::jwt::JwtVerifier::new(
@@ -214,7 +208,7 @@ pub fn app(state: AppState) -> Router {
     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
     .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN));
     let timeout =
-        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout());
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout);
     routes
         .layer(timeout)
         .merge(long_routes)

@@ -54,15 +54,28 @@ impl std::fmt::Debug for HubConfig {
     }
 }
 
+/// The defaults of [`HubConfig`] the command line (`config.rs`) shows and uses too; durations as it
+/// spells them (seconds).
+pub mod defaults {
+    pub const MAX_RETRIES: u64 = 5;
+    pub const TIMEOUT_SECS: &str = "60";
+    pub const MAX_WAIT_SECS: &str = "600";
+
+    /// A default spelled in seconds.
+    pub(crate) fn secs(value: &str) -> std::time::Duration {
+        std::time::Duration::from_secs(value.parse().expect("defaults are whole seconds"))
+    }
+}
+
 impl HubConfig {
     pub fn new(endpoint: Url, token: Option<SecretString>) -> HubConfig {
         HubConfig {
             endpoint,
             token,
             connect_timeout: Some(Duration::from_secs(10)),
-            request_timeout: Some(Duration::from_secs(60)),
-            max_retries: 5,
-            max_total_wait: Duration::from_secs(600),
+            request_timeout: Some(defaults::secs(defaults::TIMEOUT_SECS)),
+            max_retries: defaults::MAX_RETRIES as usize,
+            max_total_wait: defaults::secs(defaults::MAX_WAIT_SECS),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(8),
             pacing_low_water: 50,

@@ -313,23 +313,6 @@ impl Scheduler {
     }
 }
 
-/// Parses a duration such as `24h`, `90m`, `3600s`, `1d` or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration '{s}' (e.g. 24h, 90m, 3600s)"))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("invalid duration '{s}' (e.g. 24h, 90m, 3600s)")),
-    };
-    Ok(Duration::from_secs(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,15 +381,6 @@ mod tests {
 
     const SPRING_SLOT: &str = "2026-03-29 03:00";
     const FALL_SLOTS: &[&str] = &["2026-10-25 02:30 CEST", "2026-10-26 02:30 CET"];
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("15").unwrap(), Duration::from_secs(15));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5w").is_err());
-    }
 
     proptest! {
         #[test]

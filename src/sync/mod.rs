@@ -87,18 +87,32 @@ pub struct SyncConfig {
     pub write_delay: Duration,
 }
 
+/// The defaults of [`SyncConfig`]; the command line (`config.rs`) shows and uses the same (lists and
+/// durations as it spells them).
+pub mod defaults {
+    /// The Hub listings a run unites (`SYNC_FILTERS`), comma-separated.
+    pub const FILTERS: &str = "litert,litert-lm,tflite";
+    pub const REMOVAL_THRESHOLD_PCT: f64 = 10.0;
+    pub const DETAIL_CONCURRENCY: u64 = 8;
+    pub const PULL_VERSIONS: bool = true;
+    pub const REQUIRE_MODEL_FILE: bool = true;
+    pub const FETCH_READMES: bool = true;
+    pub const LEASE_SECS: &str = "60";
+}
+
 impl SyncConfig {
+    /// The default configuration with these filtering rules.
     pub fn new(rules: Rules) -> SyncConfig {
         SyncConfig {
-            filters: vec!["litert".into(), "litert-lm".into(), "tflite".into()],
+            filters: defaults::FILTERS.split(',').map(str::to_string).collect(),
             limit: None,
-            removal_threshold_pct: 10.0,
+            removal_threshold_pct: defaults::REMOVAL_THRESHOLD_PCT,
             rules,
-            detail_concurrency: 8,
-            pull_versions: true,
-            require_model_file: true,
-            fetch_readmes: true,
-            lease_ttl: Duration::from_secs(60),
+            detail_concurrency: defaults::DETAIL_CONCURRENCY as usize,
+            pull_versions: defaults::PULL_VERSIONS,
+            require_model_file: defaults::REQUIRE_MODEL_FILE,
+            fetch_readmes: defaults::FETCH_READMES,
+            lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),
             owner: default_owner(),
             write_delay: Duration::ZERO,
         }

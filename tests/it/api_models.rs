@@ -634,7 +634,7 @@ fn regex_refs(text: &str) -> Vec<String> {
 
 async fn list_pages_are_cached_briefly_and_api_writes_show_at_once(backend: Backend) {
     let config = ServeArgs {
-        list_cache_ms: 300,
+        list_cache: std::time::Duration::from_millis(300),
         ..Default::default()
     };
     let app = TestApp::with_config(backend, config).await;

@@ -156,7 +156,11 @@ impl TestApp {
     pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
         let db = TestDb::new(backend).await;
         let store = db.store().await;
-        let state = pocket_catalog::app::build(store.clone(), config).expect("valid configuration");
+        let state = pocket_catalog::app::build(
+            store.clone(),
+            pocket_catalog::app::check(config).expect("valid configuration"),
+        )
+        .expect("a Hub client");
         let router = app(state.clone());
         TestApp {
             store,
