@@ -11,6 +11,7 @@ mod models;
 mod search;
 mod sync;
 mod users;
+mod versions;
 mod webhooks;
 
 use crate::config::ServeArgs;
@@ -180,6 +181,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (timed, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(models::router())
+        .merge(versions::router())
         .merge(users::router())
         .merge(sync::router())
         .merge(admin::router())

@@ -1,4 +1,4 @@
-//! The model catalog: list, read, publish and edit models, and their versions.
+//! The model catalog: list, read, publish and edit models (their versions: `versions.rs`).
 
 use super::{ApiJson, ApiPath, ApiQuery, AppState};
 use crate::auth::Caller;
@@ -20,19 +20,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_models, create_model))
         .routes(routes!(get_model, update_model))
-        .routes(routes!(list_versions, create_version))
-        .routes(routes!(get_version))
 }
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 1000;
-const MAX_NAME: usize = 200;
-const MAX_TEXT: usize = 20_000;
+pub(super) const MAX_NAME: usize = 200;
+pub(super) const MAX_TEXT: usize = 20_000;
 const MAX_Q: usize = 200;
 const MAX_TAGS: usize = 64;
 const MAX_TAG: usize = 100;
-const MAX_URL: usize = 2048;
-const MAX_ASSETS: usize = 500;
+pub(super) const MAX_URL: usize = 2048;
+pub(super) const MAX_ASSETS: usize = 500;
 
 /// A model as the API shows it: the original's `ModelResponse` plus what the Hugging Face mirror keeps.
 #[derive(Debug, Serialize, ToSchema)]
@@ -322,7 +320,7 @@ pub(super) fn with_cursor(uri: &axum::http::Uri, cursor: &str) -> String {
 }
 
 /// Finds a model by UUID or slug.
-async fn find_model(state: &AppState, id: &str) -> ApiResult<Model> {
+pub(super) async fn find_model(state: &AppState, id: &str) -> ApiResult<Model> {
     let found = match Uuid::parse_str(id) {
         Ok(uuid) => state.store.get_model(uuid).await?,
         Err(_) if id.len() <= 200 => state.store.get_model_by_slug(id).await?,
@@ -388,7 +386,7 @@ fn check_name(name: &str) -> ApiResult<String> {
     Ok(name.to_string())
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+pub(super) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     if value.chars().count() > max {
         return Err(ApiError::Unprocessable(format!(
             "{field} must be at most {max} characters"
@@ -397,7 +395,7 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_url(field: &str, value: &str) -> ApiResult<()> {
+pub(super) fn check_url(field: &str, value: &str) -> ApiResult<()> {
     let ok = value.len() <= MAX_URL
         && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
     if ok {
@@ -555,174 +553,4 @@ async fn update_model(
     let updated = state.store.update_model(model.id, &patch).await?;
     state.catalog_changed();
     Ok(Json(updated.into()))
-}
-
-/// A version as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionResponse {
-    pub id: Uuid,
-    pub model_id: Uuid,
-    pub version_string: String,
-    pub changelog: Option<String>,
-    pub hf_commit_sha: Option<String>,
-    pub pipeline_spec: Option<serde_json::Value>,
-    pub assets: Vec<Asset>,
-    pub published_at: DateTime<Utc>,
-    pub download_count: i64,
-    pub num_ratings: i64,
-    pub rating_avg: f64,
-    /// Total size of the version's assets in bytes.
-    pub total_size_bytes: i64,
-}
-
-impl From<ModelVersion> for VersionResponse {
-    fn from(v: ModelVersion) -> Self {
-        let total_size_bytes = v.assets.iter().filter_map(|a| a.file_size_bytes).sum();
-        VersionResponse {
-            id: v.id,
-            model_id: v.model_id,
-            version_string: v.version_string,
-            changelog: v.changelog,
-            hf_commit_sha: v.hf_commit_sha,
-            pipeline_spec: v.pipeline_spec,
-            assets: v.assets,
-            published_at: v.published_at,
-            download_count: v.download_count,
-            num_ratings: v.num_ratings,
-            rating_avg: v.rating_avg,
-            total_size_bytes,
-        }
-    }
-}
-
-/// A model's versions, newest first.
-#[utoipa::path(get, path = "/models/{id}/versions", tag = "models",
-    params(("id" = String, Path, description = "Model UUID or slug")),
-    responses((status = 200, body = Vec<VersionResponse>), (status = 404, body = ErrorBody)))]
-async fn list_versions(
-    State(state): State<AppState>,
-    _caller: Caller,
-    ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Vec<VersionResponse>>> {
-    let model = find_model(&state, &id).await?;
-    let versions = state.store.list_versions(model.id).await?;
-    Ok(Json(versions.into_iter().map(Into::into).collect()))
-}
-
-/// One version of a model.
-#[utoipa::path(get, path = "/models/{id}/versions/{version_id}", tag = "models",
-    params(
-        ("id" = String, Path, description = "Model UUID or slug"),
-        ("version_id" = Uuid, Path, description = "Version UUID"),
-    ),
-    responses(
-        (status = 200, body = VersionResponse),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-    ))]
-async fn get_version(
-    State(state): State<AppState>,
-    _caller: Caller,
-    ApiPath((id, version_id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<VersionResponse>> {
-    let version_id = Uuid::parse_str(&version_id)
-        .map_err(|_| ApiError::BadRequest("version_id must be a UUID".into()))?;
-    let model = find_model(&state, &id).await?;
-    let version = state
-        .store
-        .get_version(model.id, version_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("Version {version_id} not found")))?;
-    Ok(Json(version.into()))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateVersionRequest {
-    /// 1 to 100 characters, not only spaces; unique per model.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
-    version_string: String,
-    #[serde(default)]
-    changelog: Option<String>,
-    #[serde(default)]
-    pipeline_spec: Option<serde_json::Value>,
-    #[serde(default)]
-    assets: Vec<Asset>,
-}
-
-/// Publish a version (developers): on their own models, and on models mirrored from the Hub.
-#[utoipa::path(post, path = "/models/{id}/versions", tag = "models", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Model UUID or slug")),
-    request_body = CreateVersionRequest,
-    responses(
-        (status = 201, body = VersionResponse),
-        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody),
-    ))]
-async fn create_version(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiJson(req): ApiJson<CreateVersionRequest>,
-) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
-    let user = caller.developer()?;
-    let model = find_model(&state, &id).await?;
-    if model.author_id != user.id && !model.is_synced() && !user.is_admin {
-        return Err(ApiError::Forbidden(
-            "Versions can be added to your own models and to models mirrored from Hugging Face"
-                .into(),
-        ));
-    }
-    let version_string = req.version_string.trim().to_string();
-    if version_string.is_empty() || version_string.chars().count() > 100 {
-        return Err(ApiError::Unprocessable(
-            "version_string must be 1 to 100 characters".into(),
-        ));
-    }
-    if let Some(c) = &req.changelog {
-        check_text("changelog", c, MAX_TEXT)?;
-    }
-    if req
-        .pipeline_spec
-        .as_ref()
-        .is_some_and(|s| s.to_string().len() > 64 * 1024)
-    {
-        return Err(ApiError::Unprocessable(
-            "pipeline_spec must be at most 64 KiB".into(),
-        ));
-    }
-    if req.assets.len() > MAX_ASSETS {
-        return Err(ApiError::Unprocessable(format!(
-            "at most {MAX_ASSETS} assets are allowed"
-        )));
-    }
-    for a in &req.assets {
-        if a.asset_key.trim().is_empty() || a.asset_key.len() > 500 || a.asset_type.len() > 50 {
-            return Err(ApiError::Unprocessable(
-                "each asset needs an asset_key (at most 500 characters) and an asset_type".into(),
-            ));
-        }
-        check_url("source_url", &a.source_url)?;
-        if a.file_size_bytes.is_some_and(|s| s < 0) {
-            return Err(ApiError::Unprocessable(
-                "file_size_bytes must not be negative".into(),
-            ));
-        }
-    }
-    let version = state
-        .store
-        .create_version(&NewVersion {
-            model_id: model.id,
-            version_string,
-            changelog: req.changelog,
-            hf_commit_sha: None,
-            pipeline_spec: req.pipeline_spec,
-            assets: req.assets,
-            published_at: crate::domain::now(),
-            created_by: Some(user.id),
-        })
-        .await?;
-    state.catalog_changed();
-    Ok((StatusCode::CREATED, Json(version.into())))
 }

@@ -4,8 +4,14 @@
 //! a 429 waits exactly what the Hub says — within a bounded number of attempts and total wait.
 //! 401/403/404 are typed outcomes, not errors, and a 307 is followed and reported as a rename.
 
+mod config;
+mod error;
 pub mod ratelimit;
 pub mod wire;
+
+pub use config::{defaults, HubConfig};
+pub use error::HubError;
+use error::{expect_ok, redact, status_error, transport_error};
 
 use backon::{ExponentialBuilder, Retryable};
 use ratelimit::{parse_ratelimit, parse_retry_after, Pacer};
@@ -22,104 +28,6 @@ pub use wire::{HubModel, Sibling, SkippedEntry, TreeEntry};
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const MAX_REDIRECTS: usize = 5;
 const MAX_README_BYTES: usize = 1024 * 1024;
-
-/// How the client talks to the Hub.
-#[derive(Clone)]
-pub struct HubConfig {
-    pub endpoint: Url,
-    pub token: Option<SecretString>,
-    /// `None` disables the timeout (tests on a paused clock).
-    pub connect_timeout: Option<Duration>,
-    pub request_timeout: Option<Duration>,
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    /// The longest the client waits in total, over all retries of one request.
-    pub max_total_wait: Duration,
-    /// The first backoff delay; doubles up to `max_backoff`.
-    pub min_backoff: Duration,
-    pub max_backoff: Duration,
-    /// Below this many remaining requests in a window, requests are spread over the time left.
-    pub pacing_low_water: u64,
-    pub page_size: u32,
-}
-
-impl std::fmt::Debug for HubConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubConfig")
-            .field("endpoint", &self.endpoint.as_str())
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("max_retries", &self.max_retries)
-            .field("max_total_wait", &self.max_total_wait)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The defaults of [`HubConfig`] the command line (`config.rs`) shows and uses too; durations as it
-/// spells them (seconds).
-pub mod defaults {
-    pub const MAX_RETRIES: u64 = 5;
-    pub const TIMEOUT_SECS: &str = "60";
-    pub const MAX_WAIT_SECS: &str = "600";
-
-    /// A default spelled in seconds.
-    pub(crate) fn secs(value: &str) -> std::time::Duration {
-        std::time::Duration::from_secs(value.parse().expect("defaults are whole seconds"))
-    }
-}
-
-impl HubConfig {
-    pub fn new(endpoint: Url, token: Option<SecretString>) -> HubConfig {
-        HubConfig {
-            endpoint,
-            token,
-            connect_timeout: Some(Duration::from_secs(10)),
-            request_timeout: Some(defaults::secs(defaults::TIMEOUT_SECS)),
-            max_retries: defaults::MAX_RETRIES as usize,
-            max_total_wait: defaults::secs(defaults::MAX_WAIT_SECS),
-            min_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(8),
-            pacing_low_water: 50,
-            page_size: 1000,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
-pub enum HubError {
-    #[error("cannot reach the Hub: {0}")]
-    Transport(String),
-    #[error("the Hub did not answer in time")]
-    Timeout,
-    #[error("the Hub answered {status}: {message}")]
-    Status {
-        status: u16,
-        code: Option<String>,
-        message: String,
-        /// How long the Hub asked us to wait (429 with `RateLimit` r=0, or `Retry-After`).
-        wait: Option<Duration>,
-    },
-    #[error("unreadable answer from the Hub: {0}")]
-    Body(String),
-    #[error("bad redirect from the Hub: {0}")]
-    Redirect(String),
-}
-
-impl HubError {
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            HubError::Transport(_) | HubError::Timeout | HubError::Body(_) => true,
-            HubError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            HubError::Redirect(_) => false,
-        }
-    }
-
-    fn server_wait(&self) -> Option<Duration> {
-        match self {
-            HubError::Status { wait, .. } => *wait,
-            _ => None,
-        }
-    }
-}
 
 /// The answer about one repo.
 #[derive(Debug, Clone, PartialEq)]
@@ -600,84 +508,6 @@ impl HubClient {
 enum Step<T> {
     Done(RepoOutcome<T>),
     Redirect(Url),
-}
-
-/// A request that got no answer, said briefly: the host and the innermost cause ("huggingface.co: failed
-/// to lookup address information: …", "127.0.0.1:9000: Connection refused"), never the whole URL.
-fn transport_error(e: reqwest::Error) -> HubError {
-    if e.is_timeout() {
-        return HubError::Timeout;
-    }
-    let host = e.url().map(|u| {
-        let host = u.host_str().unwrap_or("?");
-        match u.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        }
-    });
-    let mut innermost = std::error::Error::source(&e);
-    while let Some(inner) = innermost.and_then(std::error::Error::source) {
-        innermost = Some(inner);
-    }
-    let cause = match innermost.map(ToString::to_string) {
-        Some(cause) => cause,
-        None => e.without_url().to_string(),
-    };
-    HubError::Transport(match host {
-        Some(host) => format!("{host}: {cause}"),
-        None => cause,
-    })
-}
-
-/// The URL without its query, for logs.
-fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.to_string()
-}
-
-/// An error for a non-success status, with the Hub's wait for 429s: `RateLimit` r=0 → t + 1 s, else
-/// `Retry-After`.
-fn status_error(raw: &Raw) -> HubError {
-    let header = |name| {
-        raw.headers
-            .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-    };
-    let message = header("x-error-message")
-        .map(str::to_string)
-        .or_else(|| {
-            serde_json::from_slice::<serde_json::Value>(&raw.body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        })
-        .unwrap_or_else(|| raw.status.canonical_reason().unwrap_or("error").to_string());
-    let wait = if raw.status == StatusCode::TOO_MANY_REQUESTS {
-        header("ratelimit")
-            .and_then(parse_ratelimit)
-            .filter(|l| l.remaining == 0)
-            .map(|l| Duration::from_secs(l.reset_secs + 1))
-            .or_else(|| {
-                header(RETRY_AFTER.as_str())
-                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
-            })
-    } else {
-        None
-    };
-    HubError::Status {
-        status: raw.status.as_u16(),
-        code: header("x-error-code").map(str::to_string),
-        message: message.chars().take(300).collect(),
-        wait,
-    }
-}
-
-fn expect_ok(raw: &Raw) -> Result<&Raw, HubError> {
-    if raw.status.is_success() {
-        Ok(raw)
-    } else {
-        Err(status_error(raw))
-    }
 }
 
 /// The `rel="next"` target of a `Link` header, resolved against the request URL.

@@ -5,6 +5,7 @@ mod support;
 mod api_auth;
 mod api_models;
 mod api_sync;
+mod architecture;
 mod cli;
 mod completeness;
 mod crash;

@@ -1,0 +1,65 @@
+//! How the client talks to the Hub: endpoint, token, timeouts, retries, pacing, and the defaults the
+//! command line shares.
+
+use super::*;
+
+/// How the client talks to the Hub.
+#[derive(Clone)]
+pub struct HubConfig {
+    pub endpoint: Url,
+    pub token: Option<SecretString>,
+    /// `None` disables the timeout (tests on a paused clock).
+    pub connect_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// The longest the client waits in total, over all retries of one request.
+    pub max_total_wait: Duration,
+    /// The first backoff delay; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Below this many remaining requests in a window, requests are spread over the time left.
+    pub pacing_low_water: u64,
+    pub page_size: u32,
+}
+
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("max_retries", &self.max_retries)
+            .field("max_total_wait", &self.max_total_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The defaults of [`HubConfig`] the command line (`config.rs`) shows and uses too; durations as it
+/// spells them (seconds).
+pub mod defaults {
+    pub const MAX_RETRIES: u64 = 5;
+    pub const TIMEOUT_SECS: &str = "60";
+    pub const MAX_WAIT_SECS: &str = "600";
+
+    /// A default spelled in seconds.
+    pub(crate) fn secs(value: &str) -> std::time::Duration {
+        std::time::Duration::from_secs(value.parse().expect("defaults are whole seconds"))
+    }
+}
+
+impl HubConfig {
+    pub fn new(endpoint: Url, token: Option<SecretString>) -> HubConfig {
+        HubConfig {
+            endpoint,
+            token,
+            connect_timeout: Some(Duration::from_secs(10)),
+            request_timeout: Some(defaults::secs(defaults::TIMEOUT_SECS)),
+            max_retries: defaults::MAX_RETRIES as usize,
+            max_total_wait: defaults::secs(defaults::MAX_WAIT_SECS),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+            pacing_low_water: 50,
+            page_size: 1000,
+        }
+    }
+}
