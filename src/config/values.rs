@@ -54,9 +54,6 @@ impl DatabaseUrl {
     pub fn expose(&self) -> &str {
         &self.0 .0
     }
-    pub fn is_postgres(&self) -> bool {
-        self.expose().starts_with("postgres")
-    }
 }
 
 impl FromStr for DatabaseUrl {

@@ -75,16 +75,6 @@ impl Store {
         Ok(Some(url))
     }
 
-    /// A version by id alone.
-    pub async fn get_version_by_id(&self, id: Uuid) -> StoreResult<Option<ModelVersion>> {
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = $1");
-        let row: Option<VersionRow> = on_backend!(self, |db| sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?);
-        Ok(row.map(Into::into))
-    }
-
     /// Versions of a model, newest first.
     pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {
         let sql = format!(
