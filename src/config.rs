@@ -176,8 +176,14 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "POCKET_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
-    /// Origins allowed by CORS, comma-separated (`*` for any). CORS is closed when empty.
-    #[arg(long, env = "POCKET_CORS_ORIGINS", value_delimiter = ',')]
+    /// Origins allowed by CORS, comma-separated (`*` for any); by default the portal's development
+    /// server. CORS is closed when set empty.
+    #[arg(
+        long,
+        env = "POCKET_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:5173,http://127.0.0.1:5173"
+    )]
     pub cors_origins: Vec<String>,
     /// Seconds before a request is answered with 408 (1 to 3600).
     #[arg(long = "request-timeout-secs", env = "POCKET_REQUEST_TIMEOUT_SECS", default_value = "30",

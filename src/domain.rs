@@ -158,6 +158,22 @@ impl LicenseType {
     }
 
     /// The licences whose `commercial_use` is `allowed`.
+    /// Permissive enough that the clients show no warning (CLIENTS.md §3.2 `is_commercial_safe`).
+    pub fn is_commercial_safe(self) -> bool {
+        use LicenseType::*;
+        matches!(
+            self,
+            Apache2 | Mit | Bsd | Bsd3Clause | Bsd3ClauseClear | Cc0
+        )
+    }
+
+    /// Copyleft or non-commercial: the clients warn before commercial use
+    /// (`requires_commercial_warning`).
+    pub fn requires_commercial_warning(self) -> bool {
+        use LicenseType::*;
+        matches!(self, Gpl3 | Agpl3 | CcByNc4 | CcByNcSa4 | CcByNcNd4)
+    }
+
     pub fn with_commercial_use(allowed: bool) -> Vec<LicenseType> {
         LicenseType::ALL
             .iter()
@@ -211,6 +227,34 @@ impl UpstreamStatus {
     /// same set as the store's `listed_status_sql!`.
     pub fn is_listed(status: Option<UpstreamStatus>) -> bool {
         status.is_none_or(|s| matches!(s, UpstreamStatus::Active | UpstreamStatus::Renamed))
+    }
+}
+
+string_enum!(
+    /// Whether the app can run a version, in the clients' words (CLIENTS.md §4.7): `verified` — its
+    /// pipeline spec ran on the real model file; `pending` — it has a spec not verified yet; `missing` —
+    /// no usable spec. The app lists only `verified` and `pending`.
+    VersionStatus {
+        Verified => "verified",
+        Pending => "pending",
+        Missing => "missing",
+    }
+);
+
+impl VersionStatus {
+    /// A status as a client sends it: the clients' words, or the reference backend's older
+    /// `supported` (= verified) and `unsupported` (= missing).
+    pub fn parse_lenient(s: &str) -> Result<VersionStatus, InvalidValue> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "supported" => Ok(VersionStatus::Verified),
+            "unsupported" => Ok(VersionStatus::Missing),
+            other => other.parse(),
+        }
+    }
+
+    /// The app can run it (the `supported_only` set).
+    pub fn is_usable(self) -> bool {
+        matches!(self, VersionStatus::Verified | VersionStatus::Pending)
     }
 }
 
@@ -416,6 +460,24 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_statuses_accept_the_legacy_words() {
+        assert_eq!(
+            VersionStatus::parse_lenient("supported").unwrap(),
+            VersionStatus::Verified
+        );
+        assert_eq!(
+            VersionStatus::parse_lenient("Unsupported").unwrap(),
+            VersionStatus::Missing
+        );
+        assert_eq!(
+            VersionStatus::parse_lenient("pending").unwrap(),
+            VersionStatus::Pending
+        );
+        assert!(VersionStatus::parse_lenient("maybe").is_err());
+        assert!(VersionStatus::Pending.is_usable() && !VersionStatus::Missing.is_usable());
+    }
 
     #[test]
     fn licence_normalisation_maps_known_aliases_and_unknowns() {

@@ -4,6 +4,7 @@
 //! directly. `ARCHITECTURE.md` maps the modules.
 
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -1,7 +1,7 @@
 //! Prometheus metrics: names, the one process-wide recorder, and the helpers that record what an operator
 //! alerts on — sync runs by trigger and status, their duration, the last success, skipped records and
 //! runs that held their removals back, models by upstream
-//! status, Hub requests / retries / 429s, HTTP requests by route and status with latency, notifications.
+//! status, optional-auth requests served as anonymous, Hub requests / retries / 429s, HTTP requests by route and status with latency, notifications.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -20,6 +20,7 @@ pub const HTTP_REQUESTS: &str = "pocket_http_requests_total";
 pub const HTTP_DURATION: &str = "pocket_http_request_duration_seconds";
 pub const NOTIFICATIONS: &str = "pocket_notifications_total";
 pub const WEBHOOK_EVENTS: &str = "pocket_hub_webhook_events_total";
+pub const AUTH_DEGRADED: &str = "pocket_auth_degraded_to_anonymous_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -93,6 +94,12 @@ pub fn hub_rate_limited() {
 pub fn notification(result: &'static str) {
     handle();
     metrics::counter!(NOTIFICATIONS, "result" => result).increment(1);
+}
+
+/// A request on an optional-auth route whose token could not be verified, served as anonymous.
+pub fn auth_degraded() {
+    handle();
+    metrics::counter!(AUTH_DEGRADED).increment(1);
 }
 
 pub fn webhook_event(result: &'static str) {

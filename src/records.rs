@@ -87,6 +87,21 @@ pub struct Model {
     pub upstream: Option<Upstream>,
     /// Total size of the newest version's assets.
     pub latest_version_size_bytes: Option<i64>,
+    /// Listed to everyone; a private model is seen by its author alone.
+    pub is_public: bool,
+    /// Its versions at a glance, kept up to date on every version write.
+    pub versions: VersionSummary,
+}
+
+/// A model's versions at a glance (the clients' `version_count`, `file_size_bytes`,
+/// `best_version_status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionSummary {
+    pub count: i64,
+    /// The largest main file among the versions ([`crate::assets::main_file_size`]), 0 without one.
+    pub largest_file_bytes: i64,
+    /// The best status among the versions (verified > pending > missing); `None` without versions.
+    pub best_status: Option<crate::domain::VersionStatus>,
 }
 
 impl Model {
@@ -114,6 +129,7 @@ pub struct NewModel {
     pub task: Option<String>,
     pub task_inferred: bool,
     pub upstream: Option<Upstream>,
+    pub is_public: bool,
 }
 
 /// A change to a model's user-editable fields; `None` leaves a field as it is.
@@ -190,11 +206,25 @@ pub struct ModelVersion {
     pub num_ratings: i64,
     pub rating_avg: f64,
     pub created_by: Option<Uuid>,
+    /// Whether the app can run it (CLIENTS.md §4.7).
+    pub status: crate::domain::VersionStatus,
+    /// Why it cannot run, in words a person understands.
+    pub unsupported_reason: Option<String>,
+    pub pipeline_updated_at: Option<DateTime<Utc>>,
 }
 
 impl NewVersion {
     pub fn total_size_bytes(&self) -> i64 {
         self.assets.iter().filter_map(|a| a.file_size_bytes).sum()
+    }
+
+    /// A new version is `pending` with a pipeline spec (not verified yet) and `missing` without one.
+    pub fn status(&self) -> crate::domain::VersionStatus {
+        if self.pipeline_spec.is_some() {
+            crate::domain::VersionStatus::Pending
+        } else {
+            crate::domain::VersionStatus::Missing
+        }
     }
 }
 

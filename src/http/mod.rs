@@ -11,6 +11,7 @@ mod models;
 mod search;
 mod sync;
 mod users;
+mod v1;
 mod versions;
 mod webhooks;
 
@@ -188,6 +189,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::router())
         .merge(downloads::router())
         .merge(search::router())
+        .nest("/api/v1", v1::router())
         .split_for_parts();
     let (long, long_doc) = sync::long_router().split_for_parts();
     openapi.merge(long_doc);
@@ -261,7 +263,8 @@ async fn track_metrics(
     res
 }
 
-/// CORS is closed unless origins are configured; `*` opens it to any origin.
+/// CORS for the configured origins (by default the portal's local development server); `*` opens it
+/// to any origin, an empty list closes it.
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<&str> = origins
         .iter()

@@ -185,7 +185,7 @@ async fn list_models(
     Ok(page.into_response())
 }
 
-fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
+pub(super) fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
     serde_json::to_vec(value)
         .map(Into::into)
         .map_err(|e| ApiError::Internal(e.into()))
@@ -194,8 +194,8 @@ fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
 /// A `GET /models` or `GET /models/{id}` answer as the page cache keeps it.
 #[derive(Clone)]
 pub struct CachedPage {
-    headers: HeaderMap,
-    body: bytes::Bytes,
+    pub(super) headers: HeaderMap,
+    pub(super) body: bytes::Bytes,
 }
 
 impl IntoResponse for CachedPage {
@@ -264,6 +264,9 @@ pub(super) async fn list_page(
         limit: limit as u32,
         after,
         skip_count: true,
+        offset: 0,
+        visibility: crate::store::Visibility::Everything,
+        supported_only: false,
     };
     // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
     // filter combination (X-Total-Count may lag writes by that much), and concurrent misses count once.
@@ -472,6 +475,7 @@ async fn create_model(
             task: req.task,
             task_inferred: false,
             upstream: None,
+            is_public: true,
         })
         .await?;
     state.catalog_changed();

@@ -118,6 +118,22 @@ pub struct ModelQuery {
     pub skip_count: bool,
     pub limit: u32,
     pub after: Option<Keyset>,
+    /// Rows to skip before the page (the clients' `skip`; keyset cursors are the fast way to page).
+    pub offset: u32,
+    /// Whose private models are listed besides the public ones.
+    pub visibility: Visibility,
+    /// Only models with a version the app can run (`best_version_status` verified or pending).
+    pub supported_only: bool,
+}
+
+/// Which models a listing may show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every model, private ones too (the root dialect, which has no private models).
+    #[default]
+    Everything,
+    /// Public models, and the private models of this author when there is one (CLIENTS.md §1.2).
+    PublicAnd(Option<Uuid>),
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +223,19 @@ impl ListSql {
             sql.filter
                 .push_str(&format!(" AND license_type IN ({})", names.join(", ")));
         }
+        match q.visibility {
+            Visibility::Everything => {}
+            Visibility::PublicAnd(None) => sql.filter.push_str(" AND is_public = TRUE"),
+            Visibility::PublicAnd(Some(author)) => {
+                let n = sql.bind(Param::Uuid(author));
+                sql.filter
+                    .push_str(&format!(" AND (is_public = TRUE OR author_id = ${n})"));
+            }
+        }
+        if q.supported_only {
+            sql.filter
+                .push_str(" AND best_version_status IN ('verified', 'pending')");
+        }
         let words = q.q.as_deref().map(search_words).unwrap_or_default();
         if !words.is_empty() {
             let n = sql.bind(Param::Text(dialect.search_query(&words)));
@@ -253,8 +282,13 @@ impl ListSql {
             filter.push_str(&format!(" AND ({col}, id) {cmp} (${v}, ${i})"));
         }
         let limit = self.bind(Param::Int(i64::from(q.limit) + 1));
+        let offset = if q.offset > 0 {
+            format!(" OFFSET ${}", self.bind(Param::Int(i64::from(q.offset))))
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT {} FROM ml_models{filter} ORDER BY {col} {dir}, id {dir} LIMIT ${limit}",
+            "SELECT {} FROM ml_models{filter} ORDER BY {col} {dir}, id {dir} LIMIT ${limit}{offset}",
             super::models::MODEL_COLUMNS
         );
         (sql, self.params)

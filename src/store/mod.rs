@@ -26,7 +26,7 @@ mod versions;
 
 pub use error::{constraint, StoreError, StoreResult};
 pub use listing::{
-    search_words, Keyset, ModelPage, ModelQuery, SortKey, SortValue, MAX_SEARCH_WORDS,
+    search_words, Keyset, ModelPage, ModelQuery, SortKey, SortValue, Visibility, MAX_SEARCH_WORDS,
 };
 pub use owner_lock::OwnerLock;
 pub use postgres::PgStore;

@@ -12,7 +12,8 @@ pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, l
     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, total_download_count, \
     rating_weighted_avg, total_ratings, created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, \
     hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-    latest_version_size_bytes, task_inferred, sync_digest";
+    latest_version_size_bytes, task_inferred, sync_digest, is_public, version_count, largest_file_bytes, \
+    best_version_status";
 
 impl Store {
     /// Inserts a model under the first free slug of its candidates.
@@ -154,8 +155,8 @@ pub(super) async fn insert_model(tx: &mut Tx, new: &NewModel) -> StoreResult<Mod
          origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
          created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
          hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-         search_text, task_inferred) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+         search_text, task_inferred, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
          ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}"
     );
     let now = crate::domain::now();
@@ -188,6 +189,7 @@ pub(super) async fn insert_model(tx: &mut Tx, new: &NewModel) -> StoreResult<Mod
             .bind(up.and_then(|u| u.synced_at))
             .bind(&search)
             .bind(new.task_inferred)
+            .bind(new.is_public)
             .fetch_optional(&mut *conn)
             .await?);
         if let Some(row) = row {

@@ -114,6 +114,10 @@ pub(super) struct ModelRow {
     synced_at: Option<DateTime<Utc>>,
     latest_version_size_bytes: Option<i64>,
     sync_digest: Option<i64>,
+    is_public: bool,
+    version_count: i64,
+    largest_file_bytes: i64,
+    best_version_status: Option<String>,
 }
 
 fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
@@ -166,6 +170,16 @@ impl TryFrom<ModelRow> for Model {
             updated_at: r.updated_at,
             upstream,
             latest_version_size_bytes: r.latest_version_size_bytes,
+            is_public: r.is_public,
+            versions: VersionSummary {
+                count: r.version_count,
+                largest_file_bytes: r.largest_file_bytes,
+                best_status: r
+                    .best_version_status
+                    .as_deref()
+                    .map(|s| parse(s, "version status"))
+                    .transpose()?,
+            },
         })
     }
 }
@@ -184,11 +198,18 @@ pub(super) struct VersionRow {
     num_ratings: i64,
     rating_avg: f64,
     created_by: Option<Uuid>,
+    status: String,
+    unsupported_reason: Option<String>,
+    pipeline_updated_at: Option<DateTime<Utc>>,
 }
 
-impl From<VersionRow> for ModelVersion {
-    fn from(r: VersionRow) -> Self {
-        ModelVersion {
+impl TryFrom<VersionRow> for ModelVersion {
+    type Error = StoreError;
+    fn try_from(r: VersionRow) -> Result<Self, StoreError> {
+        Ok(ModelVersion {
+            status: parse(&r.status, "version status")?,
+            unsupported_reason: r.unsupported_reason,
+            pipeline_updated_at: r.pipeline_updated_at,
             id: r.id,
             model_id: r.model_id,
             version_string: r.version_string,
@@ -201,7 +222,7 @@ impl From<VersionRow> for ModelVersion {
             num_ratings: r.num_ratings,
             rating_avg: r.rating_avg,
             created_by: r.created_by,
-        }
+        })
     }
 }
 

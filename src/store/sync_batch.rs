@@ -4,7 +4,7 @@
 
 use super::models::insert_model;
 use super::runs::{check_fence, write_counts};
-use super::versions::refresh_latest_size;
+use super::versions::refresh_model_summary;
 use super::{
     listed_status_sql, on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx,
 };
@@ -116,7 +116,7 @@ impl Store {
         let mut versions_created = 0i64;
         for v in batch.versions {
             if insert_version(&mut tx, v).await? {
-                refresh_latest_size(&mut tx, v.model_id).await?;
+                refresh_model_summary(&mut tx, v.model_id).await?;
                 versions_created += 1;
                 rows += 2;
             }
@@ -240,6 +240,7 @@ fn new_mirrored_model(w: &SyncWrite, author_id: Uuid) -> NewModel {
         task: w.task.clone(),
         task_inferred: w.task_inferred,
         upstream: Some(w.upstream.clone()),
+        is_public: true,
     }
 }
 
@@ -306,8 +307,9 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     let n = &v.version;
     let done = on_tx!(tx, |conn| sqlx::query(
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
-         hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
+         hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
+         pipeline_updated_at, main_file_bytes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"
     )
     .bind(Uuid::now_v7())
     .bind(v.model_id)
@@ -319,6 +321,9 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     .bind(n.published_at)
     .bind(n.created_by)
     .bind(n.total_size_bytes())
+    .bind(n.status().as_str())
+    .bind(n.pipeline_spec.as_ref().map(|_| n.published_at))
+    .bind(crate::assets::main_file_size(&n.assets))
     .execute(&mut *conn)
     .await?
     .rows_affected());

@@ -8,14 +8,16 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
-    pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by";
+    pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by, status, \
+    unsupported_reason, pipeline_updated_at";
 
 impl Store {
     pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
         let sql = format!(
             "INSERT INTO model_versions (id, model_id, version_string, changelog, \
-             hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {VERSION_COLUMNS}"
+             hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
+             pipeline_updated_at, main_file_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {VERSION_COLUMNS}"
         );
         let mut tx = self.begin().await?;
         let row: VersionRow = on_tx!(tx, |conn| sqlx::query_as(&sql)
@@ -29,11 +31,14 @@ impl Store {
             .bind(new.published_at)
             .bind(new.created_by)
             .bind(new.total_size_bytes())
+            .bind(new.status().as_str())
+            .bind(new.pipeline_spec.as_ref().map(|_| new.published_at))
+            .bind(crate::assets::main_file_size(&new.assets))
             .fetch_one(&mut *conn)
             .await?);
-        refresh_latest_size(&mut tx, new.model_id).await?;
+        refresh_model_summary(&mut tx, new.model_id).await?;
         tx.commit().await?;
-        Ok(row.into())
+        row.try_into()
     }
 
     /// Counts one download of an asset on its version and its model, atomically (increments in the
@@ -75,6 +80,16 @@ impl Store {
         Ok(Some(url))
     }
 
+    /// A version by id alone.
+    pub async fn get_version_by_id(&self, id: Uuid) -> StoreResult<Option<ModelVersion>> {
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE id = $1");
+        let row: Option<VersionRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
+        row.map(TryInto::try_into).transpose()
+    }
+
     /// Versions of a model, newest first.
     pub async fn list_versions(&self, model_id: Uuid) -> StoreResult<Vec<ModelVersion>> {
         let sql = format!(
@@ -85,7 +100,7 @@ impl Store {
             .bind(model_id)
             .fetch_all(&db.pool)
             .await?);
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     pub async fn get_version(&self, model_id: Uuid, id: Uuid) -> StoreResult<Option<ModelVersion>> {
@@ -96,7 +111,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&db.pool)
             .await?);
-        Ok(row.map(Into::into))
+        row.map(TryInto::try_into).transpose()
     }
 
     /// `(object id, commit sha)` of the synced versions of the models with these object ids.
@@ -121,10 +136,18 @@ impl Store {
     }
 }
 
-/// Copies the newest version's total size onto its model.
-pub(super) async fn refresh_latest_size(tx: &mut Tx, model_id: Uuid) -> StoreResult<()> {
-    let sql = "UPDATE ml_models SET latest_version_size_bytes = (SELECT v.total_size_bytes \
-         FROM model_versions v WHERE v.model_id = $1 ORDER BY v.published_at DESC, v.id DESC LIMIT 1) \
+/// Copies the summary of a model's versions onto it: the newest version's total size, the number of
+/// versions, the largest main file, the best status (verified > pending > missing). Run in every
+/// transaction that writes a version, so reads never compute it.
+pub(super) async fn refresh_model_summary(tx: &mut Tx, model_id: Uuid) -> StoreResult<()> {
+    let sql = "UPDATE ml_models SET \
+         latest_version_size_bytes = (SELECT v.total_size_bytes FROM model_versions v \
+           WHERE v.model_id = $1 ORDER BY v.published_at DESC, v.id DESC LIMIT 1), \
+         version_count = (SELECT COUNT(*) FROM model_versions v WHERE v.model_id = $1), \
+         largest_file_bytes = COALESCE((SELECT MAX(v.main_file_bytes) FROM model_versions v \
+           WHERE v.model_id = $1), 0), \
+         best_version_status = (SELECT v.status FROM model_versions v WHERE v.model_id = $1 \
+           ORDER BY CASE v.status WHEN 'verified' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END LIMIT 1) \
          WHERE id = $1";
     on_tx!(tx, |conn| sqlx::query(sql)
         .bind(model_id)

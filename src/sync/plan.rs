@@ -224,6 +224,8 @@ pub(crate) mod tests {
             updated_at: crate::domain::now(),
             upstream: Some(w.upstream),
             latest_version_size_bytes: None,
+            is_public: true,
+            versions: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ mod api_models;
 mod api_sync;
 mod architecture;
 mod cli;
+mod clients;
 mod completeness;
 mod crash;
 mod dashboard;

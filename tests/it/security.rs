@@ -1,4 +1,4 @@
-//! Security properties: tokens hashed at rest, throttled failed authentication, CORS closed by default,
+//! Security properties: tokens hashed at rest, throttled failed authentication, CORS open only to the portal's development origins by default,
 //! and no secret in any log line of a real process.
 
 use crate::support::{post_sync, run_cli, Backend, Role, Served, SimHandle, TestApp, TestDb};
@@ -87,21 +87,43 @@ async fn repeated_failed_authentication_is_throttled_per_client() {
 }
 
 #[tokio::test]
-async fn cors_is_closed_unless_origins_are_configured() {
-    fn preflight(
-        app: &TestApp,
-    ) -> impl std::future::Future<Output = crate::support::TestResponse> + '_ {
+async fn cors_allows_the_portals_dev_origins_by_default_and_others_only_when_configured() {
+    fn preflight<'a>(
+        app: &'a TestApp,
+        origin: &str,
+    ) -> impl std::future::Future<Output = crate::support::TestResponse> + 'a {
         let req = Request::builder()
             .method("OPTIONS")
-            .uri("/models")
-            .header("origin", "https://portal.example")
-            .header("access-control-request-method", "GET")
+            .uri("/api/v1/models")
+            .header("origin", origin)
+            .header("access-control-request-method", "DELETE")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
             .body(Body::empty())
             .unwrap();
         app.raw(req)
     }
-    let closed = TestApp::new(Backend::Sqlite).await;
-    assert!(preflight(&closed)
+    let default = TestApp::new(Backend::Sqlite).await;
+    for origin in ["http://localhost:5173", "http://127.0.0.1:5173"] {
+        let res = preflight(&default, origin).await;
+        assert!(res.status.is_success(), "{}", res.status);
+        assert_eq!(res.header("access-control-allow-origin"), Some(origin));
+        let methods = res
+            .header("access-control-allow-methods")
+            .unwrap()
+            .to_string();
+        for m in ["GET", "POST", "PATCH", "DELETE"] {
+            assert!(methods.contains(m), "{methods}");
+        }
+        let headers = res
+            .header("access-control-allow-headers")
+            .unwrap()
+            .to_lowercase();
+        assert!(headers.contains("authorization") && headers.contains("content-type"));
+    }
+    assert!(preflight(&default, "https://portal.example")
         .await
         .header("access-control-allow-origin")
         .is_none());
@@ -111,9 +133,23 @@ async fn cors_is_closed_unless_origins_are_configured() {
     };
     let open = TestApp::with_config(Backend::Sqlite, config).await;
     assert_eq!(
-        preflight(&open).await.header("access-control-allow-origin"),
+        preflight(&open, "https://portal.example")
+            .await
+            .header("access-control-allow-origin"),
         Some("https://portal.example")
     );
+    let closed = TestApp::with_config(
+        Backend::Sqlite,
+        ServeArgs {
+            cors_origins: vec![String::new()],
+            ..ServeArgs::default()
+        },
+    )
+    .await;
+    assert!(preflight(&closed, "http://localhost:5173")
+        .await
+        .header("access-control-allow-origin")
+        .is_none());
 }
 
 /// A real process with every secret in use, at debug level: no log line carries any of them.

@@ -58,6 +58,7 @@ pub fn new_model(author: Uuid, name: &str) -> NewModel {
         task: Some("image-classification".into()),
         task_inferred: false,
         upstream: None,
+        is_public: true,
     }
 }
 

@@ -1,0 +1,243 @@
+//! Browsing and downloading in the clients' dialect (CLIENTS.md R1, R2, R5, R7, R10; flows F1, F2):
+//! the catalog the portal lists whole and the app filters to what it can run, a model's versions with
+//! the six asset pointers, and the download redirect.
+
+use super::{ClientModel, ClientVersion, Viewer};
+use crate::assets::{self, AssetPointers};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::models::{json_body, CachedPage};
+use crate::http::{ApiPath, ApiQuery, AppState};
+use crate::records::Model;
+use crate::store::{ModelQuery, SortKey, Visibility};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Deserializer};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_models))
+        .routes(routes!(get_model))
+        .routes(routes!(list_versions))
+        .routes(routes!(get_version))
+        .routes(routes!(download))
+}
+
+/// The portal never pages: one answer holds this many models unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: u32 = 1000;
+pub const MAX_LIMIT: u32 = 10_000;
+
+/// A query flag as the clients send it (`true` / `false`, any case, or 1 / 0).
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let raw: Option<String> = Option::deserialize(d)?;
+    raw.map(|v| match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "expected true or false, not '{other}'"
+        ))),
+    })
+    .transpose()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Models to skip (default 0).
+    skip: Option<u32>,
+    /// Models in the answer, 1 to 10,000 (default 1,000: the portal never pages).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u32>,
+    /// Exact task, e.g. `image-classification`.
+    task: Option<String>,
+    /// Only models with a version the app can run (`verified` or `pending`).
+    #[serde(default, deserialize_with = "flag")]
+    #[param(value_type = Option<bool>)]
+    supported_only: Option<bool>,
+    /// Only this author's models (a Supabase user id).
+    author_id: Option<String>,
+}
+
+/// List models: public ones, and the caller's own private ones; most downloaded first. Unknown query
+/// parameters are ignored.
+#[utoipa::path(get, path = "/models", tag = "clients (/api/v1)", operation_id = "v1_list_models",
+    params(ListParams),
+    responses((status = 200, body = Vec<ClientModel>), (status = 422, body = ErrorBody)))]
+async fn list_models(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    OriginalUri(uri): OriginalUri,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Response> {
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Unprocessable(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let author_id = p
+        .author_id
+        .as_deref()
+        .map(|a| {
+            Uuid::parse_str(a.trim())
+                .map_err(|_| ApiError::Unprocessable("author_id must be a UUID".into()))
+        })
+        .transpose()?;
+    let query = ModelQuery {
+        task: p.task.filter(|t| !t.trim().is_empty()),
+        author_id,
+        sort: SortKey::Downloads,
+        include_removed: true,
+        limit,
+        offset: p.skip.unwrap_or(0),
+        skip_count: true,
+        visibility: Visibility::PublicAnd(viewer.id()),
+        supported_only: p.supported_only.unwrap_or(false),
+        ..ModelQuery::default()
+    };
+    // What a viewer sees depends on who they are: the cache keys on both.
+    let key = format!("v1|{:?}|{uri}", viewer.id());
+    let page = state
+        .pages
+        .get_or_fill(&key, async {
+            let page = state.store.list_models(&query).await?;
+            let items: Vec<ClientModel> = page.items.into_iter().map(Into::into).collect();
+            Ok::<_, ApiError>(CachedPage {
+                headers: HeaderMap::new(),
+                body: json_body(&items)?,
+            })
+        })
+        .await?;
+    Ok(page.into_response())
+}
+
+fn parse_id(raw: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Unprocessable(format!("{what} must be a UUID")))
+}
+
+/// The model with this id if the viewer may see it.
+async fn visible_model(state: &AppState, viewer: &Viewer, id: Uuid) -> ApiResult<Option<Model>> {
+    Ok(state.store.get_model(id).await?.filter(|m| viewer.sees(m)))
+}
+
+/// One model.
+#[utoipa::path(get, path = "/models/{model_id}", tag = "clients (/api/v1)", operation_id = "v1_get_model",
+    params(("model_id" = Uuid, Path, description = "Model id")),
+    responses((status = 200, body = ClientModel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_model(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(model_id): ApiPath<String>,
+) -> ApiResult<Json<ClientModel>> {
+    let id = parse_id(&model_id, "model_id")?;
+    let model = visible_model(&state, &viewer, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
+    Ok(Json(model.into()))
+}
+
+/// A model's versions, oldest first.
+#[utoipa::path(get, path = "/models/{model_id}/versions", tag = "clients (/api/v1)",
+    operation_id = "v1_list_versions",
+    params(("model_id" = Uuid, Path, description = "Model id")),
+    responses((status = 200, body = Vec<ClientVersion>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_versions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(model_id): ApiPath<String>,
+) -> ApiResult<Json<Vec<ClientVersion>>> {
+    let id = parse_id(&model_id, "model_id")?;
+    let model = visible_model(&state, &viewer, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
+    let mut versions = state.store.list_versions(model.id).await?;
+    versions.reverse();
+    Ok(Json(
+        versions
+            .into_iter()
+            .map(|v| ClientVersion::new(v, model.license_type))
+            .collect(),
+    ))
+}
+
+/// A version and its model, if the viewer may see the model.
+async fn visible_version(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> ApiResult<Option<(crate::records::ModelVersion, Model)>> {
+    let Some(version) = state.store.get_version_by_id(id).await? else {
+        return Ok(None);
+    };
+    Ok(visible_model(state, viewer, version.model_id)
+        .await?
+        .map(|m| (version, m)))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/versions/{version_id}", tag = "clients (/api/v1)", operation_id = "v1_get_version",
+    params(("version_id" = Uuid, Path, description = "Version id")),
+    responses((status = 200, body = ClientVersion), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_version(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(version_id): ApiPath<String>,
+) -> ApiResult<Json<ClientVersion>> {
+    let id = parse_id(&version_id, "version_id")?;
+    let (version, model) = visible_version(&state, &viewer, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
+    Ok(Json(ClientVersion::new(version, model.license_type)))
+}
+
+/// Download one of a version's six assets: 307 to the file. Only `tflite` counts a download (on the
+/// version and its model).
+#[utoipa::path(get, path = "/versions/{version_id}/download/{asset_key}", tag = "clients (/api/v1)",
+    operation_id = "v1_download",
+    params(
+        ("version_id" = Uuid, Path, description = "Version id"),
+        ("asset_key" = String, Path, description = "`tflite`, `litert_lm`, `labels`, `tokenizer`, `vocab` or `anchors`"),
+    ),
+    responses(
+        (status = 307, description = "Redirect to the file", headers(("Location" = String))),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn download(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath((version_id, asset_key)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    let id = parse_id(&version_id, "version_id")?;
+    let (version, _) = visible_version(&state, &viewer, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    let not_found = || {
+        let key: String = asset_key.chars().take(64).collect();
+        ApiError::NotFound(format!("Asset '{key}' not found for this version."))
+    };
+    let pointers = AssetPointers::from_assets(&version.assets);
+    let url = pointers.get(&asset_key).ok_or_else(not_found)?.to_string();
+    if asset_key == "tflite" {
+        // Counted on the stored asset the pointer names.
+        let stored = version
+            .assets
+            .iter()
+            .find(|a| a.source_url == url)
+            .or_else(|| assets::main_file(&version.assets))
+            .map(|a| a.asset_key.clone());
+        if let Some(stored) = stored {
+            state.store.count_download(version.id, &stored).await?;
+        }
+    }
+    let location = HeaderValue::from_str(&url)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("asset URL is not a header value")))?;
+    Ok((
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response())
+}

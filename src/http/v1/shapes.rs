@@ -1,0 +1,176 @@
+//! The `/api/v1` response shapes, field for field as CLIENTS.md §3 gives them: what the Flutter app
+//! decodes strictly (no null where it needs a value) and the portal reads.
+
+use crate::assets::{self, AssetPointers};
+use crate::domain::{Category, LicenseType, VersionStatus};
+use crate::records::{Model, ModelVersion};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// One fixed timestamp format: the app sorts `created_at` by string comparison (CLIENTS.md §1.1).
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A model (`MLModelRead`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientModel {
+    pub id: Uuid,
+    /// The publishing user (a Supabase user id); mirrored models belong to the sync's system user.
+    pub author_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// Never null.
+    pub description: String,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub task: Option<String>,
+    /// `owner/repo` of a model mirrored from (or published from) the Hugging Face Hub.
+    pub hf_model_id: Option<String>,
+    pub is_verified_official: bool,
+    pub is_public: bool,
+    pub license_type: LicenseType,
+    pub total_download_count: i64,
+    pub total_ratings: i64,
+    pub rating_weighted_avg: f64,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// Number of versions, whatever their status.
+    pub version_count: i64,
+    /// The largest main file among the versions, 0 without versions.
+    pub file_size_bytes: i64,
+    /// The best status among the versions (verified > pending > missing); null without versions.
+    pub best_version_status: Option<VersionStatus>,
+}
+
+impl From<Model> for ClientModel {
+    fn from(m: Model) -> Self {
+        ClientModel {
+            id: m.id,
+            author_id: m.author_id,
+            name: m.name,
+            slug: m.slug,
+            description: m.description,
+            category: m.category,
+            tags: m.tags,
+            task: m.task,
+            hf_model_id: m.hf_model_id,
+            is_verified_official: m.is_verified_official,
+            is_public: m.is_public,
+            license_type: m.license_type,
+            total_download_count: m.total_download_count,
+            total_ratings: m.total_ratings,
+            rating_weighted_avg: m.rating_weighted_avg,
+            created_at: m.created_at,
+            version_count: m.versions.count,
+            file_size_bytes: m.versions.largest_file_bytes,
+            best_version_status: m.versions.best_status,
+        }
+    }
+}
+
+/// The six asset pointers, each always present; `tflite` is always a string.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientAssets {
+    /// The main file the app downloads; for an LLM-only repo its `.task`/`.litertlm` bundle. An empty
+    /// string only on a version without any model file, which is then `missing`.
+    pub tflite: String,
+    pub litert_lm: Option<String>,
+    pub labels: Option<String>,
+    pub tokenizer: Option<String>,
+    pub vocab: Option<String>,
+    pub anchors: Option<String>,
+}
+
+impl From<AssetPointers> for ClientAssets {
+    fn from(p: AssetPointers) -> Self {
+        ClientAssets {
+            tflite: p.tflite.unwrap_or_default(),
+            litert_lm: p.litert_lm,
+            labels: p.labels,
+            tokenizer: p.tokenizer,
+            vocab: p.vocab,
+            anchors: p.anchors,
+        }
+    }
+}
+
+/// A version (`ModelVersionRead`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientVersion {
+    pub id: Uuid,
+    pub model_id: Uuid,
+    pub version_name: String,
+    /// The Hub commit of a mirrored version; what the publisher sent otherwise. Never null.
+    pub commit_sha: String,
+    pub is_hosted_by_us: bool,
+    pub assets: ClientAssets,
+    pub license_type: LicenseType,
+    pub is_commercial_safe: bool,
+    pub requires_commercial_warning: bool,
+    /// The main file's size: what the app checks free space against.
+    pub file_size_bytes: i64,
+    /// `verified` and `pending` are runnable in the app; `missing` is not.
+    pub status: VersionStatus,
+    pub unsupported_reason: Option<String>,
+    pub changelog: Option<String>,
+    pub pipeline_spec: Option<serde_json::Value>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub pipeline_updated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub published_at: DateTime<Utc>,
+    pub download_count: i64,
+    pub num_ratings: i64,
+    pub rating_avg: f64,
+}
+
+impl ClientVersion {
+    /// The version as the clients see it; the licence is its model's.
+    pub fn new(v: ModelVersion, license: LicenseType) -> ClientVersion {
+        let pointers = AssetPointers::from_assets(&v.assets);
+        let main = assets::main_file(&v.assets);
+        // A version without a model file cannot run, whatever was stored.
+        let (status, unsupported_reason) = if pointers.tflite.is_none() {
+            let why = "the version has no model file (.tflite, .litertlm or .task)";
+            (
+                VersionStatus::Missing,
+                v.unsupported_reason.or_else(|| Some(why.to_string())),
+            )
+        } else {
+            (v.status, v.unsupported_reason)
+        };
+        ClientVersion {
+            id: v.id,
+            model_id: v.model_id,
+            version_name: v.version_string,
+            commit_sha: v.hf_commit_sha.unwrap_or_default(),
+            is_hosted_by_us: main.is_some_and(|a| a.is_hosted_by_us),
+            file_size_bytes: assets::main_file_size(&v.assets),
+            assets: pointers.into(),
+            license_type: license,
+            is_commercial_safe: license.is_commercial_safe(),
+            requires_commercial_warning: license.requires_commercial_warning(),
+            status,
+            unsupported_reason,
+            changelog: v.changelog,
+            pipeline_spec: v.pipeline_spec,
+            pipeline_updated_at: v.pipeline_updated_at,
+            published_at: v.published_at,
+            download_count: v.download_count,
+            num_ratings: v.num_ratings,
+            rating_avg: v.rating_avg,
+        }
+    }
+}
