@@ -189,7 +189,7 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::router())
         .merge(downloads::router())
         .merge(search::router())
-        .nest("/api/v1", v1::router())
+        .nest("/api/v1", v1::router().merge(search::v1_router()))
         .split_for_parts();
     let (long, long_doc) = sync::long_router().split_for_parts();
     openapi.merge(long_doc);

@@ -3,7 +3,6 @@
 //! requests; the Hub client paces itself within the rate limit.
 
 use super::{ApiQuery, AppState};
-use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::sync::versions::has_model_file;
 use axum::extract::State;
@@ -18,6 +17,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search_hub))
 }
 
+/// The same search in the clients' dialect (`/api/v1/search/huggingface`): the same answer.
+pub fn v1_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search_hub_v1))
+}
+
 const TTL: Duration = Duration::from_secs(60);
 const SEARCH_DEADLINE: Duration = Duration::from_secs(10);
 const MAX_ENTRIES: usize = 512;
@@ -30,7 +34,12 @@ const EXPAND: &[&str] = &[
     "siblings",
     "tags",
     "private",
+    "pipeline_tag",
+    "cardData",
 ];
+
+/// The description of a repo whose card says nothing (the clients show it as is; never empty).
+const NO_DESCRIPTION: &str = "TFLite model from Hugging Face";
 
 /// Recent Hub answers by normalised query: [`TTL`], at most [`MAX_ENTRIES`].
 pub type SearchCache = super::cache::TtlCache<Vec<HubHit>>;
@@ -51,9 +60,21 @@ pub struct SearchParams {
     limit: Option<usize>,
 }
 
+/// The answer: `{"results": [...]}`, as the portal's search modal and the original backend read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub results: Vec<HubHit>,
+}
+
 /// A Hub repo with LiteRT files.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HubHit {
+    /// `owner/repo`.
+    pub id: String,
+    /// The model card's summary or description; never empty.
+    pub description: String,
+    pub tags: Vec<String>,
+    pub pipeline_tag: Option<String>,
     pub repo_id: String,
     pub author: Option<String>,
     pub library_name: Option<String>,
@@ -69,24 +90,46 @@ pub struct HubHit {
     object_id: String,
 }
 
-/// Search the Hub for LiteRT repos (signed-in users). Upstream trouble is a 502 or 503 with a clear
-/// detail.
-#[utoipa::path(get, path = "/search/huggingface", tag = "sync", security(("bearer" = [])), params(SearchParams),
+/// Search the Hub for LiteRT repos (public; answers are cached a minute per query). Upstream trouble
+/// is a 502 or 503 with a clear detail.
+#[utoipa::path(get, path = "/search/huggingface", tag = "sync", params(SearchParams),
     responses(
-        (status = 200, body = Vec<HubHit>),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 200, body = SearchResponse),
+        (status = 400, body = ErrorBody),
         (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
 async fn search_hub(
     State(state): State<AppState>,
-    caller: Caller,
     ApiQuery(p): ApiQuery<SearchParams>,
-) -> ApiResult<Json<Vec<HubHit>>> {
-    caller.user()?;
+) -> ApiResult<Json<SearchResponse>> {
+    search(&state, p).await.map(Json)
+}
+
+/// Search the Hub for LiteRT repos, as `GET /search/huggingface` (the clients' dialect).
+#[utoipa::path(get, path = "/search/huggingface", tag = "clients (/api/v1)",
+    operation_id = "v1_search_huggingface", params(SearchParams),
+    responses(
+        (status = 200, body = SearchResponse),
+        (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn search_hub_v1(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<Json<SearchResponse>> {
+    search(&state, p).await.map(Json)
+}
+
+async fn search(state: &AppState, p: SearchParams) -> ApiResult<SearchResponse> {
     let query = p.query.trim().to_lowercase();
-    if query.chars().count() < 2 || query.chars().count() > 100 {
+    if query.chars().count() < 2 {
         return Err(ApiError::BadRequest(
-            "query must be 2 to 100 characters".into(),
+            "Query must be at least 2 characters".into(),
+        ));
+    }
+    if query.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "Query must be at most 100 characters".into(),
         ));
     }
     let limit = p.limit.unwrap_or(20);
@@ -97,7 +140,7 @@ async fn search_hub(
     }
     let fetch = async {
         // An interactive search waits for the Hub's retries only so long.
-        tokio::time::timeout(SEARCH_DEADLINE, search_upstream(&state, &query))
+        tokio::time::timeout(SEARCH_DEADLINE, search_upstream(state, &query))
             .await
             .map_err(|_| {
                 ApiError::ServiceUnavailable(
@@ -119,7 +162,7 @@ async fn search_hub(
         h.in_catalog = model.is_some();
         h.catalog_id = model.map(|m| m.id);
     }
-    Ok(Json(hits))
+    Ok(SearchResponse { results: hits })
 }
 
 async fn search_upstream(state: &AppState, query: &str) -> ApiResult<Vec<HubHit>> {
@@ -153,7 +196,14 @@ async fn search_upstream(state: &AppState, query: &str) -> ApiResult<Vec<HubHit>
             {
                 continue;
             }
+            let description = crate::sync::mapping::card_description(m.card_data.as_ref())
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| NO_DESCRIPTION.to_string());
             hits.push(HubHit {
+                id: m.id.clone(),
+                description,
+                tags: m.tags.clone(),
+                pipeline_tag: m.pipeline_tag.clone(),
                 repo_id: m.id,
                 author: m.author,
                 library_name: m.library_name,

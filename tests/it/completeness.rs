@@ -296,23 +296,28 @@ async fn hub_search_marks_what_the_catalog_holds(backend: Backend) {
         .unwrap();
     let query = target.id.split('/').nth(1).unwrap().to_lowercase();
     let uri = format!("/search/huggingface?query={query}");
-    assert_eq!(app.get(&uri, None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        app.get("/search/huggingface?query=a", Some(&user))
-            .await
-            .status,
-        StatusCode::BAD_REQUEST
-    );
-    let res = app.get(&uri, Some(&user)).await;
+    // Public, and the portal's one-character queries get the reference's words.
+    let short = app.get("/search/huggingface?query=a", Some(&user)).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert_eq!(short.detail(), "Query must be at least 2 characters");
+    let res = app.get(&uri, None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let hit = res
-        .body
+    let v1 = app.get(&format!("/api/v1{uri}"), Some(&user)).await;
+    assert_eq!(v1.body, res.body, "both dialects give the same answer");
+    let results = res.body["results"]
         .as_array()
-        .unwrap()
+        .expect("{\"results\": [...]}");
+    for r in results {
+        assert!(!r["description"].as_str().unwrap().is_empty(), "{r}");
+        assert!(r["tags"].is_array() && r["id"].is_string(), "{r}");
+        assert!(r["pipeline_tag"].is_null() || r["pipeline_tag"].is_string());
+    }
+    let hit = results
         .iter()
-        .find(|h| h["repo_id"] == target.id.as_str())
+        .find(|h| h["id"] == target.id.as_str())
         .expect("found")
         .clone();
+    assert_eq!(hit["repo_id"], hit["id"]);
     assert_eq!(hit["in_catalog"], false);
     assert!(!hit["model_files"].as_array().unwrap().is_empty());
     let lists_before = sim.sim.stats().list;
@@ -325,8 +330,7 @@ async fn hub_search_marks_what_the_catalog_holds(backend: Backend) {
         "answered from the cache"
     );
     assert!(lists_after_sync > lists_before);
-    let hit = res
-        .body
+    let hit = res.body["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -348,8 +352,7 @@ async fn hub_search_marks_what_the_catalog_holds(backend: Backend) {
             Some(&user),
         )
         .await;
-    assert!(res
-        .body
+    assert!(res.body["results"]
         .as_array()
         .unwrap()
         .iter()

@@ -66,7 +66,7 @@ pub struct ListParams {
 /// parameters are ignored.
 #[utoipa::path(get, path = "/models", tag = "clients (/api/v1)", operation_id = "v1_list_models",
     params(ListParams),
-    responses((status = 200, body = Vec<ClientModel>), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ClientModel>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_models(
     State(state): State<AppState>,
     viewer: Viewer,
