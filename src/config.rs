@@ -203,6 +203,13 @@ pub struct ServeArgs {
     #[arg(long = "list-cache-ms", env = "POCKET_LIST_CACHE_MS", default_value = "1000",
           value_parser = millis_between(0, 60_000))]
     pub list_cache: Duration,
+    /// Most telemetry events accepted in one `POST /api/v1/telemetry/batch` (the app sends up to 200).
+    #[arg(long, env = "POCKET_TELEMETRY_MAX_EVENTS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub telemetry_max_events: u32,
+    /// How long telemetry events are kept (`90d`, `720h`; a bare number is seconds).
+    #[arg(long, env = "POCKET_TELEMETRY_RETENTION", default_value = "90d", value_parser = parse_duration)]
+    pub telemetry_retention: Duration,
     /// Supabase JWT secret: accept the portal's HS256 access tokens as well as API tokens.
     #[arg(long, env = "SUPABASE_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
     pub supabase_jwt_secret: Option<SecretString>,

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod notify;
 pub mod records;
 pub mod schedule;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

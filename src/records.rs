@@ -366,3 +366,26 @@ pub struct LeaseHolder {
     /// Milliseconds until the lease expires by the database's clock (negative once expired).
     pub remaining_ms: i64,
 }
+
+/// One inference run the phone app reports (CLIENTS.md §3.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferenceEvent {
+    pub model_version_id: Uuid,
+    pub device_model: String,
+    /// `android` or `ios`.
+    pub platform: String,
+    pub total_inference_ms: i64,
+    pub success: bool,
+    pub task_type: Option<String>,
+    pub top_confidence: Option<f64>,
+    pub num_results: Option<i64>,
+}
+
+/// What a version's statistics are computed from: one stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferenceSample {
+    pub platform: String,
+    pub device_model: String,
+    pub total_inference_ms: i64,
+    pub success: bool,
+}

@@ -16,6 +16,7 @@ both_backends!(
     private_models_are_seen_by_their_author_alone_and_bad_tokens_are_anonymous,
     downloads_redirect_by_client_key_and_only_tflite_counts,
     versions_stored_before_the_client_dialect_get_their_status_and_summary_on_migration,
+    telemetry_takes_both_body_forms_skips_unknown_versions_and_feeds_the_stats,
 );
 
 const STATUSES: [&str; 3] = ["verified", "pending", "missing"];
@@ -559,4 +560,142 @@ async fn versions_stored_before_the_client_dialect_get_their_status_and_summary_
     assert_eq!(versions.body[0]["status"], "missing");
     assert_eq!(versions.body[1]["status"], "pending");
     assert!(versions.body[1]["pipeline_updated_at"].is_string());
+}
+
+fn event(version: &str, device: &str, ms: i64, success: bool) -> Value {
+    json!({
+        "model_version_id": version,
+        "device_model": device,
+        "platform": "android",
+        "total_inference_ms": ms,
+        "success": success,
+        "task_type": "image_classification",
+        "top_confidence": 0.91,
+        "num_results": 5,
+    })
+}
+
+async fn telemetry_takes_both_body_forms_skips_unknown_versions_and_feeds_the_stats(
+    backend: Backend,
+) {
+    let config = pocket_catalog::config::ServeArgs {
+        telemetry_max_events: 3,
+        ..Default::default()
+    };
+    let app = TestApp::with_config(backend, config).await;
+    let (user, token) = app.user(Role::User).await;
+    let model = app
+        .store
+        .create_model(&new_model(user.id, "Timed", true))
+        .await
+        .unwrap();
+    let version = app
+        .store
+        .create_version(&new_version(
+            model.id,
+            "1.0",
+            None,
+            vec![tflite_asset("https://cdn.example/t.tflite")],
+        ))
+        .await
+        .unwrap();
+    let vid = version.id.to_string();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let uri = "/api/v1/telemetry/batch";
+    let anonymous = app.post(uri, None, json!({"stats": []})).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(!anonymous.detail().is_empty());
+    // The app's form, with an event of a version this catalog does not know.
+    let res = app
+        .post(uri, Some(&token), json!({"stats": [event(&vid, "Google Pixel 8", 40, true), event(&unknown, "x", 1, true)]}))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body, json!({"accepted": 1}));
+    // The reference's bare array.
+    let res = app
+        .post(
+            uri,
+            Some(&token),
+            json!([
+                event(&vid, "Google Pixel 8", 60, true),
+                event(&vid, "Google Pixel 8", 9_000, false)
+            ]),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body.clone()),
+        (StatusCode::CREATED, json!({"accepted": 2}))
+    );
+    assert_eq!(
+        app.post(uri, Some(&token), json!({"stats": []})).await.body,
+        json!({"accepted": 0})
+    );
+    let too_many = vec![event(&vid, "a", 1, true); 4];
+    let res = app
+        .post(uri, Some(&token), json!({"stats": too_many}))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.detail().contains("at most 3"), "{}", res.detail());
+    let mut bad = event(&vid, "a", 1, true);
+    bad["platform"] = json!("windows");
+    let res = app.post(uri, Some(&token), json!({"stats": [bad]})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.detail().starts_with("stats[0]"), "{}", res.detail());
+    let res = app.post(uri, Some(&token), json!({"nothing": true})).await;
+    assert!(res.status.is_client_error());
+    assert!(!res.detail().is_empty());
+
+    let stats = app
+        .get(&format!("/api/v1/versions/{vid}/stats"), None)
+        .await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    assert_eq!(stats.body["runs"], 3);
+    assert_eq!(stats.body["successes"], 2);
+    assert_eq!(stats.body["p50_ms"], 40);
+    assert_eq!(stats.body["p95_ms"], 60);
+    assert_eq!(stats.body["by_device"][0]["device_model"], "Google Pixel 8");
+    assert_eq!(stats.body["by_device"][0]["platform"], "android");
+    let missing = app
+        .get(&format!("/api/v1/versions/{unknown}/stats"), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Retention: events older than it are deleted as new ones arrive.
+    let config = pocket_catalog::config::ServeArgs {
+        telemetry_retention: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let short = TestApp::with_config(backend, config).await;
+    let (user, token) = short.user(Role::User).await;
+    let model = short
+        .store
+        .create_model(&new_model(user.id, "Brief", true))
+        .await
+        .unwrap();
+    let version = short
+        .store
+        .create_version(&new_version(
+            model.id,
+            "1.0",
+            None,
+            vec![tflite_asset("https://cdn.example/b.tflite")],
+        ))
+        .await
+        .unwrap();
+    let vid = version.id.to_string();
+    short
+        .post(
+            uri,
+            Some(&token),
+            json!([event(&vid, "a", 1, true), event(&vid, "a", 2, true)]),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    short
+        .post(uri, Some(&token), json!([event(&vid, "a", 3, true)]))
+        .await;
+    let stats = short
+        .get(&format!("/api/v1/versions/{vid}/stats"), None)
+        .await;
+    assert_eq!(stats.body["runs"], 1, "{}", stats.body);
 }

@@ -115,7 +115,7 @@ async fn list_models(
     Ok(page.into_response())
 }
 
-fn parse_id(raw: &str, what: &str) -> ApiResult<Uuid> {
+pub(super) fn parse_id(raw: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Unprocessable(format!("{what} must be a UUID")))
 }
 
@@ -165,7 +165,7 @@ async fn list_versions(
 }
 
 /// A version and its model, if the viewer may see the model.
-async fn visible_version(
+pub(super) async fn visible_version(
     state: &AppState,
     viewer: &Viewer,
     id: Uuid,

@@ -1,0 +1,17 @@
+-- Inference telemetry the phone app sends after each run (issue #20; CLIENTS.md §3.5, R19): one row per
+-- event, kept for the configured retention, deleted with its version.
+CREATE TABLE inference_events (
+    id                 UUID PRIMARY KEY,
+    model_version_id   UUID NOT NULL REFERENCES model_versions(id) ON DELETE CASCADE,
+    user_id            UUID REFERENCES users(id) ON DELETE SET NULL,
+    device_model       TEXT NOT NULL,
+    platform           TEXT NOT NULL,
+    total_inference_ms BIGINT NOT NULL,
+    success            BOOLEAN NOT NULL,
+    task_type          TEXT,
+    top_confidence     DOUBLE PRECISION,
+    num_results        BIGINT,
+    received_at        TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX inference_events_version ON inference_events(model_version_id, received_at);
+CREATE INDEX inference_events_received ON inference_events(received_at);

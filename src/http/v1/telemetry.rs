@@ -1,0 +1,155 @@
+//! The app's inference telemetry (CLIENTS.md R19, §3.5, flow F4) and, beyond the reference, the
+//! statistics of a version computed from it.
+
+use super::Viewer;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::{ApiJson, ApiPath, AppState};
+use crate::records::InferenceEvent;
+use crate::stats::VersionStats;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(telemetry_batch))
+        .routes(routes!(version_stats))
+}
+
+/// One event as the app sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TelemetryEvent {
+    pub model_version_id: Uuid,
+    pub device_model: String,
+    /// `android` or `ios`.
+    pub platform: Platform,
+    pub total_inference_ms: i64,
+    pub success: bool,
+    pub task_type: Option<String>,
+    pub top_confidence: Option<f64>,
+    pub num_results: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Android,
+    Ios,
+}
+
+/// The body: the app's `{"stats": [...]}`, or the reference backend's bare array.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TelemetryBatch {
+    Wrapped { stats: Vec<Value> },
+    Bare(Vec<Value>),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Events stored (those naming an unknown version are skipped).
+    pub accepted: usize,
+}
+
+const MAX_TEXT: usize = 200;
+
+fn event(i: usize, raw: Value) -> ApiResult<InferenceEvent> {
+    let e: TelemetryEvent = serde_json::from_value(raw)
+        .map_err(|err| ApiError::Unprocessable(format!("stats[{i}]: {err}")))?;
+    for (field, value) in [
+        ("device_model", Some(&e.device_model)),
+        ("task_type", e.task_type.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.chars().count() > MAX_TEXT) {
+            return Err(ApiError::Unprocessable(format!(
+                "stats[{i}].{field} must be at most {MAX_TEXT} characters"
+            )));
+        }
+    }
+    if e.total_inference_ms < 0 {
+        return Err(ApiError::Unprocessable(format!(
+            "stats[{i}].total_inference_ms must not be negative"
+        )));
+    }
+    Ok(InferenceEvent {
+        model_version_id: e.model_version_id,
+        device_model: e.device_model,
+        platform: match e.platform {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+        }
+        .to_string(),
+        total_inference_ms: e.total_inference_ms,
+        success: e.success,
+        task_type: e.task_type,
+        top_confidence: e.top_confidence.filter(|c| c.is_finite()),
+        num_results: e.num_results,
+    })
+}
+
+/// Record inference runs (signed-in users). Events of unknown versions are skipped; at most
+/// `POCKET_TELEMETRY_MAX_EVENTS` per call; kept for `POCKET_TELEMETRY_RETENTION`.
+#[utoipa::path(post, path = "/telemetry/batch", tag = "clients (/api/v1)", operation_id = "v1_telemetry_batch",
+    security(("bearer" = [])), request_body = TelemetryBatch,
+    responses(
+        (status = 201, body = Accepted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn telemetry_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(batch): ApiJson<TelemetryBatch>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let user = caller.user()?;
+    let raw = match batch {
+        TelemetryBatch::Wrapped { stats } | TelemetryBatch::Bare(stats) => stats,
+    };
+    let max = state.config.telemetry_max_events as usize;
+    if raw.len() > max {
+        return Err(ApiError::Unprocessable(format!(
+            "at most {max} events per call (got {})",
+            raw.len()
+        )));
+    }
+    let events = raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| event(i, v))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let now = crate::domain::now();
+    let retention = chrono::Duration::from_std(state.config.telemetry_retention)
+        .unwrap_or(chrono::Duration::MAX);
+    let expire_before = now
+        .checked_sub_signed(retention)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let accepted = state
+        .store
+        .record_events(Some(user.id), &events, now, expire_before)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Accepted { accepted })))
+}
+
+/// How a version runs on people's devices: runs, success rate, p50/p95 inference time, overall and by
+/// platform and device model (from its most recent 100,000 events).
+#[utoipa::path(get, path = "/versions/{version_id}/stats", tag = "clients (/api/v1)", operation_id = "v1_version_stats",
+    params(("version_id" = Uuid, Path, description = "Version id")),
+    responses((status = 200, body = VersionStats), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn version_stats(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ApiPath(version_id): ApiPath<String>,
+) -> ApiResult<Json<VersionStats>> {
+    let id = super::catalog::parse_id(&version_id, "version_id")?;
+    super::catalog::visible_version(&state, &viewer, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
+    let samples = state.store.version_samples(id).await?;
+    Ok(Json(VersionStats::from_samples(&samples)))
+}
