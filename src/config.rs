@@ -203,6 +203,10 @@ pub struct ServeArgs {
     #[arg(long = "list-cache-ms", env = "POCKET_LIST_CACHE_MS", default_value = "1000",
           value_parser = millis_between(0, 60_000))]
     pub list_cache: Duration,
+    /// Only developers (and admins) may publish models; by default any signed-in user may.
+    #[arg(long, env = "POCKET_PUBLISH_REQUIRES_DEVELOPER", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub publish_requires_developer: bool,
     /// Most telemetry events accepted in one `POST /api/v1/telemetry/batch` (the app sends up to 200).
     #[arg(long, env = "POCKET_TELEMETRY_MAX_EVENTS", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -18,6 +18,8 @@ pub mod jwt;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
+pub mod pipeline_spec;
+pub mod policy;
 pub mod records;
 pub mod schedule;
 pub mod stats;

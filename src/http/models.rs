@@ -28,7 +28,7 @@ pub(super) const MAX_NAME: usize = 200;
 pub(super) const MAX_TEXT: usize = 20_000;
 const MAX_Q: usize = 200;
 const MAX_TAGS: usize = 64;
-const MAX_TAG: usize = 100;
+pub(super) const MAX_TAG: usize = 100;
 pub(super) const MAX_URL: usize = 2048;
 pub(super) const MAX_ASSETS: usize = 500;
 
@@ -379,7 +379,7 @@ pub struct CreateModelRequest {
     task: Option<String>,
 }
 
-fn check_name(name: &str) -> ApiResult<String> {
+pub(super) fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(ApiError::Unprocessable(format!(
@@ -410,7 +410,7 @@ pub(super) fn check_url(field: &str, value: &str) -> ApiResult<()> {
     }
 }
 
-fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
+pub(super) fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     if tags.len() > MAX_TAGS {
         return Err(ApiError::Unprocessable(format!(
             "at most {MAX_TAGS} tags are allowed"

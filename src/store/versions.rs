@@ -136,6 +136,66 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Sets a version's pipeline spec (when `spec` is `Some`; `Some(None)` clears it), status and
+    /// unsupported reason; the model's summary follows. `None` when the version does not exist.
+    pub async fn set_version_pipeline(
+        &self,
+        id: Uuid,
+        spec: Option<Option<&serde_json::Value>>,
+        status: crate::domain::VersionStatus,
+        unsupported_reason: Option<&str>,
+    ) -> StoreResult<Option<ModelVersion>> {
+        let now = crate::domain::now();
+        let sql = format!(
+            "UPDATE model_versions SET \
+             pipeline_spec = CASE WHEN $2 THEN $3 ELSE pipeline_spec END, \
+             pipeline_updated_at = CASE WHEN $2 THEN $4 ELSE pipeline_updated_at END, \
+             status = $5, unsupported_reason = $6 WHERE id = $1 RETURNING {VERSION_COLUMNS}"
+        );
+        let (replace, new_spec) = match spec {
+            Some(s) => (true, s.map(Json)),
+            None => (false, None),
+        };
+        let updated_at = new_spec.as_ref().map(|_| now);
+        let mut tx = self.begin().await?;
+        let row: Option<VersionRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(replace)
+            .bind(new_spec)
+            .bind(updated_at)
+            .bind(status.as_str())
+            .bind(unsupported_reason)
+            .fetch_optional(&mut *conn)
+            .await?);
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let version: ModelVersion = row.try_into()?;
+        refresh_model_summary(&mut tx, version.model_id).await?;
+        tx.commit().await?;
+        Ok(Some(version))
+    }
+
+    /// Deletes a version (its telemetry goes with it); the model's summary follows. False when it did
+    /// not exist.
+    pub async fn delete_version(&self, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let model: Option<Uuid> = on_tx!(tx, |conn| sqlx::query_scalar(
+            "DELETE FROM model_versions WHERE id = $1 RETURNING model_id"
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?);
+        let Some(model) = model else {
+            return Ok(false);
+        };
+        refresh_model_summary(&mut tx, model).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 /// Copies the summary of a model's versions onto it: the newest version's total size, the number of
 /// versions, the largest main file, the best status (verified > pending > missing). Run in every
 /// transaction that writes a version, so reads never compute it.

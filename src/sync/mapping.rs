@@ -6,6 +6,42 @@ use crate::hub::HubModel;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+/// The page of repo `repo_id` on the Hub, each segment percent-encoded.
+pub fn repo_url(repo_id: &str) -> String {
+    let mut url = url::Url::parse(crate::hub::DEFAULT_ENDPOINT).expect("static URL");
+    url.path_segments_mut()
+        .expect("a base URL")
+        .pop_if_empty()
+        .extend(repo_id.split('/'));
+    url.to_string()
+}
+
+/// The repo id of a Hub page URL made by [`repo_url`] (`https://huggingface.co/owner/name`).
+pub fn repo_of_url(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    if u.host_str() != Some("huggingface.co") {
+        return None;
+    }
+    let parts: Vec<String> = u
+        .path_segments()?
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s))
+        .collect();
+    (parts.len() == 2).then(|| parts.join("/"))
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.into_owned()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect()
+}
+
 /// The longest description taken from a card or a README.
 pub const MAX_DESCRIPTION: usize = 2000;
 
@@ -36,12 +72,7 @@ pub struct Mirror {
 impl Mirror {
     /// The repo's page on the Hub, each segment of the id percent-encoded.
     pub fn origin_url(&self) -> String {
-        let mut url = url::Url::parse(crate::hub::DEFAULT_ENDPOINT).expect("static URL");
-        url.path_segments_mut()
-            .expect("a base URL")
-            .pop_if_empty()
-            .extend(self.repo_id.as_str().split('/'));
-        url.to_string()
+        repo_url(self.repo_id.as_str())
     }
 
     pub fn author(&self) -> &str {
@@ -321,6 +352,17 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repo_urls_round_trip_with_awkward_names() {
+        for id in ["google/mobilenet", "ü ber/mo dèl#1+x", "a/b%20c"] {
+            let url = repo_url(id);
+            assert!(url.starts_with("https://huggingface.co/"), "{url}");
+            assert_eq!(repo_of_url(&url).as_deref(), Some(id), "{url}");
+        }
+        assert_eq!(repo_of_url("https://example.com/a/b"), None);
+        assert_eq!(repo_of_url("https://huggingface.co/a/b/c"), None);
+    }
 
     fn hub(json: serde_json::Value) -> HubModel {
         serde_json::from_value(json).unwrap()

@@ -16,6 +16,7 @@ mod hubsim;
 mod jwt;
 mod load;
 mod operations;
+mod portal_flows;
 mod schedule;
 mod schemathesis;
 mod security;

@@ -159,7 +159,7 @@ async fn list_versions(
     Ok(Json(
         versions
             .into_iter()
-            .map(|v| ClientVersion::new(v, model.license_type))
+            .map(|v| ClientVersion::new(v, &model))
             .collect(),
     ))
 }
@@ -191,7 +191,7 @@ async fn get_version(
     let (version, model) = visible_version(&state, &viewer, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
-    Ok(Json(ClientVersion::new(version, model.license_type)))
+    Ok(Json(ClientVersion::new(version, &model)))
 }
 
 /// Download one of a version's six assets: 307 to the file. Only `tflite` counts a download (on the

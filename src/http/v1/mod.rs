@@ -1,13 +1,15 @@
 //! The `/api/v1` dialect of the Pocket AI clients — the React portal and the Flutter app — as
 //! CLIENTS.md gives it: its own request and response shapes (`shapes.rs`) over the same store and
 //! rules as the root dialect. `catalog.rs` serves browsing and downloading (flows F1 and F2),
-//! `telemetry.rs` the app's inference events (F4) and the statistics made from them.
+//! `publish.rs` creating models and versions and maintaining pipelines (F5–F7), `telemetry.rs` the
+//! app's inference events (F4) and the statistics made from them.
 //!
 //! Optional-auth routes take a [`Viewer`]: a token that cannot be verified makes the caller anonymous
 //! (counted in `pocket_auth_degraded_to_anonymous_total`) instead of a 401, because the portal sends its
 //! token on public routes too.
 
 mod catalog;
+mod publish;
 mod shapes;
 mod telemetry;
 
@@ -22,7 +24,9 @@ pub use shapes::{ClientModel, ClientVersion};
 
 /// The routes, relative to `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
-    catalog::router().merge(telemetry::router())
+    catalog::router()
+        .merge(publish::router())
+        .merge(telemetry::router())
 }
 
 /// Who is looking, on a route where signing in only widens what is visible: the signed-in user, or

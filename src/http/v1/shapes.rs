@@ -64,7 +64,12 @@ impl From<Model> for ClientModel {
             category: m.category,
             tags: m.tags,
             task: m.task,
-            hf_model_id: m.hf_model_id,
+            // A person's model names its Hub repo by its origin; a mirror by its identity.
+            hf_model_id: m.hf_model_id.or_else(|| {
+                m.origin_repo_url
+                    .as_deref()
+                    .and_then(crate::sync::mapping::repo_of_url)
+            }),
             is_verified_official: m.is_verified_official,
             is_public: m.is_public,
             license_type: m.license_type,
@@ -137,10 +142,32 @@ pub struct ClientVersion {
 }
 
 impl ClientVersion {
-    /// The version as the clients see it; the licence is its model's.
-    pub fn new(v: ModelVersion, license: LicenseType) -> ClientVersion {
+    /// The version as the clients see it; the licence is its model's. A stored spec outside the app's
+    /// schema (one written through the root dialect) is not shown: the app would reject the whole list.
+    pub fn new(mut v: ModelVersion, model: &Model) -> ClientVersion {
+        let license = model.license_type;
         let pointers = AssetPointers::from_assets(&v.assets);
-        let main = assets::main_file(&v.assets);
+        let hosted_by_us = assets::main_file(&v.assets).is_some_and(|a| a.is_hosted_by_us);
+        let spec = match v.pipeline_spec.take() {
+            None => Ok(None),
+            Some(spec) => {
+                let source = model.origin_repo_url.as_deref().unwrap_or_default();
+                crate::pipeline_spec::check(&spec, source).map(Some)
+            }
+        };
+        let (spec, spec_problem) = match spec {
+            Ok(spec) => (spec, None),
+            Err(why) => (
+                None,
+                Some(format!(
+                    "the stored pipeline spec is not in the app's schema: {why}"
+                )),
+            ),
+        };
+        if let Some(problem) = spec_problem {
+            v.status = VersionStatus::Missing;
+            v.unsupported_reason = Some(problem);
+        }
         // A version without a model file cannot run, whatever was stored.
         let (status, unsupported_reason) = if pointers.tflite.is_none() {
             let why = "the version has no model file (.tflite, .litertlm or .task)";
@@ -156,7 +183,7 @@ impl ClientVersion {
             model_id: v.model_id,
             version_name: v.version_string,
             commit_sha: v.hf_commit_sha.unwrap_or_default(),
-            is_hosted_by_us: main.is_some_and(|a| a.is_hosted_by_us),
+            is_hosted_by_us: hosted_by_us,
             file_size_bytes: assets::main_file_size(&v.assets),
             assets: pointers.into(),
             license_type: license,
@@ -165,7 +192,7 @@ impl ClientVersion {
             status,
             unsupported_reason,
             changelog: v.changelog,
-            pipeline_spec: v.pipeline_spec,
+            pipeline_spec: spec,
             pipeline_updated_at: v.pipeline_updated_at,
             published_at: v.published_at,
             download_count: v.download_count,

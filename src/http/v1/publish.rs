@@ -1,0 +1,390 @@
+//! Publishing and maintaining in the clients' dialect (CLIENTS.md R3, R6, R8, R9, R11; flows F5–F7):
+//! create a model, add a version with its asset pointers and pipeline spec, edit or clear the spec,
+//! delete a version. Who may do what is [`crate::policy`]; specs are checked by
+//! [`crate::pipeline_spec::check`]. Unknown request fields are ignored, as the clients expect.
+
+use super::{ClientModel, ClientVersion};
+use crate::assets::KEYS;
+use crate::auth::Caller;
+use crate::domain::{Category, LicenseType, VersionStatus};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::models::{check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT};
+use crate::http::{ApiJson, ApiPath, AppState};
+use crate::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_model))
+        .routes(routes!(create_version))
+        .routes(routes!(update_version, delete_version))
+        .routes(routes!(clear_pipeline))
+}
+
+fn forbidden(why: String) -> ApiError {
+    ApiError::Forbidden(why)
+}
+
+/// The body of `POST /models`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateModelRequest {
+    name: String,
+    description: String,
+    #[serde(default)]
+    category: Option<Category>,
+    #[serde(default)]
+    is_public: Option<bool>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    task: Option<String>,
+    /// `owner/repo` on the Hugging Face Hub.
+    #[serde(default)]
+    hf_model_id: Option<String>,
+    /// Any licence identifier; unknown ones are stored as `other`.
+    #[serde(default)]
+    license_type: Option<String>,
+}
+
+/// Publish a model (signed-in users; `POCKET_PUBLISH_REQUIRES_DEVELOPER` limits it to developers).
+/// The server makes the id and a unique slug.
+#[utoipa::path(post, path = "/models", tag = "clients (/api/v1)", operation_id = "v1_create_model",
+    security(("bearer" = [])), request_body = CreateModelRequest,
+    responses(
+        (status = 201, body = ClientModel),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn create_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateModelRequest>,
+) -> ApiResult<(StatusCode, Json<ClientModel>)> {
+    let user = caller.user()?;
+    crate::policy::may_publish(user, state.config.publish_requires_developer).map_err(forbidden)?;
+    let name = check_name(&req.name)?;
+    check_text("description", &req.description, MAX_TEXT)?;
+    if let Some(task) = &req.task {
+        check_text("task", task, MAX_TAG)?;
+    }
+    let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
+    // The Hub repo a person names is kept as the model's origin, not as a mirror's identity: the sync
+    // owns `hf_model_id` (a repo it mirrors is one catalog model).
+    let origin = req
+        .hf_model_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            let repo: crate::domain::RepoId = id
+                .parse()
+                .map_err(|e| ApiError::Unprocessable(format!("hf_model_id: {e}")))?;
+            Ok::<_, ApiError>(crate::sync::mapping::repo_url(repo.as_str()))
+        })
+        .transpose()?;
+    let id = Uuid::now_v7();
+    let model = state
+        .store
+        .create_model(&NewModel {
+            id,
+            slug_hint: name.clone(),
+            slug_disambiguator: id.to_string(),
+            name,
+            description: req.description,
+            category: req.category.unwrap_or(Category::Utility),
+            license_type: req
+                .license_type
+                .as_deref()
+                .map(LicenseType::normalize)
+                .unwrap_or(LicenseType::Unknown),
+            origin_repo_url: origin,
+            author_id: user.id,
+            hf_model_id: None,
+            is_verified_official: false,
+            tags,
+            task: req.task.filter(|t| !t.trim().is_empty()),
+            task_inferred: false,
+            upstream: None,
+            is_public: req.is_public.unwrap_or(true),
+        })
+        .await?;
+    state.catalog_changed();
+    Ok((StatusCode::CREATED, Json(model.into())))
+}
+
+/// The body of `POST /models/{model_id}/versions`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateVersionRequest {
+    version_name: String,
+    commit_sha: String,
+    /// `tflite`, `litert_lm`, `labels`, `tokenizer`, `vocab`, `anchors`: absolute URLs or null; other
+    /// keys are dropped.
+    #[schema(value_type = Object)]
+    assets: BTreeMap<String, Value>,
+    #[serde(default)]
+    is_hosted_by_us: Option<bool>,
+    /// The size of the `tflite` file.
+    #[serde(default)]
+    file_size_bytes: Option<i64>,
+    #[serde(default)]
+    changelog: Option<String>,
+    /// A pipeline spec in the app's schema (CLIENTS.md §4); checked, 422 when it is not.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pipeline_spec: Option<Value>,
+}
+
+/// The asset type a client key's file gets in the full asset list.
+fn asset_type(key: &str, url: &str) -> &'static str {
+    let lower = url.to_ascii_lowercase();
+    let path = lower.split(['?', '#']).next().unwrap_or(&lower);
+    match key {
+        "tflite" | "litert_lm" if path.ends_with(".litertlm") => "litertlm",
+        "tflite" | "litert_lm" if path.ends_with(".task") => "task",
+        "litert_lm" => "litertlm",
+        "tflite" => "tflite",
+        "labels" => "label_txt",
+        "vocab" => "vocab_txt",
+        "tokenizer" => "tokenizer",
+        _ => "anchors",
+    }
+}
+
+/// The pointers of a request as the asset list the catalog keeps (each under its client key).
+fn pointer_assets(req: &CreateVersionRequest) -> ApiResult<Vec<Asset>> {
+    let mut assets = Vec::new();
+    for key in KEYS {
+        let url = match req.assets.get(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(url)) => url.trim().to_string(),
+            Some(_) => {
+                return Err(ApiError::Unprocessable(format!(
+                    "assets.{key} must be a URL or null"
+                )))
+            }
+        };
+        check_url(&format!("assets.{key}"), &url)?;
+        let main = key == "tflite";
+        assets.push(Asset {
+            asset_key: key.to_string(),
+            asset_type: asset_type(key, &url).to_string(),
+            file_size_bytes: req.file_size_bytes.filter(|n| main && *n > 0),
+            source_url: url,
+            file_hash: None,
+            hash_kind: None,
+            is_hosted_by_us: main && req.is_hosted_by_us.unwrap_or(false),
+            is_primary: main,
+        });
+    }
+    Ok(assets)
+}
+
+/// The model with this id, for a write.
+async fn model_for_write(state: &AppState, id: &str) -> ApiResult<Model> {
+    let id = super::catalog::parse_id(id, "model_id")?;
+    state
+        .store
+        .get_model(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model not found".into()))
+}
+
+/// A spec checked against the app's schema, `metadata[].source_repository` filled from the model.
+fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
+    let source = model.origin_repo_url.as_deref().unwrap_or_default();
+    crate::pipeline_spec::check(spec, source).map_err(ApiError::Unprocessable)
+}
+
+/// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec, `missing`
+/// without; a `status` in the body is ignored.
+#[utoipa::path(post, path = "/models/{model_id}/versions", tag = "clients (/api/v1)",
+    operation_id = "v1_create_version", security(("bearer" = [])),
+    params(("model_id" = Uuid, Path, description = "Model id")), request_body = CreateVersionRequest,
+    responses(
+        (status = 201, body = ClientVersion),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn create_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(model_id): ApiPath<String>,
+    ApiJson(req): ApiJson<CreateVersionRequest>,
+) -> ApiResult<(StatusCode, Json<ClientVersion>)> {
+    let user = caller.user()?;
+    let model = model_for_write(&state, &model_id).await?;
+    crate::policy::may_add_version(user, &model).map_err(forbidden)?;
+    let version_name = req.version_name.trim().to_string();
+    if version_name.is_empty() || version_name.chars().count() > 100 {
+        return Err(ApiError::Unprocessable(
+            "version_name must be 1 to 100 characters".into(),
+        ));
+    }
+    let commit_sha = req.commit_sha.trim().to_string();
+    if commit_sha.is_empty() || commit_sha.len() > 100 {
+        return Err(ApiError::Unprocessable(
+            "commit_sha must be 1 to 100 characters".into(),
+        ));
+    }
+    if let Some(changelog) = &req.changelog {
+        check_text("changelog", changelog, MAX_TEXT)?;
+    }
+    let spec = req
+        .pipeline_spec
+        .as_ref()
+        .filter(|s| !s.is_null())
+        .map(|s| checked_spec(s, &model))
+        .transpose()?;
+    let version = state
+        .store
+        .create_version(&NewVersion {
+            model_id: model.id,
+            version_string: version_name,
+            changelog: req.changelog.clone(),
+            hf_commit_sha: Some(commit_sha),
+            pipeline_spec: spec,
+            assets: pointer_assets(&req)?,
+            published_at: crate::domain::now(),
+            created_by: Some(user.id),
+        })
+        .await?;
+    state.catalog_changed();
+    Ok((
+        StatusCode::CREATED,
+        Json(ClientVersion::new(version, &model)),
+    ))
+}
+
+/// The version and its model for a change by `user`, or why not.
+async fn version_for_change(
+    state: &AppState,
+    user: &User,
+    version_id: &str,
+) -> ApiResult<(ModelVersion, Model)> {
+    let id = super::catalog::parse_id(version_id, "version_id")?;
+    let not_found = || ApiError::NotFound("Model version not found.".into());
+    let version = state
+        .store
+        .get_version_by_id(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let model = state
+        .store
+        .get_model(version.model_id)
+        .await?
+        .ok_or_else(not_found)?;
+    crate::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
+    Ok((version, model))
+}
+
+/// The body of `PATCH /versions/{version_id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateVersionRequest {
+    /// A new spec (checked); null or absent keeps the stored one.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pipeline_spec: Option<Value>,
+    /// `verified`, `pending` or `missing` (also `supported` / `unsupported`); absent: `pending` when a
+    /// spec is given, else unchanged.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Edit a version's pipeline (its creator, the model's owner, admins; developers on mirrored models).
+#[utoipa::path(patch, path = "/versions/{version_id}", tag = "clients (/api/v1)",
+    operation_id = "v1_update_version", security(("bearer" = [])),
+    params(("version_id" = Uuid, Path, description = "Version id")), request_body = UpdateVersionRequest,
+    responses(
+        (status = 200, body = ClientVersion),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn update_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(version_id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateVersionRequest>,
+) -> ApiResult<Json<ClientVersion>> {
+    let user = caller.user()?;
+    let (version, model) = version_for_change(&state, user, &version_id).await?;
+    let spec = req
+        .pipeline_spec
+        .as_ref()
+        .filter(|s| !s.is_null())
+        .map(|s| checked_spec(s, &model))
+        .transpose()?;
+    let status = match req.status.as_deref() {
+        Some(s) => VersionStatus::parse_lenient(s).map_err(|e| ApiError::Unprocessable(e.0))?,
+        None if spec.is_some() => VersionStatus::Pending,
+        None => version.status,
+    };
+    let updated = state
+        .store
+        .set_version_pipeline(
+            version.id,
+            spec.as_ref().map(Some),
+            status,
+            version.unsupported_reason.as_deref(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    state.catalog_changed();
+    Ok(Json(ClientVersion::new(updated, &model)))
+}
+
+/// Delete a version (and its telemetry).
+#[utoipa::path(delete, path = "/versions/{version_id}", tag = "clients (/api/v1)",
+    operation_id = "v1_delete_version", security(("bearer" = [])),
+    params(("version_id" = Uuid, Path, description = "Version id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn delete_version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(version_id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let user = caller.user()?;
+    let (version, _) = version_for_change(&state, user, &version_id).await?;
+    if !state.store.delete_version(version.id).await? {
+        return Err(ApiError::NotFound("Model version not found.".into()));
+    }
+    state.catalog_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Clear a version's pipeline: no spec, `missing`, no reason.
+#[utoipa::path(delete, path = "/versions/{version_id}/pipeline", tag = "clients (/api/v1)",
+    operation_id = "v1_clear_pipeline", security(("bearer" = [])),
+    params(("version_id" = Uuid, Path, description = "Version id")),
+    responses(
+        (status = 200, body = ClientVersion),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn clear_pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(version_id): ApiPath<String>,
+) -> ApiResult<Json<ClientVersion>> {
+    let user = caller.user()?;
+    let (version, model) = version_for_change(&state, user, &version_id).await?;
+    let cleared = state
+        .store
+        .set_version_pipeline(version.id, Some(None), VersionStatus::Missing, None)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    state.catalog_changed();
+    Ok(Json(ClientVersion::new(cleared, &model)))
+}

@@ -1,0 +1,257 @@
+//! The portal's publishing flows of CLIENTS.md §5 through `/api/v1`, on both backends, sending exactly
+//! what the portal sends: F5 (create a model and its first version), F6 (add a version with a
+//! hand-made spec, or without one), F7 (edit, clear and delete), with the policy's refusals.
+
+use crate::both_backends;
+use crate::support::{Backend, Role, TestApp};
+use axum::http::{Method, StatusCode};
+use pocket_catalog::config::ServeArgs;
+use serde_json::{json, Value};
+
+both_backends!(
+    a_portal_user_publishes_a_model_and_maintains_its_versions,
+    publishing_can_require_the_developer_role_and_needs_a_sign_in,
+);
+
+fn spec() -> Value {
+    json!({
+        "metadata": [{"model_name": "Leaf", "model_version": "1.1.0", "model_task": "image_classification"}],
+        "inputs": [{"name": "input", "shape": [1, 224, 224, 3], "dtype": "float32"}],
+        "outputs": [{"name": "scores", "shape": [1, 10], "dtype": "float32"}],
+        "preprocessing": [{"input_name": "input", "expects_type": "image", "steps": [
+            {"step": "resize_image", "params": {"height": 224, "width": 224}},
+            {"step": "normalize", "params": {"method": "scale_div", "value": 255.0}},
+            {"step": "format", "params": {"target_dtype": "float32", "color_space": "RGB", "data_layout": "NHWC"}}
+        ]}],
+        "postprocessing": [{"output_name": "scores", "interpretation": "classification_scores",
+            "source_tensors": ["scores"], "steps": [
+            {"step": "apply_activation", "params": {"function": "softmax"}},
+            {"step": "map_labels", "params": {"labels_url": "labels", "class_tensor": "scores", "top_k": 3}}
+        ]}]
+    })
+}
+
+async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (_, token) = app.user(Role::User).await;
+    let (_, other) = app.user(Role::User).await;
+    // F5 step 3: the Upload page's body, slug and unknown fields included.
+    let created = app
+        .post(
+            "/api/v1/models",
+            Some(&token),
+            json!({"name": "Leaf Classifier", "description": "Tells leaves apart", "category": "utility",
+                   "is_public": true, "tags": ["plants", "vision"], "task": "image-classification",
+                   "hf_model_id": "plantlab/leaf-classifier", "license_type": "apache-2.0",
+                   "slug": "ignored", "shiny": true}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let model = created.body.clone();
+    assert_eq!(model["hf_model_id"], "plantlab/leaf-classifier");
+    assert_eq!(model["license_type"], "apache-2.0");
+    assert_eq!(model["slug"], "leaf-classifier");
+    assert_eq!(
+        (
+            model["version_count"].clone(),
+            model["best_version_status"].clone()
+        ),
+        (json!(0), Value::Null)
+    );
+    let mid = model["id"].as_str().unwrap();
+    let url = "https://huggingface.co/plantlab/leaf-classifier/resolve/main/leaf.tflite";
+    let first = app
+        .post(
+            &format!("/api/v1/models/{mid}/versions"),
+            Some(&token),
+            json!({"version_name": "1.0.0", "commit_sha": "a1b2c3d4", "assets": {"tflite": url, "weird": "x"},
+                   "is_hosted_by_us": false, "license_type": "apache-2.0", "is_commercial_safe": false,
+                   "file_size_bytes": 2_500_000, "status": "verified"}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(
+        first.body["status"], "missing",
+        "no spec: the sent status is ignored"
+    );
+    assert_eq!(first.body["assets"]["tflite"], url);
+    assert_eq!(first.body["file_size_bytes"], 2_500_000);
+    assert_eq!(first.body["commit_sha"], "a1b2c3d4");
+    assert_eq!(first.body["assets"].as_object().unwrap().len(), 6);
+    // F6, manual: a hand-made spec makes it pending, filled in as the reference does.
+    let second = app
+        .post(
+            &format!("/api/v1/models/{mid}/versions"),
+            Some(&token),
+            json!({"version_name": "1.1.0", "commit_sha": "e5f6a7b8", "assets": {"tflite": url}, "pipeline_spec": spec()}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    assert_eq!(second.body["status"], "pending");
+    let stored = &second.body["pipeline_spec"];
+    assert_eq!(
+        stored["metadata"][0]["source_repository"],
+        "https://huggingface.co/plantlab/leaf-classifier"
+    );
+    assert_eq!(stored["metadata"][0]["framework"], "tflite");
+    assert!(second.body["pipeline_updated_at"].is_string());
+    // The visual editor's older shape is refused with a sentence (the portal shows `detail`).
+    let old = app
+        .post(
+            &format!("/api/v1/models/{mid}/versions"),
+            Some(&token),
+            json!({"version_name": "1.2.0", "commit_sha": "0badc0de", "assets": {"tflite": url},
+                   "pipeline_spec": {"schema_version": "1.0", "preprocessing": [{"action": "resize", "params": {}}]}}),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        old.detail().starts_with("pipeline_spec"),
+        "{}",
+        old.detail()
+    );
+    let listed = app.get(&format!("/api/v1/models/{mid}"), None).await;
+    assert_eq!(listed.body["version_count"], 2);
+    assert_eq!(listed.body["best_version_status"], "pending");
+    // Another user may neither add to this model nor edit its versions.
+    let vid = first.body["id"].as_str().unwrap();
+    let refused = app
+        .post(
+            &format!("/api/v1/models/{mid}/versions"),
+            Some(&other),
+            json!({"version_name": "9", "commit_sha": "99999999", "assets": {"tflite": url}}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.detail().is_empty());
+    let refused = app
+        .patch(
+            &format!("/api/v1/versions/{vid}"),
+            Some(&other),
+            json!({"status": "pending"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // F7: the portal's edit, then the legacy word, then nonsense.
+    let edited = app
+        .patch(
+            &format!("/api/v1/versions/{vid}"),
+            Some(&token),
+            json!({"pipeline_spec": spec(), "status": "pending"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.body["status"], "pending");
+    assert!(edited.body["pipeline_spec"].is_object());
+    let legacy = app
+        .patch(
+            &format!("/api/v1/versions/{vid}"),
+            Some(&token),
+            json!({"status": "supported"}),
+        )
+        .await;
+    assert_eq!(legacy.body["status"], "verified");
+    assert!(
+        legacy.body["pipeline_spec"].is_object(),
+        "a status alone keeps the spec"
+    );
+    let bad = app
+        .patch(
+            &format!("/api/v1/versions/{vid}"),
+            Some(&token),
+            json!({"status": "great"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.detail().contains("verified"), "{}", bad.detail());
+    let verified = app.get(&format!("/api/v1/models/{mid}"), None).await;
+    assert_eq!(verified.body["best_version_status"], "verified");
+    // Clear the pipeline (R11), then delete the version (R9).
+    let cleared = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/versions/{vid}/pipeline"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
+    assert_eq!(cleared.body["status"], "missing");
+    assert!(
+        cleared.body["pipeline_spec"].is_null() && cleared.body["pipeline_updated_at"].is_null()
+    );
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/versions/{vid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(deleted.body.is_null());
+    let gone = app.get(&format!("/api/v1/versions/{vid}"), None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/versions/{vid}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(again.detail(), "Model version not found.");
+    let after = app.get(&format!("/api/v1/models/{mid}"), None).await;
+    assert_eq!(after.body["version_count"], 1);
+    assert_eq!(after.body["best_version_status"], "pending");
+    // The root dialect sees the same model and versions.
+    let root = app.get(&format!("/models/{mid}/versions"), None).await;
+    assert_eq!(root.body.as_array().unwrap().len(), 1);
+}
+
+async fn publishing_can_require_the_developer_role_and_needs_a_sign_in(backend: Backend) {
+    let body = json!({"name": "Gated", "description": "d"});
+    let open = TestApp::new(backend).await;
+    let anonymous = open.post("/api/v1/models", None, body.clone()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.detail(), "Not authenticated");
+    let bad = open
+        .post("/api/v1/models", Some("pcat_nonsense"), body.clone())
+        .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let missing = open
+        .post(
+            "/api/v1/models",
+            Some(&open.token(Role::User).await),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert!(missing.status.is_client_error());
+    assert!(
+        missing.detail().contains("description"),
+        "{}",
+        missing.detail()
+    );
+    let config = ServeArgs {
+        publish_requires_developer: true,
+        ..ServeArgs::default()
+    };
+    let gated = TestApp::with_config(backend, config).await;
+    let plain = gated
+        .post(
+            "/api/v1/models",
+            Some(&gated.token(Role::User).await),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(plain.status, StatusCode::FORBIDDEN);
+    assert!(plain.detail().contains("developer"));
+    let dev = gated
+        .post(
+            "/api/v1/models",
+            Some(&gated.token(Role::Developer).await),
+            body,
+        )
+        .await;
+    assert_eq!(dev.status, StatusCode::CREATED, "{}", dev.body);
+}
