@@ -471,7 +471,8 @@ mod tests {
 
     #[test]
     fn each_schema_rule_names_what_is_wrong() {
-        let cases: Vec<(fn(&mut Value), &str)> = vec![
+        type Breakage = (fn(&mut Value), &'static str);
+        let cases: Vec<Breakage> = vec![
             (
                 |s| {
                     s.as_object_mut().unwrap().remove("outputs");

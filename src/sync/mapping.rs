@@ -25,7 +25,7 @@ pub fn repo_of_url(url: &str) -> Option<String> {
     let parts: Vec<String> = u
         .path_segments()?
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     (parts.len() == 2).then(|| parts.join("/"))
 }
