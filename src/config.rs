@@ -207,6 +207,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_PUBLISH_REQUIRES_DEVELOPER", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub publish_requires_developer: bool,
+    /// Ad-hoc imports (`POST /import/huggingface`) a signed-in user may start per hour (admins: any).
+    #[arg(long, env = "POCKET_IMPORTS_PER_HOUR", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub imports_per_hour: u32,
     /// Most telemetry events accepted in one `POST /api/v1/telemetry/batch` (the app sends up to 200).
     #[arg(long, env = "POCKET_TELEMETRY_MAX_EVENTS", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -7,9 +7,10 @@ mod cache;
 mod dashboard;
 mod downloads;
 mod health;
+mod imports;
 mod models;
 mod search;
-mod sync;
+pub(crate) mod sync;
 mod users;
 mod v1;
 mod versions;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Cancelled when the service shuts down; background work stops at its next safe point.
     pub shutdown: CancellationToken,
+    /// Users' ad-hoc imports in the last hour.
+    pub imports: imports::ImportLimiter,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             syncer,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            imports: Default::default(),
         }
     }
 }
@@ -191,7 +195,10 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(search::router())
         .nest("/api/v1", v1::router().merge(search::v1_router()))
         .split_for_parts();
-    let (long, long_doc) = sync::long_router().split_for_parts();
+    let (long, long_doc) = sync::long_router()
+        .merge(imports::router())
+        .nest("/api/v1", v1::long_router().merge(imports::v1_router()))
+        .split_for_parts();
     openapi.merge(long_doc);
     (timed, long, openapi)
 }

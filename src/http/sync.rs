@@ -155,7 +155,7 @@ fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Respon
         (status = 409, body = RunErrorBody, description = "A run is already in progress"),
         (status = 502, body = RunErrorBody, description = "The run failed upstream; it is recorded"),
     ))]
-async fn trigger_sync(
+pub(crate) async fn trigger_sync(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<TriggerParams>,
@@ -375,12 +375,25 @@ async fn adhoc_sync(
     super::ApiJson(req): super::ApiJson<AdhocRequest>,
 ) -> ApiResult<Response> {
     caller.admin()?;
-    let repo: crate::domain::RepoId = req
-        .repo_id
+    match run_adhoc(&state, &req.repo_id, req.commit_sha.as_deref()).await? {
+        Ok(report) => Ok(Json(SyncResponse::from(report)).into_response()),
+        Err(failed) => Ok(failed),
+    }
+}
+
+/// Imports or refreshes one Hub repo now (an ad-hoc run, outside the discovery filters): the finished
+/// run's report, or the answer that tells why it did not complete. Shared by the admins' ad-hoc sync
+/// and the signed-in users' import, in both dialects.
+pub(crate) async fn run_adhoc(
+    state: &AppState,
+    repo_id: &str,
+    commit_sha: Option<&str>,
+) -> ApiResult<Result<crate::sync::RunReport, Response>> {
+    let repo: crate::domain::RepoId = repo_id
         .trim()
         .parse()
         .map_err(|e: crate::domain::InvalidValue| ApiError::Unprocessable(e.0))?;
-    if let Some(sha) = &req.commit_sha {
+    if let Some(sha) = commit_sha {
         if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ApiError::Unprocessable(
                 "commit_sha must be a full commit sha (40 hex digits)".into(),
@@ -390,7 +403,7 @@ async fn adhoc_sync(
     match state
         .syncer
         .hub()
-        .model_info(repo.as_str(), req.commit_sha.as_deref())
+        .model_info(repo.as_str(), commit_sha)
         .await
     {
         Ok(crate::hub::RepoOutcome::Found { .. }) => {}
@@ -407,17 +420,22 @@ async fn adhoc_sync(
     }
     let claimed = match state
         .syncer
-        .claim_repo(Trigger::Adhoc, repo.as_str(), req.commit_sha.clone(), true)
+        .claim_repo(
+            Trigger::Adhoc,
+            repo.as_str(),
+            commit_sha.map(str::to_string),
+            true,
+        )
         .await
     {
         Ok(c) => c,
-        Err(e) => return claim_failed(e),
+        Err(e) => return Ok(Err(claim_failed(e)?)),
     };
     let run_id = claimed.id();
-    let report = finished(spawn_run(&state, claimed)).await?;
+    let report = finished(spawn_run(state, claimed)).await?;
     state.catalog_changed();
     if let Some(failed) = failure(&report) {
-        return Ok(failed);
+        return Ok(Err(failed));
     }
     let c = report.counts;
     if c.filtered > 0 {
@@ -437,5 +455,5 @@ async fn adhoc_sync(
             "{repo} was not imported: {reason}"
         )));
     }
-    Ok(Json(SyncResponse::from(report)).into_response())
+    Ok(Ok(report))
 }

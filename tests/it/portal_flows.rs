@@ -3,7 +3,7 @@
 //! hand-made spec, or without one), F7 (edit, clear and delete), with the policy's refusals.
 
 use crate::both_backends;
-use crate::support::{Backend, Role, TestApp};
+use crate::support::{serve_config, Backend, Role, SimHandle, TestApp};
 use axum::http::{Method, StatusCode};
 use pocket_catalog::config::ServeArgs;
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 both_backends!(
     a_portal_user_publishes_a_model_and_maintains_its_versions,
     publishing_can_require_the_developer_role_and_needs_a_sign_in,
+    users_syncs_and_imports_in_the_clients_dialect,
 );
 
 fn spec() -> Value {
@@ -254,4 +255,124 @@ async fn publishing_can_require_the_developer_role_and_needs_a_sign_in(backend: 
         )
         .await;
     assert_eq!(dev.status, StatusCode::CREATED, "{}", dev.body);
+}
+
+async fn users_syncs_and_imports_in_the_clients_dialect(backend: Backend) {
+    let sim = SimHandle::start(30, 0, 91).await;
+    let mut config = serve_config(&sim);
+    config.imports_per_hour = 1;
+    config.sync.sync_pull_versions = true;
+    config.sync.sync_require_model_file = true;
+    let app = TestApp::with_config(backend, config).await;
+    let (user, token) = app.user(Role::User).await;
+    let admin = app.token(Role::Admin).await;
+    // R20–R23.
+    let me = app.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], user.id.to_string());
+    assert!(me.body["hf_username"].is_null() && me.body.get("is_admin").is_none());
+    assert_eq!(
+        app.get("/api/v1/users/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let found = app
+        .get(&format!("/api/v1/users/{}", user.id), Some(&token))
+        .await;
+    assert_eq!(found.body["username"], user.username.as_str());
+    let missing = app
+        .get(
+            &format!("/api/v1/users/{}", uuid::Uuid::new_v4()),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        (missing.status, missing.detail()),
+        (StatusCode::NOT_FOUND, "User not found")
+    );
+    let body = json!({"username": "newbie", "email": "newbie@example.com", "hf_access_token": "hf_secret"});
+    assert_eq!(
+        app.post("/api/v1/users", Some(&token), body.clone())
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let created = app.post("/api/v1/users", Some(&admin), body.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert!(!created.body.to_string().contains("hf_secret"));
+    let dup = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "other", "email": "newbie@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.detail()),
+        (
+            StatusCode::BAD_REQUEST,
+            "User with this email already exists"
+        )
+    );
+    // R17 and R18: admins only.
+    assert_eq!(
+        app.post("/api/v1/sync/huggingface/litert", Some(&token), json!({}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let run = app
+        .post("/api/v1/sync/huggingface/litert", Some(&admin), json!({}))
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    assert_eq!(run.body["status"], "success");
+    assert!(run.body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Successfully synced LiteRT models."));
+    let repo = sim
+        .litert_truth()
+        .into_iter()
+        .find(crate::support::has_model_file)
+        .unwrap()
+        .id;
+    let adhoc = app
+        .post(
+            &format!("/api/v1/sync/huggingface/litert/adhoc?repo_id={repo}"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(adhoc.status, StatusCode::OK, "{}", adhoc.body);
+    assert_eq!(
+        adhoc.body["message"],
+        format!("Manual sync for {repo} at head completed. Check logs for details.")
+    );
+    // R16: a signed-in user's import, a few an hour.
+    let imported = app
+        .post(
+            "/api/v1/import/huggingface",
+            Some(&token),
+            json!({"hf_id": repo}),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    assert_eq!(imported.body["hf_model_id"], repo.as_str());
+    let again = app
+        .post("/import/huggingface", Some(&token), json!({"hf_id": repo}))
+        .await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.detail().contains("imports an hour"));
+    let by_admin = app
+        .post("/import/huggingface", Some(&admin), json!({"hf_id": repo}))
+        .await;
+    assert_eq!(by_admin.status, StatusCode::OK);
+    assert_eq!(by_admin.body["hf_model_id"], repo.as_str());
+    let system = by_admin.body["author_id"].as_str().unwrap().to_string();
+    let models = app
+        .get(
+            &format!("/api/v1/users/{system}/models?limit=5"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(models.body.as_array().unwrap().len(), 5);
 }

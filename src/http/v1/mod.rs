@@ -2,7 +2,8 @@
 //! CLIENTS.md gives it: its own request and response shapes (`shapes.rs`) over the same store and
 //! rules as the root dialect. `catalog.rs` serves browsing and downloading (flows F1 and F2),
 //! `publish.rs` creating models and versions and maintaining pipelines (F5–F7), `telemetry.rs` the
-//! app's inference events (F4) and the statistics made from them.
+//! app's inference events (F4) and the statistics made from them, `users.rs` accounts, `sync.rs` the
+//! admins' sync routes.
 //!
 //! Optional-auth routes take a [`Viewer`]: a token that cannot be verified makes the caller anonymous
 //! (counted in `pocket_auth_degraded_to_anonymous_total`) instead of a 401, because the portal sends its
@@ -11,7 +12,9 @@
 mod catalog;
 mod publish;
 mod shapes;
+mod sync;
 mod telemetry;
+mod users;
 
 use super::AppState;
 use crate::auth::Caller;
@@ -27,6 +30,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     catalog::router()
         .merge(publish::router())
         .merge(telemetry::router())
+        .merge(users::router())
+}
+
+/// The routes that may wait for a whole sync run (outside the request timeout), relative to `/api/v1`.
+pub fn long_router() -> OpenApiRouter<AppState> {
+    sync::long_router()
 }
 
 /// Who is looking, on a route where signing in only widens what is visible: the signed-in user, or

@@ -1,0 +1,143 @@
+//! The ad-hoc import of one Hugging Face repo by a signed-in user (`POST /import/huggingface`, the
+//! original backend's route, and the same under `/api/v1`): an ad-hoc sync run of that repo, limited to
+//! `POCKET_IMPORTS_PER_HOUR` per user; it answers the catalog model.
+
+use super::v1::ClientModel;
+use super::{models::ModelResponse, ApiJson, AppState};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::records::Model;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import))
+}
+
+pub fn v1_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_v1))
+}
+
+/// Imports per user in the last hour (a sliding window).
+#[derive(Clone, Default)]
+pub struct ImportLimiter {
+    recent: Arc<Mutex<HashMap<Uuid, Vec<Instant>>>>,
+}
+
+impl ImportLimiter {
+    /// Counts an import of `user`, or says how long until one is allowed.
+    fn admit(&self, user: Uuid, per_hour: u32) -> Result<(), Duration> {
+        let hour = Duration::from_secs(3600);
+        let mut recent = self.recent.lock().expect("limiter lock");
+        recent.retain(|_, times| {
+            times.retain(|t| t.elapsed() < hour);
+            !times.is_empty()
+        });
+        let times = recent.entry(user).or_default();
+        if times.len() >= per_hour as usize {
+            return Err(hour.saturating_sub(times[0].elapsed()));
+        }
+        times.push(Instant::now());
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ImportRequest {
+    /// The Hub repo, `owner/name`.
+    hf_id: String,
+}
+
+async fn imported(
+    state: &AppState,
+    caller: &Caller,
+    hf_id: &str,
+) -> ApiResult<Result<Model, Response>> {
+    let user = caller.user()?;
+    if !user.is_admin {
+        state
+            .imports
+            .admit(user.id, state.config.imports_per_hour)
+            .map_err(|wait| {
+                ApiError::TooManyRequests(format!(
+                    "At most {} imports an hour; try again in {} minutes",
+                    state.config.imports_per_hour,
+                    wait.as_secs() / 60 + 1
+                ))
+            })?;
+    }
+    if let Err(failed) = super::sync::run_adhoc(state, hf_id, None).await? {
+        return Ok(Err(failed));
+    }
+    let repo = [hf_id.trim().to_string()];
+    let model = state
+        .store
+        .synced_models(&[], &repo)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("{} was not imported", repo[0])))?;
+    Ok(Ok(model))
+}
+
+/// Import one Hugging Face repo now (signed-in users, a few an hour); answers the catalog model.
+#[utoipa::path(post, path = "/import/huggingface", tag = "models", security(("bearer" = [])),
+    request_body = ImportRequest,
+    responses(
+        (status = 200, body = ModelResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
+    ))]
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ImportRequest>,
+) -> ApiResult<Response> {
+    Ok(match imported(&state, &caller, &req.hf_id).await? {
+        Ok(model) => Json(ModelResponse::from(model)).into_response(),
+        Err(failed) => failed,
+    })
+}
+
+/// Import one Hugging Face repo now, as `POST /import/huggingface`.
+#[utoipa::path(post, path = "/import/huggingface", tag = "clients (/api/v1)",
+    operation_id = "v1_import_huggingface", security(("bearer" = [])), request_body = ImportRequest,
+    responses(
+        (status = 200, body = ClientModel),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
+    ))]
+async fn import_v1(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ImportRequest>,
+) -> ApiResult<Response> {
+    Ok(match imported(&state, &caller, &req.hf_id).await? {
+        Ok(model) => Json(ClientModel::from(model)).into_response(),
+        Err(failed) => failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn imports_are_limited_per_user_per_hour() {
+        let limiter = super::ImportLimiter::default();
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert!(limiter.admit(a, 2).is_ok());
+        assert!(limiter.admit(a, 2).is_ok());
+        let wait = limiter.admit(a, 2).unwrap_err();
+        assert!(wait.as_secs() > 3500);
+        assert!(limiter.admit(b, 2).is_ok(), "per user");
+    }
+}
