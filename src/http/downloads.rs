@@ -43,7 +43,12 @@ async fn download(
         .ok_or_else(|| {
             ApiError::NotFound(format!("No asset '{asset_key}' in version {version_id}"))
         })?;
-    let location = HeaderValue::from_str(&url)
+    redirect(&url)
+}
+
+/// A 307 to an asset's URL (both dialects' downloads).
+pub(super) fn redirect(url: &str) -> ApiResult<Response> {
+    let location = HeaderValue::from_str(url)
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("asset URL is not a header value")))?;
     Ok((
         StatusCode::TEMPORARY_REDIRECT,

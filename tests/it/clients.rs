@@ -526,8 +526,10 @@ async fn versions_stored_before_the_client_dialect_get_their_status_and_summary_
         ))
         .await
         .unwrap();
-    // The catalog as 0013 left it.
+    // The catalog as 0013 left it (0016's index goes first: it names a column 0014 adds).
     for sql in [
+        "DROP INDEX ml_models_runnable",
+        "DELETE FROM _sqlx_migrations WHERE version = 16",
         "ALTER TABLE ml_models DROP COLUMN is_public",
         "ALTER TABLE ml_models DROP COLUMN version_count",
         "ALTER TABLE ml_models DROP COLUMN largest_file_bytes",

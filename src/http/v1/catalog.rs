@@ -10,7 +10,7 @@ use crate::http::{ApiPath, ApiQuery, AppState};
 use crate::records::Model;
 use crate::store::{ModelQuery, SortKey, Visibility};
 use axum::extract::{OriginalUri, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Deserializer};
@@ -233,11 +233,5 @@ async fn download(
             state.store.count_download(version.id, &stored).await?;
         }
     }
-    let location = HeaderValue::from_str(&url)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("asset URL is not a header value")))?;
-    Ok((
-        StatusCode::TEMPORARY_REDIRECT,
-        [(header::LOCATION, location)],
-    )
-        .into_response())
+    crate::http::downloads::redirect(&url)
 }
