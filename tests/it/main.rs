@@ -7,6 +7,7 @@ mod api_models;
 mod api_sync;
 mod architecture;
 mod cli;
+mod client_e2e;
 mod clients;
 mod completeness;
 mod crash;

@@ -1,0 +1,236 @@
+//! The clients' flows end to end against the real `pocket-catalog serve` (a process on a loopback port,
+//! SQLite), the Hub simulator behind it, and Supabase access tokens as the portal and the app send
+//! them: F1 and F8 (portal browse, dashboard), F5 (publish), F2 (the app browses, follows each download
+//! redirect to the file's bytes), F4 (telemetry).
+
+use crate::support::{has_model_file, run_cli, Backend, Served, SimHandle, TestDb};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const SECRET: &str = "client-e2e-supabase-secret";
+
+fn supabase_token(sub: uuid::Uuid, email: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": sub.to_string(), "email": email, "aud": "authenticated", "exp": now + 3600, "iat": now});
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_and_the_app_work_against_the_real_service() {
+    let sim = SimHandle::start(30, 0, 97).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
+    let served = Served::start(
+        &db,
+        &[
+            ("HF_ENDPOINT", sim.url.as_str()),
+            ("SUPABASE_JWT_SECRET", SECRET),
+            ("SYNC_ENABLED", "false"),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await;
+    let api = format!("{}/api/v1", served.base);
+    let http = reqwest::Client::new();
+    let sync = http
+        .post(format!("{api}/sync/huggingface/litert"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sync.status(),
+        StatusCode::OK,
+        "{}",
+        sync.text().await.unwrap()
+    );
+
+    // F5: a portal user (a Supabase session) publishes a private model whose file lives on the Hub.
+    let sub = uuid::Uuid::new_v4();
+    let portal = supabase_token(sub, "maker@example.com");
+    let repo = sim.litert_truth().into_iter().find(has_model_file).unwrap();
+    let file_url = format!("{}/{}/resolve/{}/README.md", sim.url, repo.id, repo.sha);
+    let model: Value = http
+        .post(format!("{api}/models"))
+        .bearer_auth(&portal)
+        .json(&json!({"name": "Maker's Model", "description": "Made by hand", "category": "utility",
+                      "is_public": false, "tags": [], "task": "image-classification", "license_type": "mit"}))
+        .send().await.unwrap().json().await.unwrap();
+    let mid = model["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        model["author_id"],
+        sub.to_string(),
+        "Supabase user ids are user ids"
+    );
+    let spec = json!({
+        "metadata": [{"model_name": "Maker", "model_version": "1.0.0", "model_task": "image_classification"}],
+        "inputs": [{"name": "input", "shape": [1, 8, 8, 3], "dtype": "uint8"}],
+        "outputs": [{"name": "scores", "shape": [1, 2], "dtype": "float32"}],
+        "preprocessing": [{"input_name": "input", "steps": [
+            {"step": "resize_image", "params": {"height": 8, "width": 8}},
+            {"step": "format", "params": {"target_dtype": "uint8", "color_space": "RGB", "data_layout": "NHWC"}}]}],
+        "postprocessing": [{"output_name": "scores", "interpretation": "classification_scores",
+            "source_tensors": ["scores"], "steps": [
+            {"step": "map_labels", "params": {"labels_url": "labels", "class_tensor": "scores"}}]}]
+    });
+    let version = http
+        .post(format!("{api}/models/{mid}/versions"))
+        .bearer_auth(&portal)
+        .json(
+            &json!({"version_name": "1.0.0", "commit_sha": "12ab34cd", "file_size_bytes": 10,
+                      "assets": {"tflite": file_url, "labels": file_url}, "pipeline_spec": spec}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(version.status(), StatusCode::CREATED);
+    // Private: the app (anonymous) does not see it yet; the portal's session does, and a broken
+    // token is anonymous rather than refused.
+    let list = |token: Option<String>| {
+        let mut req = http.get(format!(
+            "{api}/models?skip=0&limit=1000&supported_only=true"
+        ));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let anonymous: Value = list(None).await.json().await.unwrap();
+    assert_eq!(anonymous, json!([]));
+    let mine: Value = list(Some(portal.clone())).await.json().await.unwrap();
+    assert_eq!(mine[0]["id"], mid.as_str());
+    let broken = list(Some("eyJhbGciOiJIUzI1NiJ9.bm90IGEgdG9rZW4.c2ln".into())).await;
+    assert_eq!(broken.status(), StatusCode::OK);
+    // F8: the dashboard's own list.
+    let dashboard: Value = http
+        .get(format!("{api}/models?author_id={sub}"))
+        .bearer_auth(&portal)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.as_array().unwrap().len(), 1);
+    // F1: the whole catalog in one answer, the mirrored models with it.
+    let all: Value = http
+        .get(format!("{api}/models"))
+        .bearer_auth(&portal)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(all.as_array().unwrap().len() > 20);
+
+    // A public model of the same user, with the same runnable version: what the app will find.
+    let public: Value = http
+        .post(format!("{api}/models"))
+        .bearer_auth(&portal)
+        .json(&json!({"name": "Open Maker", "description": "For everyone"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pid = public["id"].as_str().unwrap().to_string();
+    let created = http
+        .post(format!("{api}/models/{pid}/versions"))
+        .bearer_auth(&portal)
+        .json(
+            &json!({"version_name": "1.0.0", "commit_sha": "56ef78ab", "file_size_bytes": 10,
+                      "assets": {"tflite": file_url, "labels": file_url}, "pipeline_spec": spec}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    // F2: the app, anonymous, exactly as it asks.
+    let models: Value = list(None).await.json().await.unwrap();
+    let models = models.as_array().unwrap();
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_ne!(models[0]["best_version_status"], "missing");
+    let versions: Value = http
+        .get(format!("{api}/models/{pid}/versions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usable: Vec<&Value> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["status"] == "verified" || v["status"] == "pending")
+        .collect();
+    assert_eq!(usable.len(), 1);
+    let v = usable[0];
+    let vid = v["id"].as_str().unwrap();
+    let expected = repo.content("README.md").unwrap();
+    for key in ["tflite", "labels", "anchors", "tokenizer", "vocab"] {
+        if v["assets"][key].is_null() {
+            continue;
+        }
+        // reqwest follows the 307 as the app's HTTP client does, to a final 200 with the bytes.
+        let res = http
+            .get(format!("{api}/versions/{vid}/download/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{key}");
+        assert_eq!(
+            res.bytes().await.unwrap().as_ref(),
+            expected.as_slice(),
+            "{key}"
+        );
+    }
+    assert!(v["pipeline_spec"]["metadata"][0]["source_repository"].is_string());
+
+    // F4: the app's telemetry, with the signed-in user's Supabase token.
+    let app_user = supabase_token(uuid::Uuid::new_v4(), "runner@example.com");
+    let res = http
+        .post(format!("{api}/telemetry/batch"))
+        .bearer_auth(&app_user)
+        .json(&json!({"stats": [{"model_version_id": vid, "device_model": "Google Pixel 8", "platform": "android",
+                                 "total_inference_ms": 42, "success": true, "task_type": "image_classification",
+                                 "top_confidence": 0.9, "num_results": 2}]}))
+        .send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"accepted": 1}));
+    let stats: Value = http
+        .get(format!("{api}/versions/{vid}/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats["runs"].clone(), stats["p50_ms"].clone()),
+        (json!(1), json!(42))
+    );
+    let after: Value = http
+        .get(format!("{api}/versions/{vid}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after["download_count"], 1,
+        "only the tflite download counts"
+    );
+    let logs = served.stop().await;
+    assert!(!logs.contains(SECRET));
+}
