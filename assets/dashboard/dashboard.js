@@ -452,6 +452,12 @@ async function modelPage(gen, id) {
   const [{ data: m }, { data: versions }] = await Promise.all([
     api(`/models/${encodeURIComponent(id)}`), api(`/models/${encodeURIComponent(id)}/versions`),
   ]);
+  // What the Pocket AI app sees of each version (status, spec) and how it runs on devices (telemetry).
+  const [{ data: client }, stats] = await Promise.all([
+    api(`/api/v1/models/${encodeURIComponent(m.id)}/versions`),
+    Promise.all(versions.map((v) => api(`/api/v1/versions/${v.id}/stats`).then((r) => r.data))),
+  ]);
+  const app = new Map(client.map((c) => [c.id, c]));
   const upstream = m.origin_repo_url && /^https?:\/\//.test(m.origin_repo_url)
     ? h("a", { href: m.origin_repo_url, rel: "noopener noreferrer", target: "_blank" }, m.hf_model_id || m.origin_repo_url)
     : m.hf_model_id ?? undefined;
@@ -478,14 +484,37 @@ async function modelPage(gen, id) {
       ["Created · updated", `${fmtTime(m.created_at)} · ${fmtTime(m.updated_at)}`],
     ]),
     h("h2", {}, `Versions (${versions.length})`),
-    versions.length ? versions.map(versionBlock) : h("p", { class: "muted" }, "No version yet."),
+    versions.length ? versions.map((v, i) => versionBlock(v, app.get(v.id), stats[i]))
+      : h("p", { class: "muted" }, "No version yet."),
     h("p", {}, h("a", { href: "#/models" }, "← Models")),
   ];
 }
 
-function versionBlock(v) {
+const pct = (x) => `${(100 * x).toFixed(1)} %`;
+const ms = (x) => (x === null || x === undefined ? "—" : `${fmtInt(x)} ms`);
+
+// How the app sees a version and how it ran on people's devices (from /api/v1).
+function clientBlock(c, stats) {
+  if (!c) return null;
+  const runs = stats && stats.runs
+    ? [h("p", {}, `${fmtInt(stats.runs)} runs reported · ${pct(stats.success_rate)} succeeded · `
+        + `p50 ${ms(stats.p50_ms)} · p95 ${ms(stats.p95_ms)}`),
+      table([["Platform"], ["Device"], ["Runs", "num"], ["Success", "num"], ["p50", "num"], ["p95", "num"]],
+        stats.by_device.map((d) => h("tr", {},
+          h("td", {}, d.platform), h("td", {}, d.device_model), h("td", { class: "num" }, fmtInt(d.runs)),
+          h("td", { class: "num" }, pct(d.success_rate)), h("td", { class: "num" }, ms(d.p50_ms)),
+          h("td", { class: "num" }, ms(d.p95_ms)))), "No device.")]
+    : [h("p", { class: "muted" }, "No runs reported by the app yet.")];
+  return h("div", { class: "client-view" },
+    h("p", {}, "In the app: ", badge(c.status), c.unsupported_reason ? ` — ${c.unsupported_reason}` : "",
+      c.pipeline_spec ? " · pipeline spec present" : " · no pipeline spec"),
+    ...runs);
+}
+
+function versionBlock(v, client, stats) {
   return h("section", { class: "version", "aria-label": `Version ${v.version_string}` },
     h("h3", {}, v.version_string),
+    clientBlock(client, stats),
     h("p", { class: "muted" }, `published ${fmtTime(v.published_at)} · ${fmtBytes(v.total_size_bytes)}`,
       v.hf_commit_sha ? [" · commit ", h("span", { class: "mono" }, v.hf_commit_sha)] : null),
     table([["File"], ["Type"], ["Size", "num"], ["Hash"], ["Pinned URL", "hide-narrow"]],

@@ -133,6 +133,9 @@ try {
   await shot(page, "05-models");
   await row.getByRole("link").first().click();
   await page.getByRole("heading", { name: /Versions \(1\)/ }).waitFor();
+  // How the app sees the version, and its device runs (none reported yet).
+  await page.locator(".version .client-view").getByText(/In the app:/).waitFor();
+  await page.locator(".version .client-view").getByText("No runs reported by the app yet.").waitFor();
   const assets = await page.locator(".version tbody tr").count();
   assert.ok(assets >= 1, "the version lists its files");
   findings.assets = assets;
