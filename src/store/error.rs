@@ -32,6 +32,8 @@ pub mod constraint {
     pub const USERS_USERNAME: &str = "users_username_key";
     pub const USERS_EMAIL: &str = "users_email_key";
     pub const ML_MODELS_SLUG: &str = "ml_models_slug_key";
+    pub const VERSIONS_NAME: &str = "model_versions_model_id_version_string_key";
+    pub const VERSIONS_COMMIT: &str = "model_versions_model_id_hf_commit_sha_key";
     pub const SYNC_RUNS_SCHEDULED_FOR: &str = "sync_runs_scheduled_for_key";
 }
 

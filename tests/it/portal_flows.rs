@@ -111,6 +111,19 @@ async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Bac
         "{}",
         old.detail()
     );
+    let same_name = app
+        .post(
+            &format!("/api/v1/models/{mid}/versions"),
+            Some(&token),
+            json!({"version_name": "1.0.0", "commit_sha": "c0ffee00", "assets": {"tflite": url}}),
+        )
+        .await;
+    assert_eq!(same_name.status, StatusCode::CONFLICT);
+    assert!(
+        same_name.detail().contains("version named '1.0.0'"),
+        "{}",
+        same_name.detail()
+    );
     let listed = app.get(&format!("/api/v1/models/{mid}"), None).await;
     assert_eq!(listed.body["version_count"], 2);
     assert_eq!(listed.body["best_version_status"], "pending");

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT};
 use crate::http::{ApiJson, ApiPath, AppState};
 use crate::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
+use crate::store::constraint;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -244,19 +245,33 @@ async fn create_version(
         .filter(|s| !s.is_null())
         .map(|s| checked_spec(s, &model))
         .transpose()?;
-    let version = state
+    let created = state
         .store
         .create_version(&NewVersion {
             model_id: model.id,
-            version_string: version_name,
+            version_string: version_name.clone(),
             changelog: req.changelog.clone(),
-            hf_commit_sha: Some(commit_sha),
+            hf_commit_sha: Some(commit_sha.clone()),
             pipeline_spec: spec,
             assets: pointer_assets(&req)?,
             published_at: crate::domain::now(),
             created_by: Some(user.id),
         })
-        .await?;
+        .await;
+    // Said in the clients' words (the reference has no such rule: a follow-up of issue #20).
+    let version = match created {
+        Err(e) if e.is_conflict_on(constraint::VERSIONS_NAME) => {
+            return Err(ApiError::Conflict(format!(
+                "This model already has a version named '{version_name}'; choose another version_name"
+            )))
+        }
+        Err(e) if e.is_conflict_on(constraint::VERSIONS_COMMIT) => {
+            return Err(ApiError::Conflict(format!(
+                "This model already has a version with commit_sha '{commit_sha}'"
+            )))
+        }
+        other => other?,
+    };
     state.catalog_changed();
     Ok((
         StatusCode::CREATED,
