@@ -7,7 +7,9 @@ use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod commands;
 mod values;
+pub use commands::{HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
 use values::{millis_between, parse_secret, secs_between};
 pub use values::{parse_duration, redact_url, secret, DatabaseUrl};
 
@@ -66,109 +68,6 @@ pub enum Command {
     Sync(SyncCommandArgs),
     /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
     Hubsim(HubsimArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct HubsimArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HUBSIM_ADDR", default_value = "127.0.0.1:9000")]
-    pub addr: SocketAddr,
-    /// Number of LiteRT repos to generate.
-    #[arg(long, env = "HUBSIM_LITERT", default_value_t = 800)]
-    pub litert: usize,
-    /// Number of other (non-LiteRT) repos to generate.
-    #[arg(long, env = "HUBSIM_OTHER", default_value_t = 200)]
-    pub other: usize,
-    /// Seed of the generated population.
-    #[arg(long, env = "HUBSIM_SEED", default_value_t = 42)]
-    pub seed: u64,
-    /// Serve the repos of this JSON-lines file instead of a generated population.
-    #[arg(long, env = "HUBSIM_REPOS")]
-    pub repos: Option<std::path::PathBuf>,
-    /// Apply this many mutation steps before serving.
-    #[arg(long, env = "HUBSIM_EPOCH", default_value_t = 0)]
-    pub epoch: u64,
-    /// Every K-th request fails with --fail-status.
-    #[arg(long, env = "HUBSIM_FAIL_EVERY")]
-    pub fail_every: Option<u64>,
-    #[arg(long, env = "HUBSIM_FAIL_STATUS", default_value_t = 503)]
-    pub fail_status: u16,
-    /// Latency added to every request, in milliseconds.
-    #[arg(long, env = "HUBSIM_LATENCY_MS", default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Put one malformed entry in every listing page.
-    #[arg(long, env = "HUBSIM_MALFORMED_ENTRIES")]
-    pub malformed_entries: bool,
-    /// Cut every K-th listing page off mid-body.
-    #[arg(long, env = "HUBSIM_TRUNCATE_EVERY")]
-    pub truncate_every: Option<u64>,
-    /// Requests allowed per rate-limit window (unlimited when absent).
-    #[arg(long, env = "HUBSIM_RATE_LIMIT_QUOTA")]
-    pub rate_limit_quota: Option<u64>,
-    /// Length of the rate-limit window in seconds.
-    #[arg(long, env = "HUBSIM_RATE_LIMIT_WINDOW_SECS", default_value_t = 300)]
-    pub rate_limit_window_secs: u64,
-    /// Send Retry-After on 429 answers too.
-    #[arg(long, env = "HUBSIM_RETRY_AFTER")]
-    pub retry_after: bool,
-    /// Render every listing entry the sync asks for before serving, so the first listing costs the
-    /// simulator no more than later ones (benchmarks: the simulator shares the machine with the sync).
-    #[arg(long, env = "HUBSIM_PRERENDER")]
-    pub prerender: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user.
-    Create {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        email: String,
-        /// May publish models and versions.
-        #[arg(long)]
-        developer: bool,
-        /// May run syncs and operate the service.
-        #[arg(long)]
-        admin: bool,
-    },
-    /// Grant roles to an existing user.
-    Promote {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        developer: bool,
-        #[arg(long)]
-        admin: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token and print it, alone, on stdout.
-    Create {
-        #[arg(long)]
-        username: String,
-        /// A label for the token.
-        #[arg(long, default_value = "cli")]
-        name: String,
-        /// Days until the token expires (never by default).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
-        expires_days: Option<u32>,
-        /// Create the user as an admin when missing (bootstraps an operator in one command).
-        #[arg(long)]
-        admin: bool,
-    },
-    /// List a user's tokens (never their secrets).
-    List {
-        #[arg(long)]
-        username: String,
-    },
-    /// Revoke a token by its id (from `token list`).
-    Revoke {
-        #[arg(long)]
-        id: uuid::Uuid,
-    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -471,21 +370,6 @@ impl SyncArgs {
         config.write_delay = self.sync_bench_write_delay;
         Ok(config)
     }
-}
-
-/// `pocket-catalog sync`: one run with the service's configuration.
-#[derive(Debug, Clone, Args)]
-pub struct SyncCommandArgs {
-    /// Print the run's JSON (the manual trigger's answer) instead of a summary.
-    #[arg(long)]
-    pub json: bool,
-    /// While another live run holds the sync, wait for it to end and then run (instead of exiting 1).
-    #[arg(long)]
-    pub wait: bool,
-    #[command(flatten)]
-    pub hub: HubArgs,
-    #[command(flatten)]
-    pub sync: SyncArgs,
 }
 
 impl ServeArgs {
