@@ -76,7 +76,10 @@ impl AssetPointers {
             tflite: url(keyed("tflite").or_else(|| main_file(assets))),
             litert_lm: url(keyed("litert_lm").or_else(|| first(assets, is_bundle))),
             labels: url(keyed("labels").or_else(|| {
-                first(assets, |a| a.asset_type == "label_txt").or_else(|| {
+                first(assets, |a| {
+                    matches!(a.asset_type.as_str(), "label_txt" | "label_json")
+                })
+                .or_else(|| {
                     by_name(&|n| {
                         (n.ends_with(".txt") || n.ends_with(".json"))
                             && ["label", "class", "synset"].iter().any(|w| n.contains(w))
@@ -90,7 +93,10 @@ impl AssetPointers {
                 first(assets, |a| a.asset_type == "vocab_txt")
                     .or_else(|| by_name(&|n| n.contains("vocab.txt")))
             })),
-            anchors: url(keyed("anchors").or_else(|| by_name(&|n| n.contains("anchor")))),
+            anchors: url(keyed("anchors").or_else(|| {
+                first(assets, |a| a.asset_type == "anchors")
+                    .or_else(|| by_name(&|n| n.contains("anchor")))
+            })),
         }
     }
 

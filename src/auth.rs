@@ -108,7 +108,8 @@ impl Authenticator {
 
     /// Who a bearer token names: an API token's user, or a verified Supabase identity's user.
     async fn authenticate(&self, value: &HeaderValue) -> Result<Caller, ApiError> {
-        let invalid = || ApiError::Unauthorized("Invalid or expired token".into());
+        // The reference backend's words (CLIENTS.md §1.2).
+        let invalid = || ApiError::Unauthorized("Could not validate credentials".into());
         let token = value
             .to_str()
             .ok()

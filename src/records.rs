@@ -176,7 +176,8 @@ impl ModelPatch {
 pub struct Asset {
     /// Stable key of the asset within its version (the file path for synced assets).
     pub asset_key: String,
-    /// `tflite`, `litertlm`, `task`, `label_txt`, `vocab_txt`, `tokenizer`, `config_json`, or another kind.
+    /// `tflite`, `litertlm`, `task`, `label_txt`, `label_json`, `vocab_txt`, `tokenizer`, `config_json`,
+    /// `anchors`, or another kind.
     pub asset_type: String,
     pub source_url: String,
     pub file_size_bytes: Option<i64>,

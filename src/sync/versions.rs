@@ -25,15 +25,24 @@ pub fn asset_type(path: &str) -> Option<&'static str> {
             _ => {}
         }
     }
-    if file.starts_with("label") && file.ends_with(".txt") {
-        Some("label_txt")
-    } else if file == "vocab.txt" || (file.starts_with("vocab") && file.ends_with(".txt")) {
+    // Label files as the clients' scanner finds them (CLIENTS.md §3.3): a `.txt` or `.json` whose name
+    // says label, class or synset; anchors by name.
+    let labelled = ["label", "class", "synset"]
+        .iter()
+        .any(|w| file.contains(w));
+    if file == "vocab.txt" || (file.starts_with("vocab") && file.ends_with(".txt")) {
         Some("vocab_txt")
     } else if file.starts_with("tokenizer") && (file.ends_with(".model") || file.ends_with(".json"))
     {
         Some("tokenizer")
     } else if file == "config.json" || file == "generation_config.json" {
         Some("config_json")
+    } else if labelled && file.ends_with(".txt") {
+        Some("label_txt")
+    } else if labelled && file.ends_with(".json") {
+        Some("label_json")
+    } else if file.contains("anchor") {
+        Some("anchors")
     } else {
         None
     }
@@ -164,6 +173,9 @@ mod tests {
         assert_eq!(asset_type("llm.task"), Some("task"));
         assert_eq!(asset_type("labels.txt"), Some("label_txt"));
         assert_eq!(asset_type("labelmap.txt"), Some("label_txt"));
+        assert_eq!(asset_type("imagenet_classes.txt"), Some("label_txt"));
+        assert_eq!(asset_type("synset_words.json"), Some("label_json"));
+        assert_eq!(asset_type("ssd_anchors.bin"), Some("anchors"));
         assert_eq!(asset_type("vocab.txt"), Some("vocab_txt"));
         assert_eq!(asset_type("tokenizer.model"), Some("tokenizer"));
         assert_eq!(asset_type("config.json"), Some("config_json"));

@@ -233,6 +233,8 @@ async fn publishing_can_require_the_developer_role_and_needs_a_sign_in(backend: 
         .post("/api/v1/models", Some("pcat_nonsense"), body.clone())
         .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(bad.detail(), "Could not validate credentials");
+    assert_eq!(bad.header("www-authenticate"), Some("Bearer"));
     let missing = open
         .post(
             "/api/v1/models",
