@@ -81,6 +81,7 @@ mod tests {
             status: crate::domain::VersionStatus::Missing,
             unsupported_reason: None,
             pipeline_updated_at: None,
+            license_type: None,
         }
     }
 

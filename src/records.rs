@@ -212,6 +212,9 @@ pub struct ModelVersion {
     /// Why it cannot run, in words a person understands.
     pub unsupported_reason: Option<String>,
     pub pipeline_updated_at: Option<DateTime<Utc>>,
+    /// The licence it was published under, when its publisher named one (the clients' dialect sends
+    /// one per version); otherwise its model's.
+    pub license_type: Option<LicenseType>,
 }
 
 impl NewVersion {
@@ -238,7 +241,10 @@ pub struct NewVersion {
     pub pipeline_spec: Option<serde_json::Value>,
     pub assets: Vec<Asset>,
     pub published_at: DateTime<Utc>,
+    /// `None` for the versions the sync mirrors.
     pub created_by: Option<Uuid>,
+    /// The licence named by its publisher; `None` means its model's.
+    pub license_type: Option<LicenseType>,
 }
 
 /// One model the sync creates or updates: every field the sync owns. The planner resolves the

@@ -1,7 +1,6 @@
 //! Downloads: a redirect to an asset's pinned URL, counted on the version and the model.
 
 use super::{ApiPath, AppState};
-use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -26,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     ))]
 async fn download(
     State(state): State<AppState>,
-    _caller: Caller,
+    _viewer: super::Viewer,
     ApiPath((version_id, asset_key)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     let version_id = Uuid::parse_str(&version_id)

@@ -1,4 +1,4 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and the reference backend's health check at `/`.
 
 use super::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(root))
         .routes(routes!(livez))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -18,6 +19,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Running {
+    message: &'static str,
+    status: &'static str,
+}
+
+/// The reference backend's health check (CLIENTS.md §1.1), word for word: monitors written for it
+/// keep working. Touches nothing else.
+#[utoipa::path(get, path = "/", tag = "health", responses((status = 200, body = Running)))]
+async fn root() -> Json<Running> {
+    Json(Running {
+        message: "Jacana API is running.",
+        status: "ok",
+    })
 }
 
 /// The process is up. Touches nothing else.

@@ -129,6 +129,41 @@ impl FromRequestParts<AppState> for crate::auth::Caller {
     }
 }
 
+/// Who is looking, on a route where signing in only widens what is visible (both dialects' public
+/// routes): the signed-in user, or nobody — never a refusal. A token that cannot be verified makes the
+/// caller anonymous (counted in `pocket_auth_degraded_to_anonymous_total`) instead of a 401, because the
+/// portal sends its token on public routes too.
+pub struct Viewer(pub Option<crate::records::User>);
+
+impl Viewer {
+    pub fn id(&self) -> Option<uuid::Uuid> {
+        self.0.as_ref().map(|u| u.id)
+    }
+
+    /// Whether this viewer may see `model` (public, or their own).
+    pub fn sees(&self, model: &crate::records::Model) -> bool {
+        model.is_public || self.id() == Some(model.author_id)
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match crate::auth::Caller::from_request_parts(parts, state).await {
+            Ok(crate::auth::Caller(user)) => Ok(Viewer(user)),
+            Err(ApiError::Unauthorized(_) | ApiError::TooManyRequests(_)) => {
+                crate::metrics::auth_degraded();
+                Ok(Viewer(None))
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
 /// A JSON body whose rejections are API errors.
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -1,6 +1,6 @@
 //! The model catalog: list, read, publish and edit models (their versions: `versions.rs`).
 
-use super::{ApiJson, ApiPath, ApiQuery, AppState};
+use super::{ApiJson, ApiPath, ApiQuery, AppState, Viewer};
 use crate::auth::Caller;
 use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -167,15 +167,17 @@ pub struct ListModelsParams {
 ))]
 async fn list_models(
     State(state): State<AppState>,
-    _caller: Caller,
+    viewer: Viewer,
     OriginalUri(uri): OriginalUri,
     ApiQuery(p): ApiQuery<ListModelsParams>,
 ) -> ApiResult<Response> {
-    // The same URL gets the same page, whoever asks: the hot first pages are served from memory.
+    // The same URL gets the same page for the same viewer (what is visible depends on who asks): the
+    // hot first pages are served from memory.
+    let key = format!("{:?}|{uri}", viewer.id());
     let page = state
         .pages
-        .get_or_fill(&uri.to_string(), async {
-            let (headers, Json(items)) = list_page(&state, &uri, p, None).await?;
+        .get_or_fill(&key, async {
+            let (headers, Json(items)) = list_page(&state, &uri, p, None, &viewer).await?;
             Ok::<_, ApiError>(CachedPage {
                 headers,
                 body: json_body(&items)?,
@@ -209,12 +211,14 @@ impl IntoResponse for CachedPage {
     }
 }
 
-/// A page of models for `p` (with the author fixed when `author` is given), with its headers.
+/// A page of models for `p` (with the author fixed when `author` is given) that `viewer` may see
+/// (public models and their own), with its headers.
 pub(super) async fn list_page(
     state: &AppState,
     uri: &axum::http::Uri,
     mut p: ListModelsParams,
     author: Option<Uuid>,
+    viewer: &Viewer,
 ) -> ApiResult<(HeaderMap, Json<Vec<ModelResponse>>)> {
     if author.is_some() {
         p.author_id = author;
@@ -265,7 +269,7 @@ pub(super) async fn list_page(
         after,
         skip_count: true,
         offset: 0,
-        visibility: crate::store::Visibility::Everything,
+        visibility: crate::store::Visibility::PublicAnd(viewer.id()),
         supported_only: false,
     };
     // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
@@ -281,7 +285,8 @@ pub(super) async fn list_page(
             &query.q,
             query.include_removed,
             query.upstream_status,
-            query.commercial
+            query.commercial,
+            query.visibility
         )
     );
     let total = state
@@ -329,27 +334,34 @@ pub(super) async fn find_model(state: &AppState, id: &str) -> ApiResult<Model> {
         Err(_) if id.len() <= 200 => state.store.get_model_by_slug(id).await?,
         Err(_) => None,
     };
-    found.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "Model '{}' not found",
-            id.chars().take(200).collect::<String>()
-        ))
-    })
+    found.ok_or_else(|| not_found(id))
 }
 
-/// One model, by id or slug.
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "Model '{}' not found",
+        id.chars().take(200).collect::<String>()
+    ))
+}
+
+/// One model, by id or slug (a private one only for its owner).
 #[utoipa::path(get, path = "/models/{id}", tag = "models",
     params(("id" = String, Path, description = "Model UUID or slug")),
     responses((status = 200, body = ModelResponse), (status = 404, body = ErrorBody)))]
 async fn get_model(
     State(state): State<AppState>,
-    _caller: Caller,
+    viewer: Viewer,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
+    let key = format!("{:?}|{id}", viewer.id());
     let page = state
         .details
-        .get_or_fill(&id, async {
-            let model: ModelResponse = find_model(&state, &id).await?.into();
+        .get_or_fill(&key, async {
+            let model = find_model(&state, &id).await?;
+            if !viewer.sees(&model) {
+                return Err(not_found(&id));
+            }
+            let model: ModelResponse = model.into();
             Ok::<_, ApiError>(CachedPage {
                 headers: HeaderMap::new(),
                 body: json_body(&model)?,
@@ -431,7 +443,8 @@ pub(super) fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-/// Publish a model (developers). The server derives a unique slug from the name.
+/// Publish a model (signed-in users; `POCKET_PUBLISH_REQUIRES_DEVELOPER` limits it to developers). The
+/// server derives a unique slug from the name.
 #[utoipa::path(post, path = "/models", tag = "models", security(("bearer" = [])),
     request_body = CreateModelRequest,
     responses(
@@ -445,7 +458,9 @@ async fn create_model(
     caller: Caller,
     ApiJson(req): ApiJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelResponse>)> {
-    let user = caller.developer()?;
+    let user = caller.user()?;
+    crate::policy::may_publish(user, state.config.publish_requires_developer)
+        .map_err(ApiError::Forbidden)?;
     let name = check_name(&req.name)?;
     let description = req.description.unwrap_or_default();
     check_text("description", &description, MAX_TEXT)?;

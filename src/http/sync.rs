@@ -350,9 +350,9 @@ pub struct AdhocRequest {
     /// The Hub repo (`owner/name`).
     #[schema(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,95})?$")]
     pub repo_id: String,
-    /// A commit (40 hex digits) to import instead of the head.
+    /// A revision to import instead of the head: a commit sha (full or short), a branch or a tag; the
+    /// import is pinned to the commit it resolves to.
     #[serde(default)]
-    #[schema(pattern = r"^[0-9a-fA-F]{40}$")]
     pub commit_sha: Option<String>,
 }
 
@@ -393,23 +393,27 @@ pub(crate) async fn run_adhoc(
         .trim()
         .parse()
         .map_err(|e: crate::domain::InvalidValue| ApiError::Unprocessable(e.0))?;
-    if let Some(sha) = commit_sha {
-        if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // Any revision the Hub takes (a full or short sha, a branch, a tag), as the reference passes it
+    // on; the run is pinned to the commit the Hub resolves it to.
+    if let Some(rev) = commit_sha {
+        if rev.len() > 255 || rev.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(ApiError::Unprocessable(
-                "commit_sha must be a full commit sha (40 hex digits)".into(),
+                "commit_sha must be a revision of the repo: a commit sha, a branch or a tag".into(),
             ));
         }
     }
-    match state
+    let pinned = match state
         .syncer
         .hub()
         .model_info(repo.as_str(), commit_sha)
         .await
     {
-        Ok(crate::hub::RepoOutcome::Found { .. }) => {}
+        Ok(crate::hub::RepoOutcome::Found { value, .. }) => {
+            value.sha.or_else(|| commit_sha.map(str::to_string))
+        }
         Ok(_) => {
             return Err(ApiError::NotFound(format!(
-                "No public repo {repo} (at that commit) on the Hugging Face Hub"
+                "No public repo {repo} (at that revision) on the Hugging Face Hub"
             )))
         }
         Err(e) => {
@@ -417,15 +421,11 @@ pub(crate) async fn run_adhoc(
                 "The Hugging Face Hub could not be read: {e}"
             )))
         }
-    }
+    };
+    let pinned = commit_sha.and(pinned);
     let claimed = match state
         .syncer
-        .claim_repo(
-            Trigger::Adhoc,
-            repo.as_str(),
-            commit_sha.map(str::to_string),
-            true,
-        )
+        .claim_repo(Trigger::Adhoc, repo.as_str(), pinned, true)
         .await
     {
         Ok(c) => c,

@@ -60,7 +60,7 @@ async fn me(caller: Caller) -> ApiResult<Json<UserResponse>> {
     ))]
 async fn user_models(
     axum::extract::State(state): axum::extract::State<AppState>,
-    _caller: Caller,
+    viewer: super::Viewer,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     super::ApiPath(user_id): super::ApiPath<String>,
     super::ApiQuery(p): super::ApiQuery<super::models::ListModelsParams>,
@@ -72,5 +72,5 @@ async fn user_models(
             "User {user_id} not found"
         )));
     }
-    super::models::list_page(&state, &uri, p, Some(user_id)).await
+    super::models::list_page(&state, &uri, p, Some(user_id), &viewer).await
 }

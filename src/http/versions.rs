@@ -1,7 +1,7 @@
 //! A model's versions: list, read, publish.
 
 use super::models::{check_text, check_url, find_model, MAX_ASSETS, MAX_TEXT};
-use super::{ApiJson, ApiPath, AppState};
+use super::{ApiJson, ApiPath, AppState, Viewer};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::records::*;
@@ -64,7 +64,7 @@ impl From<ModelVersion> for VersionResponse {
     responses((status = 200, body = Vec<VersionResponse>), (status = 404, body = ErrorBody)))]
 async fn list_versions(
     State(state): State<AppState>,
-    _caller: Caller,
+    _viewer: Viewer,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<VersionResponse>>> {
     let model = find_model(&state, &id).await?;
@@ -84,7 +84,7 @@ async fn list_versions(
     ))]
 async fn get_version(
     State(state): State<AppState>,
-    _caller: Caller,
+    _viewer: Viewer,
     ApiPath((id, version_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<VersionResponse>> {
     let version_id = Uuid::parse_str(&version_id)
@@ -112,7 +112,7 @@ pub struct CreateVersionRequest {
     assets: Vec<Asset>,
 }
 
-/// Publish a version (developers): on their own models, and on models mirrored from the Hub.
+/// Publish a version (signed-in users): on their own models, and on models mirrored from the Hub.
 #[utoipa::path(post, path = "/models/{id}/versions", tag = "models", security(("bearer" = [])),
     params(("id" = String, Path, description = "Model UUID or slug")),
     request_body = CreateVersionRequest,
@@ -129,14 +129,9 @@ async fn create_version(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<CreateVersionRequest>,
 ) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
-    let user = caller.developer()?;
+    let user = caller.user()?;
     let model = find_model(&state, &id).await?;
-    if model.author_id != user.id && !model.is_synced() && !user.is_admin {
-        return Err(ApiError::Forbidden(
-            "Versions can be added to your own models and to models mirrored from Hugging Face"
-                .into(),
-        ));
-    }
+    crate::policy::may_add_version(user, &model).map_err(ApiError::Forbidden)?;
     let version_string = req.version_string.trim().to_string();
     if version_string.is_empty() || version_string.chars().count() > 100 {
         return Err(ApiError::Unprocessable(
@@ -184,6 +179,7 @@ async fn create_version(
             assets: req.assets,
             published_at: crate::domain::now(),
             created_by: Some(user.id),
+            license_type: None,
         })
         .await?;
     state.catalog_changed();

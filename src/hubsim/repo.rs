@@ -62,8 +62,9 @@ fn lookup<'a>(world: &'a World, id: &str) -> Lookup<'a> {
     }
 }
 
+/// The head branch, the commit, or a prefix of its sha of at least 7 digits (as the Hub resolves them).
 fn revision_matches(r: &SimRepo, rev: &str) -> bool {
-    rev == "main" || rev == r.sha
+    rev == "main" || rev == r.sha || (rev.len() >= 7 && r.sha.starts_with(rev))
 }
 
 /// `/api/models/{repo}`, `/api/models/{repo}/revision/{rev}`, `/api/models/{repo}/tree/{rev}[/{path}]`.

@@ -201,6 +201,7 @@ pub(super) struct VersionRow {
     status: String,
     unsupported_reason: Option<String>,
     pipeline_updated_at: Option<DateTime<Utc>>,
+    license_type: Option<String>,
 }
 
 impl TryFrom<VersionRow> for ModelVersion {
@@ -210,6 +211,10 @@ impl TryFrom<VersionRow> for ModelVersion {
             status: parse(&r.status, "version status")?,
             unsupported_reason: r.unsupported_reason,
             pipeline_updated_at: r.pipeline_updated_at,
+            license_type: r
+                .license_type
+                .map(|l| parse(&l, "version licence"))
+                .transpose()?,
             id: r.id,
             model_id: r.model_id,
             version_string: r.version_string,

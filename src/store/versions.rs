@@ -9,15 +9,16 @@ use uuid::Uuid;
 
 const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by, status, \
-    unsupported_reason, pipeline_updated_at";
+    unsupported_reason, pipeline_updated_at, license_type";
 
 impl Store {
     pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
         let sql = format!(
             "INSERT INTO model_versions (id, model_id, version_string, changelog, \
              hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
-             pipeline_updated_at, main_file_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {VERSION_COLUMNS}"
+             pipeline_updated_at, main_file_bytes, license_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             RETURNING {VERSION_COLUMNS}"
         );
         let mut tx = self.begin().await?;
         let row: VersionRow = on_tx!(tx, |conn| sqlx::query_as(&sql)
@@ -34,6 +35,7 @@ impl Store {
             .bind(new.status().as_str())
             .bind(new.pipeline_spec.as_ref().map(|_| new.published_at))
             .bind(crate::assets::main_file_size(&new.assets))
+            .bind(new.license_type.map(|l| l.as_str()))
             .fetch_one(&mut *conn)
             .await?);
         refresh_model_summary(&mut tx, new.model_id).await?;
@@ -114,7 +116,8 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
-    /// `(object id, commit sha)` of the synced versions of the models with these object ids.
+    /// `(object id, commit sha)` of the synced versions of the models with these object ids (not
+    /// those a person added with a commit sha: the mirror has its own).
     pub async fn version_commits(
         &self,
         object_ids: &[String],
@@ -125,7 +128,8 @@ impl Store {
         let sql = format!(
             "SELECT m.hf_object_id, v.hf_commit_sha FROM model_versions v \
              JOIN ml_models m ON m.id = v.model_id \
-             WHERE v.hf_commit_sha IS NOT NULL AND m.hf_object_id IN ({})",
+             WHERE v.hf_commit_sha IS NOT NULL AND v.created_by IS NULL \
+             AND m.hf_object_id IN ({})",
             self.dialect().json_ids()
         );
         let ids = serde_json::to_string(object_ids).expect("strings serialise");

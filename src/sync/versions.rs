@@ -145,6 +145,7 @@ pub fn new_version(
         assets,
         published_at: date,
         created_by: None,
+        license_type: None,
     }
 }
 

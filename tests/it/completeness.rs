@@ -246,6 +246,33 @@ async fn adhoc_imports_one_repo_outside_the_filters(backend: Backend) {
         ),
         (json!(0), json!(1))
     );
+    // Any revision the Hub resolves is taken, as the reference passes it on (a short sha here), and
+    // the import is pinned to the full commit it names: no second version.
+    let sha = versions[0].hf_commit_sha.clone().unwrap();
+    let short = app
+        .post(
+            path,
+            Some(&admin),
+            json!({"repo_id": outside, "commit_sha": &sha[..7]}),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::OK, "{}", short.body);
+    let after = app.store.list_versions(model.id).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].hf_commit_sha.as_deref(), Some(sha.as_str()));
+    for (rev, status) in [
+        ("0123456789abcdef", StatusCode::NOT_FOUND),
+        ("a b", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let res = app
+            .post(
+                path,
+                Some(&admin),
+                json!({"repo_id": outside, "commit_sha": rev}),
+            )
+            .await;
+        assert_eq!(res.status, status, "{rev}: {}", res.body);
+    }
 
     let res = app
         .post(path, Some(&admin), json!({"repo_id": no_model}))
@@ -264,6 +291,7 @@ async fn adhoc_imports_one_repo_outside_the_filters(backend: Backend) {
             .status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // A branch name is a revision the Hub resolves too.
     assert_eq!(
         app.post(
             path,
@@ -272,7 +300,7 @@ async fn adhoc_imports_one_repo_outside_the_filters(backend: Backend) {
         )
         .await
         .status,
-        StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::OK
     );
     assert_eq!(
         app.post(path, Some(&admin), json!({"repo": outside}))

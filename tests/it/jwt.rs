@@ -95,12 +95,17 @@ async fn hs256_tokens_sign_in_and_create_the_user_once() {
         format!("jane.doe-{}", &other.simple().to_string()[..6])
     );
 
-    // Roles stay ours: the user may not publish until an admin promotes them.
+    // A signed-in user publishes at once (one policy for both dialects, `policy.rs`); roles stay
+    // ours: the token grants none, an admin does.
     assert_eq!(
         app.post("/models", Some(&token), json!({"name": "x"}))
             .await
             .status,
-        StatusCode::FORBIDDEN
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.get("/users/me", Some(&token)).await.body["is_developer"],
+        false
     );
     let admin = app.token(Role::Admin).await;
     let promoted = app
@@ -112,10 +117,8 @@ async fn hs256_tokens_sign_in_and_create_the_user_once() {
         .await;
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
     assert_eq!(
-        app.post("/models", Some(&token), json!({"name": "x"}))
-            .await
-            .status,
-        StatusCode::CREATED
+        app.get("/users/me", Some(&token)).await.body["is_developer"],
+        true
     );
     assert_eq!(
         app.post(

@@ -111,21 +111,29 @@ async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Bac
         "{}",
         old.detail()
     );
+    // As in the reference, a second "1.0.0" (the portal's default name) with the same commit_sha is
+    // a version like any other; it keeps the licence it was published under.
     let same_name = app
         .post(
             &format!("/api/v1/models/{mid}/versions"),
             Some(&token),
-            json!({"version_name": "1.0.0", "commit_sha": "c0ffee00", "assets": {"tflite": url}}),
+            json!({"version_name": "1.0.0", "commit_sha": "a1b2c3d4", "assets": {"tflite": url},
+                   "license_type": "GPL-3.0"}),
         )
         .await;
-    assert_eq!(same_name.status, StatusCode::CONFLICT);
-    assert!(
-        same_name.detail().contains("version named '1.0.0'"),
-        "{}",
-        same_name.detail()
+    assert_eq!(same_name.status, StatusCode::CREATED, "{}", same_name.body);
+    assert_ne!(same_name.body["id"], first.body["id"]);
+    assert_eq!(
+        (
+            same_name.body["license_type"].clone(),
+            same_name.body["is_commercial_safe"].clone(),
+            same_name.body["requires_commercial_warning"].clone()
+        ),
+        (json!("gpl-3.0"), json!(false), json!(true))
     );
+    assert_eq!(first.body["license_type"], "apache-2.0");
     let listed = app.get(&format!("/api/v1/models/{mid}"), None).await;
-    assert_eq!(listed.body["version_count"], 2);
+    assert_eq!(listed.body["version_count"], 3);
     assert_eq!(listed.body["best_version_status"], "pending");
     // Another user may neither add to this model nor edit its versions.
     let vid = first.body["id"].as_str().unwrap();
@@ -216,11 +224,11 @@ async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Bac
         .await;
     assert_eq!(again.detail(), "Model version not found.");
     let after = app.get(&format!("/api/v1/models/{mid}"), None).await;
-    assert_eq!(after.body["version_count"], 1);
+    assert_eq!(after.body["version_count"], 2);
     assert_eq!(after.body["best_version_status"], "pending");
     // The root dialect sees the same model and versions.
     let root = app.get(&format!("/models/{mid}/versions"), None).await;
-    assert_eq!(root.body.as_array().unwrap().len(), 1);
+    assert_eq!(root.body.as_array().unwrap().len(), 2);
 }
 
 async fn publishing_can_require_the_developer_role_and_needs_a_sign_in(backend: Backend) {

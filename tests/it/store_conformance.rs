@@ -993,6 +993,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         assets: vec![asset.clone()],
         published_at: now() + Duration::minutes(minutes),
         created_by: Some(user.id),
+        license_type: None,
     };
     let v1 = store.create_version(&mk(m.id, "1.0", 0)).await.unwrap();
     let v2 = store.create_version(&mk(m.id, "2.0", 1)).await.unwrap();
@@ -1000,6 +1001,35 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
     assert!(matches!(
         store.create_version(&mk(m.id, "1.0", 2)).await,
         Err(StoreError::Conflict { ref constraint }) if constraint == "model_versions_model_id_version_string_key"
+    ));
+    // A version with a commit sha published by a person (the clients' dialect) may repeat a name and
+    // a sha, as in the reference; a mirrored one (no creator) is unique per commit.
+    let client = |sha: &str, by: Option<uuid::Uuid>| NewVersion {
+        hf_commit_sha: Some(sha.into()),
+        created_by: by,
+        license_type: Some(pocket_catalog::domain::LicenseType::Mit),
+        ..mk(other.id, "1.0", 3)
+    };
+    let a = store
+        .create_version(&client("c0ffee00", Some(user.id)))
+        .await
+        .unwrap();
+    let b = store
+        .create_version(&client("c0ffee00", Some(user.id)))
+        .await
+        .unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!(
+        b.license_type,
+        Some(pocket_catalog::domain::LicenseType::Mit)
+    );
+    store
+        .create_version(&client("c0ffee00", None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_version(&client("c0ffee00", None)).await,
+        Err(StoreError::Conflict { ref constraint }) if constraint == "model_versions_model_id_hf_commit_sha_key"
     ));
     let listed = store.list_versions(m.id).await.unwrap();
     assert_eq!(

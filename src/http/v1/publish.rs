@@ -11,7 +11,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT};
 use crate::http::{ApiJson, ApiPath, AppState};
 use crate::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
-use crate::store::constraint;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -137,6 +136,11 @@ pub struct CreateVersionRequest {
     file_size_bytes: Option<i64>,
     #[serde(default)]
     changelog: Option<String>,
+    /// The licence this version is published under (any identifier; unknown ones are stored as
+    /// `other`); absent or null means its model's. `is_commercial_safe` and
+    /// `requires_commercial_warning` follow from it (sent values are ignored).
+    #[serde(default)]
+    license_type: Option<String>,
     /// A pipeline spec in the app's schema (CLIENTS.md §4); checked, 422 when it is not.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -205,14 +209,15 @@ fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
 }
 
 /// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec, `missing`
-/// without; a `status` in the body is ignored.
+/// without; a `status` in the body is ignored. As in the reference, neither `version_name` nor
+/// `commit_sha` has to be unique (the portal names every upload "1.0.0" unless told otherwise).
 #[utoipa::path(post, path = "/models/{model_id}/versions", tag = "clients (/api/v1)",
     operation_id = "v1_create_version", security(("bearer" = [])),
     params(("model_id" = Uuid, Path, description = "Model id")), request_body = CreateVersionRequest,
     responses(
         (status = 201, body = ClientVersion),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
 async fn create_version(
@@ -245,7 +250,7 @@ async fn create_version(
         .filter(|s| !s.is_null())
         .map(|s| checked_spec(s, &model))
         .transpose()?;
-    let created = state
+    let version = state
         .store
         .create_version(&NewVersion {
             model_id: model.id,
@@ -256,22 +261,9 @@ async fn create_version(
             assets: pointer_assets(&req)?,
             published_at: crate::domain::now(),
             created_by: Some(user.id),
+            license_type: req.license_type.as_deref().map(LicenseType::normalize),
         })
-        .await;
-    // Said in the clients' words (the reference has no such rule: a follow-up of issue #20).
-    let version = match created {
-        Err(e) if e.is_conflict_on(constraint::VERSIONS_NAME) => {
-            return Err(ApiError::Conflict(format!(
-                "This model already has a version named '{version_name}'; choose another version_name"
-            )))
-        }
-        Err(e) if e.is_conflict_on(constraint::VERSIONS_COMMIT) => {
-            return Err(ApiError::Conflict(format!(
-                "This model already has a version with commit_sha '{commit_sha}'"
-            )))
-        }
-        other => other?,
-    };
+        .await?;
     state.catalog_changed();
     Ok((
         StatusCode::CREATED,

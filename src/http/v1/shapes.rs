@@ -142,10 +142,11 @@ pub struct ClientVersion {
 }
 
 impl ClientVersion {
-    /// The version as the clients see it; the licence is its model's. A stored spec outside the app's
+    /// The version as the clients see it; the licence is the one it was published under, else its
+    /// model's. A stored spec outside the app's
     /// schema (one written through the root dialect) is not shown: the app would reject the whole list.
     pub fn new(mut v: ModelVersion, model: &Model) -> ClientVersion {
-        let license = model.license_type;
+        let license = v.license_type.unwrap_or(model.license_type);
         let pointers = AssetPointers::from_assets(&v.assets);
         let hosted_by_us = assets::main_file(&v.assets).is_some_and(|a| a.is_hosted_by_us);
         let spec = match v.pipeline_spec.take() {

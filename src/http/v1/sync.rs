@@ -39,7 +39,7 @@ async fn sync_litert(
 pub struct AdhocParams {
     /// The Hub repo (`owner/name`).
     repo_id: String,
-    /// A commit (40 hex digits) to import instead of the head.
+    /// A revision to import instead of the head (a commit sha, full or short, a branch or a tag).
     commit_sha: Option<String>,
 }
 
