@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::app::run(store, checked, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
+        Command::Inspect(args) => inspect_file(&args.file).await?,
         Command::Sync(args) => {
             let store = connect().await?;
             let result = run_sync(&store, args).await;
@@ -375,4 +376,44 @@ async fn busy_text(store: &Store, holder: Option<&crate::records::LeaseHolder>) 
         }
     ));
     format!("a sync is already running: {}", parts.join(", "))
+}
+
+/// `inspect FILE`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
+async fn inspect_file(path: &std::path::Path) -> Result<(), CliError> {
+    use crate::inspect::{inspect_tflite, summary, Budget, RangeSource};
+    use std::io::{Read, Seek, SeekFrom};
+    /// A local file read by ranges.
+    struct FileRanges(std::sync::Mutex<std::fs::File>);
+    impl RangeSource for FileRanges {
+        async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, String> {
+            let mut file = self
+                .0
+                .lock()
+                .map_err(|_| "the file lock is poisoned".to_string())?;
+            let mut bytes = vec![0; (range.end - range.start) as usize];
+            file.seek(SeekFrom::Start(range.start))
+                .and_then(|_| file.read_exact(&mut bytes))
+                .map_err(|e| e.to_string())?;
+            Ok(bytes)
+        }
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?;
+    let size = file
+        .metadata()
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?
+        .len();
+    let source = FileRanges(std::sync::Mutex::new(file));
+    let outcome = inspect_tflite(&source, size, Budget::for_size(size)).await;
+    let failed = outcome.as_ref().err().map(|(e, _)| e.to_string());
+    let mut shown = summary(&outcome);
+    shown["file"] = serde_json::json!({"path": path.display().to_string(), "size": size});
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&shown).expect("JSON values serialise")
+    );
+    match failed {
+        Some(why) => Err(CliError::Usage(format!("{}: {why}", path.display()))),
+        None => Ok(()),
+    }
 }

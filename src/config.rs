@@ -68,6 +68,16 @@ pub enum Command {
     Sync(SyncCommandArgs),
     /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
     Hubsim(HubsimArgs),
+    /// Inspect a local `.tflite` file as the catalog does (reading only its structure, by ranges) and
+    /// print what it declares as JSON: its tensors in model order, operators, signatures, metadata,
+    /// quantization, and the bytes and requests it took (exit 1 when the file is not a readable model).
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The model file.
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

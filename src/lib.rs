@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod hubsim;
+pub mod inspect;
 pub mod jwt;
 pub mod memory;
 pub mod metrics;

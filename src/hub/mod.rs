@@ -6,16 +6,20 @@
 
 mod config;
 mod error;
+mod files;
+mod links;
 pub mod ratelimit;
 pub mod wire;
 
 pub use config::{defaults, HubConfig};
 pub use error::HubError;
 use error::{expect_ok, redact, status_error, transport_error};
+pub use files::HubFile;
+pub use links::{next_link, parse_next_link};
 
 use backon::{ExponentialBuilder, Retryable};
 use ratelimit::{parse_ratelimit, parse_retry_after, Pacer};
-use reqwest::header::{HeaderMap, AUTHORIZATION, LINK, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
@@ -107,6 +111,13 @@ pub struct HubStatsSnapshot {
     pub rate_limited: u64,
 }
 
+/// How a request is made: GET (or HEAD), for the whole body or one byte range (end exclusive).
+#[derive(Debug, Clone, Default)]
+struct Ask {
+    head: bool,
+    range: Option<std::ops::Range<u64>>,
+}
+
 /// A response read to the end.
 struct Raw {
     status: StatusCode,
@@ -124,6 +135,8 @@ struct Inner {
     http: reqwest::Client,
     config: HubConfig,
     pacer: Pacer,
+    /// The `resolvers` bucket's pacing (file downloads).
+    resolve_pacer: Pacer,
     stats: HubStats,
     /// The quota of the last `RateLimit-Policy` seen, for logs.
     quota: Mutex<Option<u64>>,
@@ -157,6 +170,7 @@ impl HubClient {
             inner: Arc::new(Inner {
                 http,
                 pacer: Pacer::new(config.pacing_low_water),
+                resolve_pacer: Pacer::new(config.pacing_low_water),
                 config,
                 stats: HubStats::default(),
                 quota: Mutex::new(None),
@@ -406,6 +420,16 @@ impl HubClient {
         url: &Url,
         handle: impl Fn(&Raw) -> Result<T, HubError>,
     ) -> Result<T, HubError> {
+        self.fetch_as(url, &Ask::default(), handle).await
+    }
+
+    /// One request made as `ask` says (GET or HEAD, maybe a byte range), paced and retried.
+    async fn fetch_as<T>(
+        &self,
+        url: &Url,
+        ask: &Ask,
+        handle: impl Fn(&Raw) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
         let config = &self.inner.config;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(config.min_backoff)
@@ -414,7 +438,7 @@ impl HubClient {
             .with_jitter();
         let waited = Mutex::new(Duration::ZERO);
         let attempt = || async {
-            let raw = self.send_once(url).await?;
+            let raw = self.send_once(url, ask).await?;
             handle(&raw)
         };
         attempt
@@ -443,8 +467,14 @@ impl HubClient {
             .await
     }
 
-    async fn send_once(&self, url: &Url) -> Result<Raw, HubError> {
-        let delay = self.inner.pacer.delay();
+    async fn send_once(&self, url: &Url, ask: &Ask) -> Result<Raw, HubError> {
+        // Downloads are metered in the Hub's `resolvers` bucket, the rest in `api`: paced apart.
+        let pacer = if url.path().contains("/resolve/") || !self.same_host(url) {
+            &self.inner.resolve_pacer
+        } else {
+            &self.inner.pacer
+        };
+        let delay = pacer.delay();
         if !delay.is_zero() {
             tracing::info!(
                 wait_ms = delay.as_millis() as u64,
@@ -454,7 +484,19 @@ impl HubClient {
         }
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         crate::metrics::hub_request();
-        let mut req = self.inner.http.get(url.clone());
+        let method = if ask.head {
+            reqwest::Method::HEAD
+        } else {
+            reqwest::Method::GET
+        };
+        let mut req = self.inner.http.request(method, url.clone());
+        if let Some(r) = &ask.range {
+            req = req.header(
+                reqwest::header::RANGE,
+                format!("bytes={}-{}", r.start, r.end - 1),
+            );
+        }
+        // The token goes to the Hub's host only, never to a CDN it redirects to.
         if let Some(token) = &self.inner.config.token {
             if self.same_host(url) {
                 req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()));
@@ -468,7 +510,15 @@ impl HubClient {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_ratelimit)
         {
-            self.inner.pacer.observe(limit);
+            let resolvers = headers
+                .get("ratelimit")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_start().starts_with("\"resolvers\""));
+            if resolvers {
+                self.inner.resolve_pacer.observe(limit);
+            } else {
+                self.inner.pacer.observe(limit);
+            }
         }
         if let Some(q) = headers
             .get("ratelimit-policy")
@@ -508,74 +558,4 @@ impl HubClient {
 enum Step<T> {
     Done(RepoOutcome<T>),
     Redirect(Url),
-}
-
-/// The `rel="next"` target of a `Link` header, resolved against the request URL.
-pub fn next_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
-    headers
-        .get_all(LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| parse_next_link(v, base))
-}
-
-/// Parses `<URL>; rel="next"` out of a Link header value (several links may be comma-separated).
-pub fn parse_next_link(value: &str, base: &Url) -> Option<Url> {
-    let mut rest = value;
-    while let Some(start) = rest.find('<') {
-        let after = &rest[start + 1..];
-        let end = after.find('>')?;
-        let target = &after[..end];
-        let params_end = after[end..].find('<').map_or(after.len(), |i| end + i);
-        let params = &after[end + 1..params_end];
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim().trim_end_matches(',').trim();
-            p.strip_prefix("rel=")
-                .map(|r| {
-                    r.trim_matches('"')
-                        .split_whitespace()
-                        .any(|r| r.eq_ignore_ascii_case("next"))
-                })
-                .unwrap_or(false)
-        });
-        if is_next {
-            return base.join(target).ok();
-        }
-        rest = &after[params_end..];
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn next_links_are_found_among_others() {
-        let base = Url::parse("https://huggingface.co/api/models?filter=litert").unwrap();
-        let v = "<https://huggingface.co/api/models?filter=litert&cursor=abc%3D>; rel=\"next\"";
-        assert_eq!(
-            parse_next_link(v, &base).unwrap().as_str(),
-            "https://huggingface.co/api/models?filter=litert&cursor=abc%3D"
-        );
-        let v = "<https://x/prev>; rel=\"prev\", </api/models?cursor=2>; rel=next";
-        assert_eq!(
-            parse_next_link(v, &base).unwrap().as_str(),
-            "https://huggingface.co/api/models?cursor=2"
-        );
-        assert_eq!(
-            parse_next_link("<https://x/prev>; rel=\"prev\"", &base),
-            None
-        );
-        assert_eq!(parse_next_link("garbage", &base), None);
-    }
-
-    proptest! {
-        #[test]
-        fn link_parsing_never_panics(s in "\\PC{0,300}") {
-            let base = Url::parse("https://huggingface.co/api/models").unwrap();
-            let _ = parse_next_link(&s, &base);
-        }
-    }
 }

@@ -4,6 +4,7 @@
 //! headers — over a deterministic population, plus what tests need: mutation steps, fault injection and
 //! a request counter under `/_sim/`.
 
+mod cdn;
 mod listing;
 pub mod population;
 mod repo;
@@ -57,6 +58,13 @@ pub struct Stats {
     pub resolve: u64,
     pub rate_limited: u64,
     pub faults: u64,
+    /// CDN requests, bytes served, and requests that carried an `Authorization` header.
+    #[serde(default)]
+    pub cdn_requests: u64,
+    #[serde(default)]
+    pub cdn_bytes: u64,
+    #[serde(default)]
+    pub cdn_authorized: u64,
 }
 
 #[derive(Default)]
@@ -76,12 +84,17 @@ pub struct Sim {
     faults: RwLock<Faults>,
     counters: Counters,
     window: Mutex<(Instant, u64)>,
+    /// The `resolvers` bucket's window: the Hub meters file downloads apart from the API.
+    resolve_window: Mutex<(Instant, u64)>,
     /// Cached orderings of public repos per sort key, invalidated by mutations.
     orderings: Mutex<HashMap<SortBy, RepoOrder>>,
     /// Listing entries as JSON text per requested key set and object id, invalidated by mutations:
     /// the simulator shares the benchmark machine with the sync it serves, so it renders each entry
     /// once, as a Hub behind a cache would.
     rendered: Mutex<HashMap<String, HashMap<String, Arc<str>>>>,
+    /// LFS content put into repos, by SHA-256 (`cdn.rs`).
+    blobs: RwLock<HashMap<String, Arc<Vec<u8>>>>,
+    cdn: cdn::CdnCounters,
 }
 
 /// Public repos as `(sort key, object id)`, highest first.
@@ -98,8 +111,11 @@ impl Sim {
             faults: RwLock::new(faults),
             counters: Counters::default(),
             window: Mutex::new((Instant::now(), 0)),
+            resolve_window: Mutex::new((Instant::now(), 0)),
             orderings: Mutex::new(HashMap::new()),
             rendered: Mutex::new(HashMap::new()),
+            blobs: RwLock::new(HashMap::new()),
+            cdn: cdn::CdnCounters::default(),
         })
     }
 
@@ -114,6 +130,9 @@ impl Sim {
             resolve: l(&c.resolve),
             rate_limited: l(&c.rate_limited),
             faults: l(&c.faults),
+            cdn_requests: l(&self.cdn.requests),
+            cdn_bytes: l(&self.cdn.bytes),
+            cdn_authorized: l(&self.cdn.authorized),
         }
     }
 
@@ -127,9 +146,13 @@ impl Sim {
             &c.resolve,
             &c.rate_limited,
             &c.faults,
+            &self.cdn.requests,
+            &self.cdn.bytes,
+            &self.cdn.authorized,
         ] {
             a.store(0, Ordering::Relaxed);
         }
+        self.cdn.by_file.lock().expect("cdn lock").clear();
     }
 
     pub fn mutate(&self) -> MutationReport {
@@ -191,6 +214,7 @@ impl Sim {
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.write().expect("faults lock") = faults;
         *self.window.lock().expect("window lock") = (Instant::now(), 0);
+        *self.resolve_window.lock().expect("window lock") = (Instant::now(), 0);
     }
 
     pub fn faults(&self) -> Faults {
@@ -289,6 +313,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
                 },
             ),
         )
+        .route("/_cdn/{sha}/{name}", get(cdn::cdn).head(cdn::cdn))
         .merge(hub)
         .with_state(sim)
 }
@@ -321,8 +346,15 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         .rate_limit_window_secs
         .unwrap_or(DEFAULT_WINDOW)
         .max(1);
+    // Downloads (`/{repo}/resolve/…`) count in their own bucket, as on the Hub.
+    let resolving = req.uri().path().contains("/resolve/");
+    let bucket = if resolving { "resolvers" } else { "api" };
     let (remaining, reset) = {
-        let mut w = sim.window.lock().expect("window lock");
+        let mut w = if resolving {
+            sim.resolve_window.lock().expect("window lock")
+        } else {
+            sim.window.lock().expect("window lock")
+        };
         if w.0.elapsed() >= Duration::from_secs(window) {
             *w = (Instant::now(), 0);
         }
@@ -335,7 +367,7 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         let mut res = hub_error(
             StatusCode::TOO_MANY_REQUESTS,
             None,
-            "You have exceeded our hourly quotas for action: api. We invite you to retry later.",
+            &format!("You have exceeded our hourly quotas for action: {bucket}. We invite you to retry later."),
         );
         if faults.retry_after {
             res.headers_mut()
@@ -354,12 +386,14 @@ async fn hub_middleware(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     let r = remaining.max(0);
     h.insert(
         "ratelimit",
-        HeaderValue::from_str(&format!("\"api\";r={r};t={reset}")).expect("ascii"),
+        HeaderValue::from_str(&format!("\"{bucket}\";r={r};t={reset}")).expect("ascii"),
     );
     h.insert(
         "ratelimit-policy",
-        HeaderValue::from_str(&format!("\"fixed window\";\"api\";q={quota};w={window}"))
-            .expect("ascii"),
+        HeaderValue::from_str(&format!(
+            "\"fixed window\";\"{bucket}\";q={quota};w={window}"
+        ))
+        .expect("ascii"),
     );
     h.insert(
         "x-request-id",

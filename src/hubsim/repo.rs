@@ -205,7 +205,8 @@ fn tree(
     res
 }
 
-/// `/{repo}/resolve/{rev}/{path}`: small files are served; LFS content is not simulated.
+/// `/{repo}/resolve/{rev}/{path}`: small files are served; LFS files put with `Sim::put_file` are a 302
+/// to the CDN (`cdn.rs`); other LFS content is not simulated.
 pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> Response {
     let decoded: Vec<String> = uri
         .path()
@@ -261,6 +262,10 @@ pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri
             &format!("{path} does not exist"),
         );
     };
+    if let Some(sha) = file.lfs_sha256.as_deref().filter(|s| sim.blob(s).is_some()) {
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        return cdn::to_cdn(&headers, sha, name, file.size, &repo.sha);
+    }
     match repo.content(&path) {
         Some(content) => (
             [

