@@ -22,6 +22,7 @@ pub mod notify;
 pub mod pipeline_spec;
 pub mod policy;
 pub mod records;
+pub mod runnable;
 pub mod schedule;
 pub mod stats;
 pub mod store;

@@ -82,6 +82,8 @@ mod tests {
             unsupported_reason: None,
             pipeline_updated_at: None,
             license_type: None,
+            signature: None,
+            inspection: None,
         }
     }
 

@@ -215,6 +215,28 @@ pub struct ModelVersion {
     /// The licence it was published under, when its publisher named one (the clients' dialect sends
     /// one per version); otherwise its model's.
     pub license_type: Option<LicenseType>,
+    /// The main file's tensors in model order, `{"inputs": [...], "outputs": [...]}`, once inspected.
+    pub signature: Option<serde_json::Value>,
+    /// What inspecting the main file found (operators, quantization, metadata, cost, error).
+    pub inspection: Option<serde_json::Value>,
+}
+
+/// What inspecting a version's main file found, to be recorded on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspected {
+    pub signature: Option<serde_json::Value>,
+    pub inspection: serde_json::Value,
+    pub inspector_version: u32,
+    /// The pipeline derived from it; `None` leaves the version's pipeline as it is.
+    pub pipeline: Option<DerivedPipeline>,
+}
+
+/// A pipeline spec (or none), the status it earns and why not runnable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedPipeline {
+    pub spec: Option<serde_json::Value>,
+    pub status: crate::domain::VersionStatus,
+    pub reason: Option<String>,
 }
 
 impl NewVersion {

@@ -36,6 +36,14 @@ pub struct VersionResponse {
     pub rating_avg: f64,
     /// Total size of the version's assets in bytes.
     pub total_size_bytes: i64,
+    /// The main file's tensors in model order (`{"inputs": [...], "outputs": [...]}`, each
+    /// `{name, shape, dtype, quantization}`), once inspected.
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<serde_json::Value>,
+    /// What inspecting the main file found: operators, quantization kind, metadata, bytes and
+    /// requests spent, the inspector's version, the error if any.
+    #[schema(value_type = Option<Object>)]
+    pub inspection: Option<serde_json::Value>,
 }
 
 impl From<ModelVersion> for VersionResponse {
@@ -54,6 +62,8 @@ impl From<ModelVersion> for VersionResponse {
             num_ratings: v.num_ratings,
             rating_avg: v.rating_avg,
             total_size_bytes,
+            signature: v.signature,
+            inspection: v.inspection,
         }
     }
 }

@@ -201,6 +201,42 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
     }
 }
 
+/// The spec of an LLM bundle (`.task`, `.litertlm`): the app installs the downloaded file as a MediaPipe
+/// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `pending`
+/// until the bundle itself is inspected (its sections are not read yet).
+pub fn derive_bundle(file_name: &str, ctx: &Context) -> Derived {
+    let lower = file_name.to_ascii_lowercase();
+    let model_type = [
+        ("gemma", "gemmaIt"),
+        ("deepseek", "deepSeek"),
+        ("qwen", "qwen"),
+        ("llama", "llama"),
+        ("hammer", "hammer"),
+    ]
+    .iter()
+    .find(|(k, _)| lower.contains(k) || ctx.model_name.to_ascii_lowercase().contains(k))
+    .map_or("general", |(_, t)| t);
+    let spec = json!({
+        "metadata": [{"schema_version": "1.0.0", "model_name": ctx.model_name, "model_version": ctx.version_name,
+            "model_task": "text_generation", "framework": "mediapipe_litert", "source_repository": ctx.source_repository}],
+        "inputs": [{"name": "input_text", "shape": [1], "dtype": "int32"}],
+        "outputs": [{"name": "output_text", "shape": [1], "dtype": "int32"}],
+        "preprocessing": [{"input_name": "input_text", "expects_type": "text", "steps": [{"step": "tokenize", "params": {}}]}],
+        "postprocessing": [{"output_name": "output_text", "interpretation": "text_generation", "source_tensors": ["output_text"],
+            "coordinate_format": null, "steps": [{"step": "mediapipe_generate", "params": {"model_type": model_type,
+                "max_tokens": 512, "temperature": 0.8, "top_k": 40, "top_p": 0.9, "random_seed": null}}]}],
+    });
+    match crate::pipeline_spec::check(&spec, ctx.source_repository) {
+        Ok(spec) => Derived {
+            spec: Some(spec),
+            status: VersionStatus::Pending,
+            reason: None,
+            defaults: vec![format!("{file_name}: the bundle's sections are not inspected yet; MediaPipe model type {model_type} from its name")],
+        },
+        Err(why) => Derived::missing(format!("the derived pipeline spec is invalid: {why}")),
+    }
+}
+
 /// A tensor as the spec lists it; dtypes outside the app's four become `float32`, as the reference maps them.
 fn tensor(t: &TensorInfo) -> Value {
     let dtype = match t.dtype.as_str() {

@@ -202,6 +202,8 @@ pub(super) struct VersionRow {
     unsupported_reason: Option<String>,
     pipeline_updated_at: Option<DateTime<Utc>>,
     license_type: Option<String>,
+    signature: Option<Json<serde_json::Value>>,
+    inspection: Option<Json<serde_json::Value>>,
 }
 
 impl TryFrom<VersionRow> for ModelVersion {
@@ -215,6 +217,8 @@ impl TryFrom<VersionRow> for ModelVersion {
                 .license_type
                 .map(|l| parse(&l, "version licence"))
                 .transpose()?,
+            signature: r.signature.map(|j| j.0),
+            inspection: r.inspection.map(|j| j.0),
             id: r.id,
             model_id: r.model_id,
             version_string: r.version_string,

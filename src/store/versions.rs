@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by, status, \
-    unsupported_reason, pipeline_updated_at, license_type";
+    unsupported_reason, pipeline_updated_at, license_type, signature, inspection";
 
 impl Store {
     pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {
@@ -170,6 +170,45 @@ impl Store {
             .bind(updated_at)
             .bind(status.as_str())
             .bind(unsupported_reason)
+            .fetch_optional(&mut *conn)
+            .await?);
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let version: ModelVersion = row.try_into()?;
+        refresh_model_summary(&mut tx, version.model_id).await?;
+        tx.commit().await?;
+        Ok(Some(version))
+    }
+
+    /// Records what inspecting a version's main file found, and the pipeline derived from it (spec,
+    /// status, reason; `None` leaves the pipeline as it is); the model's summary follows. `None` when
+    /// the version does not exist.
+    pub async fn record_inspection(
+        &self,
+        id: Uuid,
+        found: &crate::records::Inspected,
+    ) -> StoreResult<Option<ModelVersion>> {
+        let sql = format!(
+            "UPDATE model_versions SET signature = $2, inspection = $3, inspector_version = $4, \
+             pipeline_spec = CASE WHEN $5 THEN $6 ELSE pipeline_spec END, \
+             pipeline_updated_at = CASE WHEN $5 AND $6 IS NOT NULL THEN $7 ELSE pipeline_updated_at END, \
+             status = CASE WHEN $5 THEN $8 ELSE status END, \
+             unsupported_reason = CASE WHEN $5 THEN $9 ELSE unsupported_reason END \
+             WHERE id = $1 RETURNING {VERSION_COLUMNS}"
+        );
+        let pipeline = found.pipeline.as_ref();
+        let mut tx = self.begin().await?;
+        let row: Option<VersionRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(found.signature.as_ref().map(Json))
+            .bind(Json(&found.inspection))
+            .bind(i64::from(found.inspector_version))
+            .bind(pipeline.is_some())
+            .bind(pipeline.and_then(|p| p.spec.as_ref()).map(Json))
+            .bind(crate::domain::now())
+            .bind(pipeline.map(|p| p.status.as_str()))
+            .bind(pipeline.and_then(|p| p.reason.as_deref()))
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {

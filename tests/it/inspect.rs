@@ -751,3 +751,162 @@ async fn a_model_on_the_hub_is_read_by_range_through_its_cdn_without_the_token()
         .unwrap();
     assert_eq!(whole.len(), bytes.len());
 }
+
+crate::both_backends!(generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable,);
+
+/// F2 after generation: a mirrored version whose model file is a classifier becomes runnable for the
+/// app, with its tensors and inspection shown; a real face detector with raw outputs is `missing`
+/// with the reason; only those who may edit the version may generate.
+async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
+    backend: crate::support::Backend,
+) {
+    use crate::support::{serve_config, Role, TestApp};
+    use axum::http::StatusCode;
+    use serde_json::json;
+    let sim = crate::support::SimHandle::start(40, 0, 11).await;
+    let usable = |r: &pocket_catalog::hubsim::population::SimRepo| {
+        r.is_litert()
+            && !r.private
+            && r.gated.is_none()
+            && !r.disabled
+            && r.files.iter().any(|f| f.path.ends_with(".tflite"))
+    };
+    let all = sim.sim.repos();
+    let first = all
+        .iter()
+        .find(|r| usable(r) && r.pipeline_tag.as_deref() == Some("image-classification"))
+        .unwrap()
+        .clone();
+    let second = all
+        .iter()
+        .find(|r| usable(r) && r.id != first.id)
+        .unwrap()
+        .clone();
+    let repos = [first, second];
+    let classifier = synthetic_model(&Synthetic {
+        metadata: true,
+        ..Default::default()
+    });
+    let detector = std::fs::read(
+        real_models()
+            .into_iter()
+            .find(|p| p.ends_with("face_detection_short_range.tflite"))
+            .unwrap(),
+    )
+    .unwrap();
+    for (repo, bytes) in repos.iter().zip([&classifier, &detector]) {
+        for f in repo.files.iter().filter(|f| f.path.ends_with(".tflite")) {
+            sim.sim.put_file(&repo.id, &f.path, bytes.clone()).unwrap();
+        }
+    }
+    let mut config = serve_config(&sim);
+    config.sync.sync_pull_versions = true;
+    let app = TestApp::with_config(backend, config).await;
+    let admin = app.token(Role::Admin).await;
+    let run = app
+        .post("/sync/huggingface/litert", Some(&admin), json!({}))
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    let version_of = |repo_id: String| {
+        let app = &app;
+        async move {
+            let models = app.get("/api/v1/models", None).await.body;
+            let model = models
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["hf_model_id"] == repo_id.as_str())
+                .unwrap()
+                .clone();
+            let versions = app
+                .get(
+                    &format!("/api/v1/models/{}/versions", model["id"].as_str().unwrap()),
+                    None,
+                )
+                .await
+                .body;
+            (model, versions[0].clone())
+        }
+    };
+    let (model, version) = version_of(repos[0].id.clone()).await;
+    assert_eq!(version["status"], "missing", "no spec before generation");
+    let vid = version["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/versions/{vid}/generate-pipeline");
+    assert_eq!(
+        app.post(&path, None, json!({})).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let plain = app.token(Role::User).await;
+    assert_eq!(
+        app.post(&path, Some(&plain), json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let dev = app.token(Role::Developer).await;
+    let res = app.post(&path, Some(&dev), json!({})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v = &res.body;
+    crate::clients::assert_app_decodes_version(v);
+    assert!(
+        matches!(v["status"].as_str(), Some("verified" | "pending")),
+        "{v}"
+    );
+    assert_eq!(
+        v["signature"]["inputs"][0]["shape"],
+        json!([1, 224, 224, 3])
+    );
+    assert_eq!(v["signature"]["inputs"][0]["dtype"], "float32");
+    assert_eq!(v["inspection"]["quantization"], "float32");
+    assert_eq!(v["inspection"]["inspector_version"], 1);
+    assert_eq!(v["inspection"]["metadata"]["name"], "Leaf classifier");
+    let defaults = v["inspection"]["defaults"].as_array().unwrap();
+    assert_eq!(
+        defaults.is_empty(),
+        v["status"] == "verified",
+        "{defaults:?}"
+    );
+    let spec = &v["pipeline_spec"];
+    assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
+    assert_eq!(
+        spec["preprocessing"][0]["steps"][1]["params"]["mean"],
+        json!([0.5, 0.5, 0.5])
+    );
+    assert!(spec["metadata"][0]["source_repository"].is_string());
+    // The app's catalog call now lists the model as runnable; the root dialect shows the same.
+    let runnable = app
+        .get("/api/v1/models?skip=0&limit=1000&supported_only=true", None)
+        .await
+        .body;
+    assert!(runnable
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == model["id"]));
+    let root = app
+        .get(
+            &format!("/models/{}/versions/{vid}", model["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(root["signature"], v["signature"]);
+    assert_eq!(root["inspection"]["quantization"], "float32");
+
+    // The real face detector: read and recorded, not runnable, with a reason a person understands.
+    let (_, version) = version_of(repos[1].id.clone()).await;
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/versions/{}/generate-pipeline",
+                version["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["status"], "missing");
+    assert_eq!(res.body["signature"]["outputs"][0]["name"], "regressors");
+    let why = res.body["unsupported_reason"].as_str().unwrap();
+    assert!(why.contains("regressors") || why.contains("896"), "{why}");
+    assert_eq!(sim.sim.stats().cdn_authorized, 0);
+}

@@ -8,6 +8,7 @@
 //! Optional-auth routes take a [`Viewer`](super::Viewer), as the root dialect's do.
 
 mod catalog;
+mod pipeline;
 mod publish;
 mod shapes;
 mod sync;
@@ -24,6 +25,7 @@ pub use shapes::{ClientModel, ClientVersion};
 pub fn router() -> OpenApiRouter<AppState> {
     catalog::router()
         .merge(publish::router())
+        .merge(pipeline::router())
         .merge(telemetry::router())
         .merge(users::router())
 }

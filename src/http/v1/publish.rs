@@ -272,7 +272,7 @@ async fn create_version(
 }
 
 /// The version and its model for a change by `user`, or why not.
-async fn version_for_change(
+pub(super) async fn version_for_change(
     state: &AppState,
     user: &User,
     version_id: &str,

@@ -139,6 +139,13 @@ pub struct ClientVersion {
     pub download_count: i64,
     pub num_ratings: i64,
     pub rating_avg: f64,
+    /// Beyond the reference: the main file's tensors in model order, once inspected.
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<serde_json::Value>,
+    /// Beyond the reference: what inspecting the main file found (operators, quantization,
+    /// metadata, cost, inspector version, error).
+    #[schema(value_type = Option<Object>)]
+    pub inspection: Option<serde_json::Value>,
 }
 
 impl ClientVersion {
@@ -199,6 +206,8 @@ impl ClientVersion {
             download_count: v.download_count,
             num_ratings: v.num_ratings,
             rating_avg: v.rating_avg,
+            signature: v.signature,
+            inspection: v.inspection,
         }
     }
 }
