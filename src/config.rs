@@ -281,6 +281,11 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_PULL_VERSIONS", default_value_t = sync_defaults::PULL_VERSIONS, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_pull_versions: bool,
+    /// Inspect each new version's model file by HTTP range (its structure only, never the weights) and
+    /// derive the pipeline the app runs from it (issue #21).
+    #[arg(long, env = "SYNC_INSPECT_MODELS", default_value_t = sync_defaults::INSPECT_MODELS, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_inspect_models: bool,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
     #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = sync_defaults::REQUIRE_MODEL_FILE, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -374,6 +379,7 @@ impl SyncArgs {
         config.removal_threshold_pct = self.sync_removal_threshold_pct;
         config.detail_concurrency = self.sync_detail_concurrency as usize;
         config.pull_versions = self.sync_pull_versions;
+        config.inspect_models = self.sync_inspect_models;
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = self.sync_lease;

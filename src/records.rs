@@ -244,8 +244,29 @@ impl NewVersion {
         self.assets.iter().filter_map(|a| a.file_size_bytes).sum()
     }
 
-    /// A new version is `pending` with a pipeline spec (not verified yet) and `missing` without one.
+    fn derived(&self) -> Option<&DerivedPipeline> {
+        self.inspected.as_ref().and_then(|i| i.pipeline.as_ref())
+    }
+
+    /// The spec it is written with: the one derived from its inspection, else the one given.
+    pub fn spec(&self) -> Option<&serde_json::Value> {
+        match self.derived() {
+            Some(d) => d.spec.as_ref(),
+            None => self.pipeline_spec.as_ref(),
+        }
+    }
+
+    /// Why it is not runnable, when its inspection says.
+    pub fn unsupported_reason(&self) -> Option<&str> {
+        self.derived().and_then(|d| d.reason.as_deref())
+    }
+
+    /// The status its inspection earned; otherwise `pending` with a pipeline spec (not verified yet)
+    /// and `missing` without one.
     pub fn status(&self) -> crate::domain::VersionStatus {
+        if let Some(d) = self.derived() {
+            return d.status;
+        }
         if self.pipeline_spec.is_some() {
             crate::domain::VersionStatus::Pending
         } else {
@@ -267,6 +288,9 @@ pub struct NewVersion {
     pub created_by: Option<Uuid>,
     /// The licence named by its publisher; `None` means its model's.
     pub license_type: Option<LicenseType>,
+    /// What inspecting its main file found (the sync inspects the versions it creates); its derived
+    /// pipeline, when there is one, is the version's.
+    pub inspected: Option<Inspected>,
 }
 
 /// One model the sync creates or updates: every field the sync owns. The planner resolves the

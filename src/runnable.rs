@@ -1,12 +1,18 @@
 //! Making versions runnable (issue #21): a version's main file read on the Hub by range
 //! ([`crate::inspect`]), the app's pipeline derived from what it declares, and both recorded on the
 //! version (its `signature`, `inspection`, spec, status and reason — the model's summary follows).
-//! `POST /api/v1/versions/{id}/generate-pipeline` runs it for one version.
+//!
+//! Reading ([`read_main_file`], async, the Hub's) is apart from deriving ([`inspected`], pure, the
+//! same file and context always giving the same result): the sync reads in its detail step, under its
+//! concurrency and rate limits, and derives in its pure page planner, so a version is written together
+//! with its inspection or not at all. `POST /api/v1/versions/{id}/generate-pipeline` runs both for one
+//! version ([`generate`]).
 
 use crate::assets::{self, AssetPointers};
+use crate::domain::VersionStatus;
 use crate::hub::{HubClient, HubError, RepoOutcome};
-use crate::inspect::{self, recipe, Budget};
-use crate::records::{DerivedPipeline, Inspected, Model, ModelVersion};
+use crate::inspect::{self, recipe, Budget, Cost, InspectError, TfliteInspection};
+use crate::records::{Asset, DerivedPipeline, Inspected, Model, ModelVersion};
 use crate::store::{Store, StoreError};
 use serde_json::json;
 
@@ -24,6 +30,23 @@ pub enum GenerateError {
     Gone,
 }
 
+/// What reading a version's main file gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileReading {
+    /// The version has no model file.
+    NoFile,
+    /// An LLM bundle (`task` or `litertlm`), not read (its sections are not inspected yet).
+    Bundle { path: String, format: String },
+    /// The file could not be opened on the Hub; why, for a person.
+    Unavailable { path: String, why: String },
+    /// A `.tflite` file, read.
+    Tflite {
+        path: String,
+        size: u64,
+        outcome: Box<Result<TfliteInspection, (InspectError, Cost)>>,
+    },
+}
+
 /// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub`.
 fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
     let url = url::Url::parse(url).ok()?;
@@ -33,10 +56,9 @@ fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
     {
         return None;
     }
-    let base: Vec<&str> = endpoint
+    let base = endpoint
         .path_segments()
-        .map(|s| s.filter(|p| !p.is_empty()).collect())
-        .unwrap_or_default();
+        .map_or(0, |s| s.filter(|p| !p.is_empty()).count());
     let segments: Vec<String> = url
         .path_segments()?
         .map(|s| {
@@ -45,8 +67,7 @@ fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
                 .into_owned()
         })
         .collect();
-    let rest = segments.get(base.len()..)?;
-    match rest {
+    match segments.get(base..)? {
         [owner, name, resolve, rev, path @ ..] if resolve == "resolve" && !path.is_empty() => {
             Some((format!("{owner}/{name}"), rev.clone(), path.join("/")))
         }
@@ -54,14 +75,152 @@ fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
     }
 }
 
-/// Inspects `version`'s main file and records what it found and the pipeline derived from it.
+/// Reads the main file of a version with these assets from the Hub (its structure only, by range).
+/// `Err` only when the file is not on the Hub at all, or the Hub cannot be reached.
+pub async fn read_main_file(
+    hub: &HubClient,
+    assets: &[Asset],
+) -> Result<FileReading, GenerateError> {
+    let Some(main) = assets::main_file(assets) else {
+        return Ok(FileReading::NoFile);
+    };
+    let Some((repo, rev, path)) = on_hub(hub, &main.source_url) else {
+        let host = url::Url::parse(&main.source_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "an unreadable URL".into());
+        return Err(GenerateError::NotOnHub(format!(
+            "only model files on the Hugging Face Hub are inspected; this version's is at {host}"
+        )));
+    };
+    if matches!(main.asset_type.as_str(), "task" | "litertlm") {
+        return Ok(FileReading::Bundle {
+            path,
+            format: main.asset_type.clone(),
+        });
+    }
+    let file = match hub.open_file(&repo, &rev, &path).await? {
+        RepoOutcome::Found { value, .. } => value,
+        RepoOutcome::Gated => {
+            let why = "the repo is gated: its model file cannot be read without access".into();
+            return Ok(FileReading::Unavailable { path, why });
+        }
+        _ => {
+            let why = "the model file is not on the Hub at this commit".into();
+            return Ok(FileReading::Unavailable { path, why });
+        }
+    };
+    let outcome = inspect::inspect_tflite(&file, file.size, Budget::for_size(file.size)).await;
+    Ok(FileReading::Tflite {
+        path,
+        size: file.size,
+        outcome: Box::new(outcome),
+    })
+}
+
+/// What to record for `reading` in `ctx`: the signature, the inspection and the derived pipeline.
+pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
+    let version = inspect::INSPECTOR_VERSION;
+    let not_runnable = |inspection: serde_json::Value, why: String| Inspected {
+        signature: None,
+        inspection,
+        inspector_version: version,
+        pipeline: Some(DerivedPipeline {
+            spec: None,
+            status: VersionStatus::Missing,
+            reason: Some(why),
+        }),
+    };
+    match reading {
+        FileReading::NoFile => {
+            let why = "the version has no model file (.tflite, .litertlm or .task)";
+            not_runnable(
+                json!({"error": why, "inspector_version": version}),
+                why.into(),
+            )
+        }
+        FileReading::Unavailable { path, why } => not_runnable(
+            json!({"format": "tflite", "file": path, "error": why, "inspector_version": version}),
+            why.clone(),
+        ),
+        FileReading::Bundle { path, format } => {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let d = recipe::derive_bundle(name, ctx);
+            Inspected {
+                signature: None,
+                inspection: json!({"format": format, "file": path, "defaults": d.defaults,
+                    "inspector_version": version, "error": null}),
+                inspector_version: version,
+                pipeline: Some(DerivedPipeline {
+                    spec: d.spec,
+                    status: d.status,
+                    reason: d.reason,
+                }),
+            }
+        }
+        FileReading::Tflite {
+            path,
+            size,
+            outcome,
+        } => {
+            let mut shown = inspect::summary(outcome);
+            let pipeline = match outcome.as_ref() {
+                Ok(seen) => {
+                    let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
+                    let d = recipe::derive(&seen.model, meta, ctx);
+                    shown["inspection"]["defaults"] = json!(d.defaults);
+                    DerivedPipeline {
+                        spec: d.spec,
+                        status: d.status,
+                        reason: d.reason,
+                    }
+                }
+                Err((e, _)) => DerivedPipeline {
+                    spec: None,
+                    status: VersionStatus::Missing,
+                    reason: Some(format!("the model file cannot be read: {e}")),
+                },
+            };
+            shown["inspection"]["file"] = json!(path);
+            shown["inspection"]["size"] = json!(size);
+            Inspected {
+                signature: shown.get("signature").cloned().filter(|s| !s.is_null()),
+                inspection: shown["inspection"].clone(),
+                inspector_version: version,
+                pipeline: Some(pipeline),
+            }
+        }
+    }
+}
+
+/// The recipe's context for a version named `version_name` with `assets`, of a model called `name`
+/// with `task`, from the repo at `source`.
+pub fn context<'a>(
+    name: &'a str,
+    version_name: &'a str,
+    task: Option<&'a str>,
+    source: &'a str,
+    assets: &[Asset],
+) -> recipe::Context<'a> {
+    let pointers = AssetPointers::from_assets(assets);
+    recipe::Context {
+        model_name: name,
+        version_name,
+        task,
+        source_repository: source,
+        has_labels: pointers.labels.is_some(),
+        has_tokenizer: pointers.tokenizer.is_some(),
+        has_vocab: pointers.vocab.is_some(),
+    }
+}
+
+/// Inspects `version`'s main file now and records what it found and the pipeline derived from it.
 pub async fn generate(
     hub: &HubClient,
     store: &Store,
     model: &Model,
     version: &ModelVersion,
 ) -> Result<ModelVersion, GenerateError> {
-    let pointers = AssetPointers::from_assets(&version.assets);
     let source = model
         .origin_repo_url
         .clone()
@@ -72,124 +231,16 @@ pub async fn generate(
                 .map(|id| format!("https://huggingface.co/{id}"))
         })
         .unwrap_or_default();
-    let ctx = recipe::Context {
-        model_name: &model.name,
-        version_name: &version.version_string,
-        task: model.task.as_deref(),
-        source_repository: &source,
-        has_labels: pointers.labels.is_some(),
-        has_tokenizer: pointers.tokenizer.is_some(),
-        has_vocab: pointers.vocab.is_some(),
-    };
-    let found = match assets::main_file(&version.assets) {
-        None => missing_file(),
-        Some(main) => {
-            let Some((repo, rev, path)) = on_hub(hub, &main.source_url) else {
-                return Err(GenerateError::NotOnHub(format!(
-                    "only model files on the Hugging Face Hub are inspected; this version's is at {}",
-                    url::Url::parse(&main.source_url)
-                        .ok()
-                        .and_then(|u| u.host_str().map(str::to_string))
-                        .unwrap_or_else(|| "an unreadable URL".into())
-                )));
-            };
-            if matches!(main.asset_type.as_str(), "task" | "litertlm") {
-                bundle(&path, &ctx, &main.asset_type)
-            } else {
-                tflite(hub, &repo, &rev, &path, &ctx).await?
-            }
-        }
-    };
+    let reading = read_main_file(hub, &version.assets).await?;
+    let ctx = context(
+        &model.name,
+        &version.version_string,
+        model.task.as_deref(),
+        &source,
+        &version.assets,
+    );
     store
-        .record_inspection(version.id, &found)
+        .record_inspection(version.id, &inspected(&reading, &ctx))
         .await?
         .ok_or(GenerateError::Gone)
-}
-
-fn missing_file() -> Inspected {
-    let why = "the version has no model file (.tflite, .litertlm or .task)";
-    Inspected {
-        signature: None,
-        inspection: json!({"error": why, "inspector_version": inspect::INSPECTOR_VERSION}),
-        inspector_version: inspect::INSPECTOR_VERSION,
-        pipeline: Some(DerivedPipeline {
-            spec: None,
-            status: crate::domain::VersionStatus::Missing,
-            reason: Some(why.into()),
-        }),
-    }
-}
-
-fn bundle(path: &str, ctx: &recipe::Context<'_>, format: &str) -> Inspected {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let derived = recipe::derive_bundle(name, ctx);
-    Inspected {
-        signature: None,
-        inspection: json!({"format": format, "file": path, "defaults": derived.defaults,
-            "inspector_version": inspect::INSPECTOR_VERSION, "error": null}),
-        inspector_version: inspect::INSPECTOR_VERSION,
-        pipeline: Some(DerivedPipeline {
-            spec: derived.spec,
-            status: derived.status,
-            reason: derived.reason,
-        }),
-    }
-}
-
-async fn tflite(
-    hub: &HubClient,
-    repo: &str,
-    rev: &str,
-    path: &str,
-    ctx: &recipe::Context<'_>,
-) -> Result<Inspected, GenerateError> {
-    let file = match hub.open_file(repo, rev, path).await? {
-        RepoOutcome::Found { value, .. } => value,
-        other => {
-            let why = match other {
-                RepoOutcome::Gated => {
-                    "the repo is gated: its model file cannot be read anonymously"
-                }
-                _ => "the model file is not on the Hub at this commit",
-            };
-            return Ok(Inspected {
-                signature: None,
-                inspection: json!({"format": "tflite", "file": path, "error": why,
-                    "inspector_version": inspect::INSPECTOR_VERSION}),
-                inspector_version: inspect::INSPECTOR_VERSION,
-                pipeline: Some(DerivedPipeline {
-                    spec: None,
-                    status: crate::domain::VersionStatus::Missing,
-                    reason: Some(why.into()),
-                }),
-            });
-        }
-    };
-    let outcome = inspect::inspect_tflite(&file, file.size, Budget::for_size(file.size)).await;
-    let mut shown = inspect::summary(&outcome);
-    let pipeline = match &outcome {
-        Ok(seen) => {
-            let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
-            let d = recipe::derive(&seen.model, meta, ctx);
-            shown["inspection"]["defaults"] = json!(d.defaults);
-            DerivedPipeline {
-                spec: d.spec,
-                status: d.status,
-                reason: d.reason,
-            }
-        }
-        Err((e, _)) => DerivedPipeline {
-            spec: None,
-            status: crate::domain::VersionStatus::Missing,
-            reason: Some(format!("the model file cannot be read: {e}")),
-        },
-    };
-    shown["inspection"]["file"] = json!(path);
-    shown["inspection"]["size"] = json!(file.size);
-    Ok(Inspected {
-        signature: shown.get("signature").cloned().filter(|s| !s.is_null()),
-        inspection: shown["inspection"].clone(),
-        inspector_version: inspect::INSPECTOR_VERSION,
-        pipeline: Some(pipeline),
-    })
 }

@@ -190,6 +190,7 @@ async fn create_version(
             published_at: crate::domain::now(),
             created_by: Some(user.id),
             license_type: None,
+            inspected: None,
         })
         .await?;
     state.catalog_changed();

@@ -212,7 +212,7 @@ impl Table {
         if at == 0 {
             return Ok(None);
         }
-        if at + width > self.inline_len {
+        if u32::from(at) + u32::from(width) > u32::from(self.inline_len) {
             return bad(format!(
                 "a field of the table at {} lies outside its {} bytes",
                 self.pos, self.inline_len

@@ -8,6 +8,7 @@
 //! the driver: it fetches the head and the tail of the file, walks, and fetches what the walk says it
 //! needs, within a [`Budget`] of bytes and requests.
 
+pub mod conform;
 mod flatbuf;
 pub mod generated;
 pub mod metadata;

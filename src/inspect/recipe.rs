@@ -237,13 +237,9 @@ pub fn derive_bundle(file_name: &str, ctx: &Context) -> Derived {
     }
 }
 
-/// A tensor as the spec lists it; dtypes outside the app's four become `float32`, as the reference maps them.
+/// A tensor as the spec lists it (dtypes in the app's words, `conform::app_dtype`).
 fn tensor(t: &TensorInfo) -> Value {
-    let dtype = match t.dtype.as_str() {
-        d @ ("float32" | "uint8" | "int8" | "int32") => d,
-        _ => "float32",
-    };
-    json!({"name": t.name, "shape": t.shape, "dtype": dtype})
+    json!({"name": t.name, "shape": t.shape, "dtype": super::conform::app_dtype(&t.dtype)})
 }
 
 fn is_image(t: &TensorInfo) -> bool {

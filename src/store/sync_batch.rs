@@ -308,22 +308,34 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     let done = on_tx!(tx, |conn| sqlx::query(
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
          hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
-         pipeline_updated_at, main_file_bytes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"
+         pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
+         inspection, inspector_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ON CONFLICT DO NOTHING"
     )
     .bind(Uuid::now_v7())
     .bind(v.model_id)
     .bind(&n.version_string)
     .bind(&n.changelog)
     .bind(&n.hf_commit_sha)
-    .bind(n.pipeline_spec.as_ref().map(Json))
+    .bind(n.spec().map(Json))
     .bind(Json(&n.assets))
     .bind(n.published_at)
     .bind(n.created_by)
     .bind(n.total_size_bytes())
     .bind(n.status().as_str())
-    .bind(n.pipeline_spec.as_ref().map(|_| n.published_at))
+    .bind(n.spec().map(|_| n.published_at))
     .bind(crate::assets::main_file_size(&n.assets))
+    .bind(n.license_type.map(|l| l.as_str()))
+    .bind(n.unsupported_reason())
+    .bind(
+        n.inspected
+            .as_ref()
+            .and_then(|i| i.signature.as_ref())
+            .map(Json)
+    )
+    .bind(n.inspected.as_ref().map(|i| Json(&i.inspection)))
+    .bind(n.inspected.as_ref().map(|i| i64::from(i.inspector_version)))
     .execute(&mut *conn)
     .await?
     .rows_affected());

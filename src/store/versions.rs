@@ -16,8 +16,9 @@ impl Store {
         let sql = format!(
             "INSERT INTO model_versions (id, model_id, version_string, changelog, \
              hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
-             pipeline_updated_at, main_file_bytes, license_type) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
+             inspection, inspector_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              RETURNING {VERSION_COLUMNS}"
         );
         let mut tx = self.begin().await?;
@@ -27,15 +28,28 @@ impl Store {
             .bind(&new.version_string)
             .bind(&new.changelog)
             .bind(&new.hf_commit_sha)
-            .bind(new.pipeline_spec.as_ref().map(Json))
+            .bind(new.spec().map(Json))
             .bind(Json(&new.assets))
             .bind(new.published_at)
             .bind(new.created_by)
             .bind(new.total_size_bytes())
             .bind(new.status().as_str())
-            .bind(new.pipeline_spec.as_ref().map(|_| new.published_at))
+            .bind(new.spec().map(|_| new.published_at))
             .bind(crate::assets::main_file_size(&new.assets))
             .bind(new.license_type.map(|l| l.as_str()))
+            .bind(new.unsupported_reason())
+            .bind(
+                new.inspected
+                    .as_ref()
+                    .and_then(|i| i.signature.as_ref())
+                    .map(Json)
+            )
+            .bind(new.inspected.as_ref().map(|i| Json(&i.inspection)))
+            .bind(
+                new.inspected
+                    .as_ref()
+                    .map(|i| i64::from(i.inspector_version))
+            )
             .fetch_one(&mut *conn)
             .await?);
         refresh_model_summary(&mut tx, new.model_id).await?;

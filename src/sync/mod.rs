@@ -75,6 +75,8 @@ pub struct SyncConfig {
     pub rules: Rules,
     pub detail_concurrency: usize,
     pub pull_versions: bool,
+    /// Inspect the model file of each version created (`runnable`), deriving its pipeline.
+    pub inspect_models: bool,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
     pub require_model_file: bool,
     /// Describe models without a card text by their README's first paragraph (one request per new or
@@ -95,6 +97,7 @@ pub mod defaults {
     pub const REMOVAL_THRESHOLD_PCT: f64 = 10.0;
     pub const DETAIL_CONCURRENCY: u64 = 8;
     pub const PULL_VERSIONS: bool = true;
+    pub const INSPECT_MODELS: bool = true;
     pub const REQUIRE_MODEL_FILE: bool = true;
     pub const FETCH_READMES: bool = true;
     pub const LEASE_SECS: &str = "60";
@@ -110,6 +113,7 @@ impl SyncConfig {
             rules,
             detail_concurrency: defaults::DETAIL_CONCURRENCY as usize,
             pull_versions: defaults::PULL_VERSIONS,
+            inspect_models: defaults::INSPECT_MODELS,
             require_model_file: defaults::REQUIRE_MODEL_FILE,
             fetch_readmes: defaults::FETCH_READMES,
             lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),

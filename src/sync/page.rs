@@ -96,9 +96,9 @@ impl Syncer {
                 };
                 let files = async {
                     if !needs_version {
-                        return None;
+                        return (None, None);
                     }
-                    Some(match self.hub.model_info(&id, Some(&sha)).await {
+                    let assets = match self.hub.model_info(&id, Some(&sha)).await {
                         Ok(RepoOutcome::Found { value, .. }) => versions::assets(
                             self.hub.config().endpoint.as_str(),
                             &id,
@@ -107,14 +107,29 @@ impl Syncer {
                         ),
                         Ok(other) => Err(format!("commit details unavailable: {other:?}")),
                         Err(e) => Err(format!("commit details unavailable: {e}")),
-                    })
+                    };
+                    // The model file read by range (issue #21); a Hub that cannot be read defers the
+                    // version to the next run, as unavailable commit details do.
+                    let reading = match &assets {
+                        Ok(list) if self.config.inspect_models => {
+                            match crate::runnable::read_main_file(&self.hub, list).await {
+                                Ok(reading) => Some(reading),
+                                Err(e) => {
+                                    return (Some(Err(format!("model file unreadable: {e}"))), None)
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    (Some(assets), reading)
                 };
-                let (readme, files) = tokio::join!(readme, files);
+                let (readme, (assets, reading)) = tokio::join!(readme, files);
                 (
                     i,
                     EntryDetails {
                         readme,
-                        assets: files,
+                        assets,
+                        reading,
                     },
                 )
             })

@@ -146,6 +146,7 @@ pub fn new_version(
         published_at: date,
         created_by: None,
         license_type: None,
+        inspected: None,
     }
 }
 

@@ -169,19 +169,34 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
             assert_app_decodes_version(v);
             assert_eq!(v["model_id"], m["id"]);
             assert_eq!(v["license_type"], m["license_type"]);
-            // A mirrored version is pinned to its commit and has no spec before inspection.
+            // A mirrored version is pinned to its commit and inspected by the sync: the population's
+            // .tflite files have no bytes behind them (missing, with the reason), its LLM bundles get
+            // the MediaPipe recipe (pending until bundles are inspected).
             let sha = v["commit_sha"].as_str().unwrap();
             assert_eq!(sha.len(), 40, "{v}");
             assert!(
                 v["assets"]["tflite"].as_str().unwrap().contains(sha) || v["status"] == "missing"
             );
-            assert_eq!(v["status"], "missing");
-            assert_eq!(m["best_version_status"], "missing");
+            assert_eq!(v["inspection"]["inspector_version"], 1, "{v}");
             if v["assets"]["litert_lm"].is_string()
                 && !v["assets"]["tflite"].as_str().unwrap().ends_with(".tflite")
             {
                 assert_eq!(v["assets"]["tflite"], v["assets"]["litert_lm"], "{v}");
+                assert_eq!(v["status"], "pending", "{v}");
+                assert_eq!(
+                    v["pipeline_spec"]["metadata"][0]["framework"],
+                    "mediapipe_litert"
+                );
+                assert_eq!(m["best_version_status"], "pending");
                 llm_bundles += 1;
+            } else {
+                assert_eq!(v["status"], "missing", "{v}");
+                let why = v["unsupported_reason"].as_str().unwrap_or_default();
+                assert!(
+                    why == "the model file is not on the Hub at this commit"
+                        || why.starts_with("the repo is gated"),
+                    "{v}"
+                );
             }
             let single = app
                 .get(
@@ -195,11 +210,21 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
     }
     assert!(versions_seen >= 30, "{versions_seen}");
     assert!(llm_bundles > 0, "the population has LLM-only repos");
-    // F2: nothing is runnable before inspection, so the app's filtered list is empty.
+    // F2: the app's filtered list holds exactly the models with a runnable version (here the LLM
+    // bundles, whose .tflite-less repos the sync gave the MediaPipe recipe).
     let app_list = app
         .get("/api/v1/models?skip=0&limit=1000&supported_only=true", None)
         .await;
-    assert_eq!(app_list.body, json!([]));
+    let listed = app_list.body.as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        llm_bundles,
+        "one runnable version per LLM repo"
+    );
+    assert!(listed.iter().all(|m| matches!(
+        m["best_version_status"].as_str(),
+        Some("verified" | "pending")
+    )));
     // Paging, the task filter, unknown parameters ignored.
     let two = app
         .get("/api/v1/models?skip=1&limit=2&colour=blue", None)
@@ -288,6 +313,7 @@ fn new_version(
         published_at: pocket_catalog::domain::now(),
         created_by: None,
         license_type: None,
+        inspected: None,
     }
 }
 

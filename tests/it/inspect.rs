@@ -828,8 +828,12 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
             (model, versions[0].clone())
         }
     };
+    // The sync inspected the new version already; generating again gives the same spec.
     let (model, version) = version_of(repos[0].id.clone()).await;
-    assert_eq!(version["status"], "missing", "no spec before generation");
+    assert!(
+        matches!(version["status"].as_str(), Some("verified" | "pending")),
+        "{version}"
+    );
     let vid = version["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/versions/{vid}/generate-pipeline");
     assert_eq!(
@@ -865,12 +869,46 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         "{defaults:?}"
     );
     let spec = &v["pipeline_spec"];
+    assert_eq!(
+        spec, &version["pipeline_spec"],
+        "the same file gives the same spec"
+    );
     assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
     assert_eq!(
         spec["preprocessing"][0]["steps"][1]["params"]["mean"],
         json!([0.5, 0.5, 0.5])
     );
     assert!(spec["metadata"][0]["source_repository"].is_string());
+    // A spec a person writes is checked against the file's tensors, by position.
+    let mut edited = spec.clone();
+    edited["inputs"][0]["shape"] = json!([1, 192, 192, 3]);
+    let refused = app
+        .call(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/versions/{vid}"),
+            Some(&dev),
+            Some(json!({"pipeline_spec": edited, "status": "pending"})),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        refused.detail(),
+        "pipeline_spec.inputs[0].shape is [1, 192, 192, 3]; the model's input 0 (image) is [1, 224, 224, 3]"
+    );
+    let kept = app
+        .call(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/versions/{vid}"),
+            Some(&dev),
+            Some(json!({"pipeline_spec": spec.clone(), "status": "pending"})),
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     // The app's catalog call now lists the model as runnable; the root dialect shows the same.
     let runnable = app
         .get("/api/v1/models?skip=0&limit=1000&supported_only=true", None)

@@ -994,6 +994,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         published_at: now() + Duration::minutes(minutes),
         created_by: Some(user.id),
         license_type: None,
+        inspected: None,
     };
     let v1 = store.create_version(&mk(m.id, "1.0", 0)).await.unwrap();
     let v2 = store.create_version(&mk(m.id, "2.0", 1)).await.unwrap();
@@ -1008,6 +1009,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         hf_commit_sha: Some(sha.into()),
         created_by: by,
         license_type: Some(pocket_catalog::domain::LicenseType::Mit),
+        inspected: None,
         ..mk(other.id, "1.0", 3)
     };
     let a = store

@@ -178,6 +178,7 @@ async fn an_unchanged_catalog_costs_no_detail_request_and_a_commit_one_version(b
             published_at: pocket_catalog::domain::now() - chrono::Duration::days(3650),
             created_by: None,
             license_type: None,
+            inspected: None,
         })
         .await
         .unwrap();

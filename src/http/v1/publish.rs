@@ -262,6 +262,7 @@ async fn create_version(
             published_at: crate::domain::now(),
             created_by: Some(user.id),
             license_type: req.license_type.as_deref().map(LicenseType::normalize),
+            inspected: None,
         })
         .await?;
     state.catalog_changed();
@@ -329,6 +330,10 @@ async fn update_version(
         .filter(|s| !s.is_null())
         .map(|s| checked_spec(s, &model))
         .transpose()?;
+    // Against the tensors the model file declares, once inspected (issue #21).
+    if let (Some(spec), Some(signature)) = (&spec, &version.signature) {
+        crate::inspect::conform::check(spec, signature).map_err(ApiError::Unprocessable)?;
+    }
     let status = match req.status.as_deref() {
         Some(s) => VersionStatus::parse_lenient(s).map_err(|e| ApiError::Unprocessable(e.0))?,
         None if spec.is_some() => VersionStatus::Pending,
