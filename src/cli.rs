@@ -228,6 +228,30 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
     };
     let count = world.repos.len();
     let sim = Sim::new(world, faults);
+    if let Some(dir) = &args.model_files {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tflite"))
+            .collect();
+        files.sort();
+        let bytes = files
+            .iter()
+            .map(std::fs::read)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::Usage(format!("cannot read a model file: {e}")))?;
+        if bytes.is_empty() {
+            return Err(CliError::Usage(format!(
+                "no .tflite file in {}",
+                dir.display()
+            )));
+        }
+        let n = sim.serve_model_files(bytes);
+        tracing::info!(
+            files = n,
+            "population .tflite files backed by real model bytes"
+        );
+    }
     if args.prerender {
         let mut keys = vec!["_id", "id"];
         keys.extend_from_slice(crate::sync::LISTING_EXPAND);

@@ -52,6 +52,10 @@ pub struct HubsimArgs {
     /// simulator no more than later ones (benchmarks: the simulator shares the machine with the sync).
     #[arg(long, env = "HUBSIM_PRERENDER")]
     pub prerender: bool,
+    /// Serve real bytes for the population's `.tflite` files: each gets one of the `.tflite` files in
+    /// this directory (chosen by its repo and path, the same every time), behind the simulated CDN.
+    #[arg(long, env = "HUBSIM_MODEL_FILES")]
+    pub model_files: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,44 @@ impl Sim {
         Some(sha)
     }
 
+    /// Backs every `.tflite` file of the population with one of `models` (chosen by repo id and path,
+    /// the same every time): the files take the model's size and SHA-256, and the CDN serves its bytes.
+    /// Returns how many files are backed.
+    pub fn serve_model_files(&self, models: Vec<Vec<u8>>) -> usize {
+        let models: Vec<(String, Arc<Vec<u8>>)> = models
+            .into_iter()
+            .map(|b| (hex::encode(Sha256::digest(&b)), Arc::new(b)))
+            .collect();
+        let mut backed = 0;
+        {
+            let mut world = self.world.write().expect("world lock");
+            for repo in world.repos.values_mut() {
+                for file in repo
+                    .files
+                    .iter_mut()
+                    .filter(|f| f.path.ends_with(".tflite"))
+                {
+                    let key = format!("{}/{}", repo.id, file.path);
+                    let pick = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    });
+                    let (sha, bytes) = &models[(pick % models.len() as u64) as usize];
+                    file.size = bytes.len() as i64;
+                    file.lfs_sha256 = Some(sha.clone());
+                    file.blob_id = population::git_blob_id(format!("oid sha256:{sha}").as_bytes());
+                    backed += 1;
+                }
+            }
+        }
+        let mut blobs = self.blobs.write().expect("blobs lock");
+        for (sha, bytes) in models {
+            blobs.insert(sha, bytes);
+        }
+        drop(blobs);
+        self.invalidate();
+        backed
+    }
+
     /// Bytes the CDN served of the file with this SHA-256.
     pub fn bytes_served(&self, sha256: &str) -> u64 {
         let by_file = self.cdn.by_file.lock().expect("cdn lock");
