@@ -508,7 +508,32 @@ function clientBlock(c, stats) {
   return h("div", { class: "client-view" },
     h("p", {}, "In the app: ", badge(c.status), c.unsupported_reason ? ` — ${c.unsupported_reason}` : "",
       c.pipeline_spec ? " · pipeline spec present" : " · no pipeline spec"),
+    inspectionBlock(c),
     ...runs);
+}
+
+// What inspecting the model file found: its tensors in model order, and the spec derived or written.
+function inspectionBlock(c) {
+  const i = c.inspection;
+  if (!i) return h("p", { class: "muted" }, "The model file has not been inspected.");
+  const tensors = c.signature
+    ? table([["Tensor"], ["Name"], ["Shape"], ["Type"], ["Quantization"]],
+      [...c.signature.inputs.map((t, n) => ["input " + n, t]), ...c.signature.outputs.map((t, n) => ["output " + n, t])]
+        .map(([role, t]) => h("tr", { class: "tensor" },
+          h("td", {}, role), h("td", { class: "mono" }, t.name), h("td", { class: "mono" }, `[${t.shape.join(", ")}]`),
+          h("td", {}, t.dtype),
+          h("td", { class: "mono" }, t.quantization ? `scale ${t.quantization.scale} · zero ${t.quantization.zero_point}` : "—"))),
+      "No tensor.")
+    : null;
+  const ops = (i.operators || []).map((o) => `${o.name}${o.custom ? " (custom)" : ""} ×${o.count}`).join(", ");
+  return h("div", { class: "inspection" },
+    h("p", { class: "muted" }, i.error ? `Inspection: ${i.error}` :
+      `Inspected: ${i.quantization || i.format}${i.size ? " · " + fmtBytes(i.size) : ""} · read ${fmtBytes(i.bytes_read || 0)} in ${i.requests || 0} request${i.requests === 1 ? "" : "s"}`
+      + (i.defaults && i.defaults.length ? ` · defaults: ${i.defaults.join("; ")}` : "")),
+    tensors,
+    ops ? h("p", { class: "muted mono" }, ops) : null,
+    c.pipeline_spec ? h("details", {}, h("summary", {}, "Pipeline spec"),
+      h("pre", { class: "mono spec" }, JSON.stringify(c.pipeline_spec, null, 2))) : null);
 }
 
 function versionBlock(v, client, stats) {

@@ -136,6 +136,11 @@ try {
   // How the app sees the version, and its device runs (none reported yet).
   await page.locator(".version .client-view").getByText(/In the app:/).waitFor();
   await page.locator(".version .client-view").getByText("No runs reported by the app yet.").waitFor();
+  // What inspecting its model file found: the tensors in model order (a .tflite), or the bundle.
+  await page.locator(".version .inspection").waitFor();
+  findings.inspection = await page.locator(".version .inspection p").first().innerText();
+  findings.tensors = await page.locator(".version tr.tensor").count();
+  assert.ok(/^Inspected/.test(findings.inspection), findings.inspection);
   const assets = await page.locator(".version tbody tr").count();
   assert.ok(assets >= 1, "the version lists its files");
   findings.assets = assets;

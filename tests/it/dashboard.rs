@@ -61,6 +61,9 @@ async fn the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium() {
         "{chromium} is missing: run ./scripts/test, which installs Debian's chromium"
     );
     let sim = SimHandle::start(120, 20, 91).await;
+    // Real bytes behind every .tflite, so the sync inspects them and the model view shows tensors.
+    sim.sim
+        .serve_model_files(vec![crate::inspect::synthetic_model(&Default::default())]);
     // Slow enough for the page to see the run in progress.
     sim.sim.set_faults(pocket_catalog::hubsim::Faults {
         latency_ms: 60,
@@ -118,6 +121,20 @@ async fn the_dashboard_drives_a_sync_and_browses_the_catalog_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    // A mirrored .tflite shows its two tensors (the synthetic classifier: one input, one output); an
+    // LLM bundle shows none.
+    let findings: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let tensors = findings["tensors"].as_u64().unwrap();
+    assert!(
+        tensors == 2
+            || (tensors == 0 && findings["inspection"].as_str().unwrap().contains("task"))
+            || findings["inspection"]
+                .as_str()
+                .unwrap()
+                .contains("litertlm"),
+        "{findings}"
+    );
     for name in [
         "01-sign-in",
         "03-sync-overview",
