@@ -286,6 +286,10 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_INSPECT_MODELS", default_value_t = sync_defaults::INSPECT_MODELS, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_inspect_models: bool,
+    /// Mirrored versions stored without an inspection (or with an older inspector's) inspected per
+    /// run, newest first; 0 turns the backlog off.
+    #[arg(long, env = "SYNC_INSPECT_BACKLOG", default_value_t = sync_defaults::INSPECT_BACKLOG)]
+    pub sync_inspect_backlog: usize,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
     #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = sync_defaults::REQUIRE_MODEL_FILE, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -380,6 +384,7 @@ impl SyncArgs {
         config.detail_concurrency = self.sync_detail_concurrency as usize;
         config.pull_versions = self.sync_pull_versions;
         config.inspect_models = self.sync_inspect_models;
+        config.inspect_backlog = self.sync_inspect_backlog;
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = self.sync_lease;

@@ -195,6 +195,24 @@ impl Store {
         Ok(Some(version))
     }
 
+    /// Mirrored versions (made by the sync: no creator, a commit) not inspected yet, or by an inspector
+    /// older than `inspector`, newest first.
+    pub async fn versions_to_inspect(
+        &self,
+        inspector: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<Uuid>> {
+        Ok(on_backend!(self, |db| sqlx::query_scalar(
+            "SELECT id FROM model_versions WHERE created_by IS NULL AND hf_commit_sha IS NOT NULL \
+             AND (inspector_version IS NULL OR inspector_version < $1) \
+             ORDER BY published_at DESC, id LIMIT $2"
+        )
+        .bind(i64::from(inspector))
+        .bind(limit as i64)
+        .fetch_all(&db.pool)
+        .await?))
+    }
+
     /// Records what inspecting a version's main file found, and the pipeline derived from it (spec,
     /// status, reason; `None` leaves the pipeline as it is); the model's summary follows. `None` when
     /// the version does not exist.

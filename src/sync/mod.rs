@@ -10,10 +10,14 @@
 //!   counters, in the background;
 //! - `removals`: after a complete listing, each missing repo confirmed on its own before it is marked
 //!   removed or follows its rename;
-//! - `repo`: a run for one repo (webhooks, ad-hoc imports).
+//! - `backlog`: after the listing, stored mirrored versions not inspected yet (or by an older inspector)
+//!   get their model file inspected, a bounded number per run (`page` inspects the new ones);
+//! - `repo`: a run for one repo (webhooks, ad-hoc imports); `notices`: telling people about runs.
+mod backlog;
 mod claim;
 mod listing;
 pub mod mapping;
+mod notices;
 mod page;
 mod page_plan;
 pub mod plan;
@@ -77,6 +81,8 @@ pub struct SyncConfig {
     pub pull_versions: bool,
     /// Inspect the model file of each version created (`runnable`), deriving its pipeline.
     pub inspect_models: bool,
+    /// Stored mirrored versions not inspected yet (or by an older inspector) inspected per run.
+    pub inspect_backlog: usize,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
     pub require_model_file: bool,
     /// Describe models without a card text by their README's first paragraph (one request per new or
@@ -98,6 +104,7 @@ pub mod defaults {
     pub const DETAIL_CONCURRENCY: u64 = 8;
     pub const PULL_VERSIONS: bool = true;
     pub const INSPECT_MODELS: bool = true;
+    pub const INSPECT_BACKLOG: usize = 1000;
     pub const REQUIRE_MODEL_FILE: bool = true;
     pub const FETCH_READMES: bool = true;
     pub const LEASE_SECS: &str = "60";
@@ -114,6 +121,7 @@ impl SyncConfig {
             detail_concurrency: defaults::DETAIL_CONCURRENCY as usize,
             pull_versions: defaults::PULL_VERSIONS,
             inspect_models: defaults::INSPECT_MODELS,
+            inspect_backlog: defaults::INSPECT_BACKLOG,
             require_model_file: defaults::REQUIRE_MODEL_FILE,
             fetch_readmes: defaults::FETCH_READMES,
             lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),
@@ -408,36 +416,6 @@ impl Syncer {
         }
     }
 
-    /// Waits (at most `limit`) for notifications still being delivered.
-    pub async fn flush_notifications(&self, limit: Duration) {
-        if let Some(n) = &self.notifier {
-            n.flush(limit).await;
-        }
-    }
-
-    /// Notifies of a failed or partial run, or of the first success after one.
-    async fn notify(&self, run_id: Uuid) {
-        let Some(notifier) = &self.notifier else {
-            return;
-        };
-        let runs = match self.store.list_runs(50, None).await {
-            Ok(runs) => runs,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the runs to decide on a notification");
-                return;
-            }
-        };
-        let Some(pos) = runs.iter().position(|r| r.id == run_id) else {
-            return;
-        };
-        let previous = runs[pos + 1..]
-            .iter()
-            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Failed));
-        if let Some(event) = notifier.event_for(&runs[pos], previous) {
-            notifier.send(event);
-        }
-    }
-
     fn spawn_heartbeat(
         &self,
         fence: Fence,
@@ -593,12 +571,12 @@ impl Syncer {
         } else {
             tracing::warn!("the listing was incomplete: nothing is marked removed in this run");
         }
+        self.inspect_backlog(stop).await?;
         Ok(complete && !limit_hit)
     }
 }
 
 fn banner(text: &str) {
-    tracing::info!("============================================================");
-    tracing::info!("{text}");
-    tracing::info!("============================================================");
+    let rule = "============================================================";
+    tracing::info!("{rule}\n{text}\n{rule}");
 }

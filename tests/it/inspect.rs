@@ -752,7 +752,10 @@ async fn a_model_on_the_hub_is_read_by_range_through_its_cdn_without_the_token()
     assert_eq!(whole.len(), bytes.len());
 }
 
-crate::both_backends!(generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable,);
+crate::both_backends!(
+    generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable,
+    the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_persons_spec,
+);
 
 /// F2 after generation: a mirrored version whose model file is a classifier becomes runnable for the
 /// app, with its tensors and inspection shown; a real face detector with raw outputs is `missing`
@@ -947,4 +950,65 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
     let why = res.body["unsupported_reason"].as_str().unwrap();
     assert!(why.contains("regressors") || why.contains("896"), "{why}");
     assert_eq!(sim.sim.stats().cdn_authorized, 0);
+}
+
+/// A catalog mirrored without inspection (before it existed, or with it off) is inspected by the next
+/// runs, a bounded number each; a version whose spec a person wrote keeps it and only gains its tensors.
+async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_persons_spec(
+    backend: crate::support::Backend,
+) {
+    use pocket_catalog::domain::{Trigger, VersionStatus};
+    let sim = crate::support::SimHandle::start(30, 0, 17).await;
+    sim.sim.serve_model_files(vec![synthetic_model(&Synthetic {
+        metadata: true,
+        ..Default::default()
+    })]);
+    let db = crate::support::TestDb::new(backend).await;
+    let store = db.store().await;
+    let run = |inspect: bool, backlog: usize| {
+        let s = crate::support::syncer(&store, &sim, move |c| {
+            c.pull_versions = true;
+            c.inspect_models = inspect;
+            c.inspect_backlog = backlog;
+        });
+        async move {
+            s.run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
+                .await
+                .unwrap()
+        }
+    };
+    run(false, 0).await;
+    let all = || async {
+        store
+            .versions_to_inspect(pocket_catalog::inspect::INSPECTOR_VERSION, 10_000)
+            .await
+            .unwrap()
+    };
+    let waiting = all().await;
+    assert!(waiting.len() > 10, "{}", waiting.len());
+    // A developer wrote the spec of one of them.
+    let edited = waiting[0];
+    let spec = serde_json::json!({"metadata": [], "inputs": [], "outputs": [], "preprocessing": [], "postprocessing": []});
+    store
+        .set_version_pipeline(edited, Some(Some(&spec)), VersionStatus::Pending, None)
+        .await
+        .unwrap();
+    run(true, 5).await;
+    assert_eq!(all().await.len(), waiting.len() - 5, "five a run");
+    run(true, 10_000).await;
+    assert!(all().await.is_empty());
+    let kept = store.get_version_by_id(edited).await.unwrap().unwrap();
+    assert_eq!(
+        kept.pipeline_spec,
+        Some(spec),
+        "a person's spec is never replaced"
+    );
+    assert_eq!(kept.status, VersionStatus::Pending);
+    let mut runnable = 0;
+    for id in &waiting[1..] {
+        let v = store.get_version_by_id(*id).await.unwrap().unwrap();
+        assert_eq!(v.inspection.as_ref().unwrap()["inspector_version"], 1);
+        runnable += usize::from(v.status != VersionStatus::Missing);
+    }
+    assert!(runnable > 0, "the backlog made versions runnable");
 }
