@@ -231,6 +231,13 @@ pub struct Inspected {
     pub pipeline: Option<DerivedPipeline>,
 }
 
+impl Inspected {
+    /// The kind of quantization found (`inspect::quantization_kind`'s words), when the file was read.
+    pub fn quantization(&self) -> Option<&str> {
+        self.inspection.get("quantization").and_then(|q| q.as_str())
+    }
+}
+
 /// A pipeline spec (or none), the status it earns and why not runnable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DerivedPipeline {

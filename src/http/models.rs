@@ -149,6 +149,11 @@ pub struct ListModelsParams {
     upstream_status: Option<UpstreamStatus>,
     /// `true`: licences that generally allow commercial use; `false`: those that do not.
     commercial: Option<bool>,
+    /// `true`: only models with a version the Pocket AI app can run (`verified` or `pending`).
+    runnable: Option<bool>,
+    /// Only models with a version whose model file has this quantization: `float32`, `float16`,
+    /// `dynamic range` (or `dynamic-range`), `int8`, `int4`, `mixed`.
+    quantization: Option<String>,
     /// Page size, 1 to 1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
@@ -270,7 +275,14 @@ pub(super) async fn list_page(
         skip_count: true,
         offset: 0,
         visibility: crate::store::Visibility::PublicAnd(viewer.id()),
-        supported_only: false,
+        supported_only: p.runnable.unwrap_or(false),
+        quantization: p
+            .quantization
+            .as_deref()
+            .map(crate::inspect::parse_quantization_kind)
+            .transpose()
+            .map_err(ApiError::BadRequest)?
+            .map(str::to_string),
     };
     // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
     // filter combination (X-Total-Count may lag writes by that much), and concurrent misses count once.
@@ -286,7 +298,9 @@ pub(super) async fn list_page(
             query.include_removed,
             query.upstream_status,
             query.commercial,
-            query.visibility
+            query.visibility,
+            query.supported_only,
+            &query.quantization
         )
     );
     let total = state

@@ -197,6 +197,30 @@ impl<S: RangeSource + ?Sized> Reader<'_, S> {
     }
 }
 
+/// The kinds [`quantization_kind`] names.
+pub const QUANTIZATION_KINDS: [&str; 6] = [
+    "float32",
+    "float16",
+    "dynamic range",
+    "int8",
+    "int4",
+    "mixed",
+];
+
+/// A kind as a client writes it (`dynamic-range`, `Dynamic_Range`, `INT8`), in the catalog's words.
+pub fn parse_quantization_kind(raw: &str) -> Result<&'static str, String> {
+    let k = raw.trim().to_ascii_lowercase().replace(['-', '_'], " ");
+    QUANTIZATION_KINDS
+        .into_iter()
+        .find(|q| *q == k)
+        .ok_or_else(|| {
+            format!(
+                "quantization must be one of {}",
+                QUANTIZATION_KINDS.join(", ")
+            )
+        })
+}
+
 /// The kind of quantization the model's types show: `float32`, `float16`, `dynamic range` (int8
 /// weights, float activations), `int8` (integer weights and activations), `int4`, or `mixed`.
 pub fn quantization_kind(model: &ModelInfo) -> &'static str {

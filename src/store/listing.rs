@@ -124,6 +124,9 @@ pub struct ModelQuery {
     pub visibility: Visibility,
     /// Only models with a version the app can run (`best_version_status` verified or pending).
     pub supported_only: bool,
+    /// Only models with a version whose model file has this kind of quantization (`float32`,
+    /// `float16`, `dynamic range`, `int8`, `int4`, `mixed`).
+    pub quantization: Option<String>,
 }
 
 /// Which models a listing may show.
@@ -235,6 +238,13 @@ impl ListSql {
         if q.supported_only {
             sql.filter
                 .push_str(" AND best_version_status IN ('verified', 'pending')");
+        }
+        if let Some(kind) = &q.quantization {
+            let n = sql.bind(Param::Text(kind.clone()));
+            sql.filter.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM model_versions v WHERE v.quantization = ${n} \
+                 AND v.model_id = ml_models.id)"
+            ));
         }
         let words = q.q.as_deref().map(search_words).unwrap_or_default();
         if !words.is_empty() {

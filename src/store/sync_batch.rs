@@ -305,12 +305,13 @@ async fn update_model(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
 /// Inserts a synced version unless its model has it already; whether it was inserted.
 async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     let n = &v.version;
-    let done = on_tx!(tx, |conn| sqlx::query(
+    let done = on_tx!(tx, |conn| {
+        sqlx::query(
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
          hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
          pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
-         inspection, inspector_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         inspection, inspector_version, quantization) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT DO NOTHING"
     )
     .bind(Uuid::now_v7())
@@ -336,9 +337,11 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     )
     .bind(n.inspected.as_ref().map(|i| Json(&i.inspection)))
     .bind(n.inspected.as_ref().map(|i| i64::from(i.inspector_version)))
+    .bind(n.inspected.as_ref().and_then(crate::records::Inspected::quantization))
     .execute(&mut *conn)
     .await?
-    .rows_affected());
+    .rows_affected()
+    });
     Ok(done == 1)
 }
 

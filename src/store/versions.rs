@@ -17,8 +17,9 @@ impl Store {
             "INSERT INTO model_versions (id, model_id, version_string, changelog, \
              hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
              pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
-             inspection, inspector_version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             inspection, inspector_version, quantization) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19) \
              RETURNING {VERSION_COLUMNS}"
         );
         let mut tx = self.begin().await?;
@@ -49,6 +50,11 @@ impl Store {
                 new.inspected
                     .as_ref()
                     .map(|i| i64::from(i.inspector_version))
+            )
+            .bind(
+                new.inspected
+                    .as_ref()
+                    .and_then(crate::records::Inspected::quantization)
             )
             .fetch_one(&mut *conn)
             .await?);
@@ -223,6 +229,7 @@ impl Store {
     ) -> StoreResult<Option<ModelVersion>> {
         let sql = format!(
             "UPDATE model_versions SET signature = $2, inspection = $3, inspector_version = $4, \
+             quantization = $10, \
              pipeline_spec = CASE WHEN $5 THEN $6 ELSE pipeline_spec END, \
              pipeline_updated_at = CASE WHEN $5 AND $6 IS NOT NULL THEN $7 ELSE pipeline_updated_at END, \
              status = CASE WHEN $5 THEN $8 ELSE status END, \
@@ -241,6 +248,7 @@ impl Store {
             .bind(crate::domain::now())
             .bind(pipeline.map(|p| p.status.as_str()))
             .bind(pipeline.and_then(|p| p.reason.as_deref()))
+            .bind(found.quantization())
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {

@@ -922,6 +922,47 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         .unwrap()
         .iter()
         .any(|m| m["id"] == model["id"]));
+    // The quantization and runnable filters, in both dialects.
+    let listed = |body: &serde_json::Value| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == model["id"])
+    };
+    assert!(listed(
+        &app.get(
+            "/models?quantization=float32&runnable=true&limit=1000",
+            None
+        )
+        .await
+        .body
+    ));
+    assert!(!listed(
+        &app.get("/models?quantization=int8&limit=1000", None)
+            .await
+            .body
+    ));
+    assert!(listed(
+        &app.get("/api/v1/models?quantization=float32&runnable=true", None)
+            .await
+            .body
+    ));
+    assert!(!listed(
+        &app.get("/api/v1/models?quantization=dynamic-range", None)
+            .await
+            .body
+    ));
+    let bad = app.get("/api/v1/models?quantization=int7", None).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.detail().starts_with("quantization must be one of"),
+        "{}",
+        bad.detail()
+    );
+    assert_eq!(
+        app.get("/models?quantization=int7", None).await.status,
+        StatusCode::BAD_REQUEST
+    );
     let root = app
         .get(
             &format!("/models/{}/versions/{vid}", model["id"].as_str().unwrap()),

@@ -60,6 +60,13 @@ pub struct ListParams {
     supported_only: Option<bool>,
     /// Only this author's models (a Supabase user id).
     author_id: Option<String>,
+    /// Beyond the reference: the same as `supported_only`.
+    #[serde(default, deserialize_with = "flag")]
+    #[param(value_type = Option<bool>)]
+    runnable: Option<bool>,
+    /// Beyond the reference: only models with a version whose model file has this quantization
+    /// (`float32`, `float16`, `dynamic range`, `int8`, `int4`, `mixed`).
+    quantization: Option<String>,
 }
 
 /// List models: public ones, and the caller's own private ones; most downloaded first. Unknown query
@@ -96,7 +103,15 @@ async fn list_models(
         offset: p.skip.unwrap_or(0),
         skip_count: true,
         visibility: Visibility::PublicAnd(viewer.id()),
-        supported_only: p.supported_only.unwrap_or(false),
+        supported_only: p.supported_only.or(p.runnable).unwrap_or(false),
+        quantization: p
+            .quantization
+            .as_deref()
+            .filter(|q| !q.trim().is_empty())
+            .map(crate::inspect::parse_quantization_kind)
+            .transpose()
+            .map_err(ApiError::Unprocessable)?
+            .map(str::to_string),
         ..ModelQuery::default()
     };
     // What a viewer sees depends on who they are: the cache keys on both.
