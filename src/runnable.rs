@@ -35,8 +35,13 @@ pub enum GenerateError {
 pub enum FileReading {
     /// The version has no model file.
     NoFile,
-    /// An LLM bundle (`task` or `litertlm`), not read (its sections are not inspected yet).
-    Bundle { path: String, format: String },
+    /// An LLM bundle: a `.task` (ZIP) read by range — its members listed, its `.tflite` members
+    /// inspected in place — or a `.litertlm`, not read yet (`read` is `None`).
+    Bundle {
+        path: String,
+        format: String,
+        read: Option<Box<BundleRead>>,
+    },
     /// The file could not be opened on the Hub; why, for a person.
     Unavailable { path: String, why: String },
     /// A `.tflite` file, read.
@@ -46,6 +51,9 @@ pub enum FileReading {
         outcome: Box<Result<TfliteInspection, (InspectError, Cost)>>,
     },
 }
+
+/// What reading a `.task` bundle gave.
+pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
 
 /// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub`.
 fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
@@ -93,10 +101,11 @@ pub async fn read_main_file(
             "only model files on the Hugging Face Hub are inspected; this version's is at {host}"
         )));
     };
-    if matches!(main.asset_type.as_str(), "task" | "litertlm") {
+    if main.asset_type == "litertlm" {
         return Ok(FileReading::Bundle {
             path,
             format: main.asset_type.clone(),
+            read: None,
         });
     }
     let file = match hub.open_file(&repo, &rev, &path).await? {
@@ -110,6 +119,15 @@ pub async fn read_main_file(
             return Ok(FileReading::Unavailable { path, why });
         }
     };
+    if main.asset_type == "task" {
+        let read =
+            inspect::bundle::inspect_task(&file, file.size, Budget::for_size(file.size)).await;
+        return Ok(FileReading::Bundle {
+            path,
+            format: main.asset_type.clone(),
+            read: Some(Box::new(read)),
+        });
+    }
     let outcome = inspect::inspect_tflite(&file, file.size, Budget::for_size(file.size)).await;
     Ok(FileReading::Tflite {
         path,
@@ -143,19 +161,55 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
             json!({"format": "tflite", "file": path, "error": why, "inspector_version": version}),
             why.clone(),
         ),
-        FileReading::Bundle { path, format } => {
+        FileReading::Bundle { path, format, read } => {
             let name = path.rsplit('/').next().unwrap_or(path);
-            let d = recipe::derive_bundle(name, ctx);
-            Inspected {
-                signature: None,
-                inspection: json!({"format": format, "file": path, "defaults": d.defaults,
-                    "inspector_version": version, "error": null}),
-                inspector_version: version,
-                pipeline: Some(DerivedPipeline {
+            let read = read.as_deref();
+            let d = recipe::derive_bundle(name, ctx, read.and_then(|r| r.as_ref().ok()));
+            let mut inspection = json!({"format": format, "file": path, "defaults": d.defaults,
+                "inspector_version": version, "error": null});
+            match read {
+                Some(Ok(b)) => {
+                    inspection["members"] = json!(b.members);
+                    inspection["models"] = b
+                        .models
+                        .iter()
+                        .map(|(member, seen)| match seen {
+                            Ok(seen) => {
+                                let mut shown = inspect::summary(&Ok(seen.clone()));
+                                shown["inspection"]["member"] = json!(member);
+                                shown["inspection"]["signature"] = shown["signature"].take();
+                                shown["inspection"].take()
+                            }
+                            Err(why) => json!({"member": member, "error": why}),
+                        })
+                        .collect();
+                    inspection["bytes_read"] = json!(b.cost.bytes);
+                    inspection["requests"] = json!(b.cost.requests);
+                }
+                Some(Err((e, cost))) => {
+                    inspection["error"] = json!(e.to_string());
+                    inspection["bytes_read"] = json!(cost.bytes);
+                    inspection["requests"] = json!(cost.requests);
+                }
+                None => {}
+            }
+            let pipeline = match read {
+                Some(Err((e, _))) => DerivedPipeline {
+                    spec: None,
+                    status: VersionStatus::Missing,
+                    reason: Some(format!("the bundle cannot be read: {e}")),
+                },
+                _ => DerivedPipeline {
                     spec: d.spec,
                     status: d.status,
                     reason: d.reason,
-                }),
+                },
+            };
+            Inspected {
+                signature: None,
+                inspection,
+                inspector_version: version,
+                pipeline: Some(pipeline),
             }
         }
         FileReading::Tflite {

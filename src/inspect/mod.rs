@@ -8,6 +8,7 @@
 //! the driver: it fetches the head and the tail of the file, walks, and fetches what the walk says it
 //! needs, within a [`Budget`] of bytes and requests.
 
+pub mod bundle;
 pub mod conform;
 mod flatbuf;
 pub mod generated;
@@ -143,16 +144,20 @@ pub async fn inspect_tflite<S: RangeSource + ?Sized>(
     }
 }
 
-struct Reader<'s, S: ?Sized> {
-    source: &'s S,
-    spans: Spans,
-    cost: Cost,
-    budget: Budget,
+pub(crate) struct Reader<'s, S: ?Sized> {
+    pub(crate) source: &'s S,
+    pub(crate) spans: Spans,
+    pub(crate) cost: Cost,
+    pub(crate) budget: Budget,
 }
 
 impl<S: RangeSource + ?Sized> Reader<'_, S> {
     /// Fetches what is not held yet of `range` — widened to whole blocks when `align`.
-    async fn fetch(&mut self, range: Range<u64>, align: bool) -> Result<(), InspectError> {
+    pub(crate) async fn fetch(
+        &mut self,
+        range: Range<u64>,
+        align: bool,
+    ) -> Result<(), InspectError> {
         let size = self.spans.size();
         let (start, end) = if align {
             let end = range.end.div_ceil(BLOCK).saturating_mul(BLOCK).min(size);

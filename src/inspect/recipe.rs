@@ -202,9 +202,14 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
 }
 
 /// The spec of an LLM bundle (`.task`, `.litertlm`): the app installs the downloaded file as a MediaPipe
-/// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `pending`
-/// until the bundle itself is inspected (its sections are not read yet).
-pub fn derive_bundle(file_name: &str, ctx: &Context) -> Derived {
+/// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `verified` when
+/// the bundle was read and holds a readable model and a tokenizer (the reference counts MediaPipe
+/// bundles as passed); `pending` when it was not read (`.litertlm`) or lacks one, saying which.
+pub fn derive_bundle(
+    file_name: &str,
+    ctx: &Context,
+    read: Option<&super::bundle::BundleInspection>,
+) -> Derived {
     let lower = file_name.to_ascii_lowercase();
     let model_type = [
         ("gemma", "gemmaIt"),
@@ -226,12 +231,32 @@ pub fn derive_bundle(file_name: &str, ctx: &Context) -> Derived {
             "coordinate_format": null, "steps": [{"step": "mediapipe_generate", "params": {"model_type": model_type,
                 "max_tokens": 512, "temperature": 0.8, "top_k": 40, "top_p": 0.9, "random_seed": null}}]}],
     });
+    let mut defaults = Vec::new();
+    match read {
+        None => defaults.push(format!(
+            "{file_name}: the bundle's sections are not read yet"
+        )),
+        Some(b) => {
+            if !b.models.iter().any(|(_, m)| m.is_ok()) {
+                defaults.push(format!("{file_name}: no readable .tflite member"));
+            }
+            if !b.has_tokenizer() {
+                defaults.push(format!("{file_name}: no tokenizer member"));
+            }
+        }
+    }
+    // The MediaPipe model type comes from the name, as the app and the reference pick it.
+    let status = if defaults.is_empty() {
+        VersionStatus::Verified
+    } else {
+        VersionStatus::Pending
+    };
     match crate::pipeline_spec::check(&spec, ctx.source_repository) {
         Ok(spec) => Derived {
             spec: Some(spec),
-            status: VersionStatus::Pending,
+            status,
             reason: None,
-            defaults: vec![format!("{file_name}: the bundle's sections are not inspected yet; MediaPipe model type {model_type} from its name")],
+            defaults,
         },
         Err(why) => Derived::missing(format!("the derived pipeline spec is invalid: {why}")),
     }

@@ -1053,3 +1053,128 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
     }
     assert!(runnable > 0, "the backlog made versions runnable");
 }
+
+/// A `.task` bundle as MediaPipe writes it: a ZIP whose members are stored uncompressed.
+fn synthetic_task(model: &[u8], tokenizer: bool) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("TF_LITE_PREFILL_DECODE.tflite", stored)
+        .unwrap();
+    zip.write_all(model).unwrap();
+    if tokenizer {
+        zip.start_file("TOKENIZER_MODEL", stored).unwrap();
+        zip.write_all(&[7u8; 4096]).unwrap();
+    }
+    zip.start_file("METADATA", stored).unwrap();
+    zip.write_all(b"{\"start_token\": \"<bos>\"}").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_task_bundle_is_listed_and_its_model_read_in_place_by_range() {
+    use pocket_catalog::inspect::bundle::inspect_task;
+    let model = synthetic_model(&Synthetic {
+        int8: true,
+        weight_bytes: 4 << 20,
+        ..Default::default()
+    });
+    let task = synthetic_task(&model, true);
+    let size = task.len() as u64;
+    let source = Counted {
+        bytes: &task,
+        reads: Default::default(),
+    };
+    let seen = inspect_task(&source, size, Budget::for_size(size))
+        .await
+        .unwrap();
+    let names: Vec<&str> = seen.members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "TF_LITE_PREFILL_DECODE.tflite",
+            "TOKENIZER_MODEL",
+            "METADATA"
+        ]
+    );
+    assert!(seen.members.iter().all(|m| m.compression == "stored"));
+    assert!(seen.has_tokenizer());
+    let (member, inner) = &seen.models[0];
+    assert_eq!(member, "TF_LITE_PREFILL_DECODE.tflite");
+    let inner = inner.as_ref().unwrap();
+    assert_eq!(inner.model.inputs[0].shape, [1, 224, 224, 3]);
+    assert_eq!(inner.model.inputs[0].dtype, "int8");
+    // The 4 MiB of weights inside the bundle are never read.
+    assert!(seen.cost.bytes < 512 * 1024, "{:?}", seen.cost);
+    assert_eq!(
+        seen.cost.requests as usize,
+        source.reads.lock().unwrap().len()
+    );
+
+    // Through the recipe: a read bundle with a model and a tokenizer is verified; without a
+    // tokenizer it is pending and says so; a damaged one is missing with the reason.
+    let reading = |read| pocket_catalog::runnable::FileReading::Bundle {
+        path: "gemma3-1b-it.task".into(),
+        format: "task".into(),
+        read: Some(Box::new(read)),
+    };
+    let ctx = pocket_catalog::runnable::context(
+        "Gemma3-1B-IT",
+        "2026.01.01-abc1234",
+        Some("text-generation"),
+        "https://huggingface.co/o/g",
+        &[],
+    );
+    let found = pocket_catalog::runnable::inspected(&reading(Ok(seen.clone())), &ctx);
+    let pipeline = found.pipeline.as_ref().unwrap();
+    assert_eq!(
+        pipeline.status,
+        pocket_catalog::domain::VersionStatus::Verified
+    );
+    assert_eq!(
+        pipeline.spec.as_ref().unwrap()["postprocessing"][0]["steps"][0]["params"]["model_type"],
+        "gemmaIt"
+    );
+    assert_eq!(found.inspection["members"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        found.inspection["models"][0]["signature"]["inputs"][0]["dtype"],
+        "int8"
+    );
+    let untokenized = synthetic_task(&model, false);
+    let plain = inspect_task(
+        untokenized.as_slice(),
+        untokenized.len() as u64,
+        Budget::for_size(untokenized.len() as u64),
+    )
+    .await
+    .unwrap();
+    let found = pocket_catalog::runnable::inspected(&reading(Ok(plain)), &ctx);
+    let pipeline = found.pipeline.as_ref().unwrap();
+    assert_eq!(
+        pipeline.status,
+        pocket_catalog::domain::VersionStatus::Pending
+    );
+    assert!(found.inspection["defaults"][0]
+        .as_str()
+        .unwrap()
+        .contains("no tokenizer"));
+    let damaged: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let err = inspect_task(
+        damaged.as_slice(),
+        damaged.len() as u64,
+        Budget::for_size(damaged.len() as u64),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.0.to_string().starts_with("not a readable .task bundle"),
+        "{}",
+        err.0
+    );
+    let found = pocket_catalog::runnable::inspected(&reading(Err(err)), &ctx);
+    assert_eq!(
+        found.pipeline.unwrap().status,
+        pocket_catalog::domain::VersionStatus::Missing
+    );
+}

@@ -252,6 +252,7 @@ fn a_version_is_written_with_the_pipeline_its_file_reading_earns() {
     let reading = crate::runnable::FileReading::Bundle {
         path: "gemma3-1b-it.task".into(),
         format: "task".into(),
+        read: None,
     };
     let details = HashMap::from([(
         0,
