@@ -52,34 +52,9 @@ impl HubClient {
                     let etag = header(raw, "x-linked-etag").or_else(|| header(raw, ETAG.as_str()));
                     let meta = (linked, etag, header(raw, "x-repo-commit"));
                     if raw.status.is_redirection() {
-                        let location = raw
-                            .headers
-                            .get(LOCATION)
-                            .and_then(|v| v.to_str().ok())
-                            .ok_or_else(|| {
-                                HubError::Redirect("redirect without Location".into())
-                            })?;
-                        let next = raw
-                            .url
-                            .join(location)
-                            .map_err(|e| HubError::Redirect(format!("{location}: {e}")))?;
-                        return Ok((Some(next), meta, None));
+                        return Ok((Some(redirect_target(raw)?), meta, None));
                     }
-                    let gated = raw
-                        .headers
-                        .get("x-error-code")
-                        .is_some_and(|v| v.as_bytes() == b"GatedRepo");
-                    let outcome = match raw.status {
-                        s if s.is_success() => None,
-                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => {
-                            Some(RepoOutcome::Gated)
-                        }
-                        StatusCode::UNAUTHORIZED => Some(RepoOutcome::MissingOrPrivate),
-                        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
-                            Some(RepoOutcome::NotFound)
-                        }
-                        _ => return Err(status_error(raw)),
-                    };
+                    let outcome = refusal(raw)?;
                     let length = header(raw, CONTENT_LENGTH.as_str()).and_then(|s| s.parse().ok());
                     Ok((None, (linked.or(length), meta.1, meta.2), outcome))
                 })

@@ -365,37 +365,15 @@ impl HubClient {
             let step = self
                 .fetch(&url, |raw| {
                     if raw.status.is_redirection() {
-                        let location = raw
-                            .headers
-                            .get(LOCATION)
-                            .and_then(|v| v.to_str().ok())
-                            .ok_or_else(|| {
-                                HubError::Redirect("redirect without Location".into())
-                            })?;
-                        let next = raw
-                            .url
-                            .join(location)
-                            .map_err(|e| HubError::Redirect(format!("{location}: {e}")))?;
-                        return Ok(Step::Redirect(next));
+                        return Ok(Step::Redirect(redirect_target(raw)?));
                     }
-                    let gated = raw
-                        .headers
-                        .get("x-error-code")
-                        .is_some_and(|v| v.as_bytes() == b"GatedRepo");
-                    Ok(match raw.status {
-                        s if s.is_success() => Step::Done(RepoOutcome::Found {
+                    Ok(Step::Done(match refusal(raw)? {
+                        Some(outcome) => outcome,
+                        None => RepoOutcome::Found {
                             value: parse(raw)?,
                             renamed_to: None,
-                        }),
-                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => {
-                            Step::Done(RepoOutcome::Gated)
-                        }
-                        StatusCode::UNAUTHORIZED => Step::Done(RepoOutcome::MissingOrPrivate),
-                        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
-                            Step::Done(RepoOutcome::NotFound)
-                        }
-                        _ => return Err(status_error(raw)),
-                    })
+                        },
+                    }))
                 })
                 .await?;
             match step {
@@ -553,6 +531,33 @@ impl HubClient {
         }
         Ok(raw)
     }
+}
+
+/// Where a redirect points, resolved against the URL asked.
+fn redirect_target(raw: &Raw) -> Result<Url, HubError> {
+    let location = raw
+        .headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| HubError::Redirect("redirect without Location".into()))?;
+    raw.url
+        .join(location)
+        .map_err(|e| HubError::Redirect(format!("{location}: {e}")))
+}
+
+/// What a 401/403/404 means about a repo (`None` for a success); any other status is an error.
+fn refusal<T>(raw: &Raw) -> Result<Option<RepoOutcome<T>>, HubError> {
+    let gated = raw
+        .headers
+        .get("x-error-code")
+        .is_some_and(|v| v.as_bytes() == b"GatedRepo");
+    Ok(match raw.status {
+        s if s.is_success() => None,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if gated => Some(RepoOutcome::Gated),
+        StatusCode::UNAUTHORIZED => Some(RepoOutcome::MissingOrPrivate),
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Some(RepoOutcome::NotFound),
+        _ => return Err(status_error(raw)),
+    })
 }
 
 enum Step<T> {

@@ -219,6 +219,27 @@ impl Store {
         .await?))
     }
 
+    /// Versions the app cannot run (`missing`), of any origin, newest first; with `tasks`, only those of
+    /// models with one of these tasks.
+    pub async fn versions_not_runnable(
+        &self,
+        tasks: Option<&[&str]>,
+        limit: usize,
+    ) -> StoreResult<Vec<Uuid>> {
+        let tasks = serde_json::to_string(&tasks.unwrap_or_default()).expect("strings serialise");
+        let sql = format!(
+            "SELECT v.id FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
+             WHERE v.status = 'missing' AND ($1 = '[]' OR m.task IN ({})) \
+             ORDER BY v.published_at DESC, v.id LIMIT $2",
+            self.dialect().json_ids()
+        );
+        Ok(on_backend!(self, |db| sqlx::query_scalar(&sql)
+            .bind(&tasks)
+            .bind(limit as i64)
+            .fetch_all(&db.pool)
+            .await?))
+    }
+
     /// Records what inspecting a version's main file found, and the pipeline derived from it (spec,
     /// status, reason; `None` leaves the pipeline as it is); the model's summary follows. `None` when
     /// the version does not exist.

@@ -2,7 +2,8 @@
 //! catalog mirrored before inspection existed — or was inspected by an older inspector are inspected
 //! after the listing, at most `inspect_backlog` a run, newest first, under the detail step's
 //! concurrency and the Hub client's pacing. A pipeline a person wrote is never replaced: such a version
-//! gets its signature and inspection only.
+//! gets its signature and inspection only. [`Syncer::inspect_versions`] does the same for the
+//! clients' generate-pipeline-all and retry-segmentation jobs.
 
 use super::*;
 use crate::runnable::{self, GenerateError};
@@ -32,6 +33,25 @@ impl Syncer {
             .await;
         tracing::info!(inspected, of = total, "inspected versions of the backlog");
         Ok(())
+    }
+
+    /// Inspects these stored versions (the clients' generate-pipeline-all and retry-segmentation jobs),
+    /// under the detail step's concurrency, until `stop`; how many were recorded.
+    pub async fn inspect_versions(&self, ids: Vec<Uuid>, stop: CancellationToken) -> usize {
+        let total = ids.len();
+        let done = stream::iter(ids)
+            .map(|id| self.inspect_stored(id))
+            .buffer_unordered(self.config.detail_concurrency.max(1))
+            .take_until(stop.cancelled())
+            .filter(|done| std::future::ready(*done))
+            .count()
+            .await;
+        tracing::info!(
+            inspected = done,
+            of = total,
+            "pipeline generation job finished"
+        );
+        done
     }
 
     /// Inspects one stored version; whether it was recorded.

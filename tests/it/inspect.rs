@@ -973,6 +973,56 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
     assert_eq!(root["signature"], v["signature"]);
     assert_eq!(root["inspection"]["quantization"], "float32");
 
+    // The jobs over many versions (R13, R14): admins only, answered at once, done in the background.
+    let all = "/api/v1/versions/generate-pipeline-all";
+    assert_eq!(
+        app.post(all, Some(&plain), json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let cleared = app
+        .call(
+            axum::http::Method::DELETE,
+            &format!("/api/v1/versions/{vid}/pipeline"),
+            Some(&dev),
+            None,
+        )
+        .await;
+    assert!(cleared.status.is_success(), "{}", cleared.body);
+    let ack = app.post(all, Some(&admin), json!({})).await;
+    assert_eq!(ack.status, StatusCode::OK, "{}", ack.body);
+    assert_eq!(ack.body["status"], "processing");
+    assert!(
+        ack.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("started for"),
+        "{}",
+        ack.body
+    );
+    let mut regenerated = serde_json::Value::Null;
+    for _ in 0..200 {
+        regenerated = app.get(&format!("/api/v1/versions/{vid}"), None).await.body;
+        if regenerated["status"] != "missing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        regenerated["pipeline_spec"], *spec,
+        "the job wrote the same spec again"
+    );
+    let seg = app
+        .post(
+            "/api/v1/versions/retry-segmentation",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (seg.status, seg.body["status"].clone()),
+        (StatusCode::OK, json!("processing"))
+    );
+
     // The real face detector: read and recorded, not runnable, with a reason a person understands.
     let (_, version) = version_of(repos[1].id.clone()).await;
     let res = app

@@ -1,6 +1,7 @@
 //! Pipeline generation in the clients' dialect (CLIENTS.md R12; issue #21): a version's main file is
 //! inspected on the Hub by range and the app's spec derived from it, deterministically
-//! ([`crate::runnable`]); the answer is the updated version. Bounded by the request timeout.
+//! ([`crate::runnable`]); the answer is the updated version. Bounded by the request timeout. The jobs
+//! over many versions (R13, R14) run in the background and answer at once.
 
 use super::publish::version_for_change;
 use super::ClientVersion;
@@ -13,7 +14,10 @@ use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(generate_pipeline))
+    OpenApiRouter::new()
+        .routes(routes!(generate_pipeline))
+        .routes(routes!(generate_pipeline_all))
+        .routes(routes!(retry_segmentation))
 }
 
 /// Inspect the version's model file now and write the pipeline the app runs (who may edit the
@@ -47,4 +51,59 @@ async fn generate_pipeline(
         })?;
     state.catalog_changed();
     Ok(Json(ClientVersion::new(updated, &model)))
+}
+
+/// What the jobs answer at once (the reference's `JobAck`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct JobAck {
+    pub message: String,
+    pub status: &'static str,
+}
+
+/// The largest job: versions beyond it wait for the next (and for the sync's backlog).
+const JOB_LIMIT: usize = 100_000;
+
+/// Tasks of the retry-segmentation job.
+const SEGMENTATION: &[&str] = &[
+    "image-segmentation",
+    "semantic-segmentation",
+    "segmentation",
+];
+
+/// Start generating the pipeline of every version the app cannot run (`missing`), in the background
+/// (admins: a job over the whole catalog). Answers at once.
+#[utoipa::path(post, path = "/versions/generate-pipeline-all", tag = "clients (/api/v1)",
+    operation_id = "v1_generate_pipeline_all", security(("bearer" = [])),
+    responses((status = 200, body = JobAck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn generate_pipeline_all(state: State<AppState>, caller: Caller) -> ApiResult<Json<JobAck>> {
+    start_job(state, caller, None, "Pipeline generation").await
+}
+
+/// Start generating the pipeline of every segmentation version the app cannot run, in the background
+/// (admins).
+#[utoipa::path(post, path = "/versions/retry-segmentation", tag = "clients (/api/v1)",
+    operation_id = "v1_retry_segmentation", security(("bearer" = [])),
+    responses((status = 200, body = JobAck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn retry_segmentation(state: State<AppState>, caller: Caller) -> ApiResult<Json<JobAck>> {
+    start_job(state, caller, Some(SEGMENTATION), "Segmentation retry").await
+}
+
+async fn start_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    tasks: Option<&'static [&'static str]>,
+    what: &str,
+) -> ApiResult<Json<JobAck>> {
+    caller.admin()?;
+    let ids = state.store.versions_not_runnable(tasks, JOB_LIMIT).await?;
+    let n = ids.len();
+    let (syncer, stop, after) = (state.syncer.clone(), state.shutdown.clone(), state.clone());
+    state.tasks.spawn(async move {
+        syncer.inspect_versions(ids, stop).await;
+        after.catalog_changed();
+    });
+    Ok(Json(JobAck {
+        message: format!("{what} started for {n} versions."),
+        status: "processing",
+    }))
 }
