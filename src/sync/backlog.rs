@@ -23,20 +23,13 @@ impl Syncer {
         if ids.is_empty() {
             return Ok(());
         }
-        let total = ids.len();
-        let inspected = stream::iter(ids)
-            .map(|id| self.inspect_stored(id))
-            .buffer_unordered(self.config.detail_concurrency.max(1))
-            .take_until(stop.cancelled())
-            .filter(|done| std::future::ready(*done))
-            .count()
-            .await;
-        tracing::info!(inspected, of = total, "inspected versions of the backlog");
+        self.inspect_versions(ids, stop.clone()).await;
         Ok(())
     }
 
-    /// Inspects these stored versions (the clients' generate-pipeline-all and retry-segmentation jobs),
-    /// under the detail step's concurrency, until `stop`; how many were recorded.
+    /// Inspects these stored versions (the backlog, and the clients' generate-pipeline-all and
+    /// retry-segmentation jobs), under the detail step's concurrency, until `stop`; how many were
+    /// recorded.
     pub async fn inspect_versions(&self, ids: Vec<Uuid>, stop: CancellationToken) -> usize {
         let total = ids.len();
         let done = stream::iter(ids)
@@ -46,11 +39,7 @@ impl Syncer {
             .filter(|done| std::future::ready(*done))
             .count()
             .await;
-        tracing::info!(
-            inspected = done,
-            of = total,
-            "pipeline generation job finished"
-        );
+        tracing::info!(inspected = done, of = total, "versions inspected");
         done
     }
 
