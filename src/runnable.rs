@@ -268,13 +268,13 @@ pub fn context<'a>(
     }
 }
 
-/// Inspects `version`'s main file now and records what it found and the pipeline derived from it.
-pub async fn generate(
+/// Reads `version`'s main file and derives what to record for it (the version's own model gives
+/// the recipe's context: its name, task and repository).
+pub async fn inspect_version(
     hub: &HubClient,
-    store: &Store,
     model: &Model,
     version: &ModelVersion,
-) -> Result<ModelVersion, GenerateError> {
+) -> Result<Inspected, GenerateError> {
     let source = model
         .origin_repo_url
         .clone()
@@ -293,8 +293,19 @@ pub async fn generate(
         &source,
         &version.assets,
     );
+    Ok(inspected(&reading, &ctx))
+}
+
+/// Inspects `version`'s main file now and records what it found and the pipeline derived from it.
+pub async fn generate(
+    hub: &HubClient,
+    store: &Store,
+    model: &Model,
+    version: &ModelVersion,
+) -> Result<ModelVersion, GenerateError> {
+    let found = inspect_version(hub, model, version).await?;
     store
-        .record_inspection(version.id, &inspected(&reading, &ctx))
+        .record_inspection(version.id, &found)
         .await?
         .ok_or(GenerateError::Gone)
 }

@@ -52,18 +52,8 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
-            let mut found = match runnable::read_main_file(&self.hub, &version.assets).await {
-                Ok(reading) => {
-                    let source = model.origin_repo_url.clone().unwrap_or_default();
-                    let ctx = runnable::context(
-                        &model.name,
-                        &version.version_string,
-                        model.task.as_deref(),
-                        &source,
-                        &version.assets,
-                    );
-                    runnable::inspected(&reading, &ctx)
-                }
+            let mut found = match runnable::inspect_version(&self.hub, &model, &version).await {
+                Ok(found) => found,
                 // Mirrored from another endpoint: recorded, so it is not asked again every run.
                 Err(GenerateError::NotOnHub(why)) => crate::records::Inspected {
                     signature: None,
