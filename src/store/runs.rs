@@ -98,10 +98,18 @@ impl Store {
 
     /// Extends the lease; false when it was lost to another owner.
     pub async fn heartbeat(&self, fence: &Fence) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let kept = check_fence(&mut tx, self.dialect(), fence).await?;
-        tx.commit().await?;
-        Ok(kept)
+        // One statement on its own, not in a transaction: an owner frozen between a statement and
+        // its commit would hold the lease row locked and keep every replica from taking it over.
+        let sql = renew_sql(self.dialect());
+        let done = on_backend!(self, |db| sqlx::query(&sql)
+            .bind(LEASE_NAME)
+            .bind(&fence.owner)
+            .bind(fence.token)
+            .bind(fence.ttl_ms)
+            .execute(&db.pool)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
     }
 
     /// Frees the lease. The run id stays, so a run left running (interrupted by a shutdown) can be
@@ -367,12 +375,17 @@ impl Store {
 }
 
 /// Extends the lease inside `tx` if it is still `fence`'s; false when it was lost.
-pub(super) async fn check_fence(tx: &mut Tx, dialect: Dialect, fence: &Fence) -> StoreResult<bool> {
-    let sql = format!(
+/// Renews the lease of the holder of this fence (no row when the fence is stale).
+fn renew_sql(dialect: Dialect) -> String {
+    format!(
         "UPDATE sync_lease SET expires_ms = {now} + $4 \
          WHERE name = $1 AND owner = $2 AND fence = $3",
         now = dialect.now_ms()
-    );
+    )
+}
+
+pub(super) async fn check_fence(tx: &mut Tx, dialect: Dialect, fence: &Fence) -> StoreResult<bool> {
+    let sql = renew_sql(dialect);
     let done = on_tx!(tx, |conn| sqlx::query(&sql)
         .bind(LEASE_NAME)
         .bind(&fence.owner)
