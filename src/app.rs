@@ -21,11 +21,25 @@ pub struct Checked {
 
 /// Validates `config`; a bad value is an error naming it.
 pub fn check(config: ServeArgs) -> Result<Checked, String> {
+    let mut sync = config.sync.sync_config()?;
+    if config.sync.public_url.is_none() {
+        sync.public_url = listening_url(config.addr);
+    }
     Ok(Checked {
-        sync: config.sync.sync_config()?,
+        sync,
         schedule: config.schedule.schedule_config()?,
         config,
     })
+}
+
+/// The URL of a service listening on `addr`, as a client on the same machine reaches it.
+fn listening_url(addr: std::net::SocketAddr) -> url::Url {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    url::Url::parse(&format!("http://{host}:{}", addr.port())).expect("a URL from an address")
 }
 
 /// The state of a serving replica, built from its checked configuration.
@@ -60,6 +74,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    if config.config.sync.public_url.is_none() {
+        // The port the listener got (an `--addr` with port 0 asks for any).
+        config.sync.public_url = listening_url(listener.local_addr()?);
+    }
     let state = build(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
     let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
     spawn_background(&state);

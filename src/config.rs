@@ -290,6 +290,11 @@ pub struct SyncArgs {
     /// run, newest first; 0 turns the backlog off.
     #[arg(long, env = "SYNC_INSPECT_BACKLOG", default_value_t = sync_defaults::INSPECT_BACKLOG)]
     pub sync_inspect_backlog: usize,
+    /// The URL clients reach this service at: files it hosts (label files extracted from models) are
+    /// linked under it. By default `serve` uses `http://` and its `POCKET_ADDR` (`localhost` for an
+    /// unspecified address); set it when the service runs behind a proxy or a domain.
+    #[arg(long, env = "POCKET_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
     #[arg(long, env = "SYNC_REQUIRE_MODEL_FILE", default_value_t = sync_defaults::REQUIRE_MODEL_FILE, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -385,6 +390,9 @@ impl SyncArgs {
         config.pull_versions = self.sync_pull_versions;
         config.inspect_models = self.sync_inspect_models;
         config.inspect_backlog = self.sync_inspect_backlog;
+        if let Some(url) = &self.public_url {
+            config.public_url = url.clone();
+        }
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = self.sync_lease;

@@ -229,9 +229,66 @@ pub struct Inspected {
     pub inspector_version: u32,
     /// The pipeline derived from it; `None` leaves the version's pipeline as it is.
     pub pipeline: Option<DerivedPipeline>,
+    /// Files extracted from the model (its packed label file), hosted by this service.
+    pub hosted: Vec<HostedFile>,
+    /// The version's assets with the hosted files among them ([`Inspected::host_files`]); `None`
+    /// leaves them as they are.
+    pub assets: Option<Vec<Asset>>,
+}
+
+/// A file extracted from a version's model and served by this service at `/files/{sha256}/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedFile {
+    /// The client key it fills (`labels`).
+    pub key: &'static str,
+    pub name: String,
+    /// SHA-256 of `bytes`, hex.
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+impl HostedFile {
+    /// Its asset, served under `public_url` (the URL clients reach this service at).
+    pub fn asset(&self, public_url: &url::Url) -> Asset {
+        let base = public_url.as_str().trim_end_matches('/');
+        let name = self.name.rsplit('/').next().unwrap_or(&self.name);
+        const PATH_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+            .add(b' ')
+            .add(b'/')
+            .add(b'?')
+            .add(b'#')
+            .add(b'%')
+            .add(b'"');
+        let name = percent_encoding::utf8_percent_encode(name, PATH_PART);
+        Asset {
+            asset_key: self.key.to_string(),
+            asset_type: "label_txt".into(),
+            source_url: format!("{base}/files/{}/{name}", self.sha256),
+            file_size_bytes: Some(self.bytes.len() as i64),
+            file_hash: Some(self.sha256.clone()),
+            hash_kind: Some("sha256".into()),
+            is_hosted_by_us: true,
+            is_primary: false,
+        }
+    }
 }
 
 impl Inspected {
+    /// Puts the hosted files among `assets` (replacing what an earlier inspection hosted under the
+    /// same key) as the assets to record, served under `public_url`.
+    pub fn host_files(&mut self, assets: &[Asset], public_url: &url::Url) {
+        if self.hosted.is_empty() {
+            return;
+        }
+        let mut merged: Vec<Asset> = assets
+            .iter()
+            .filter(|a| !(a.is_hosted_by_us && self.hosted.iter().any(|h| h.key == a.asset_key)))
+            .cloned()
+            .collect();
+        merged.extend(self.hosted.iter().map(|h| h.asset(public_url)));
+        self.assets = Some(merged);
+    }
+
     /// The kind of quantization found (`inspect::quantization_kind`'s words), when the file was read.
     pub fn quantization(&self) -> Option<&str> {
         self.inspection.get("quantization").and_then(|q| q.as_str())

@@ -12,7 +12,7 @@ use crate::assets::{self, AssetPointers};
 use crate::domain::VersionStatus;
 use crate::hub::{HubClient, HubError, RepoOutcome};
 use crate::inspect::{self, recipe, Budget, Cost, InspectError, TfliteInspection};
-use crate::records::{Asset, DerivedPipeline, Inspected, Model, ModelVersion};
+use crate::records::{Asset, DerivedPipeline, HostedFile, Inspected, Model, ModelVersion};
 use crate::store::{Store, StoreError};
 use serde_json::json;
 
@@ -148,6 +148,8 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
             status: VersionStatus::Missing,
             reason: Some(why),
         }),
+        hosted: Vec::new(),
+        assets: None,
     };
     match reading {
         FileReading::NoFile => {
@@ -210,6 +212,8 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
                 inspection,
                 inspector_version: version,
                 pipeline: Some(pipeline),
+                hosted: Vec::new(),
+                assets: None,
             }
         }
         FileReading::Tflite {
@@ -218,10 +222,25 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
             outcome,
         } => {
             let mut shown = inspect::summary(outcome);
+            let labels = outcome.as_ref().as_ref().ok().and_then(|s| s.labels());
+            let hosted: Vec<HostedFile> = labels
+                .map(|file| HostedFile {
+                    key: "labels",
+                    name: file.name.clone(),
+                    sha256: file.sha256.clone(),
+                    bytes: file.bytes.clone(),
+                })
+                .into_iter()
+                .collect();
             let pipeline = match outcome.as_ref() {
                 Ok(seen) => {
                     let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
-                    let d = recipe::derive(&seen.model, meta, ctx);
+                    // The label file packed in the model is the version's own from now on.
+                    let ctx = recipe::Context {
+                        has_labels: ctx.has_labels || !hosted.is_empty(),
+                        ..ctx.clone()
+                    };
+                    let d = recipe::derive(&seen.model, meta, &ctx);
                     shown["inspection"]["defaults"] = json!(d.defaults);
                     DerivedPipeline {
                         spec: d.spec,
@@ -242,6 +261,8 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
                 inspection: shown["inspection"].clone(),
                 inspector_version: version,
                 pipeline: Some(pipeline),
+                hosted,
+                assets: None,
             }
         }
     }
@@ -269,11 +290,13 @@ pub fn context<'a>(
 }
 
 /// Reads `version`'s main file and derives what to record for it (the version's own model gives
-/// the recipe's context: its name, task and repository).
+/// the recipe's context: its name, task and repository); files extracted from the model are served
+/// under `public_url`.
 pub async fn inspect_version(
     hub: &HubClient,
     model: &Model,
     version: &ModelVersion,
+    public_url: &url::Url,
 ) -> Result<Inspected, GenerateError> {
     let source = model
         .origin_repo_url
@@ -293,7 +316,9 @@ pub async fn inspect_version(
         &source,
         &version.assets,
     );
-    Ok(inspected(&reading, &ctx))
+    let mut found = inspected(&reading, &ctx);
+    found.host_files(&version.assets, public_url);
+    Ok(found)
 }
 
 /// Inspects `version`'s main file now and records what it found and the pipeline derived from it.
@@ -302,8 +327,9 @@ pub async fn generate(
     store: &Store,
     model: &Model,
     version: &ModelVersion,
+    public_url: &url::Url,
 ) -> Result<ModelVersion, GenerateError> {
-    let found = inspect_version(hub, model, version).await?;
+    let found = inspect_version(hub, model, version, public_url).await?;
     store
         .record_inspection(version.id, &found)
         .await?

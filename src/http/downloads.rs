@@ -1,4 +1,6 @@
-//! Downloads: a redirect to an asset's pinned URL, counted on the version and the model.
+//! Downloads: a redirect to an asset's pinned URL, counted on the version and the model; and the
+//! files this service hosts itself (label files extracted from models), served from the store at
+//! `/files/{sha256}/{name}`.
 
 use super::{ApiPath, AppState};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -9,7 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(download))
+    OpenApiRouter::new()
+        .routes(routes!(download))
+        .routes(routes!(hosted_file))
+        .routes(routes!(hosted_file_named))
 }
 
 /// Download an asset: 307 to its pinned URL; the download is counted on the version and its model.
@@ -52,6 +57,82 @@ pub(super) fn redirect(url: &str) -> ApiResult<Response> {
     Ok((
         StatusCode::TEMPORARY_REDIRECT,
         [(header::LOCATION, location)],
+    )
+        .into_response())
+}
+
+/// A file this service hosts (a label file extracted from a model), by the SHA-256 of its content.
+/// Public: it comes from a public model file; it never changes, so it may be cached for ever.
+#[utoipa::path(get, path = "/files/{sha256}", tag = "models",
+    params(("sha256" = String, Path, description = "SHA-256 of the content, hex")),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "text/plain"),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn hosted_file(
+    State(state): State<AppState>,
+    ApiPath(sha256): ApiPath<String>,
+) -> ApiResult<Response> {
+    serve_hosted(&state, &sha256).await
+}
+
+/// The same file under its name (the URL the version's `labels` asset holds).
+#[utoipa::path(get, path = "/files/{sha256}/{name}", tag = "models",
+    params(
+        ("sha256" = String, Path, description = "SHA-256 of the content, hex"),
+        ("name" = String, Path, description = "The file's name (informative)"),
+    ),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "text/plain"),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn hosted_file_named(
+    State(state): State<AppState>,
+    ApiPath((sha256, _name)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    serve_hosted(&state, &sha256).await
+}
+
+/// The hosted file with this content hash, as a response.
+pub(super) async fn serve_hosted(state: &AppState, sha256: &str) -> ApiResult<Response> {
+    let not_found = || ApiError::NotFound("File not found.".into());
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let file = state
+        .store
+        .hosted_file(&sha256.to_ascii_lowercase())
+        .await?
+        .ok_or_else(not_found)?;
+    let name: String = file
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+        .collect();
+    let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
+        .unwrap_or(HeaderValue::from_static("inline"));
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+            (
+                header::ETAG,
+                HeaderValue::from_str(&format!("\"{}\"", sha256.to_ascii_lowercase()))
+                    .expect("hex is a header value"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        file.content,
     )
         .into_response())
 }

@@ -47,7 +47,7 @@ impl BundleInspection {
 }
 
 #[derive(Debug)]
-struct NeedBytes(Range<u64>);
+pub(super) struct NeedBytes(pub(super) Range<u64>);
 
 impl std::fmt::Display for NeedBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,9 +58,9 @@ impl std::fmt::Display for NeedBytes {
 impl std::error::Error for NeedBytes {}
 
 /// The fetched spans as a seekable reader; a read of bytes not held fails with [`NeedBytes`].
-struct SpanReader<'a> {
-    spans: &'a Spans,
-    pos: u64,
+pub(super) struct SpanReader<'a> {
+    pub(super) spans: &'a Spans,
+    pub(super) pos: u64,
 }
 
 impl Read for SpanReader<'_> {
@@ -100,8 +100,8 @@ impl Seek for SpanReader<'_> {
     }
 }
 
-/// What a zip error means for the driver: bytes to fetch, or the reason the bundle is bad.
-fn needed(e: &zip::result::ZipError) -> Result<Range<u64>, String> {
+/// What a zip error means for the driver: bytes to fetch, or what is wrong with the archive.
+pub(super) fn needed(e: &zip::result::ZipError) -> Result<Range<u64>, String> {
     if let zip::result::ZipError::Io(io) = e {
         if let Some(NeedBytes(r)) = io
             .get_ref()
@@ -110,15 +110,15 @@ fn needed(e: &zip::result::ZipError) -> Result<Range<u64>, String> {
             return Ok(r.clone());
         }
     }
-    Err(format!("not a readable .task bundle (ZIP): {e}"))
+    Err(e.to_string())
 }
 
 /// The members of the ZIP in `spans`, with where stored ones start (or what else it needs).
-fn list(spans: &Spans) -> Result<Vec<Member>, Result<Range<u64>, String>> {
+pub(super) fn list(spans: &Spans) -> Result<Vec<Member>, Result<Range<u64>, String>> {
     let mut archive = zip::ZipArchive::new(SpanReader { spans, pos: 0 }).map_err(|e| needed(&e))?;
     if archive.len() > MAX_MEMBERS {
         return Err(Err(format!(
-            "the bundle lists {} members, more than {MAX_MEMBERS}",
+            "the archive lists {} members, more than {MAX_MEMBERS}",
             archive.len()
         )));
     }
@@ -180,7 +180,10 @@ pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
     let members = loop {
         match list(&reader.spans) {
             Ok(members) => break members,
-            Err(Err(why)) => return Err((InspectError::Corrupt(why), reader.cost)),
+            Err(Err(why)) => {
+                let why = format!("not a readable .task bundle (ZIP): {why}");
+                return Err((InspectError::Corrupt(why), reader.cost));
+            }
             Err(Ok(range)) => {
                 if let Err(e) = reader.fetch(range, true).await {
                     return Err((e, reader.cost));

@@ -4,15 +4,17 @@
 //!
 //! `flatbuf.rs` is the lazy, bounds-checked FlatBuffers reader over the fetched spans; `tflite.rs`
 //! walks a model with it; `metadata.rs` reads the TFLite Model Metadata buffer with the verified
-//! generated code; `generated/` is `flatc`'s output for the official schemas. [`inspect_tflite`] is
-//! the driver: it fetches the head and the tail of the file, walks, and fetches what the walk says it
-//! needs, within a [`Budget`] of bytes and requests.
+//! generated code; `generated/` is `flatc`'s output for the official schemas; `packed.rs` reads the
+//! files the metadata packs after the model (the label file); `bundle.rs` reads `.task` archives.
+//! [`inspect_tflite`] is the driver: it fetches the head and the tail of the file, walks, and fetches
+//! what the walk says it needs, within a [`Budget`] of bytes and requests.
 
 pub mod bundle;
 pub mod conform;
 mod flatbuf;
 pub mod generated;
 pub mod metadata;
+pub mod packed;
 pub mod recipe;
 pub mod tflite;
 
@@ -27,7 +29,7 @@ use std::ops::Range;
 
 /// Bumped whenever what the inspector reads or derives changes: versions inspected by an older one are
 /// inspected again.
-pub const INSPECTOR_VERSION: u32 = 1;
+pub const INSPECTOR_VERSION: u32 = 2;
 
 /// Fetches are whole blocks of this size (aligned), so that neighbouring reads share a request.
 pub const BLOCK: u64 = 64 * 1024;
@@ -92,7 +94,22 @@ pub struct TfliteInspection {
     pub model: ModelInfo,
     /// The TFLite Model Metadata, when present and readable; why not, when present and unreadable.
     pub metadata: Option<Result<MetadataSummary, String>>,
+    /// The files packed after the model, when the metadata names any; why they cannot be read.
+    pub packed: Option<Result<packed::Packed, String>>,
     pub cost: Cost,
+}
+
+impl TfliteInspection {
+    /// The label file extracted from the model, if any.
+    pub fn labels(&self) -> Option<&packed::PackedFile> {
+        match &self.packed {
+            Some(Ok(packed::Packed {
+                labels: Some(Ok(file)),
+                ..
+            })) => Some(file),
+            _ => None,
+        }
+    }
 }
 
 /// Reads what the `.tflite` file of `size` bytes at `source` declares.
@@ -128,9 +145,16 @@ pub async fn inspect_tflite<S: RangeSource + ?Sized>(
         match tflite::walk(&reader.spans) {
             Ok(model) => {
                 let metadata = model.model_metadata.as_deref().map(metadata::read);
+                let packed = match &metadata {
+                    Some(Ok(meta)) if packed::names_files(meta) => {
+                        Some(packed::read(&mut reader, packed::label_file_name(meta)).await)
+                    }
+                    _ => None,
+                };
                 return Ok(TfliteInspection {
                     model,
                     metadata,
+                    packed,
                     cost: reader.cost,
                 });
             }
@@ -272,6 +296,18 @@ pub fn summary(outcome: &Result<TfliteInspection, (InspectError, Cost)>) -> serd
                     "min_runtime_version": m.min_runtime_version,
                     "metadata": match &seen.metadata {
                         Some(Ok(summary)) => serde_json::json!(summary),
+                        Some(Err(why)) => serde_json::json!({"error": why}),
+                        None => serde_json::Value::Null,
+                    },
+                    "packed_files": match &seen.packed {
+                        Some(Ok(p)) => serde_json::json!({
+                            "members": p.members,
+                            "labels": match &p.labels {
+                                Some(Ok(file)) => serde_json::json!(file),
+                                Some(Err(why)) => serde_json::json!({"error": why}),
+                                None => serde_json::Value::Null,
+                            },
+                        }),
                         Some(Err(why)) => serde_json::json!({"error": why}),
                         None => serde_json::Value::Null,
                     },

@@ -342,6 +342,11 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     .await?
     .rows_affected()
     });
+    if done == 1 {
+        if let Some(found) = &n.inspected {
+            super::files::save_hosted(tx, &found.hosted).await?;
+        }
+    }
     Ok(done == 1)
 }
 

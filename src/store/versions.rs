@@ -241,8 +241,9 @@ impl Store {
     }
 
     /// Records what inspecting a version's main file found, and the pipeline derived from it (spec,
-    /// status, reason; `None` leaves the pipeline as it is); the model's summary follows. `None` when
-    /// the version does not exist.
+    /// status, reason; `None` leaves the pipeline as it is), with the files extracted from the model
+    /// and the assets that name them; the model's summary follows. `None` when the version does not
+    /// exist.
     pub async fn record_inspection(
         &self,
         id: Uuid,
@@ -254,7 +255,9 @@ impl Store {
              pipeline_spec = CASE WHEN $5 THEN $6 ELSE pipeline_spec END, \
              pipeline_updated_at = CASE WHEN $5 AND $6 IS NOT NULL THEN $7 ELSE pipeline_updated_at END, \
              status = CASE WHEN $5 THEN $8 ELSE status END, \
-             unsupported_reason = CASE WHEN $5 THEN $9 ELSE unsupported_reason END \
+             unsupported_reason = CASE WHEN $5 THEN $9 ELSE unsupported_reason END, \
+             assets = COALESCE($11, assets), \
+             total_size_bytes = COALESCE($12, total_size_bytes) \
              WHERE id = $1 RETURNING {VERSION_COLUMNS}"
         );
         let pipeline = found.pipeline.as_ref();
@@ -270,11 +273,19 @@ impl Store {
             .bind(pipeline.map(|p| p.status.as_str()))
             .bind(pipeline.and_then(|p| p.reason.as_deref()))
             .bind(found.quantization())
+            .bind(found.assets.as_ref().map(Json))
+            .bind(
+                found
+                    .assets
+                    .as_ref()
+                    .map(|a| a.iter().filter_map(|a| a.file_size_bytes).sum::<i64>())
+            )
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {
             return Ok(None);
         };
+        super::files::save_hosted(&mut tx, &found.hosted).await?;
         let version: ModelVersion = row.try_into()?;
         refresh_model_summary(&mut tx, version.model_id).await?;
         tx.commit().await?;

@@ -52,7 +52,14 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
-            let mut found = match runnable::inspect_version(&self.hub, &model, &version).await {
+            let mut found = match runnable::inspect_version(
+                &self.hub,
+                &model,
+                &version,
+                &self.config.public_url,
+            )
+            .await
+            {
                 Ok(found) => found,
                 // Mirrored from another endpoint: recorded, so it is not asked again every run.
                 Err(GenerateError::NotOnHub(why)) => crate::records::Inspected {
@@ -61,6 +68,8 @@ impl Syncer {
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),
                     inspector_version: crate::inspect::INSPECTOR_VERSION,
                     pipeline: None,
+                    hosted: Vec::new(),
+                    assets: None,
                 },
                 Err(e) => return Err(e),
             };

@@ -83,6 +83,9 @@ pub struct SyncConfig {
     pub inspect_models: bool,
     /// Stored mirrored versions not inspected yet (or by an older inspector) inspected per run.
     pub inspect_backlog: usize,
+    /// The URL clients reach this service at: what it hosts (files extracted from models) is linked
+    /// under it.
+    pub public_url: url::Url,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
     pub require_model_file: bool,
     /// Describe models without a card text by their README's first paragraph (one request per new or
@@ -105,6 +108,8 @@ pub mod defaults {
     pub const PULL_VERSIONS: bool = true;
     pub const INSPECT_MODELS: bool = true;
     pub const INSPECT_BACKLOG: usize = 1000;
+    /// Where `serve` listens by default, as clients reach it (`POCKET_PUBLIC_URL`).
+    pub const PUBLIC_URL: &str = "http://localhost:8000";
     pub const REQUIRE_MODEL_FILE: bool = true;
     pub const FETCH_READMES: bool = true;
     pub const LEASE_SECS: &str = "60";
@@ -122,6 +127,7 @@ impl SyncConfig {
             pull_versions: defaults::PULL_VERSIONS,
             inspect_models: defaults::INSPECT_MODELS,
             inspect_backlog: defaults::INSPECT_BACKLOG,
+            public_url: url::Url::parse(defaults::PUBLIC_URL).expect("a URL"),
             require_model_file: defaults::REQUIRE_MODEL_FILE,
             fetch_readmes: defaults::FETCH_READMES,
             lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),

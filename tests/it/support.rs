@@ -248,6 +248,17 @@ impl TestApp {
         res
     }
 
+    /// An anonymous GET whose body is kept as bytes.
+    pub async fn raw_get(&self, uri: &str) -> (StatusCode, Vec<u8>) {
+        let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, bytes.to_vec())
+    }
+
     pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
         self.call(Method::GET, uri, token, None).await
     }

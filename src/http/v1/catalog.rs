@@ -209,8 +209,9 @@ async fn get_version(
     Ok(Json(ClientVersion::new(version, &model)))
 }
 
-/// Download one of a version's six assets: 307 to the file. Only `tflite` counts a download (on the
-/// version and its model).
+/// Download one of a version's six assets: 307 to the file, or the file itself when this service hosts
+/// it (a label file extracted from the model). Only `tflite` counts a download (on the version and its
+/// model).
 #[utoipa::path(get, path = "/versions/{version_id}/download/{asset_key}", tag = "clients (/api/v1)",
     operation_id = "v1_download",
     params(
@@ -218,6 +219,7 @@ async fn get_version(
         ("asset_key" = String, Path, description = "`tflite`, `litert_lm`, `labels`, `tokenizer`, `vocab` or `anchors`"),
     ),
     responses(
+        (status = 200, description = "A file this service hosts"),
         (status = 307, description = "Redirect to the file", headers(("Location" = String))),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
@@ -246,6 +248,21 @@ async fn download(
             .map(|a| a.asset_key.clone());
         if let Some(stored) = stored {
             state.store.count_download(version.id, &stored).await?;
+        }
+    }
+    // A file this service hosts is answered here: the app needs its bytes, wherever the public URL
+    // it was linked under points now.
+    let hosted = version
+        .assets
+        .iter()
+        .find(|a| {
+            a.source_url == url && a.is_hosted_by_us && a.hash_kind.as_deref() == Some("sha256")
+        })
+        .and_then(|a| a.file_hash.clone());
+    if let Some(sha256) = hosted {
+        match crate::http::downloads::serve_hosted(&state, &sha256).await {
+            Err(ApiError::NotFound(_)) => {}
+            served => return served,
         }
     }
     crate::http::downloads::redirect(&url)

@@ -39,16 +39,23 @@ async fn generate_pipeline(
 ) -> ApiResult<Json<ClientVersion>> {
     let user = caller.user()?;
     let (version, model) = version_for_change(&state, user, &version_id).await?;
-    let updated = crate::runnable::generate(state.syncer.hub(), &state.store, &model, &version)
-        .await
-        .map_err(|e| match e {
-            GenerateError::NotOnHub(why) => ApiError::Unprocessable(why),
-            GenerateError::Hub(e) => {
-                ApiError::BadGateway(format!("The Hugging Face Hub could not be read: {e}"))
-            }
-            GenerateError::Store(e) => e.into(),
-            GenerateError::Gone => ApiError::NotFound("Model version not found.".into()),
-        })?;
+    let public_url = &state.syncer.config().public_url;
+    let updated = crate::runnable::generate(
+        state.syncer.hub(),
+        &state.store,
+        &model,
+        &version,
+        public_url,
+    )
+    .await
+    .map_err(|e| match e {
+        GenerateError::NotOnHub(why) => ApiError::Unprocessable(why),
+        GenerateError::Hub(e) => {
+            ApiError::BadGateway(format!("The Hugging Face Hub could not be read: {e}"))
+        }
+        GenerateError::Store(e) => e.into(),
+        GenerateError::Gone => ApiError::NotFound("Model version not found.".into()),
+    })?;
     state.catalog_changed();
     Ok(Json(ClientVersion::new(updated, &model)))
 }
