@@ -52,7 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::app::run(store, checked, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
-        Command::Inspect(args) => inspect_file(&args.file).await?,
+        Command::Inspect(args) => inspect_file(&args.file, args.task.as_deref()).await?,
         Command::Sync(args) => {
             let store = connect().await?;
             let result = run_sync(&store, args).await;
@@ -403,8 +403,9 @@ async fn busy_text(store: &Store, holder: Option<&crate::records::LeaseHolder>) 
 }
 
 /// `inspect FILE`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
-async fn inspect_file(path: &std::path::Path) -> Result<(), CliError> {
-    use crate::inspect::{inspect_tflite, summary, Budget, RangeSource};
+async fn inspect_file(path: &std::path::Path, task: Option<&str>) -> Result<(), CliError> {
+    use crate::inspect::{self, Budget, RangeSource};
+    use crate::runnable::FileReading;
     use std::io::{Read, Seek, SeekFrom};
     /// A local file read by ranges.
     struct FileRanges(std::sync::Mutex<std::fs::File>);
@@ -428,15 +429,57 @@ async fn inspect_file(path: &std::path::Path) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?
         .len();
     let source = FileRanges(std::sync::Mutex::new(file));
-    let outcome = inspect_tflite(&source, size, Budget::for_size(size)).await;
-    let failed = outcome.as_ref().err().map(|(e, _)| e.to_string());
-    let mut shown = summary(&outcome);
-    shown["file"] = serde_json::json!({"path": path.display().to_string(), "size": size});
+    let head = source.read(0..size.min(8)).await.unwrap_or_default();
+    let budget = Budget::for_size(size);
+    let shown_path = path.display().to_string();
+    let reading = if head.starts_with(inspect::litertlm::MAGIC) {
+        let read = inspect::litertlm::inspect_litertlm(&source, size, budget).await;
+        FileReading::Bundle {
+            path: shown_path.clone(),
+            format: "litertlm".into(),
+            read: Some(Box::new(read)),
+        }
+    } else if head.starts_with(b"PK\x03\x04") {
+        let read = inspect::bundle::inspect_task(&source, size, budget).await;
+        FileReading::Bundle {
+            path: shown_path.clone(),
+            format: "task".into(),
+            read: Some(Box::new(read)),
+        }
+    } else {
+        let outcome = inspect::inspect_tflite(&source, size, budget).await;
+        FileReading::Tflite {
+            path: shown_path.clone(),
+            size,
+            outcome: Box::new(outcome),
+        }
+    };
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ctx = inspect::recipe::Context {
+        model_name: &name,
+        version_name: "local",
+        task,
+        source_repository: &shown_path,
+        ..Default::default()
+    };
+    let found = crate::runnable::inspected(&reading, &ctx);
+    let pipeline = found.pipeline.as_ref();
+    let shown = serde_json::json!({
+        "file": {"path": shown_path, "size": size},
+        "signature": found.signature,
+        "inspection": found.inspection,
+        "status": pipeline.map(|p| p.status.as_str()),
+        "unsupported_reason": pipeline.and_then(|p| p.reason.as_deref()),
+        "pipeline_spec": pipeline.and_then(|p| p.spec.as_ref()),
+    });
     println!(
         "{}",
         serde_json::to_string_pretty(&shown).expect("JSON values serialise")
     );
-    match failed {
+    match found.inspection["error"].as_str() {
         Some(why) => Err(CliError::Usage(format!("{}: {why}", path.display()))),
         None => Ok(()),
     }

@@ -76,8 +76,12 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
-    /// The model file.
+    /// The model file: a `.tflite`, a `.task` or a `.litertlm` (told by its first bytes).
     pub file: std::path::PathBuf,
+    /// The model's task as the Hub names it (`image-classification`, …), for the derived pipeline;
+    /// without it the task is read from the tensors' shapes.
+    #[arg(long)]
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -35,8 +35,8 @@ pub enum GenerateError {
 pub enum FileReading {
     /// The version has no model file.
     NoFile,
-    /// An LLM bundle: a `.task` (ZIP) read by range — its members listed, its `.tflite` members
-    /// inspected in place — or a `.litertlm`, not read yet (`read` is `None`).
+    /// An LLM bundle read by range: a `.task` (ZIP; its members listed) or a `.litertlm` (its header's
+    /// sections listed), its TFLite models inspected in place (`read` is `None` when not read).
     Bundle {
         path: String,
         format: String,
@@ -52,7 +52,7 @@ pub enum FileReading {
     },
 }
 
-/// What reading a `.task` bundle gave.
+/// What reading a `.task` or `.litertlm` bundle gave.
 pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
 
 /// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub`.
@@ -101,13 +101,6 @@ pub async fn read_main_file(
             "only model files on the Hugging Face Hub are inspected; this version's is at {host}"
         )));
     };
-    if main.asset_type == "litertlm" {
-        return Ok(FileReading::Bundle {
-            path,
-            format: main.asset_type.clone(),
-            read: None,
-        });
-    }
     let file = match hub.open_file(&repo, &rev, &path).await? {
         RepoOutcome::Found { value, .. } => value,
         RepoOutcome::Gated => {
@@ -119,9 +112,13 @@ pub async fn read_main_file(
             return Ok(FileReading::Unavailable { path, why });
         }
     };
-    if main.asset_type == "task" {
-        let read =
-            inspect::bundle::inspect_task(&file, file.size, Budget::for_size(file.size)).await;
+    if main.asset_type == "task" || main.asset_type == "litertlm" {
+        let budget = Budget::for_size(file.size);
+        let read = if main.asset_type == "task" {
+            inspect::bundle::inspect_task(&file, file.size, budget).await
+        } else {
+            inspect::litertlm::inspect_litertlm(&file, file.size, budget).await
+        };
         return Ok(FileReading::Bundle {
             path,
             format: main.asset_type.clone(),
@@ -171,6 +168,17 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
                 "inspector_version": version, "error": null});
             match read {
                 Some(Ok(b)) => {
+                    if let Some(v) = &b.version {
+                        inspection["format_version"] = json!(v);
+                    }
+                    if !b.metadata.is_empty() {
+                        let pairs: serde_json::Map<String, serde_json::Value> = b
+                            .metadata
+                            .iter()
+                            .map(|(k, v)| (k.clone(), json!(v)))
+                            .collect();
+                        inspection["bundle_metadata"] = json!(pairs);
+                    }
                     inspection["members"] = json!(b.members);
                     inspection["models"] = b
                         .models

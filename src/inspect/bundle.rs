@@ -31,6 +31,10 @@ pub struct Member {
 /// A bundle inspected: its members, and its `.tflite` members read in place.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleInspection {
+    /// The format's version (`.litertlm`: major.minor.patch of its header).
+    pub version: Option<String>,
+    /// The bundle's own key-value metadata (`.litertlm`: its system metadata).
+    pub metadata: Vec<(String, String)>,
     pub members: Vec<Member>,
     pub models: Vec<(String, Result<TfliteInspection, String>)>,
     pub cost: Cost,
@@ -141,9 +145,9 @@ pub(super) fn list(spans: &Spans) -> Result<Vec<Member>, Result<Range<u64>, Stri
 }
 
 /// A member's bytes, as a file of their own.
-struct Within<'s, S: ?Sized> {
-    source: &'s S,
-    start: u64,
+pub(super) struct Within<'s, S: ?Sized> {
+    pub(super) source: &'s S,
+    pub(super) start: u64,
 }
 
 impl<S: RangeSource + ?Sized + Sync> RangeSource for Within<'_, S> {
@@ -152,6 +156,39 @@ impl<S: RangeSource + ?Sized + Sync> RangeSource for Within<'_, S> {
             .read(self.start + range.start..self.start + range.end)
             .await
     }
+}
+
+/// Inspects each of `members` (`.tflite` models) where it lies in the bundle of `size` bytes at
+/// `source`; what each gave, and `cost` with what they spent.
+pub(super) async fn inspect_in_place<S: RangeSource + ?Sized + Sync>(
+    source: &S,
+    size: u64,
+    members: &[&Member],
+    mut cost: Cost,
+) -> (Vec<(String, Result<TfliteInspection, String>)>, Cost) {
+    let mut models = Vec::new();
+    for m in members {
+        let Some(start) = m.data_start.filter(|s| s.saturating_add(m.size) <= size) else {
+            models.push((
+                m.name.clone(),
+                Err(format!(
+                    "{} is compressed ({}): not read in place",
+                    m.name, m.compression
+                )),
+            ));
+            continue;
+        };
+        let within = Within { source, start };
+        let outcome = inspect_tflite(&within, m.size, Budget::for_size(m.size)).await;
+        let spent = match &outcome {
+            Ok(seen) => seen.cost,
+            Err((_, c)) => *c,
+        };
+        cost.bytes += spent.bytes;
+        cost.requests += spent.requests;
+        models.push((m.name.clone(), outcome.map_err(|(e, _)| e.to_string())));
+    }
+    (models, cost)
 }
 
 /// Reads the `.task` bundle of `size` bytes at `source`: its members, and its stored `.tflite` members.
@@ -191,33 +228,14 @@ pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
             }
         }
     };
-    let mut cost = reader.cost;
-    let mut models = Vec::new();
-    for m in members
+    let tflite: Vec<&Member> = members
         .iter()
         .filter(|m| m.name.to_ascii_lowercase().ends_with(".tflite"))
-    {
-        let Some(start) = m.data_start.filter(|s| s + m.size <= size) else {
-            models.push((
-                m.name.clone(),
-                Err(format!(
-                    "{} is compressed ({}): not read in place",
-                    m.name, m.compression
-                )),
-            ));
-            continue;
-        };
-        let within = Within { source, start };
-        let outcome = inspect_tflite(&within, m.size, Budget::for_size(m.size)).await;
-        let spent = match &outcome {
-            Ok(seen) => seen.cost,
-            Err((_, c)) => *c,
-        };
-        cost.bytes += spent.bytes;
-        cost.requests += spent.requests;
-        models.push((m.name.clone(), outcome.map_err(|(e, _)| e.to_string())));
-    }
+        .collect();
+    let (models, cost) = inspect_in_place(source, size, &tflite, reader.cost).await;
     Ok(BundleInspection {
+        version: None,
+        metadata: Vec::new(),
         members,
         models,
         cost,

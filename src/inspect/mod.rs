@@ -5,7 +5,8 @@
 //! `flatbuf.rs` is the lazy, bounds-checked FlatBuffers reader over the fetched spans; `tflite.rs`
 //! walks a model with it; `metadata.rs` reads the TFLite Model Metadata buffer with the verified
 //! generated code; `generated/` is `flatc`'s output for the official schemas; `packed.rs` reads the
-//! files the metadata packs after the model (the label file); `bundle.rs` reads `.task` archives.
+//! files the metadata packs after the model (the label file); `bundle.rs` reads `.task` archives and
+//! `litertlm.rs` the header and sections of `.litertlm` bundles.
 //! [`inspect_tflite`] is the driver: it fetches the head and the tail of the file, walks, and fetches
 //! what the walk says it needs, within a [`Budget`] of bytes and requests.
 
@@ -13,6 +14,7 @@ pub mod bundle;
 pub mod conform;
 mod flatbuf;
 pub mod generated;
+pub mod litertlm;
 pub mod metadata;
 pub mod packed;
 pub mod recipe;

@@ -101,7 +101,7 @@ async fn the_portal_and_the_app_work_against_the_real_service() {
         }
         async move { req.send().await.unwrap() }
     };
-    // (The mirror's LLM bundles are runnable too: the sync gave them the MediaPipe recipe.)
+    // (The mirror's models are not runnable here: the simulator serves no bytes for their files.)
     let has = |list: &Value| {
         list.as_array()
             .unwrap()

@@ -114,6 +114,13 @@ pub fn assert_app_decodes_version(v: &Value) {
 
 async fn synced_app(backend: Backend, repos: usize, seed: u64) -> (TestApp, SimHandle) {
     let sim = SimHandle::start(repos, 0, seed).await;
+    // The population's .litertlm bundles get real bytes (a bundle the official builder made).
+    let (bundle, _) = crate::litertlm::llm_bundle();
+    for repo in sim.sim.repos() {
+        for f in repo.files.iter().filter(|f| f.path.ends_with(".litertlm")) {
+            sim.sim.put_file(&repo.id, &f.path, bundle.clone()).unwrap();
+        }
+    }
     let mut config = serve_config(&sim);
     config.sync.sync_pull_versions = true;
     config.sync.sync_require_model_file = false;
@@ -141,7 +148,7 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
     assert!(models.len() >= 40, "{}", models.len());
     let mut versions_seen = 0;
     let mut llm_bundles = 0;
-    let mut unread_bundles = 0;
+    let mut read_bundles = 0;
     for m in models {
         assert_app_decodes_model(m);
         let id = m["id"].as_str().unwrap();
@@ -171,8 +178,8 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
             assert_eq!(v["model_id"], m["id"]);
             assert_eq!(v["license_type"], m["license_type"]);
             // A mirrored version is pinned to its commit and inspected by the sync: the population's
-            // .tflite files have no bytes behind them (missing, with the reason), its LLM bundles get
-            // the MediaPipe recipe (pending until bundles are inspected).
+            // .tflite and .task files have no bytes behind them (missing, with the reason); its
+            // .litertlm bundles do, and are read: a model and a tokenizer, the MediaPipe recipe.
             let sha = v["commit_sha"].as_str().unwrap();
             assert_eq!(sha.len(), 40, "{v}");
             assert!(
@@ -193,14 +200,16 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
                     .unwrap()
                     .ends_with(".litertlm")
                 {
-                    // Not read yet: the MediaPipe recipe, pending.
-                    assert_eq!(v["status"], "pending", "{v}");
+                    assert_eq!(v["status"], "verified", "{v}");
                     assert_eq!(
                         v["pipeline_spec"]["metadata"][0]["framework"],
                         "mediapipe_litert"
                     );
-                    assert_eq!(m["best_version_status"], "pending");
-                    unread_bundles += 1;
+                    assert_eq!(v["inspection"]["format"], "litertlm");
+                    assert_eq!(v["inspection"]["format_version"], "1.7.0");
+                    assert_eq!(v["inspection"]["members"][1]["name"], "SP_Tokenizer", "{v}");
+                    assert_eq!(m["best_version_status"], "verified");
+                    read_bundles += 1;
                 } else {
                     // A .task is read as a ZIP: the population's have no bytes behind them.
                     assert_eq!(v["status"], "missing", "{v}");
@@ -227,14 +236,15 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
     assert!(versions_seen >= 30, "{versions_seen}");
     assert!(llm_bundles > 0, "the population has LLM-only repos");
     // F2: the app's filtered list holds exactly the models with a runnable version (here the
-    // .litertlm bundles, which the sync gave the MediaPipe recipe).
+    // .litertlm bundles, which the sync read and gave the MediaPipe recipe).
     let app_list = app
         .get("/api/v1/models?skip=0&limit=1000&supported_only=true", None)
         .await;
     let listed = app_list.body.as_array().unwrap();
+    assert!(read_bundles > 0, "the population has .litertlm repos");
     assert_eq!(
         listed.len(),
-        unread_bundles,
+        read_bundles,
         "one runnable version per .litertlm repo"
     );
     assert!(listed.iter().all(|m| matches!(

@@ -16,6 +16,7 @@ mod hub_client;
 mod hubsim;
 mod inspect;
 mod jwt;
+mod litertlm;
 mod load;
 mod operations;
 mod packed;

@@ -1,0 +1,170 @@
+//! `.litertlm` bundles (issue #21): built with the official builder (`litert-lm-builder` on PyPI,
+//! driven by `tests/contract/litertlm_bundle.py`), whose generated header code is the oracle of what
+//! the catalog reads by range — the version, the system metadata and the section table — with the
+//! TFLite model section inspected in place; damaged headers give a reason, never a panic.
+
+use crate::inspect::{contract_python, synthetic_model, Counted, Synthetic};
+use pocket_catalog::inspect::litertlm::inspect_litertlm;
+use pocket_catalog::inspect::{Budget, InspectError};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// A bundle of the synthetic classifier (as its TFLite model, 2 MiB of weights) and a tokenizer,
+/// built once, with what the builder's own code reads back from it.
+pub fn llm_bundle() -> &'static (Vec<u8>, Value) {
+    static BUNDLE: OnceLock<(Vec<u8>, Value)> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("model.tflite");
+        std::fs::write(
+            &model,
+            synthetic_model(&Synthetic {
+                weight_bytes: 2 << 20,
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+        let tokenizer = dir.path().join("tokenizer.spm");
+        std::fs::write(&tokenizer, vec![9u8; 300_000]).unwrap();
+        let out = dir.path().join("bundle.litertlm");
+        let run = std::process::Command::new(contract_python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/contract/litertlm_bundle.py"
+            ))
+            .args([&out, &model, &tokenizer])
+            .output()
+            .expect("run the builder");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let oracle: Value = serde_json::from_slice(&run.stdout).unwrap();
+        (std::fs::read(&out).unwrap(), oracle)
+    })
+}
+
+#[tokio::test]
+async fn a_litertlm_bundle_reads_as_its_builder_wrote_it_without_its_sections() {
+    let (bytes, oracle) = llm_bundle();
+    let size = bytes.len() as u64;
+    let source = Counted::new(bytes);
+    let seen = inspect_litertlm(&source, size, Budget::for_size(size))
+        .await
+        .unwrap();
+    assert_eq!(seen.version.as_deref(), oracle["version"].as_str());
+    let keys: Vec<&str> = seen.metadata.iter().map(|(k, _)| k.as_str()).collect();
+    let expected: Vec<&str> = oracle["system_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(keys, expected);
+    assert_eq!(
+        seen.metadata[0],
+        ("Authors".into(), "Pocket AI tests".into())
+    );
+    let sections = oracle["sections"].as_array().unwrap();
+    assert_eq!(seen.members.len(), sections.len());
+    for (m, s) in seen.members.iter().zip(sections) {
+        assert!(
+            m.name.starts_with(s["data_type"].as_str().unwrap()),
+            "{m:?}"
+        );
+        let (begin, end) = (s["begin"].as_u64().unwrap(), s["end"].as_u64().unwrap());
+        assert_eq!(m.size, end - begin, "{m:?}");
+        assert_eq!(m.data_start, Some(begin));
+    }
+    assert_eq!(seen.members[0].name, "TFLiteModel (tf_lite_prefill_decode)");
+    assert!(seen.has_tokenizer());
+    // The model section is read in place: its tensors, not its weights.
+    let (name, model) = &seen.models[0];
+    assert_eq!(name, "TFLiteModel (tf_lite_prefill_decode)");
+    let model = model.as_ref().unwrap();
+    assert_eq!(model.model.inputs[0].shape, [1, 224, 224, 3]);
+    assert!(seen.cost.bytes < 512 * 1024, "{:?}", seen.cost);
+    assert!(seen.cost.requests <= 4, "{:?}", seen.cost);
+    assert_eq!(seen.cost.requests as usize, source.reads());
+}
+
+#[tokio::test]
+async fn a_damaged_litertlm_header_gives_a_reason_within_the_budget() {
+    let (bytes, _) = llm_bundle();
+    let inspect = |bytes: Vec<u8>| async move {
+        let size = bytes.len() as u64;
+        match inspect_litertlm(&bytes[..], size, Budget::for_size(size)).await {
+            Err((InspectError::Corrupt(why), cost)) => {
+                assert!(cost.requests <= 2, "{cost:?}");
+                why
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut wrong = bytes.clone();
+    wrong[..8].copy_from_slice(b"TFL3TFL3");
+    assert_eq!(
+        inspect(wrong).await,
+        "not a .litertlm bundle: it does not start with LITERTLM"
+    );
+    let mut far = bytes.clone();
+    far[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(inspect(far).await.starts_with("the header ends at byte"));
+    let mut scrambled = bytes.clone();
+    for b in &mut scrambled[32..96] {
+        *b ^= 0xa5;
+    }
+    let why = inspect(scrambled).await;
+    assert!(
+        why.starts_with("the .litertlm header is corrupt") || why.starts_with("section"),
+        "{why}"
+    );
+    assert!(inspect(bytes[..20].to_vec())
+        .await
+        .contains("cannot be a .litertlm bundle"));
+    // A section past the end of a truncated file.
+    let why = inspect(bytes[..20_000].to_vec()).await;
+    assert!(why.starts_with("section"), "{why}");
+}
+
+/// `pocket-catalog inspect` reads a local file as the sync reads one on the Hub — a `.tflite`, or a
+/// bundle told by its first bytes — and prints what would be recorded, the derived pipeline with it.
+#[test]
+fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, bytes: &[u8], task: Option<&str>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"));
+        cmd.arg("inspect").arg(&path);
+        if let Some(t) = task {
+            cmd.args(["--task", t]);
+        }
+        let out = cmd.output().unwrap();
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), shown)
+    };
+    let classifier = crate::packed::packed_classifier(crate::packed::Packing::PythonAppend);
+    let (ok, shown) = run("leaf.tflite", &classifier, Some("image-classification"));
+    assert!(ok, "{shown}");
+    assert_eq!(shown["status"], "verified", "{shown}");
+    assert_eq!(shown["signature"]["inputs"][0]["dtype"], "int8");
+    assert_eq!(shown["inspection"]["packed_files"]["labels"]["lines"], 1001);
+    assert_eq!(
+        shown["pipeline_spec"]["metadata"][0]["model_task"],
+        "image_classification"
+    );
+    let (ok, shown) = run("gemma.litertlm", &llm_bundle().0, None);
+    assert!(ok, "{shown}");
+    assert_eq!(shown["inspection"]["format"], "litertlm");
+    assert_eq!(shown["status"], "verified", "{shown}");
+    assert_eq!(
+        shown["pipeline_spec"]["metadata"][0]["framework"],
+        "mediapipe_litert"
+    );
+    let (ok, shown) = run("broken.tflite", b"not a model at all", None);
+    assert!(!ok);
+    assert!(shown["inspection"]["error"].is_string(), "{shown}");
+    assert_eq!(shown["status"], "missing");
+}
