@@ -343,3 +343,36 @@ pub async fn generate(
         .await?
         .ok_or(GenerateError::Gone)
 }
+
+/// Checks the spec a person supplies with a new version against the tensors its model file declares
+/// (`inspect::conform`): the file is read on the Hub as [`generate`] reads it. `Ok(Some)` is what was
+/// read, to record with the version (its pipeline left to the person); `Ok(None)` when the file cannot
+/// be read here (not on the Hub, or the Hub unreachable), as the reference accepts such a spec;
+/// `Err` says what differs.
+pub async fn check_supplied_spec(
+    hub: &HubClient,
+    ctx: &recipe::Context<'_>,
+    assets: &[Asset],
+    spec: &serde_json::Value,
+) -> Result<Option<Inspected>, String> {
+    // A spec in an older schema (the root dialect's `input_nodes`, …) names no tensors to compare.
+    if !spec["inputs"].is_array() && !spec["outputs"].is_array() {
+        return Ok(None);
+    }
+    let reading = match read_main_file(hub, assets).await {
+        Ok(reading) => reading,
+        Err(GenerateError::Hub(e)) => {
+            tracing::warn!(error = %e, "the model file of a new version could not be read; its spec is not checked");
+            return Ok(None);
+        }
+        Err(_) => return Ok(None),
+    };
+    let mut found = inspected(&reading, ctx);
+    if let Some(signature) = &found.signature {
+        inspect::conform::check(spec, signature)?;
+    }
+    // The person's spec stands; files are hosted for mirrored versions only.
+    found.pipeline = None;
+    found.hosted.clear();
+    Ok(Some(found))
+}

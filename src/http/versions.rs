@@ -178,6 +178,23 @@ async fn create_version(
             ));
         }
     }
+    // Against the tensors its model file declares, when the file is on the Hub (issue #21).
+    let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
+        Some(spec) => {
+            let source = model.origin_repo_url.clone().unwrap_or_default();
+            let ctx = crate::runnable::context(
+                &model.name,
+                &version_string,
+                model.task.as_deref(),
+                &source,
+                &req.assets,
+            );
+            crate::runnable::check_supplied_spec(state.syncer.hub(), &ctx, &req.assets, spec)
+                .await
+                .map_err(ApiError::Unprocessable)?
+        }
+        None => None,
+    };
     let version = state
         .store
         .create_version(&NewVersion {
@@ -190,7 +207,7 @@ async fn create_version(
             published_at: crate::domain::now(),
             created_by: Some(user.id),
             license_type: None,
-            inspected: None,
+            inspected,
         })
         .await?;
     state.catalog_changed();

@@ -964,6 +964,51 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         )
         .await;
     assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    // So is one published with a new version of the same file (POST, both dialects).
+    let mid = model["id"].as_str().unwrap();
+    let file = v["assets"]["tflite"].clone();
+    let publish = |spec: serde_json::Value| {
+        let app = &app;
+        let dev = dev.clone();
+        let file = file.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/models/{mid}/versions"),
+                Some(&dev),
+                json!({"version_name": "2.0.0", "commit_sha": "abcdef12",
+                       "assets": {"tflite": file}, "pipeline_spec": spec}),
+            )
+            .await
+        }
+    };
+    let refused = publish(edited.clone()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .detail()
+            .starts_with("pipeline_spec.inputs[0].shape"),
+        "{}",
+        refused.detail()
+    );
+    let published = publish(spec.clone()).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    assert_eq!(published.body["status"], "pending");
+    assert_eq!(published.body["signature"], v["signature"]);
+    let root = app
+        .post(
+            &format!("/models/{mid}/versions"),
+            Some(&dev),
+            json!({"version_string": "2.0.1", "pipeline_spec": edited,
+                   "assets": [{"asset_key": "model.tflite", "asset_type": "tflite",
+                               "source_url": file, "is_primary": true}]}),
+        )
+        .await;
+    assert_eq!(
+        root.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        root.body
+    );
     // The app's catalog call now lists the model as runnable; the root dialect shows the same.
     let runnable = app
         .get("/api/v1/models?skip=0&limit=1000&supported_only=true", None)

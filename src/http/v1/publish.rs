@@ -250,6 +250,24 @@ async fn create_version(
         .filter(|s| !s.is_null())
         .map(|s| checked_spec(s, &model))
         .transpose()?;
+    let assets = pointer_assets(&req)?;
+    // Against the tensors its model file declares, when the file is on the Hub (issue #21).
+    let inspected = match &spec {
+        Some(spec) => {
+            let source = model.origin_repo_url.clone().unwrap_or_default();
+            let ctx = crate::runnable::context(
+                &model.name,
+                &version_name,
+                model.task.as_deref(),
+                &source,
+                &assets,
+            );
+            crate::runnable::check_supplied_spec(state.syncer.hub(), &ctx, &assets, spec)
+                .await
+                .map_err(ApiError::Unprocessable)?
+        }
+        None => None,
+    };
     let version = state
         .store
         .create_version(&NewVersion {
@@ -258,11 +276,11 @@ async fn create_version(
             changelog: req.changelog.clone(),
             hf_commit_sha: Some(commit_sha.clone()),
             pipeline_spec: spec,
-            assets: pointer_assets(&req)?,
+            assets,
             published_at: crate::domain::now(),
             created_by: Some(user.id),
             license_type: req.license_type.as_deref().map(LicenseType::normalize),
-            inspected: None,
+            inspected,
         })
         .await?;
     state.catalog_changed();
