@@ -267,13 +267,15 @@ string_enum!(
 );
 
 string_enum!(
-    /// What started a sync run.
+    /// What started a sync run (or, `inspection`, a job inspecting stored versions: the clients'
+    /// generate-pipeline-all and retry-segmentation, recorded beside the runs; it holds no lease).
     Trigger {
         Manual => "manual",
         Schedule => "schedule",
         Startup => "startup",
         Webhook => "webhook",
         Adhoc => "adhoc",
+        Inspection => "inspection",
     }
 );
 

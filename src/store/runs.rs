@@ -196,11 +196,11 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Ends, as failed, every running run but `keep` — called by a new lease holder, for whom any
-    /// other running run has lost its owner.
+    /// Ends, as failed, every running sync run but `keep` — called by a new lease holder, for whom any
+    /// other running run has lost its owner (inspection jobs hold no lease, and are not touched).
     pub async fn abandon_runs(&self, keep: Uuid, reason: &str) -> StoreResult<u64> {
         let sql = "UPDATE sync_runs SET status = 'failed', finished_at = $2, error = $3 \
-             WHERE status = 'running' AND id <> $1";
+             WHERE status = 'running' AND id <> $1 AND trigger <> 'inspection'";
         Ok(on_backend!(self, |db| sqlx::query(sql)
             .bind(keep)
             .bind(crate::domain::now())
@@ -317,10 +317,10 @@ impl Store {
             .await?))
     }
 
-    /// When the last successful run (of any trigger) ended.
+    /// When the last successful sync run (of any trigger but an inspection job) ended.
     pub async fn last_success_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let sql = "SELECT finished_at FROM sync_runs WHERE status = 'success' \
-             ORDER BY finished_at DESC LIMIT 1";
+             AND trigger <> 'inspection' ORDER BY finished_at DESC LIMIT 1";
         let t: Option<Option<DateTime<Utc>>> = on_backend!(self, |db| sqlx::query_scalar(sql)
             .fetch_optional(&db.pool)
             .await?);

@@ -1108,6 +1108,29 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         regenerated["pipeline_spec"], *spec,
         "the job wrote the same spec again"
     );
+    // The job is recorded beside the sync runs, and ends with what it did.
+    let mut job = serde_json::Value::Null;
+    for _ in 0..200 {
+        let runs = app.get("/sync/runs", Some(&admin)).await.body;
+        job = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == "inspection")
+            .cloned()
+            .unwrap_or_default();
+        if job["status"] == "success" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["status"], "success", "{job}");
+    let message = job["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Pipeline generation: ") && message.ends_with(" versions inspected."),
+        "{message}"
+    );
+    assert!(job["counts"]["updated"].as_i64().unwrap() >= 1, "{job}");
     let seg = app
         .post(
             "/api/v1/versions/retry-segmentation",

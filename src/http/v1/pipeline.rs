@@ -6,8 +6,10 @@
 use super::publish::version_for_change;
 use super::ClientVersion;
 use crate::auth::Caller;
+use crate::domain::{RunStatus, Trigger};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiPath, AppState};
+use crate::records::{NewRun, RunCounts, RunEnd};
 use crate::runnable::GenerateError;
 use axum::extract::State;
 use axum::Json;
@@ -104,10 +106,45 @@ async fn start_job(
     caller.admin()?;
     let ids = state.store.versions_not_runnable(tasks, JOB_LIMIT).await?;
     let n = ids.len();
+    // Recorded beside the sync runs (`GET /sync/runs`, trigger `inspection`).
+    let run = state
+        .store
+        .create_run(&NewRun {
+            id: uuid::Uuid::now_v7(),
+            trigger: Trigger::Inspection,
+            owner: state.syncer.config().owner.clone(),
+            scheduled_for: None,
+            rules: serde_json::json!({"job": what, "tasks": tasks, "versions": n}),
+            repo_id: None,
+        })
+        .await?;
     let (syncer, stop, after) = (state.syncer.clone(), state.shutdown.clone(), state.clone());
+    let job = what.to_string();
     state.tasks.spawn(async move {
-        syncer.inspect_versions(ids, stop).await;
+        let done = syncer.inspect_versions(ids, stop.clone()).await as i64;
         after.catalog_changed();
+        let stopped = stop.is_cancelled();
+        let end = RunEnd {
+            status: if stopped {
+                RunStatus::Failed
+            } else {
+                RunStatus::Success
+            },
+            counts: RunCounts {
+                fetched: n as i64,
+                updated: done,
+                skipped: if stopped { 0 } else { n as i64 - done },
+                ..RunCounts::default()
+            },
+            listing_complete: !stopped,
+            removals_held_back: false,
+            warnings: Vec::new(),
+            message: format!("{job}: {done} of {n} versions inspected."),
+            error: stopped.then(|| "the service stopped before the job finished".to_string()),
+        };
+        if let Err(e) = after.store.finish_run(run.id, &end).await {
+            tracing::warn!(run = %run.id, error = %e, "could not record the end of a job");
+        }
     });
     Ok(Json(JobAck {
         message: format!("{what} started for {n} versions."),
