@@ -344,10 +344,15 @@ pub async fn generate(
         .ok_or(GenerateError::Gone)
 }
 
+/// How long publishing a version waits for the Hub to read its model file before it accepts the
+/// person's spec unchecked.
+pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Checks the spec a person supplies with a new version against the tensors its model file declares
 /// (`inspect::conform`): the file is read on the Hub as [`generate`] reads it. `Ok(Some)` is what was
 /// read, to record with the version (its pipeline left to the person); `Ok(None)` when the file cannot
-/// be read here (not on the Hub, or the Hub unreachable), as the reference accepts such a spec;
+/// be read here (not on the Hub, or the Hub unreachable or slower than [`SPEC_CHECK_TIMEOUT`]), as the
+/// reference accepts such a spec;
 /// `Err` says what differs.
 pub async fn check_supplied_spec(
     hub: &HubClient,
@@ -359,13 +364,18 @@ pub async fn check_supplied_spec(
     if !spec["inputs"].is_array() && !spec["outputs"].is_array() {
         return Ok(None);
     }
-    let reading = match read_main_file(hub, assets).await {
-        Ok(reading) => reading,
-        Err(GenerateError::Hub(e)) => {
+    let reading = match tokio::time::timeout(SPEC_CHECK_TIMEOUT, read_main_file(hub, assets)).await
+    {
+        Ok(Ok(reading)) => reading,
+        Ok(Err(GenerateError::Hub(e))) => {
             tracing::warn!(error = %e, "the model file of a new version could not be read; its spec is not checked");
             return Ok(None);
         }
-        Err(_) => return Ok(None),
+        Ok(Err(_)) => return Ok(None),
+        Err(_) => {
+            tracing::warn!("the Hub did not answer in time for a new version's model file; its spec is not checked");
+            return Ok(None);
+        }
     };
     let mut found = inspected(&reading, ctx);
     if let Some(signature) = &found.signature {

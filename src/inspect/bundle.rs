@@ -197,18 +197,7 @@ pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
     size: u64,
     budget: Budget,
 ) -> Result<BundleInspection, (InspectError, Cost)> {
-    let mut reader = Reader {
-        source,
-        spans: Spans::new(size),
-        cost: Cost::default(),
-        budget,
-    };
-    if size < 22 {
-        return Err((
-            InspectError::Corrupt(format!("a {size}-byte file cannot be a .task bundle")),
-            reader.cost,
-        ));
-    }
+    let mut reader = Reader::open(source, size, budget, 22, "a .task bundle")?;
     // The end of central directory and the directory itself are at the end.
     let tail = size.saturating_sub(BLOCK)..size;
     if let Err(e) = reader.fetch(tail, false).await {

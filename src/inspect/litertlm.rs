@@ -7,7 +7,7 @@
 
 use super::bundle::{inspect_in_place, BundleInspection, Member};
 use super::generated::litertlm_schema::litert::lm::schema as lm;
-use super::{Budget, Cost, InspectError, RangeSource, Reader, Spans, BLOCK};
+use super::{Budget, Cost, InspectError, RangeSource, Reader, BLOCK};
 
 /// The first bytes of every `.litertlm` file.
 pub const MAGIC: &[u8; 8] = b"LITERTLM";
@@ -25,19 +25,8 @@ pub async fn inspect_litertlm<S: RangeSource + ?Sized + Sync>(
     size: u64,
     budget: Budget,
 ) -> Result<BundleInspection, (InspectError, Cost)> {
-    let mut reader = Reader {
-        source,
-        spans: Spans::new(size),
-        cost: Cost::default(),
-        budget,
-    };
+    let mut reader = Reader::open(source, size, budget, HEADER_BEGIN, "a .litertlm bundle")?;
     let bad = |why: String, cost: Cost| Err((InspectError::Corrupt(why), cost));
-    if size < HEADER_BEGIN {
-        return bad(
-            format!("a {size}-byte file cannot be a .litertlm bundle"),
-            reader.cost,
-        );
-    }
     if let Err(e) = reader.fetch(0..BLOCK.min(size), false).await {
         return Err((e, reader.cost));
     }

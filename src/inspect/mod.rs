@@ -120,18 +120,7 @@ pub async fn inspect_tflite<S: RangeSource + ?Sized>(
     size: u64,
     budget: Budget,
 ) -> Result<TfliteInspection, (InspectError, Cost)> {
-    let mut reader = Reader {
-        source,
-        spans: Spans::new(size),
-        cost: Cost::default(),
-        budget,
-    };
-    if size < 8 {
-        return Err((
-            InspectError::Corrupt(format!("a {size}-byte file cannot be a TFLite model")),
-            reader.cost,
-        ));
-    }
+    let mut reader = Reader::open(source, size, budget, 8, "a TFLite model")?;
     // The root table is at the head; the converters write tensors and subgraphs last, at the tail.
     let head = 0..BLOCK.min(size);
     let tail = size.saturating_sub(BLOCK).max(head.end)..size;
@@ -177,7 +166,28 @@ pub(crate) struct Reader<'s, S: ?Sized> {
     pub(crate) budget: Budget,
 }
 
-impl<S: RangeSource + ?Sized> Reader<'_, S> {
+impl<'s, S: RangeSource + ?Sized> Reader<'s, S> {
+    /// A reader of the file of `size` bytes at `source`, or why a file that small cannot be `what`
+    /// (at least `min_size` bytes).
+    pub(crate) fn open(
+        source: &'s S,
+        size: u64,
+        budget: Budget,
+        min_size: u64,
+        what: &str,
+    ) -> Result<Self, (InspectError, Cost)> {
+        if size < min_size {
+            let why = format!("a {size}-byte file cannot be {what}");
+            return Err((InspectError::Corrupt(why), Cost::default()));
+        }
+        Ok(Reader {
+            source,
+            spans: Spans::new(size),
+            cost: Cost::default(),
+            budget,
+        })
+    }
+
     /// Fetches what is not held yet of `range` — widened to whole blocks when `align`.
     pub(crate) async fn fetch(
         &mut self,

@@ -21,25 +21,20 @@ fn supabase_token(sub: uuid::Uuid, email: &str) -> String {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_portal_and_the_app_work_against_the_real_service() {
-    let sim = SimHandle::start(30, 0, 97).await;
+/// The real service on a new SQLite database, against `sim`, with the extra environment `env`, after
+/// one manual sync (as an admin whose token the CLI made).
+async fn serve_and_sync(sim: &SimHandle, env: &[(&str, &str)]) -> (TestDb, Served) {
     let db = TestDb::new(Backend::Sqlite).await;
     let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
-    let served = Served::start(
-        &db,
-        &[
-            ("HF_ENDPOINT", sim.url.as_str()),
-            ("SUPABASE_JWT_SECRET", SECRET),
-            ("SYNC_ENABLED", "false"),
-            ("RUST_LOG", "warn"),
-        ],
-    )
-    .await;
-    let api = format!("{}/api/v1", served.base);
-    let http = reqwest::Client::new();
-    let sync = http
-        .post(format!("{api}/sync/huggingface/litert"))
+    let mut all = vec![
+        ("HF_ENDPOINT", sim.url.as_str()),
+        ("SYNC_ENABLED", "false"),
+        ("RUST_LOG", "warn"),
+    ];
+    all.extend_from_slice(env);
+    let served = Served::start(&db, &all).await;
+    let sync = reqwest::Client::new()
+        .post(format!("{}/api/v1/sync/huggingface/litert", served.base))
         .bearer_auth(&admin)
         .send()
         .await
@@ -50,6 +45,15 @@ async fn the_portal_and_the_app_work_against_the_real_service() {
         "{}",
         sync.text().await.unwrap()
     );
+    (db, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_and_the_app_work_against_the_real_service() {
+    let sim = SimHandle::start(30, 0, 97).await;
+    let (_db, served) = serve_and_sync(&sim, &[("SUPABASE_JWT_SECRET", SECRET)]).await;
+    let api = format!("{}/api/v1", served.base);
+    let http = reqwest::Client::new();
 
     // F5: a portal user (a Supabase session) publishes a private model whose file lives on the Hub.
     let sub = uuid::Uuid::new_v4();
@@ -283,26 +287,9 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
             .put_file(&repo.id, &f.path, model_file.clone())
             .unwrap();
     }
-    let db = TestDb::new(Backend::Sqlite).await;
-    let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
-    let served = Served::start(
-        &db,
-        &[
-            ("HF_ENDPOINT", sim.url.as_str()),
-            ("SYNC_ENABLED", "false"),
-            ("RUST_LOG", "warn"),
-        ],
-    )
-    .await;
+    let (_db, served) = serve_and_sync(&sim, &[]).await;
     let api = format!("{}/api/v1", served.base);
     let http = reqwest::Client::new();
-    let sync = http
-        .post(format!("{api}/sync/huggingface/litert"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sync.status(), StatusCode::OK);
 
     let get = |url: String| {
         let http = http.clone();

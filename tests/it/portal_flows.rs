@@ -33,7 +33,10 @@ fn spec() -> Value {
 }
 
 async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    // The Hub is a silent one (see below): files on huggingface.co are not on it, so not read.
+    let mut config = ServeArgs::default();
+    config.hub.hf_endpoint = url::Url::parse("http://127.0.0.1:9").unwrap();
+    let app = TestApp::with_config(backend, config).await;
     let (_, token) = app.user(Role::User).await;
     let (_, other) = app.user(Role::User).await;
     // F5 step 3: the Upload page's body, slug and unknown fields included.
@@ -398,4 +401,38 @@ async fn users_syncs_and_imports_in_the_clients_dialect(backend: Backend) {
         )
         .await;
     assert_eq!(models.body.as_array().unwrap().len(), 5);
+}
+
+/// A spec published with a file on a Hub that does not answer is accepted unchecked after
+/// `runnable::SPEC_CHECK_TIMEOUT` (as the reference accepts it), within the request's time.
+#[tokio::test]
+async fn a_spec_is_accepted_unchecked_when_the_hub_does_not_answer() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hub = format!("http://{}", silent.local_addr().unwrap());
+    let mut config = ServeArgs::default();
+    config.hub.hf_endpoint = url::Url::parse(&hub).unwrap();
+    let app = TestApp::with_config(Backend::Sqlite, config).await;
+    let (_, token) = app.user(Role::User).await;
+    let model = app
+        .post(
+            "/api/v1/models",
+            Some(&token),
+            json!({"name": "Leaf", "description": "d"}),
+        )
+        .await
+        .body;
+    let res = app
+        .post(
+            &format!("/api/v1/models/{}/versions", model["id"].as_str().unwrap()),
+            Some(&token),
+            json!({"version_name": "1.0.0", "commit_sha": "a1b2c3d4",
+                   "assets": {"tflite": format!("{hub}/plantlab/leaf/resolve/main/leaf.tflite")},
+                   "pipeline_spec": spec()}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["status"], "pending");
+    assert!(res.body["signature"].is_null());
+    drop(silent);
 }
