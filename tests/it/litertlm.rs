@@ -168,3 +168,42 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
     assert!(shown["inspection"]["error"].is_string(), "{shown}");
     assert_eq!(shown["status"], "missing");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, .. Default::default() })]
+
+    /// Bundles with a damaged header, and models whose packed archive is damaged, never panic and
+    /// stay within their budgets (a bundle's: its header's, and each model section's own).
+    #[test]
+    fn mutated_bundles_and_packed_archives_never_panic(
+        flips in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..16),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut bundle = llm_bundle().0.clone();
+        let len = bundle.len();
+        for (at, byte) in &flips {
+            bundle[at % len] = *byte;
+        }
+        let size = bundle.len() as u64;
+        let budget = Budget::for_size(size);
+        let (cost, models) = match rt.block_on(inspect_litertlm(bundle.as_slice(), size, budget)) {
+            Ok(seen) => (seen.cost, seen.models.len() as u64),
+            Err((_, cost)) => (cost, 0),
+        };
+        proptest::prop_assert!(cost.requests as u64 <= u64::from(budget.max_requests) * (1 + models));
+
+        let mut packed = crate::packed::packed_classifier(crate::packed::Packing::Deflated);
+        let tail = packed.len() - 12_000;
+        for (at, byte) in &flips {
+            let i = tail + at % 12_000;
+            packed[i] = *byte;
+        }
+        let size = packed.len() as u64;
+        let budget = Budget::for_size(size);
+        let cost = match rt.block_on(pocket_catalog::inspect::inspect_tflite(packed.as_slice(), size, budget)) {
+            Ok(seen) => seen.cost,
+            Err((_, cost)) => cost,
+        };
+        proptest::prop_assert!(cost.bytes <= budget.max_bytes && cost.requests <= budget.max_requests);
+    }
+}
