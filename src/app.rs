@@ -21,12 +21,8 @@ pub struct Checked {
 
 /// Validates `config`; a bad value is an error naming it.
 pub fn check(config: ServeArgs) -> Result<Checked, String> {
-    let mut sync = config.sync.sync_config()?;
-    if config.sync.public_url.is_none() {
-        sync.public_url = listening_url(config.addr);
-    }
     Ok(Checked {
-        sync,
+        sync: config.sync.sync_config()?,
         schedule: config.schedule.schedule_config()?,
         config,
     })

@@ -295,8 +295,8 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_INSPECT_BACKLOG", default_value_t = sync_defaults::INSPECT_BACKLOG)]
     pub sync_inspect_backlog: usize,
     /// The URL clients reach this service at: files it hosts (label files extracted from models) are
-    /// linked under it. By default `serve` uses `http://` and its `POCKET_ADDR` (`localhost` for an
-    /// unspecified address); set it when the service runs behind a proxy or a domain.
+    /// linked under it. By default `serve` uses `http://` and the address it listens on (`localhost`
+    /// for an unspecified one); set it when the service runs behind a proxy or a domain.
     #[arg(long, env = "POCKET_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).

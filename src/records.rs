@@ -305,7 +305,7 @@ pub struct DerivedPipeline {
 
 impl NewVersion {
     pub fn total_size_bytes(&self) -> i64 {
-        self.assets.iter().filter_map(|a| a.file_size_bytes).sum()
+        crate::assets::total_size(&self.assets)
     }
 
     fn derived(&self) -> Option<&DerivedPipeline> {

@@ -297,6 +297,20 @@ pub fn context<'a>(
     }
 }
 
+/// The repo a model's spec names as its `source_repository`: its origin URL, else its Hub page.
+fn source_repository(model: &Model) -> String {
+    model
+        .origin_repo_url
+        .clone()
+        .or_else(|| {
+            model
+                .hf_model_id
+                .as_ref()
+                .map(|id| format!("https://huggingface.co/{id}"))
+        })
+        .unwrap_or_default()
+}
+
 /// Reads `version`'s main file and derives what to record for it (the version's own model gives
 /// the recipe's context: its name, task and repository); files extracted from the model are served
 /// under `public_url`.
@@ -306,16 +320,7 @@ pub async fn inspect_version(
     version: &ModelVersion,
     public_url: &url::Url,
 ) -> Result<Inspected, GenerateError> {
-    let source = model
-        .origin_repo_url
-        .clone()
-        .or_else(|| {
-            model
-                .hf_model_id
-                .as_ref()
-                .map(|id| format!("https://huggingface.co/{id}"))
-        })
-        .unwrap_or_default();
+    let source = source_repository(model);
     let reading = read_main_file(hub, &version.assets).await?;
     let ctx = context(
         &model.name,
@@ -348,7 +353,8 @@ pub async fn generate(
 /// person's spec unchecked.
 pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Checks the spec a person supplies with a new version against the tensors its model file declares
+/// Checks the spec a person supplies with a new version (`version_name` of `model`, with `assets`)
+/// against the tensors its model file declares
 /// (`inspect::conform`): the file is read on the Hub as [`generate`] reads it. `Ok(Some)` is what was
 /// read, to record with the version (its pipeline left to the person); `Ok(None)` when the file cannot
 /// be read here (not on the Hub, or the Hub unreachable or slower than [`SPEC_CHECK_TIMEOUT`]), as the
@@ -356,7 +362,8 @@ pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 /// `Err` says what differs.
 pub async fn check_supplied_spec(
     hub: &HubClient,
-    ctx: &recipe::Context<'_>,
+    model: &Model,
+    version_name: &str,
     assets: &[Asset],
     spec: &serde_json::Value,
 ) -> Result<Option<Inspected>, String> {
@@ -377,7 +384,15 @@ pub async fn check_supplied_spec(
             return Ok(None);
         }
     };
-    let mut found = inspected(&reading, ctx);
+    let source = source_repository(model);
+    let ctx = context(
+        &model.name,
+        version_name,
+        model.task.as_deref(),
+        &source,
+        assets,
+    );
+    let mut found = inspected(&reading, &ctx);
     if let Some(signature) = &found.signature {
         inspect::conform::check(spec, signature)?;
     }

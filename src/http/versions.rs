@@ -48,7 +48,7 @@ pub struct VersionResponse {
 
 impl From<ModelVersion> for VersionResponse {
     fn from(v: ModelVersion) -> Self {
-        let total_size_bytes = v.assets.iter().filter_map(|a| a.file_size_bytes).sum();
+        let total_size_bytes = crate::assets::total_size(&v.assets);
         VersionResponse {
             id: v.id,
             model_id: v.model_id,
@@ -181,15 +181,8 @@ async fn create_version(
     // Against the tensors its model file declares, when the file is on the Hub (issue #21).
     let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
         Some(spec) => {
-            let source = model.origin_repo_url.clone().unwrap_or_default();
-            let ctx = crate::runnable::context(
-                &model.name,
-                &version_string,
-                model.task.as_deref(),
-                &source,
-                &req.assets,
-            );
-            crate::runnable::check_supplied_spec(state.syncer.hub(), &ctx, &req.assets, spec)
+            let hub = state.syncer.hub();
+            crate::runnable::check_supplied_spec(hub, &model, &version_string, &req.assets, spec)
                 .await
                 .map_err(ApiError::Unprocessable)?
         }

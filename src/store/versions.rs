@@ -274,12 +274,7 @@ impl Store {
             .bind(pipeline.and_then(|p| p.reason.as_deref()))
             .bind(found.quantization())
             .bind(found.assets.as_ref().map(Json))
-            .bind(
-                found
-                    .assets
-                    .as_ref()
-                    .map(|a| a.iter().filter_map(|a| a.file_size_bytes).sum::<i64>())
-            )
+            .bind(found.assets.as_deref().map(crate::assets::total_size))
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {

@@ -21,6 +21,31 @@ fn supabase_token(sub: uuid::Uuid, email: &str) -> String {
     .unwrap()
 }
 
+/// What the app downloads for version `v` (F2): each non-null key of `tflite`, `labels`, `anchors`,
+/// `tokenizer`, `vocab` through `download/{key}`, following the 307 as the app's HTTP client does, to a
+/// final 200 with the bytes.
+async fn app_downloads(
+    http: &reqwest::Client,
+    api: &str,
+    v: &Value,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let vid = v["id"].as_str().unwrap();
+    let mut fetched = Vec::new();
+    for key in ["tflite", "labels", "anchors", "tokenizer", "vocab"] {
+        if v["assets"][key].is_null() {
+            continue;
+        }
+        let res = http
+            .get(format!("{api}/versions/{vid}/download/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{key}");
+        fetched.push((key, res.bytes().await.unwrap().to_vec()));
+    }
+    fetched
+}
+
 /// The real service on a new SQLite database, against `sim`, with the extra environment `env`, after
 /// one manual sync (as an admin whose token the CLI made).
 async fn serve_and_sync(sim: &SimHandle, env: &[(&str, &str)]) -> (TestDb, Served) {
@@ -197,22 +222,10 @@ async fn the_portal_and_the_app_work_against_the_real_service() {
     let v = usable[0];
     let vid = v["id"].as_str().unwrap();
     let expected = repo.content("README.md").unwrap();
-    for key in ["tflite", "labels", "anchors", "tokenizer", "vocab"] {
-        if v["assets"][key].is_null() {
-            continue;
-        }
-        // reqwest follows the 307 as the app's HTTP client does, to a final 200 with the bytes.
-        let res = http
-            .get(format!("{api}/versions/{vid}/download/{key}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{key}");
-        assert_eq!(
-            res.bytes().await.unwrap().as_ref(),
-            expected.as_slice(),
-            "{key}"
-        );
+    let fetched = app_downloads(&http, &api, v).await;
+    assert_eq!(fetched.len(), 2, "tflite and labels");
+    for (key, bytes) in fetched {
+        assert_eq!(bytes, expected, "{key}");
     }
     assert!(v["pipeline_spec"]["metadata"][0]["source_repository"].is_string());
 
@@ -338,20 +351,7 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
             .starts_with(&format!("{}/files/", served.base)),
         "{v}"
     );
-    let vid = v["id"].as_str().unwrap();
-    let mut fetched = Vec::new();
-    for key in ["tflite", "labels", "anchors", "tokenizer", "vocab"] {
-        if v["assets"][key].is_null() {
-            continue;
-        }
-        let res = http
-            .get(format!("{api}/versions/{vid}/download/{key}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{key}");
-        fetched.push((key, res.bytes().await.unwrap().to_vec()));
-    }
+    let fetched = app_downloads(&http, &api, v).await;
     assert_eq!(fetched[0], ("tflite", model_file));
     assert_eq!(fetched[1], ("labels", labels));
     served.stop().await;

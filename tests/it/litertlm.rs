@@ -3,7 +3,7 @@
 //! the catalog reads by range — the version, the system metadata and the section table — with the
 //! TFLite model section inspected in place; damaged headers give a reason, never a panic.
 
-use crate::inspect::{contract_python, synthetic_model, Counted, Synthetic};
+use crate::inspect::{contract_run, contract_script, synthetic_model, Counted, Synthetic};
 use pocket_catalog::inspect::litertlm::inspect_litertlm;
 use pocket_catalog::inspect::{Budget, InspectError};
 use serde_json::Value;
@@ -27,20 +27,9 @@ pub fn llm_bundle() -> &'static (Vec<u8>, Value) {
         let tokenizer = dir.path().join("tokenizer.spm");
         std::fs::write(&tokenizer, vec![9u8; 300_000]).unwrap();
         let out = dir.path().join("bundle.litertlm");
-        let run = std::process::Command::new(contract_python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/contract/litertlm_bundle.py"
-            ))
-            .args([&out, &model, &tokenizer])
-            .output()
-            .expect("run the builder");
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let oracle: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let script = contract_script("litertlm_bundle.py");
+        let printed = contract_run([&script, &out, &model, &tokenizer]);
+        let oracle: Value = serde_json::from_slice(&printed).unwrap();
         (std::fs::read(&out).unwrap(), oracle)
     })
 }

@@ -37,23 +37,16 @@ pub fn pack(model: &[u8], files: &[(&str, &[u8])], how: Packing) -> Vec<u8> {
             for (name, bytes) in files {
                 let member = dir.path().join("member");
                 std::fs::write(&member, bytes).unwrap();
-                let out = std::process::Command::new(crate::inspect::contract_python())
-                    .args([
-                        "-c",
-                        "import sys, zipfile\n\
-                         with zipfile.ZipFile(sys.argv[1], 'a') as z:\n    \
-                         z.write(sys.argv[2], arcname=sys.argv[3])",
-                    ])
-                    .arg(&path)
-                    .arg(&member)
-                    .arg(name)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                let append = "import sys, zipfile\n\
+                    with zipfile.ZipFile(sys.argv[1], 'a') as z:\n    \
+                    z.write(sys.argv[2], arcname=sys.argv[3])";
+                crate::inspect::contract_run([
+                    "-c".as_ref(),
+                    append.as_ref(),
+                    path.as_os_str(),
+                    member.as_os_str(),
+                    name.as_ref(),
+                ]);
             }
             std::fs::read(&path).unwrap()
         }

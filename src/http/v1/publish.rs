@@ -254,15 +254,8 @@ async fn create_version(
     // Against the tensors its model file declares, when the file is on the Hub (issue #21).
     let inspected = match &spec {
         Some(spec) => {
-            let source = model.origin_repo_url.clone().unwrap_or_default();
-            let ctx = crate::runnable::context(
-                &model.name,
-                &version_name,
-                model.task.as_deref(),
-                &source,
-                &assets,
-            );
-            crate::runnable::check_supplied_spec(state.syncer.hub(), &ctx, &assets, spec)
+            let hub = state.syncer.hub();
+            crate::runnable::check_supplied_spec(hub, &model, &version_name, &assets, spec)
                 .await
                 .map_err(ApiError::Unprocessable)?
         }
