@@ -57,11 +57,6 @@ pub fn main_file(assets: &[Asset]) -> Option<&Asset> {
     .or_else(|| first(assets, is_bundle))
 }
 
-/// The sizes of all `assets` added up (unknown sizes count 0): the version's `total_size_bytes`.
-pub fn total_size(assets: &[Asset]) -> i64 {
-    assets.iter().filter_map(|a| a.file_size_bytes).sum()
-}
-
 /// The size of [`main_file`] (0 when there is none or its size is unknown): the version's
 /// `file_size_bytes`, which the app checks free space against.
 pub fn main_file_size(assets: &[Asset]) -> i64 {

@@ -193,6 +193,11 @@ pub struct Asset {
     pub is_primary: bool,
 }
 
+/// The sizes of all `assets` added up (unknown sizes count 0): a version's `total_size_bytes`.
+pub fn total_size(assets: &[Asset]) -> i64 {
+    assets.iter().filter_map(|a| a.file_size_bytes).sum()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelVersion {
     pub id: Uuid,
@@ -305,7 +310,7 @@ pub struct DerivedPipeline {
 
 impl NewVersion {
     pub fn total_size_bytes(&self) -> i64 {
-        crate::assets::total_size(&self.assets)
+        total_size(&self.assets)
     }
 
     fn derived(&self) -> Option<&DerivedPipeline> {

@@ -48,7 +48,7 @@ pub struct VersionResponse {
 
 impl From<ModelVersion> for VersionResponse {
     fn from(v: ModelVersion) -> Self {
-        let total_size_bytes = crate::assets::total_size(&v.assets);
+        let total_size_bytes = crate::records::total_size(&v.assets);
         VersionResponse {
             id: v.id,
             model_id: v.model_id,

@@ -274,7 +274,7 @@ impl Store {
             .bind(pipeline.and_then(|p| p.reason.as_deref()))
             .bind(found.quantization())
             .bind(found.assets.as_ref().map(Json))
-            .bind(found.assets.as_deref().map(crate::assets::total_size))
+            .bind(found.assets.as_deref().map(crate::records::total_size))
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {
