@@ -356,3 +356,156 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
     assert_eq!(fetched[1], ("labels", labels));
     served.stop().await;
 }
+
+/// F2 for text generation: a mirrored causal language model (one int32 token-id input, logits out) with
+/// its `tokenizer.json` is listed as runnable with the app's text pipeline — `tokenize`, then the
+/// autoregressive `generate` loop first in its block, then `decode_tokens` — and the app downloads the
+/// model and the tokenizer; an LLM exported with a KV cache (`prefill`/`decode` signatures) is not
+/// listed, and its version says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_why_a_kv_cache_llm_is_not(
+) {
+    use crate::inspect::{synthetic_model, Synthetic};
+    use pocket_catalog::hubsim::population::{generate, PopulationSpec, World};
+    use pocket_catalog::inspect::generated::schema::tflite as fb;
+    let (mut repos, generator) = generate(PopulationSpec {
+        litert: 30,
+        other: 0,
+        seed: 43,
+    });
+    let mut text_repos = repos.iter_mut().filter(|r| {
+        r.is_litert()
+            && !r.private
+            && r.gated.is_none()
+            && !r.disabled
+            && r.files.iter().any(|f| f.path.ends_with(".tflite"))
+            && !r
+                .files
+                .iter()
+                .any(|f| f.path.ends_with(".task") || f.path.ends_with(".litertlm"))
+    });
+    let mut chosen = Vec::new();
+    for repo in text_repos.by_ref().take(2) {
+        repo.pipeline_tag = Some("text-generation".into());
+        chosen.push(repo.clone());
+    }
+    let [lm_repo, kv_repo] = <[_; 2]>::try_from(chosen).unwrap();
+    let sim = SimHandle::with_world(pocket_catalog::hubsim::Sim::new(
+        World::new(repos, generator),
+        Default::default(),
+    ))
+    .await;
+    let lm = synthetic_model(&Synthetic {
+        io: Some([
+            ("input_ids", &[1, 64], fb::TensorType::INT32),
+            ("logits", &[1, 64, 32000], fb::TensorType::FLOAT32),
+        ]),
+        ..Default::default()
+    });
+    let kv = synthetic_model(&Synthetic {
+        io: Some([
+            ("tokens", &[1, 1], fb::TensorType::INT32),
+            ("logits", &[1, 1, 262144], fb::TensorType::FLOAT32),
+        ]),
+        signatures: vec!["prefill", "decode"],
+        ..Default::default()
+    });
+    let tokenizer =
+        br#"{"version": "1.0", "model": {"type": "BPE", "vocab": {}, "merges": []}}"#.to_vec();
+    for (repo, bytes) in [(&lm_repo, &lm), (&kv_repo, &kv)] {
+        for f in repo.files.iter().filter(|f| f.path.ends_with(".tflite")) {
+            sim.sim.put_file(&repo.id, &f.path, bytes.clone()).unwrap();
+        }
+    }
+    sim.sim
+        .put_file(&lm_repo.id, "tokenizer.json", tokenizer.clone())
+        .unwrap();
+    let (_db, served) = serve_and_sync(&sim, &[]).await;
+    let api = format!("{}/api/v1", served.base);
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let runnable = get(format!(
+        "{api}/models?skip=0&limit=1000&supported_only=true"
+    ))
+    .await;
+    let listed = |id: &str| {
+        runnable
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["hf_model_id"] == id)
+            .cloned()
+    };
+    let model = listed(&lm_repo.id)
+        .unwrap_or_else(|| panic!("{} is not listed as runnable: {runnable}", lm_repo.id));
+    assert!(
+        listed(&kv_repo.id).is_none(),
+        "the KV-cache LLM is not runnable"
+    );
+    let versions = get(format!(
+        "{api}/models/{}/versions",
+        model["id"].as_str().unwrap()
+    ))
+    .await;
+    let v = versions.as_array().unwrap().last().unwrap();
+    crate::clients::assert_app_decodes_version(v);
+    assert_eq!(v["status"], "pending", "{v}");
+    let spec = &v["pipeline_spec"];
+    assert_eq!(spec["metadata"][0]["model_task"], "text_generation");
+    assert_eq!(
+        spec["inputs"][0],
+        json!({"name": "input_ids", "shape": [1, 64], "dtype": "int32"})
+    );
+    assert_eq!(spec["preprocessing"][0]["expects_type"], "text");
+    assert_eq!(spec["preprocessing"][0]["steps"][0]["step"], "tokenize");
+    let post = &spec["postprocessing"][0];
+    assert_eq!(post["interpretation"], "text_generation");
+    assert_eq!(
+        post["steps"][0]["step"], "generate",
+        "the loop is the block's first step"
+    );
+    assert_eq!(post["steps"][0]["params"]["mode"], "autoregressive");
+    assert_eq!(post["steps"][1]["step"], "decode_tokens");
+    let defaults = v["inspection"]["defaults"].as_array().unwrap();
+    assert!(
+        defaults.len() == 1 && defaults[0].as_str().unwrap().contains("end-of-sequence"),
+        "{defaults:?}"
+    );
+    let fetched = app_downloads(&http, &api, v).await;
+    // The model and the tokenizer we put there (the repo may ship a vocab beside them).
+    assert_eq!(fetched[..2], [("tflite", lm), ("tokenizer", tokenizer)]);
+
+    let all = get(format!("{api}/models?skip=0&limit=1000")).await;
+    let kv_model = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["hf_model_id"] == kv_repo.id.as_str())
+        .unwrap();
+    assert_eq!(kv_model["best_version_status"], "missing");
+    let versions = get(format!(
+        "{api}/models/{}/versions",
+        kv_model["id"].as_str().unwrap()
+    ))
+    .await;
+    let v = versions.as_array().unwrap().last().unwrap();
+    assert_eq!(v["status"], "missing");
+    assert_eq!(
+        v["unsupported_reason"],
+        "text generation with 1 input (tokens) and signatures prefill, decode: the app feeds one \
+         token-id tensor; it runs such LLMs only as a MediaPipe .task or .litertlm bundle"
+    );
+    assert_eq!(v["signature"]["outputs"][0]["shape"], json!([1, 1, 262144]));
+    served.stop().await;
+}

@@ -160,6 +160,8 @@ pub struct Synthetic {
     pub metadata: bool,
     /// Padding of constant data between the weights, to make the file large.
     pub weight_bytes: usize,
+    /// Replaces the classifier's input and output: name, shape and type of each.
+    pub io: Option<[(&'static str, &'static [i32], fb::TensorType); 2]>,
 }
 
 /// An image classifier `[1,224,224,3] → [1,1001]` built with the generated builders.
@@ -234,27 +236,35 @@ pub fn synthetic_model(opts: &Synthetic) -> Vec<u8> {
             },
         ));
     }
-    let input = tensor(
-        &mut b,
-        "image",
-        &[1, 224, 224, 3],
-        dtype,
-        0,
-        quant_scale.map(|_| (0.007_812_5, 0)),
-    );
+    let (input, output) = match opts.io {
+        Some([(in_name, in_shape, in_type), (out_name, out_shape, out_type)]) => (
+            tensor(&mut b, in_name, in_shape, in_type, 0, None),
+            tensor(&mut b, out_name, out_shape, out_type, 0, None),
+        ),
+        None => (
+            tensor(
+                &mut b,
+                "image",
+                &[1, 224, 224, 3],
+                dtype,
+                0,
+                quant_scale.map(|_| (0.007_812_5, 0)),
+            ),
+            tensor(
+                &mut b,
+                "scores",
+                &[1, 1001],
+                if opts.int8 {
+                    fb::TensorType::UINT8
+                } else {
+                    dtype
+                },
+                0,
+                quant_scale.map(|_| (0.003_906_25, 0)),
+            ),
+        ),
+    };
     let kernel = tensor(&mut b, "kernel", &[1001, 150528], dtype, 1, quant_scale);
-    let output = tensor(
-        &mut b,
-        "scores",
-        &[1, 1001],
-        if opts.int8 {
-            fb::TensorType::UINT8
-        } else {
-            dtype
-        },
-        0,
-        quant_scale.map(|_| (0.003_906_25, 0)),
-    );
     let tensors = b.create_vector(&[input, kernel, output]);
     let mut codes = vec![fb::OperatorCode::create(
         &mut b,
@@ -471,6 +481,7 @@ async fn a_synthetic_int8_classifier_is_read_exactly_without_its_weights() {
         signatures: vec!["serving_default", "classify"],
         metadata: true,
         weight_bytes: 8 << 20,
+        io: None,
     };
     let bytes = synthetic_model(&opts);
     let size = bytes.len() as u64;

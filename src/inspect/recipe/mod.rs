@@ -5,9 +5,20 @@
 //! metadata where the file has them and from the task's usual defaults otherwise. Only steps the app
 //! implements are used (§4.2–4.3: no `apply_nms`, no `scale_shift`).
 //!
+//! Tasks (§4.5): image classification, SSD detection with four outputs, semantic segmentation, CTC
+//! speech recognition, image-to-text, and text generation from a `.tflite` with one int32 token-id
+//! input — seq2seq (ids out: `tokenize` → `decode_tokens`) or a causal LM (logits out: `tokenize` →
+//! autoregressive `generate` → `decode_tokens`). LLMs exported with a KV cache run in the app only as a
+//! MediaPipe bundle, whose spec [`derive_bundle`] writes.
+//!
 //! The status follows: `verified` when every part came from the file and every asset the spec needs is
 //! present; `pending` when a part is a default (each one named in [`Derived::defaults`]); `missing`
 //! with a reason a person understands when the app cannot run the model.
+
+mod bundle;
+mod text;
+
+pub use bundle::derive_bundle;
 
 use super::{MetadataSummary, ModelInfo, TensorInfo};
 use crate::domain::VersionStatus;
@@ -58,7 +69,16 @@ enum Task {
     Detection,
     Segmentation,
     SpeechRecognition,
+    /// Token ids in, token ids out (`[1,L]` int32 → `[1,M]` int32).
+    Seq2Seq,
+    /// Token ids in, next-token logits out (`[1,L]` int32 → `[1,L,V]` float32).
+    CausalLm,
+    /// An image in, token ids out.
+    ImageToText,
 }
+
+/// The smallest last dimension read as a vocabulary when no task is known.
+const MIN_VOCABULARY: i64 = 1000;
 
 /// The spec for `model` (with its `metadata`) in `ctx`.
 pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Context) -> Derived {
@@ -161,6 +181,27 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
             defaults.push("CTC blank id 0 and a 16 kHz input (the file does not say)".into());
             ("automatic_speech_recognition", pre, post)
         }
+        Task::Seq2Seq => {
+            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            let post = text::decoded(&model.outputs[0], "text_generation", false);
+            ("text_generation", text::tokenize(model), post)
+        }
+        Task::CausalLm => {
+            needs.push(("tokenizer", ctx.has_tokenizer));
+            // The end-of-sequence id lives in the tokenizer's or the repo's config, not in the file.
+            defaults.push("no end-of-sequence token id (the file does not say; generation stops after 128 new tokens)".into());
+            let post = text::decoded(&model.outputs[0], "text_generation", true);
+            ("text_generation", text::tokenize(model), post)
+        }
+        Task::ImageToText => {
+            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            let post = text::decoded(&model.outputs[0], "image_to_text", false);
+            (
+                "image_to_text",
+                image_pre(model, metadata, &mut defaults),
+                post,
+            )
+        }
     };
     for (asset, present) in needs {
         if !present {
@@ -201,67 +242,6 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
     }
 }
 
-/// The spec of an LLM bundle (`.task`, `.litertlm`): the app installs the downloaded file as a MediaPipe
-/// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `verified` when
-/// the bundle was read and holds a readable model and a tokenizer (the reference counts MediaPipe
-/// bundles as passed); `pending` when it was not read (`.litertlm`) or lacks one, saying which.
-pub fn derive_bundle(
-    file_name: &str,
-    ctx: &Context,
-    read: Option<&super::bundle::BundleInspection>,
-) -> Derived {
-    let lower = file_name.to_ascii_lowercase();
-    let model_type = [
-        ("gemma", "gemmaIt"),
-        ("deepseek", "deepSeek"),
-        ("qwen", "qwen"),
-        ("llama", "llama"),
-        ("hammer", "hammer"),
-    ]
-    .iter()
-    .find(|(k, _)| lower.contains(k) || ctx.model_name.to_ascii_lowercase().contains(k))
-    .map_or("general", |(_, t)| t);
-    let spec = json!({
-        "metadata": [{"schema_version": "1.0.0", "model_name": ctx.model_name, "model_version": ctx.version_name,
-            "model_task": "text_generation", "framework": "mediapipe_litert", "source_repository": ctx.source_repository}],
-        "inputs": [{"name": "input_text", "shape": [1], "dtype": "int32"}],
-        "outputs": [{"name": "output_text", "shape": [1], "dtype": "int32"}],
-        "preprocessing": [{"input_name": "input_text", "expects_type": "text", "steps": [{"step": "tokenize", "params": {}}]}],
-        "postprocessing": [{"output_name": "output_text", "interpretation": "text_generation", "source_tensors": ["output_text"],
-            "coordinate_format": null, "steps": [{"step": "mediapipe_generate", "params": {"model_type": model_type,
-                "max_tokens": 512, "temperature": 0.8, "top_k": 40, "top_p": 0.9, "random_seed": null}}]}],
-    });
-    let mut defaults = Vec::new();
-    match read {
-        None => defaults.push(format!(
-            "{file_name}: the bundle's sections are not read yet"
-        )),
-        Some(b) => {
-            if !b.models.iter().any(|(_, m)| m.is_ok()) {
-                defaults.push(format!("{file_name}: no readable .tflite member"));
-            }
-            if !b.has_tokenizer() {
-                defaults.push(format!("{file_name}: no tokenizer member"));
-            }
-        }
-    }
-    // The MediaPipe model type comes from the name, as the app and the reference pick it.
-    let status = if defaults.is_empty() {
-        VersionStatus::Verified
-    } else {
-        VersionStatus::Pending
-    };
-    match crate::pipeline_spec::check(&spec, ctx.source_repository) {
-        Ok(spec) => Derived {
-            spec: Some(spec),
-            status,
-            reason: None,
-            defaults,
-        },
-        Err(why) => Derived::missing(format!("the derived pipeline spec is invalid: {why}")),
-    }
-}
-
 /// A tensor as the spec lists it (dtypes in the app's words, `conform::app_dtype`).
 fn tensor(t: &TensorInfo) -> Value {
     json!({"name": t.name, "shape": t.shape, "dtype": super::conform::app_dtype(&t.dtype)})
@@ -293,6 +273,12 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
             Ok(Task::SpeechRecognition)
         }
         Some("text-classification") => Err("text classification: the app has no screen for it".into()),
+        Some("text-generation" | "text2text-generation" | "translation" | "summarization") => text::task(model),
+        Some("image-to-text") if is_image(input) && text::is_token_ids(&outs[0]) => Ok(Task::ImageToText),
+        Some("image-to-text") => Err(format!(
+            "image-to-text: the app reads an image in and token ids out (int32 [1, N]); the model has input {:?} {} and output {:?} {}",
+            input.shape, input.dtype, outs[0].shape, outs[0].dtype
+        )),
         Some(t @ ("image-classification" | "image-segmentation" | "automatic-speech-recognition")) => Err(format!(
             "{t}: the tensors (input {:?}, output {:?}) are not the shape the app's {t} screen reads",
             input.shape, outs[0].shape
@@ -301,6 +287,9 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
         _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
         _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
             Ok(Task::Segmentation)
+        }
+        _ if text::is_token_ids(input) && outs.len() == 1 && text::is_logits_of(&outs[0], input) && outs[0].shape[2] >= MIN_VOCABULARY => {
+            Ok(Task::CausalLm)
         }
         Some(other) => Err(format!("{other}: not a task the app runs from a .tflite file")),
         None => Err(format!(
@@ -373,12 +362,12 @@ fn image_pre(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::inspect::metadata::TensorMeta;
     use crate::inspect::OperatorUse;
 
-    fn t(name: &str, shape: &[i64], dtype: &str) -> TensorInfo {
+    pub(super) fn t(name: &str, shape: &[i64], dtype: &str) -> TensorInfo {
         TensorInfo {
             name: name.into(),
             shape: shape.to_vec(),
@@ -388,7 +377,11 @@ mod tests {
         }
     }
 
-    fn model(inputs: Vec<TensorInfo>, outputs: Vec<TensorInfo>, ops: &[(&str, bool)]) -> ModelInfo {
+    pub(super) fn model(
+        inputs: Vec<TensorInfo>,
+        outputs: Vec<TensorInfo>,
+        ops: &[(&str, bool)],
+    ) -> ModelInfo {
         ModelInfo {
             inputs,
             outputs,
@@ -404,7 +397,7 @@ mod tests {
         }
     }
 
-    fn ctx<'a>(task: Option<&'a str>, labels: bool) -> Context<'a> {
+    pub(super) fn ctx<'a>(task: Option<&'a str>, labels: bool) -> Context<'a> {
         Context {
             model_name: "Leaf",
             version_name: "2026.01.01-abc1234",

@@ -1,0 +1,67 @@
+//! The spec of an LLM bundle (`.task`, `.litertlm`), which the app installs as a MediaPipe model.
+
+use super::Context;
+use super::Derived;
+use crate::domain::VersionStatus;
+use serde_json::json;
+
+/// The spec of an LLM bundle (`.task`, `.litertlm`): the app installs the downloaded file as a MediaPipe
+/// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `verified` when
+/// the bundle was read and holds a readable model and a tokenizer (the reference counts MediaPipe
+/// bundles as passed); `pending` when it was not read (`.litertlm`) or lacks one, saying which.
+pub fn derive_bundle(
+    file_name: &str,
+    ctx: &Context,
+    read: Option<&crate::inspect::bundle::BundleInspection>,
+) -> Derived {
+    let lower = file_name.to_ascii_lowercase();
+    let model_type = [
+        ("gemma", "gemmaIt"),
+        ("deepseek", "deepSeek"),
+        ("qwen", "qwen"),
+        ("llama", "llama"),
+        ("hammer", "hammer"),
+    ]
+    .iter()
+    .find(|(k, _)| lower.contains(k) || ctx.model_name.to_ascii_lowercase().contains(k))
+    .map_or("general", |(_, t)| t);
+    let spec = json!({
+        "metadata": [{"schema_version": "1.0.0", "model_name": ctx.model_name, "model_version": ctx.version_name,
+            "model_task": "text_generation", "framework": "mediapipe_litert", "source_repository": ctx.source_repository}],
+        "inputs": [{"name": "input_text", "shape": [1], "dtype": "int32"}],
+        "outputs": [{"name": "output_text", "shape": [1], "dtype": "int32"}],
+        "preprocessing": [{"input_name": "input_text", "expects_type": "text", "steps": [{"step": "tokenize", "params": {}}]}],
+        "postprocessing": [{"output_name": "output_text", "interpretation": "text_generation", "source_tensors": ["output_text"],
+            "coordinate_format": null, "steps": [{"step": "mediapipe_generate", "params": {"model_type": model_type,
+                "max_tokens": 512, "temperature": 0.8, "top_k": 40, "top_p": 0.9, "random_seed": null}}]}],
+    });
+    let mut defaults = Vec::new();
+    match read {
+        None => defaults.push(format!(
+            "{file_name}: the bundle's sections are not read yet"
+        )),
+        Some(b) => {
+            if !b.models.iter().any(|(_, m)| m.is_ok()) {
+                defaults.push(format!("{file_name}: no readable .tflite member"));
+            }
+            if !b.has_tokenizer() {
+                defaults.push(format!("{file_name}: no tokenizer member"));
+            }
+        }
+    }
+    // The MediaPipe model type comes from the name, as the app and the reference pick it.
+    let status = if defaults.is_empty() {
+        VersionStatus::Verified
+    } else {
+        VersionStatus::Pending
+    };
+    match crate::pipeline_spec::check(&spec, ctx.source_repository) {
+        Ok(spec) => Derived {
+            spec: Some(spec),
+            status,
+            reason: None,
+            defaults,
+        },
+        Err(why) => Derived::missing(format!("the derived pipeline spec is invalid: {why}")),
+    }
+}
