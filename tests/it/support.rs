@@ -144,6 +144,9 @@ pub enum Role {
     Admin,
 }
 
+/// A Hub address nothing listens on (the discard port): connections are refused at once.
+pub const DEAD_HUB: &str = "http://127.0.0.1:9/";
+
 impl TestApp {
     pub fn db_url(&self) -> &str {
         &self._db.url
@@ -153,7 +156,13 @@ impl TestApp {
         Self::with_config(backend, ServeArgs::default()).await
     }
 
-    pub async fn with_config(backend: Backend, config: ServeArgs) -> TestApp {
+    /// The app on `config`; a test that names no Hub gets a dead local one (nothing here reaches the
+    /// real huggingface.co, and a stray Hub request fails at once instead of waiting on the network).
+    pub async fn with_config(backend: Backend, mut config: ServeArgs) -> TestApp {
+        if config.hub.hf_endpoint == url::Url::parse(pocket_catalog::hub::DEFAULT_ENDPOINT).unwrap()
+        {
+            config.hub.hf_endpoint = url::Url::parse(DEAD_HUB).unwrap();
+        }
         let db = TestDb::new(backend).await;
         let store = db.store().await;
         let state = pocket_catalog::app::build(
