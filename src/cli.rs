@@ -448,21 +448,42 @@ async fn inspect_file(path: &std::path::Path, task: Option<&str>) -> Result<(), 
         }
     } else {
         let outcome = inspect::inspect_tflite(&source, size, budget).await;
+        // A causal LM stops at the end-of-sequence id of the config beside it, as on the Hub.
+        let eos = match &outcome {
+            Ok(seen) if inspect::recipe::generates_tokens(&seen.model) => {
+                ["generation_config.json", "config.json"]
+                    .iter()
+                    .find_map(|name| {
+                        let config = path.with_file_name(name);
+                        let id = inspect::recipe::eos_token_id(&std::fs::read(&config).ok()?)?;
+                        Some(crate::runnable::EosToken {
+                            file: config.display().to_string(),
+                            id,
+                        })
+                    })
+            }
+            _ => None,
+        };
         FileReading::Tflite {
             path: shown_path.clone(),
             size,
             outcome: Box::new(outcome),
+            eos,
         }
     };
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // A tokenizer or vocab beside the file counts as the version's, as in its repo.
+    let beside = |name: &str| path.with_file_name(name).is_file();
     let ctx = inspect::recipe::Context {
         model_name: &name,
         version_name: "local",
         task,
         source_repository: &shown_path,
+        has_tokenizer: beside("tokenizer.json"),
+        has_vocab: beside("vocab.txt"),
         ..Default::default()
     };
     let found = crate::runnable::inspected(&reading, &ctx);

@@ -44,13 +44,24 @@ pub enum FileReading {
     },
     /// The file could not be opened on the Hub; why, for a person.
     Unavailable { path: String, why: String },
-    /// A `.tflite` file, read.
+    /// A `.tflite` file, read; for a causal LM, the end-of-sequence id its repo's config names.
     Tflite {
         path: String,
         size: u64,
         outcome: Box<Result<TfliteInspection, (InspectError, Cost)>>,
+        eos: Option<EosToken>,
     },
 }
+
+/// The end-of-sequence token id of a causal LM, and the file (beside the model) that names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EosToken {
+    pub file: String,
+    pub id: i64,
+}
+
+/// The largest config file read for an end-of-sequence id (real ones are a few KiB).
+const MAX_CONFIG_BYTES: u64 = 256 << 10;
 
 /// What reading a `.task` or `.litertlm` bundle gave.
 pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
@@ -126,11 +137,46 @@ pub async fn read_main_file(
         });
     }
     let outcome = inspect::inspect_tflite(&file, file.size, Budget::for_size(file.size)).await;
+    let eos = match &outcome {
+        Ok(seen) if recipe::generates_tokens(&seen.model) => eos_token(hub, assets).await,
+        _ => None,
+    };
     Ok(FileReading::Tflite {
         path,
         size: file.size,
         outcome: Box::new(outcome),
+        eos,
     })
+}
+
+/// The end-of-sequence id the version's `generation_config.json` (first) or `config.json` names,
+/// read from the Hub; `None` when neither names one or they cannot be read (the spec then says so).
+async fn eos_token(hub: &HubClient, assets: &[Asset]) -> Option<EosToken> {
+    let mut configs: Vec<&Asset> = assets
+        .iter()
+        .filter(|a| a.asset_type == "config_json")
+        .collect();
+    configs.sort_by_key(|a| !a.asset_key.ends_with("generation_config.json"));
+    for config in configs {
+        let Some((repo, rev, path)) = on_hub(hub, &config.source_url) else {
+            continue;
+        };
+        let file = match hub.open_file(&repo, &rev, &path).await {
+            Ok(RepoOutcome::Found { value, .. }) if value.size <= MAX_CONFIG_BYTES => value,
+            _ => continue,
+        };
+        match inspect::RangeSource::read(&file, 0..file.size).await {
+            Ok(bytes) => {
+                if let Some(id) = recipe::eos_token_id(&bytes) {
+                    return Some(EosToken { file: path, id });
+                }
+            }
+            Err(e) => {
+                tracing::debug!(file = %path, error = %e, "a config beside a model could not be read")
+            }
+        }
+    }
+    None
 }
 
 /// What to record for `reading` in `ctx`: the signature, the inspection and the derived pipeline.
@@ -228,6 +274,7 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
             path,
             size,
             outcome,
+            eos,
         } => {
             let mut shown = inspect::summary(outcome);
             let labels = outcome.as_ref().as_ref().ok().and_then(|s| s.labels());
@@ -246,6 +293,7 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
                     // The label file packed in the model is the version's own from now on.
                     let ctx = recipe::Context {
                         has_labels: ctx.has_labels || !hosted.is_empty(),
+                        eos_token_id: ctx.eos_token_id.or(eos.as_ref().map(|e| e.id)),
                         ..ctx.clone()
                     };
                     let d = recipe::derive(&seen.model, meta, &ctx);
@@ -264,6 +312,9 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
             };
             shown["inspection"]["file"] = json!(path);
             shown["inspection"]["size"] = json!(size);
+            if let Some(eos) = eos {
+                shown["inspection"]["eos_token_id"] = json!({"id": eos.id, "file": eos.file});
+            }
             Inspected {
                 signature: shown.get("signature").cloned().filter(|s| !s.is_null()),
                 inspection: shown["inspection"].clone(),
@@ -294,6 +345,7 @@ pub fn context<'a>(
         has_labels: pointers.labels.is_some(),
         has_tokenizer: pointers.tokenizer.is_some(),
         has_vocab: pointers.vocab.is_some(),
+        eos_token_id: None,
     }
 }
 

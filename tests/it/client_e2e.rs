@@ -358,9 +358,9 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
 }
 
 /// F2 for text generation: a mirrored causal language model (one int32 token-id input, logits out) with
-/// its `tokenizer.json` is listed as runnable with the app's text pipeline — `tokenize`, then the
-/// autoregressive `generate` loop first in its block, then `decode_tokens` — and the app downloads the
-/// model and the tokenizer; an LLM exported with a KV cache (`prefill`/`decode` signatures) is not
+/// its `tokenizer.json` and `generation_config.json` is `verified` with the app's text pipeline —
+/// `tokenize`, then the autoregressive `generate` loop first in its block, stopping at the config's
+/// end-of-sequence id, then `decode_tokens` — and the app downloads the model and the tokenizer; an LLM exported with a KV cache (`prefill`/`decode` signatures) is not
 /// listed, and its version says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_why_a_kv_cache_llm_is_not(
@@ -420,6 +420,14 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
     sim.sim
         .put_file(&lm_repo.id, "tokenizer.json", tokenizer.clone())
         .unwrap();
+    // Its end-of-sequence id is in the repo's generation config, as transformers writes it.
+    sim.sim
+        .put_file(
+            &lm_repo.id,
+            "generation_config.json",
+            br#"{"bos_token_id": 50256, "eos_token_id": [50256, 50257], "_from_model_config": true}"#.to_vec(),
+        )
+        .unwrap();
     let (_db, served) = serve_and_sync(&sim, &[]).await;
     let api = format!("{}/api/v1", served.base);
     let http = reqwest::Client::new();
@@ -460,7 +468,7 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
     .await;
     let v = versions.as_array().unwrap().last().unwrap();
     crate::clients::assert_app_decodes_version(v);
-    assert_eq!(v["status"], "pending", "{v}");
+    assert_eq!(v["status"], "verified", "{v}");
     let spec = &v["pipeline_spec"];
     assert_eq!(spec["metadata"][0]["model_task"], "text_generation");
     assert_eq!(
@@ -476,11 +484,12 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
         "the loop is the block's first step"
     );
     assert_eq!(post["steps"][0]["params"]["mode"], "autoregressive");
+    assert_eq!(post["steps"][0]["params"]["eos_token_id"], 50256);
     assert_eq!(post["steps"][1]["step"], "decode_tokens");
-    let defaults = v["inspection"]["defaults"].as_array().unwrap();
-    assert!(
-        defaults.len() == 1 && defaults[0].as_str().unwrap().contains("end-of-sequence"),
-        "{defaults:?}"
+    assert_eq!(v["inspection"]["defaults"], json!([]));
+    assert_eq!(
+        v["inspection"]["eos_token_id"],
+        json!({"id": 50256, "file": "generation_config.json"})
     );
     let fetched = app_downloads(&http, &api, v).await;
     // The model and the tokenizer we put there (the repo may ship a vocab beside them).

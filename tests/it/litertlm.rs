@@ -152,6 +152,27 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
         shown["pipeline_spec"]["metadata"][0]["framework"],
         "mediapipe_litert"
     );
+    // A causal LM in a cloned repo: the end-of-sequence id comes from the config beside it.
+    use pocket_catalog::inspect::generated::schema::tflite as fb;
+    let lm = synthetic_model(&Synthetic {
+        io: Some([
+            ("input_ids", &[1, 32], fb::TensorType::INT32),
+            ("logits", &[1, 32, 4096], fb::TensorType::FLOAT32),
+        ]),
+        ..Default::default()
+    });
+    let (ok, shown) = run("lm.tflite", &lm, Some("text-generation"));
+    assert!(ok, "{shown}");
+    assert_eq!(shown["status"], "pending", "no config yet: {shown}");
+    std::fs::write(dir.path().join("config.json"), br#"{"eos_token_id": 2}"#).unwrap();
+    std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
+    let (_, shown) = run("lm.tflite", &lm, Some("text-generation"));
+    assert_eq!(shown["status"], "verified", "{shown}");
+    assert_eq!(
+        shown["pipeline_spec"]["postprocessing"][0]["steps"][0]["params"]["eos_token_id"],
+        2
+    );
+    assert_eq!(shown["inspection"]["eos_token_id"]["id"], 2);
     let (ok, shown) = run("broken.tflite", b"not a model at all", None);
     assert!(!ok);
     assert!(shown["inspection"]["error"].is_string(), "{shown}");

@@ -19,6 +19,7 @@ mod bundle;
 mod text;
 
 pub use bundle::derive_bundle;
+pub use text::eos_token_id;
 
 use super::{MetadataSummary, ModelInfo, TensorInfo};
 use crate::domain::VersionStatus;
@@ -37,6 +38,8 @@ pub struct Context<'a> {
     pub has_labels: bool,
     pub has_tokenizer: bool,
     pub has_vocab: bool,
+    /// The end-of-sequence token id the repo's config names (a causal LM's `generate` stops there).
+    pub eos_token_id: Option<i64>,
 }
 
 /// A derived spec and the status it earns.
@@ -183,19 +186,21 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
         }
         Task::Seq2Seq => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
-            let post = text::decoded(&model.outputs[0], "text_generation", false);
+            let post = text::decoded(&model.outputs[0], "text_generation", None);
             ("text_generation", text::tokenize(model), post)
         }
         Task::CausalLm => {
             needs.push(("tokenizer", ctx.has_tokenizer));
-            // The end-of-sequence id lives in the tokenizer's or the repo's config, not in the file.
-            defaults.push("no end-of-sequence token id (the file does not say; generation stops after 128 new tokens)".into());
-            let post = text::decoded(&model.outputs[0], "text_generation", true);
+            // The end-of-sequence id lives in the repo's config, not in the file.
+            if ctx.eos_token_id.is_none() {
+                defaults.push("no end-of-sequence token id (neither the file nor a generation_config.json or config.json beside it says; generation stops after 128 new tokens)".into());
+            }
+            let post = text::decoded(&model.outputs[0], "text_generation", Some(ctx.eos_token_id));
             ("text_generation", text::tokenize(model), post)
         }
         Task::ImageToText => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
-            let post = text::decoded(&model.outputs[0], "image_to_text", false);
+            let post = text::decoded(&model.outputs[0], "image_to_text", None);
             (
                 "image_to_text",
                 image_pre(model, metadata, &mut defaults),
@@ -240,6 +245,12 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
         reason: None,
         defaults,
     }
+}
+
+/// Whether `model` runs in the app's autoregressive loop (a causal LM), which stops at the
+/// end-of-sequence id of the repo's config.
+pub fn generates_tokens(model: &ModelInfo) -> bool {
+    matches!(text::task(model), Ok(Task::CausalLm))
 }
 
 /// A tensor as the spec lists it (dtypes in the app's words, `conform::app_dtype`).

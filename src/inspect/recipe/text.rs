@@ -79,14 +79,30 @@ pub(super) fn tokenize(model: &ModelInfo) -> Value {
             "add_special_tokens": true, "vocab_file": null, "tokenizer_file": null}}]})
 }
 
+/// The end-of-sequence token id a Hugging Face `generation_config.json` or `config.json` names
+/// (`eos_token_id`: a number, or a list whose first id the app's loop stops at).
+pub fn eos_token_id(config: &[u8]) -> Option<i64> {
+    let config: Value = serde_json::from_slice(config).ok()?;
+    let id = match &config["eos_token_id"] {
+        Value::Array(ids) => ids.first()?.as_i64(),
+        one => one.as_i64(),
+    };
+    id.filter(|id| *id >= 0)
+}
+
 /// The postprocessing block that turns `out` into text; a causal LM first runs the app's
-/// autoregressive loop (which must be the block's first step).
-pub(super) fn decoded(out: &TensorInfo, interpretation: &str, generate: bool) -> Value {
+/// autoregressive loop (which must be the block's first step) — `generate` is `Some` with its
+/// end-of-sequence id, when known.
+pub(super) fn decoded(
+    out: &TensorInfo,
+    interpretation: &str,
+    generate: Option<Option<i64>>,
+) -> Value {
     let mut steps = Vec::new();
-    if generate {
+    if let Some(eos) = generate {
         steps.push(
             json!({"step": "generate", "params": {"mode": "autoregressive", "max_new_tokens": 128,
-            "temperature": 1.0, "do_sample": false, "eos_token_id": null}}),
+            "temperature": 1.0, "do_sample": false, "eos_token_id": eos}}),
         );
     }
     steps.push(json!({"step": "decode_tokens", "params": {"skip_special_tokens": true}}));
@@ -150,6 +166,18 @@ mod tests {
             assert_eq!(d.defaults.len(), 1, "{:?}", d.defaults);
             assert!(d.defaults[0].contains("end-of-sequence"));
         }
+        // With the end-of-sequence id of the repo's config, every part is known.
+        let ctx = Context {
+            eos_token_id: Some(50256),
+            ..text_ctx(Some("text-generation"), true, false)
+        };
+        let d = derive(&lm, None, &ctx);
+        assert_eq!(d.status, VersionStatus::Verified, "{:?}", d.defaults);
+        let spec = d.spec.unwrap();
+        assert_eq!(
+            spec["postprocessing"][0]["steps"][0]["params"]["eos_token_id"],
+            50256
+        );
         let without = derive(&lm, None, &text_ctx(Some("text-generation"), false, true));
         assert!(
             without
@@ -298,5 +326,31 @@ mod tests {
             why.contains("the model's output embedding is float32 [1, 384]"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn the_end_of_sequence_id_is_read_from_a_hugging_face_config() {
+        use super::eos_token_id;
+        assert_eq!(
+            eos_token_id(br#"{"eos_token_id": 2, "bos_token_id": 1}"#),
+            Some(2)
+        );
+        assert_eq!(eos_token_id(br#"{"eos_token_id": [1, 106]}"#), Some(1));
+        for none in [
+            &br#"{"bos_token_id": 1}"#[..],
+            br#"{"eos_token_id": null}"#,
+            br#"{"eos_token_id": -1}"#,
+            br#"{"eos_token_id": []}"#,
+            br#"{"eos_token_id": "</s>"}"#,
+            b"not json",
+            b"[2]",
+        ] {
+            assert_eq!(
+                eos_token_id(none),
+                None,
+                "{}",
+                String::from_utf8_lossy(none)
+            );
+        }
     }
 }
