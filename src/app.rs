@@ -55,12 +55,32 @@ pub fn spawn_background(state: &AppState) {
     state
         .tasks
         .spawn(state.scheduler.clone().run(state.shutdown.child_token()));
+    state.tasks.spawn(sweep_stale_jobs(
+        state.store.clone(),
+        state.shutdown.child_token(),
+    ));
     state.tasks.spawn(
         state
             .refresh
             .clone()
             .run(state.syncer.clone(), state.shutdown.child_token()),
     );
+}
+
+/// Marks failed, at startup and every minute, the background jobs whose process stopped (a job left
+/// `running` by a killed process would otherwise stay so).
+async fn sweep_stale_jobs(store: Store, cancel: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(crate::sync::JOB_STALE / 2);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = every.tick() => {
+                if let Err(e) = crate::sync::fail_stale_jobs(&store).await {
+                    tracing::warn!(error = %e, "could not look for jobs whose process stopped");
+                }
+            }
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.

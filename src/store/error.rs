@@ -35,6 +35,8 @@ pub mod constraint {
     pub const VERSIONS_NAME: &str = "model_versions_model_id_version_string_key";
     pub const VERSIONS_COMMIT: &str = "model_versions_model_id_hf_commit_sha_key";
     pub const SYNC_RUNS_SCHEDULED_FOR: &str = "sync_runs_scheduled_for_key";
+    /// At most one background job (trigger `inspection`) runs at a time.
+    pub const SYNC_RUNS_ONE_JOB: &str = "sync_runs_trigger_key";
 }
 
 impl StoreError {
@@ -66,6 +68,7 @@ fn conflict_subject(constraint: &str) -> &str {
         ),
         ("model_versions_model_id_hf_commit_sha_key", "hf_commit_sha"),
         ("sync_runs_scheduled_for_key", "scheduled_for"),
+        ("sync_runs_trigger_key", "a running job"),
     ];
     if let Some((_, subject)) = SUBJECTS.iter().find(|(c, _)| *c == constraint) {
         return subject;

@@ -210,6 +210,54 @@ impl Store {
             .rows_affected()))
     }
 
+    /// Records a background job's progress (a run with trigger `inspection`): the versions it took and
+    /// those inspected so far, and now as its heartbeat. `false` when the run is no longer running.
+    pub async fn job_progress(
+        &self,
+        run_id: Uuid,
+        taken: i64,
+        inspected: i64,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE sync_runs SET fetched = $2, updated = $3, heartbeat_at = $4 \
+             WHERE id = $1 AND status = 'running' AND trigger = 'inspection'";
+        Ok(on_backend!(self, |db| sqlx::query(sql)
+            .bind(run_id)
+            .bind(taken)
+            .bind(inspected)
+            .bind(crate::domain::now())
+            .execute(&db.pool)
+            .await?
+            .rows_affected())
+            == 1)
+    }
+
+    /// The background job running now, if any (there is at most one: a unique index keeps it so).
+    pub async fn running_job(&self) -> StoreResult<Option<SyncRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE status = 'running' AND trigger = 'inspection' \
+             ORDER BY started_at DESC LIMIT 1"
+        );
+        let row: Option<RunRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .fetch_optional(&db.pool)
+            .await?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Ends, as failed with `reason`, every background job still marked running that recorded no
+    /// progress since `cutoff` (its process stopped: a job holds no lease to expire); how many.
+    pub async fn fail_stale_jobs(&self, cutoff: DateTime<Utc>, reason: &str) -> StoreResult<u64> {
+        let sql = "UPDATE sync_runs SET status = 'failed', finished_at = $2, error = $3 \
+             WHERE status = 'running' AND trigger = 'inspection' \
+             AND COALESCE(heartbeat_at, started_at) < $1";
+        Ok(on_backend!(self, |db| sqlx::query(sql)
+            .bind(cutoff)
+            .bind(crate::domain::now())
+            .bind(reason)
+            .execute(&db.pool)
+            .await?
+            .rows_affected()))
+    }
+
     /// Makes `owner` the owner of a run that is still running (to resume it); `None` when the run has
     /// ended meanwhile.
     pub async fn adopt_run(&self, id: Uuid, owner: &str) -> StoreResult<Option<SyncRun>> {

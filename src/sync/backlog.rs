@@ -3,10 +3,34 @@
 //! after the listing, at most `inspect_backlog` a run, newest first, under the detail step's
 //! concurrency and the Hub client's pacing. A pipeline a person wrote is never replaced: such a version
 //! gets its signature and inspection only. [`Syncer::inspect_versions`] does the same for the
-//! clients' generate-pipeline-all and retry-segmentation jobs.
+//! clients' generate-pipeline-all and retry-segmentation jobs, which are recorded as runs (trigger
+//! `inspection`) that hold no lease: a job records its progress every [`JOB_HEARTBEAT`], and one
+//! silent for [`JOB_STALE`] — its process stopped — is marked failed ([`fail_stale_jobs`]).
 
 use super::*;
 use crate::runnable::{self, GenerateError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How often a background job records its progress, which is also its heartbeat.
+pub const JOB_HEARTBEAT: Duration = Duration::from_secs(15);
+/// A job that recorded no progress for this long is taken as dead (its process stopped).
+pub const JOB_STALE: Duration = Duration::from_secs(120);
+
+/// Marks failed every job still recorded as running whose process stopped (no heartbeat for
+/// [`JOB_STALE`]); called when `serve` starts, on each scheduler tick and before a new job.
+pub async fn fail_stale_jobs(store: &Store) -> Result<u64, StoreError> {
+    let stale = chrono::Duration::from_std(JOB_STALE).expect("a short duration");
+    let failed = store
+        .fail_stale_jobs(
+            crate::domain::now() - stale,
+            "abandoned: the job's process stopped (no progress recorded for 2 minutes)",
+        )
+        .await?;
+    if failed > 0 {
+        tracing::warn!(failed, "marked failed the jobs whose process stopped");
+    }
+    Ok(failed)
+}
 
 impl Syncer {
     pub(super) async fn inspect_backlog(&self, stop: &CancellationToken) -> Result<(), RunHalt> {
@@ -23,20 +47,78 @@ impl Syncer {
         if ids.is_empty() {
             return Ok(());
         }
-        self.inspect_versions(ids, stop.clone()).await;
+        self.inspect_versions(ids, stop.clone(), &AtomicUsize::new(0))
+            .await;
         Ok(())
+    }
+
+    /// Runs a background job (generate-pipeline-all, retry-segmentation; `job` names it) recorded as
+    /// the run `run_id`: inspects `ids` until `stop`, records its progress every [`JOB_HEARTBEAT`],
+    /// and ends the record — `failed` when stopped first.
+    pub async fn run_job(&self, run_id: Uuid, job: &str, ids: Vec<Uuid>, stop: CancellationToken) {
+        let n = ids.len() as i64;
+        let progress = AtomicUsize::new(0);
+        let work = self.inspect_versions(ids, stop.clone(), &progress);
+        // The heartbeat runs beside the work, never in a `select!` arm's body: awaiting the store there
+        // would stop polling the work, which may hold the connection the heartbeat waits for.
+        let heartbeat = async {
+            let mut beat = tokio::time::interval(JOB_HEARTBEAT);
+            loop {
+                beat.tick().await;
+                let so_far = progress.load(Ordering::Relaxed) as i64;
+                if let Err(e) = self.store.job_progress(run_id, n, so_far).await {
+                    tracing::warn!(run = %run_id, error = %e, "could not record a job's progress");
+                }
+            }
+        };
+        let done = tokio::select! {
+            done = work => done as i64,
+            () = heartbeat => unreachable!("the heartbeat loops until the work ends"),
+        };
+        let stopped = stop.is_cancelled();
+        let end = RunEnd {
+            status: if stopped {
+                RunStatus::Failed
+            } else {
+                RunStatus::Success
+            },
+            counts: RunCounts {
+                fetched: n,
+                updated: done,
+                skipped: if stopped { 0 } else { n - done },
+                ..RunCounts::default()
+            },
+            listing_complete: !stopped,
+            removals_held_back: false,
+            warnings: Vec::new(),
+            message: format!("{job}: {done} of {n} versions inspected."),
+            error: stopped.then(|| "the service stopped before the job finished".to_string()),
+        };
+        if let Err(e) = self.store.finish_run(run_id, &end).await {
+            tracing::warn!(run = %run_id, error = %e, "could not record the end of a job");
+        }
     }
 
     /// Inspects these stored versions (the backlog, and the clients' generate-pipeline-all and
     /// retry-segmentation jobs), under the detail step's concurrency, until `stop`; how many were
-    /// recorded.
-    pub async fn inspect_versions(&self, ids: Vec<Uuid>, stop: CancellationToken) -> usize {
+    /// recorded (`progress` counts them as they are).
+    pub async fn inspect_versions(
+        &self,
+        ids: Vec<Uuid>,
+        stop: CancellationToken,
+        progress: &AtomicUsize,
+    ) -> usize {
         let total = ids.len();
         let done = stream::iter(ids)
             .map(|id| self.inspect_stored(id))
             .buffer_unordered(self.config.detail_concurrency.max(1))
             .take_until(stop.cancelled())
-            .filter(|done| std::future::ready(*done))
+            .filter(|done| {
+                if *done {
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+                std::future::ready(*done)
+            })
             .count()
             .await;
         tracing::info!(inspected = done, of = total, "versions inspected");

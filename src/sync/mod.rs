@@ -46,6 +46,7 @@ use uuid::Uuid;
 use listing::*;
 use write::*;
 
+pub use backlog::{fail_stale_jobs, JOB_HEARTBEAT, JOB_STALE};
 pub use claim::{default_owner, owner_host_pid, ClaimError, ClaimedRun};
 
 /// The fields a listing asks for: exactly what the mapping and the rules use.

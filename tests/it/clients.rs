@@ -718,8 +718,12 @@ async fn telemetry_takes_both_body_forms_skips_unknown_versions_and_feeds_the_st
     if backend == Backend::Sqlite {
         // Migration 0017 rebuilds the versions table inside a transaction, where the drop of the old
         // table cascades to these events: it sets them aside and puts them back. Applied again here
-        // (with the migrations after it, which add to the rebuilt table).
-        execute_raw(&app._db, "DELETE FROM _sqlx_migrations WHERE version >= 17").await;
+        // (with the migrations after it that add to the rebuilt table, 0018–0020).
+        execute_raw(
+            &app._db,
+            "DELETE FROM _sqlx_migrations WHERE version BETWEEN 17 AND 20",
+        )
+        .await;
         app.store.migrate().await.unwrap();
         let kept = app
             .get(&format!("/api/v1/versions/{vid}/stats"), None)

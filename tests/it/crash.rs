@@ -394,3 +394,111 @@ async fn sync_names_the_live_run_it_yields_to_and_wait_runs_after_it(backend: Ba
     );
     assert_catalog_equals_truth(&store, &sim).await;
 }
+
+/// A generate-pipeline-all job recorded as a run (a second request meanwhile is told about it), its
+/// `serve` killed with SIGKILL mid-job: the record stays `running` only until a `serve` sees that it recorded no progress for two minutes (here: its
+/// times set back, as two minutes later) — at startup the new process marks it failed, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_with_sigkill_is_marked_failed_by_the_next_serve() {
+    use crate::support::{execute_raw, run_cli, Served};
+    let sim = SimHandle::start(30, 0, 7).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
+    let env = [
+        ("HF_ENDPOINT", sim.url.as_str()),
+        ("SYNC_ENABLED", "false"),
+        ("RUST_LOG", "warn"),
+    ];
+    let mut served = Served::start(&db, &env).await;
+    let http = reqwest::Client::new();
+    let api = format!("{}/api/v1", served.base);
+    let synced = http
+        .post(format!("{api}/sync/huggingface/litert"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(synced.status().is_success());
+    // The simulator's files are not models: every version is `missing`, and the job takes them all,
+    // slowly.
+    sim.sim.set_faults(Faults {
+        latency_ms: 400,
+        ..Default::default()
+    });
+    let started = http
+        .post(format!("{api}/versions/generate-pipeline-all"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_success());
+    let job = store.list_runs(1, None).await.unwrap().remove(0);
+    assert_eq!(job.trigger, Trigger::Inspection);
+    assert_eq!(job.status, RunStatus::Running);
+    // One job at a time: asking again (either job) is told about the running one and starts nothing.
+    let again: serde_json::Value = http
+        .post(format!("{api}/versions/retry-segmentation"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "processing", "{again}");
+    let told = again["message"].as_str().unwrap();
+    assert!(
+        told.starts_with(&format!(
+            "Pipeline generation is already running (run {})",
+            job.id
+        )),
+        "{told}"
+    );
+    assert_eq!(store.list_runs(5, None).await.unwrap()[0].id, job.id);
+    served.child.start_kill().unwrap();
+    served.child.wait().await.unwrap();
+    let after_kill = store.get_run(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        after_kill.status,
+        RunStatus::Running,
+        "nobody ended it: {after_kill:?}"
+    );
+
+    // A serve started at once leaves it alone (it may be another replica's, alive)…
+    sim.sim.set_faults(Faults::default());
+    let next = Served::start(&db, &env).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        store.get_run(job.id).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    next.stop().await;
+    // …and one started after two silent minutes marks it failed.
+    execute_raw(
+        &db,
+        &format!(
+            "UPDATE sync_runs SET started_at = '2000-01-01T00:00:00+00:00', heartbeat_at = NULL \
+             WHERE id = x'{}'",
+            job.id.simple()
+        ),
+    )
+    .await;
+    let last = Served::start(&db, &env).await;
+    let mut ended = None;
+    for _ in 0..200 {
+        let run = store.get_run(job.id).await.unwrap().unwrap();
+        if run.status != RunStatus::Running {
+            ended = Some(run);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let ended = ended.expect("the job is marked failed");
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert_eq!(
+        ended.error.as_deref(),
+        Some("abandoned: the job's process stopped (no progress recorded for 2 minutes)")
+    );
+    last.stop().await;
+}

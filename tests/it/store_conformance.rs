@@ -12,6 +12,7 @@ both_backends!(
     migrations_are_idempotent_and_ready,
     runs_recorded_as_partial_become_successes_on_migration,
     the_owner_lock_excludes_other_holders_and_marks_the_lease,
+    a_job_whose_heartbeat_stopped_is_failed_and_a_live_one_is_kept,
     users_are_unique_and_roles_change,
     tokens_are_found_by_hash_touched_revoked_and_listed,
     colliding_slugs_get_deterministic_suffixes,
@@ -143,6 +144,79 @@ async fn runs_recorded_as_partial_become_successes_on_migration(backend: Backend
     assert_eq!(migrated.warnings.len(), 1);
     assert!(migrated.warnings[0].contains("stopped early"));
     assert!(store.ready().await.unwrap());
+}
+
+/// A background job (trigger `inspection`) holds no lease: one runs at a time, and it is taken as dead
+/// when it recorded no progress since the cutoff, and only then; sync runs are never touched by this.
+async fn a_job_whose_heartbeat_stopped_is_failed_and_a_live_one_is_kept(backend: Backend) {
+    use pocket_catalog::domain::{RunStatus, Trigger};
+    use pocket_catalog::store::constraint;
+    let (_db, store, _) = setup(backend).await;
+    let new_run = |trigger| NewRun {
+        id: Uuid::now_v7(),
+        trigger,
+        owner: "test".into(),
+        scheduled_for: None,
+        rules: serde_json::json!({}),
+        repo_id: None,
+    };
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(30));
+    let silent = store
+        .create_run(&new_run(Trigger::Inspection))
+        .await
+        .unwrap();
+    let second = store.create_run(&new_run(Trigger::Inspection)).await;
+    assert!(
+        second
+            .unwrap_err()
+            .is_conflict_on(constraint::SYNC_RUNS_ONE_JOB),
+        "one job at a time"
+    );
+    assert_eq!(store.running_job().await.unwrap().unwrap().id, silent.id);
+    let sync = store.create_run(&new_run(Trigger::Manual)).await.unwrap();
+    pause().await;
+    let cutoff = now();
+    pause().await;
+    assert_eq!(
+        store
+            .fail_stale_jobs(cutoff, "abandoned: gone")
+            .await
+            .unwrap(),
+        1
+    );
+    let silent = store.get_run(silent.id).await.unwrap().unwrap();
+    assert_eq!(silent.status, RunStatus::Failed);
+    assert_eq!(silent.error.as_deref(), Some("abandoned: gone"));
+    assert!(silent.finished_at.is_some());
+    assert_eq!(
+        store.get_run(sync.id).await.unwrap().unwrap().status,
+        RunStatus::Running,
+        "a sync run is left to its lease"
+    );
+    assert!(!store.job_progress(sync.id, 1, 1).await.unwrap());
+    assert!(
+        !store.job_progress(silent.id, 1, 1).await.unwrap(),
+        "an ended job records no more progress"
+    );
+
+    // The next job may start; started after the cutoff, or beating after it, it is alive.
+    let live = store
+        .create_run(&new_run(Trigger::Inspection))
+        .await
+        .unwrap();
+    assert!(store.job_progress(live.id, 10, 7).await.unwrap());
+    assert_eq!(store.fail_stale_jobs(cutoff, "x").await.unwrap(), 0);
+    pause().await;
+    let later = now();
+    pause().await;
+    assert!(store.job_progress(live.id, 10, 8).await.unwrap());
+    assert_eq!(store.fail_stale_jobs(later, "x").await.unwrap(), 0);
+    let shown = store.running_job().await.unwrap().unwrap();
+    assert_eq!(shown.id, live.id);
+    assert_eq!((shown.counts.fetched, shown.counts.updated), (10, 8));
+    pause().await;
+    assert_eq!(store.fail_stale_jobs(now(), "x").await.unwrap(), 1);
+    assert!(store.running_job().await.unwrap().is_none());
 }
 
 async fn the_owner_lock_excludes_other_holders_and_marks_the_lease(backend: Backend) {

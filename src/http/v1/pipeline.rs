@@ -6,11 +6,12 @@
 use super::publish::version_for_change;
 use super::ClientVersion;
 use crate::auth::Caller;
-use crate::domain::{RunStatus, Trigger};
+use crate::domain::Trigger;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiPath, AppState};
-use crate::records::{NewRun, RunCounts, RunEnd};
+use crate::records::NewRun;
 use crate::runnable::GenerateError;
+use crate::store::constraint;
 use axum::extract::State;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -104,10 +105,11 @@ async fn start_job(
     what: &str,
 ) -> ApiResult<Json<JobAck>> {
     caller.admin()?;
+    crate::sync::fail_stale_jobs(&state.store).await?;
     let ids = state.store.versions_not_runnable(tasks, JOB_LIMIT).await?;
     let n = ids.len();
-    // Recorded beside the sync runs (`GET /sync/runs`, trigger `inspection`).
-    let run = state
+    // Recorded beside the sync runs (`GET /sync/runs`, trigger `inspection`); one job at a time.
+    let created = state
         .store
         .create_run(&NewRun {
             id: uuid::Uuid::now_v7(),
@@ -117,37 +119,41 @@ async fn start_job(
             rules: serde_json::json!({"job": what, "tasks": tasks, "versions": n}),
             repo_id: None,
         })
-        .await?;
+        .await;
+    let run = match created {
+        Ok(run) => run,
+        Err(e) if e.is_conflict_on(constraint::SYNC_RUNS_ONE_JOB) => {
+            return Ok(Json(already_running(&state).await?));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (syncer, stop, after) = (state.syncer.clone(), state.shutdown.clone(), state.clone());
     let job = what.to_string();
     state.tasks.spawn(async move {
-        let done = syncer.inspect_versions(ids, stop.clone()).await as i64;
+        syncer.run_job(run.id, &job, ids, stop).await;
         after.catalog_changed();
-        let stopped = stop.is_cancelled();
-        let end = RunEnd {
-            status: if stopped {
-                RunStatus::Failed
-            } else {
-                RunStatus::Success
-            },
-            counts: RunCounts {
-                fetched: n as i64,
-                updated: done,
-                skipped: if stopped { 0 } else { n as i64 - done },
-                ..RunCounts::default()
-            },
-            listing_complete: !stopped,
-            removals_held_back: false,
-            warnings: Vec::new(),
-            message: format!("{job}: {done} of {n} versions inspected."),
-            error: stopped.then(|| "the service stopped before the job finished".to_string()),
-        };
-        if let Err(e) = after.store.finish_run(run.id, &end).await {
-            tracing::warn!(run = %run.id, error = %e, "could not record the end of a job");
-        }
     });
     Ok(Json(JobAck {
         message: format!("{what} started for {n} versions."),
         status: "processing",
     }))
+}
+
+/// The answer while another job runs: which one, and how far it got (the request starts nothing).
+async fn already_running(state: &AppState) -> ApiResult<JobAck> {
+    let message = match state.store.running_job().await? {
+        Some(job) => format!(
+            "{} is already running (run {}): {} of {} versions inspected so far.",
+            job.rules["job"].as_str().unwrap_or("A pipeline job"),
+            job.id,
+            job.counts.updated,
+            job.counts.fetched
+        ),
+        // It ended between the two looks.
+        None => "A pipeline job has just finished; ask again to start another.".to_string(),
+    };
+    Ok(JobAck {
+        message,
+        status: "processing",
+    })
 }
