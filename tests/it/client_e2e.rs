@@ -46,6 +46,17 @@ async fn app_downloads(
     fetched
 }
 
+/// The JSON a GET of `url` answers.
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 /// The real service on a new SQLite database, against `sim`, with the extra environment `env`, after
 /// one manual sync (as an admin whose token the CLI made).
 async fn serve_and_sync(sim: &SimHandle, env: &[(&str, &str)]) -> (TestDb, Served) {
@@ -304,21 +315,10 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
     let api = format!("{}/api/v1", served.base);
     let http = reqwest::Client::new();
 
-    let get = |url: String| {
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let models = get(format!(
-        "{api}/models?skip=0&limit=1000&supported_only=true"
-    ))
+    let models = get_json(
+        &http,
+        format!("{api}/models?skip=0&limit=1000&supported_only=true"),
+    )
     .await;
     let model = models
         .as_array()
@@ -327,10 +327,10 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
         .find(|m| m["hf_model_id"] == repo.id.as_str())
         .unwrap_or_else(|| panic!("{} is not listed as runnable: {models}", repo.id));
     assert_eq!(model["best_version_status"], "verified");
-    let versions = get(format!(
-        "{api}/models/{}/versions",
-        model["id"].as_str().unwrap()
-    ))
+    let versions = get_json(
+        &http,
+        format!("{api}/models/{}/versions", model["id"].as_str().unwrap()),
+    )
     .await;
     let v = versions
         .as_array()
@@ -431,21 +431,10 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
     let (_db, served) = serve_and_sync(&sim, &[]).await;
     let api = format!("{}/api/v1", served.base);
     let http = reqwest::Client::new();
-    let get = |url: String| {
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let runnable = get(format!(
-        "{api}/models?skip=0&limit=1000&supported_only=true"
-    ))
+    let runnable = get_json(
+        &http,
+        format!("{api}/models?skip=0&limit=1000&supported_only=true"),
+    )
     .await;
     let listed = |id: &str| {
         runnable
@@ -461,10 +450,10 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
         listed(&kv_repo.id).is_none(),
         "the KV-cache LLM is not runnable"
     );
-    let versions = get(format!(
-        "{api}/models/{}/versions",
-        model["id"].as_str().unwrap()
-    ))
+    let versions = get_json(
+        &http,
+        format!("{api}/models/{}/versions", model["id"].as_str().unwrap()),
+    )
     .await;
     let v = versions.as_array().unwrap().last().unwrap();
     crate::clients::assert_app_decodes_version(v);
@@ -495,7 +484,7 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
     // The model and the tokenizer we put there (the repo may ship a vocab beside them).
     assert_eq!(fetched[..2], [("tflite", lm), ("tokenizer", tokenizer)]);
 
-    let all = get(format!("{api}/models?skip=0&limit=1000")).await;
+    let all = get_json(&http, format!("{api}/models?skip=0&limit=1000")).await;
     let kv_model = all
         .as_array()
         .unwrap()
@@ -503,10 +492,10 @@ async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_w
         .find(|m| m["hf_model_id"] == kv_repo.id.as_str())
         .unwrap();
     assert_eq!(kv_model["best_version_status"], "missing");
-    let versions = get(format!(
-        "{api}/models/{}/versions",
-        kv_model["id"].as_str().unwrap()
-    ))
+    let versions = get_json(
+        &http,
+        format!("{api}/models/{}/versions", kv_model["id"].as_str().unwrap()),
+    )
     .await;
     let v = versions.as_array().unwrap().last().unwrap();
     assert_eq!(v["status"], "missing");
