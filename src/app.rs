@@ -95,6 +95,13 @@ pub async fn run(
         // The port the listener got (an `--addr` with port 0 asks for any).
         config.sync.public_url = listening_url(listener.local_addr()?);
     }
+    if let Some(public) = &config.config.sync.public_url {
+        // Links to the files this service hosts follow the address clients reach it at.
+        let moved = store.rebase_hosted_assets(public).await?;
+        if moved > 0 {
+            tracing::info!(versions = moved, public_url = %public, "hosted file links now point at the public URL");
+        }
+    }
     let state = build(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
     let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
     spawn_background(&state);

@@ -2,7 +2,9 @@
 //! as long as the catalog is (a few KiB each, shared by every version that names the same file).
 
 use super::{on_backend, on_tx, Store, StoreResult, Tx};
-use crate::records::HostedFile;
+use crate::records::{Asset, HostedFile};
+use sqlx::types::Json;
+use uuid::Uuid;
 
 /// A hosted file as served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,52 @@ impl Store {
             .fetch_optional(&db.pool)
             .await?);
         Ok(row.map(|(name, content)| StoredFile { name, content }))
+    }
+}
+
+impl Store {
+    /// Points every hosted asset at `public_url` (`{public_url}/files/{sha256}/{name}`), for when the
+    /// address clients reach this service at changed (`POCKET_PUBLIC_URL`): links are absolute, written
+    /// when a file is extracted. How many versions changed.
+    pub async fn rebase_hosted_assets(&self, public_url: &url::Url) -> StoreResult<u64> {
+        let base = public_url.as_str().trim_end_matches('/');
+        let sql = format!(
+            "SELECT id, assets FROM model_versions WHERE {} LIKE '%/files/%'",
+            self.dialect().json_text("assets")
+        );
+        let rows: Vec<(Uuid, Json<Vec<Asset>>)> =
+            on_backend!(self, |db| sqlx::query_as(&sql).fetch_all(&db.pool).await?);
+        let update = "UPDATE model_versions SET assets = $2 WHERE id = $1";
+        let mut changed = 0;
+        for (id, Json(mut assets)) in rows {
+            let mut moved = false;
+            for asset in assets.iter_mut().filter(|a| a.is_hosted_by_us) {
+                // `…/files/{sha256}/{name}`: the name is percent-encoded, so it holds no `/`.
+                let mut tail = asset.source_url.rsplitn(3, '/');
+                let (Some(name), Some(sha), Some(prefix)) = (tail.next(), tail.next(), tail.next())
+                else {
+                    continue;
+                };
+                if !prefix.ends_with("/files") {
+                    continue;
+                }
+                let url = format!("{base}/files/{sha}/{name}");
+                if url != asset.source_url {
+                    asset.source_url = url;
+                    moved = true;
+                }
+            }
+            if moved {
+                on_backend!(self, |db| sqlx::query(update)
+                    .bind(id)
+                    .bind(Json(&assets))
+                    .execute(&db.pool)
+                    .await
+                    .map(|_| ())?);
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 }
 

@@ -282,7 +282,7 @@ async fn the_portal_and_the_app_work_against_the_real_service() {
 /// F2 on a mirrored model (issue #21): the sync reads a classifier's file on the Hub by range, derives
 /// its spec and hosts the label file packed in it; the app then finds the model runnable, decodes its
 /// version strictly and downloads every asset it names — the model from the Hub's CDN, the labels
-/// from this service.
+/// from this service. Restarted behind its public address, the service links the labels there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file() {
     let sim = SimHandle::start(30, 0, 41).await;
@@ -311,7 +311,7 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
             .put_file(&repo.id, &f.path, model_file.clone())
             .unwrap();
     }
-    let (_db, served) = serve_and_sync(&sim, &[]).await;
+    let (db, served) = serve_and_sync(&sim, &[]).await;
     let api = format!("{}/api/v1", served.base);
     let http = reqwest::Client::new();
 
@@ -353,15 +353,54 @@ async fn the_app_runs_a_mirrored_classifier_with_the_labels_packed_in_its_file()
     );
     let fetched = app_downloads(&http, &api, v).await;
     assert_eq!(fetched[0], ("tflite", model_file));
-    assert_eq!(fetched[1], ("labels", labels));
+    assert_eq!(fetched[1], ("labels", labels.clone()));
     served.stop().await;
+
+    // Deployed behind its real address: the hosted links follow POCKET_PUBLIC_URL, the bytes stay.
+    let deployed = Served::start(
+        &db,
+        &[
+            ("HF_ENDPOINT", sim.url.as_str()),
+            ("SYNC_ENABLED", "false"),
+            ("RUST_LOG", "warn"),
+            ("POCKET_PUBLIC_URL", "https://catalog.example/"),
+        ],
+    )
+    .await;
+    let api = format!("{}/api/v1", deployed.base);
+    let versions = get_json(
+        &http,
+        format!("{api}/models/{}/versions", model["id"].as_str().unwrap()),
+    )
+    .await;
+    let moved = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == v["id"])
+        .unwrap();
+    let link = moved["assets"]["labels"].as_str().unwrap();
+    let sha = link.rsplit('/').nth(1).unwrap();
+    assert_eq!(
+        link,
+        format!("https://catalog.example/files/{sha}/labels.txt")
+    );
+    assert_eq!(
+        moved["assets"]["tflite"], v["assets"]["tflite"],
+        "the Hub's links stay"
+    );
+    assert_eq!(
+        app_downloads(&http, &api, moved).await[1],
+        ("labels", labels)
+    );
+    deployed.stop().await;
 }
 
 /// F2 for text generation: a mirrored causal language model (one int32 token-id input, logits out) with
 /// its `tokenizer.json` and `generation_config.json` is `verified` with the app's text pipeline —
 /// `tokenize`, then the autoregressive `generate` loop first in its block, stopping at the config's
-/// end-of-sequence id, then `decode_tokens` — and the app downloads the model and the tokenizer; an LLM exported with a KV cache (`prefill`/`decode` signatures) is not
-/// listed, and its version says why.
+/// end-of-sequence id, then `decode_tokens` — and the app downloads the model and the tokenizer; an
+/// LLM exported with a KV cache (`prefill`/`decode` signatures) is not listed, and its version says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_runs_a_mirrored_language_model_with_its_tokenizer_and_is_told_why_a_kv_cache_llm_is_not(
 ) {

@@ -24,6 +24,7 @@ both_backends!(
     word_search_reads_its_index_and_follows_every_write,
     removed_models_are_hidden_unless_asked,
     versions_are_unique_per_model_and_newest_first,
+    hosted_links_follow_the_public_url_and_nothing_else_moves,
 );
 
 async fn setup(backend: Backend) -> (TestDb, Store, User) {
@@ -1128,4 +1129,77 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         Some(v1.clone())
     );
     assert_eq!(store.get_version(other.id, v1.id).await.unwrap(), None);
+}
+
+/// The links to files this service hosts are rebased on the public URL; a version's other assets, and
+/// versions without hosted files, are left as they are.
+async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let m = store
+        .create_model(&new_model(user.id, "Leaf"))
+        .await
+        .unwrap();
+    let sha = "cd".repeat(32);
+    let asset = |key: &str, url: String, hosted: bool| Asset {
+        asset_key: key.into(),
+        asset_type: if hosted { "label_txt" } else { "tflite" }.into(),
+        source_url: url,
+        file_size_bytes: Some(10),
+        file_hash: None,
+        hash_kind: None,
+        is_hosted_by_us: hosted,
+        is_primary: !hosted,
+    };
+    let hub = "https://huggingface.co/o/leaf/resolve/abc/files/leaf.tflite".to_string();
+    let version = |name: &str, assets: Vec<Asset>| NewVersion {
+        model_id: m.id,
+        version_string: name.into(),
+        changelog: None,
+        hf_commit_sha: None,
+        pipeline_spec: None,
+        assets,
+        published_at: now(),
+        created_by: Some(user.id),
+        license_type: None,
+        inspected: None,
+    };
+    let hosted = store
+        .create_version(&version(
+            "1.0",
+            vec![
+                asset("leaf.tflite", hub.clone(), false),
+                asset(
+                    "labels",
+                    format!("http://localhost:8000/files/{sha}/labels%20v2.txt"),
+                    true,
+                ),
+            ],
+        ))
+        .await
+        .unwrap();
+    let plain = store
+        .create_version(&version(
+            "2.0",
+            vec![asset("leaf.tflite", hub.clone(), false)],
+        ))
+        .await
+        .unwrap();
+    let public = url::Url::parse("https://catalog.example/").unwrap();
+    assert_eq!(store.rebase_hosted_assets(&public).await.unwrap(), 1);
+    let moved = store.get_version_by_id(hosted.id).await.unwrap().unwrap();
+    assert_eq!(
+        moved.assets[0].source_url, hub,
+        "a Hub link with /files/ in it stays"
+    );
+    assert_eq!(
+        moved.assets[1].source_url,
+        format!("https://catalog.example/files/{sha}/labels%20v2.txt")
+    );
+    let kept = store.get_version_by_id(plain.id).await.unwrap().unwrap();
+    assert_eq!(kept.assets, plain.assets);
+    assert_eq!(
+        store.rebase_hosted_assets(&public).await.unwrap(),
+        0,
+        "already there"
+    );
 }
