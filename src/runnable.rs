@@ -226,6 +226,11 @@ pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected 
                         inspection["bundle_metadata"] = json!(pairs);
                     }
                     inspection["members"] = json!(b.members);
+                    match &b.llm {
+                        Some(Ok(llm)) => inspection["llm_metadata"] = json!(llm),
+                        Some(Err(why)) => inspection["llm_metadata"] = json!({"error": why}),
+                        None => {}
+                    }
                     inspection["models"] = b
                         .models
                         .iter()

@@ -37,6 +37,8 @@ pub struct BundleInspection {
     pub metadata: Vec<(String, String)>,
     pub members: Vec<Member>,
     pub models: Vec<(String, Result<TfliteInspection, String>)>,
+    /// `.litertlm`: its LLM metadata section, decoded (or why it could not be).
+    pub llm: Option<Result<super::llm_metadata::LlmInfo, String>>,
     pub cost: Cost,
 }
 
@@ -227,6 +229,7 @@ pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
         metadata: Vec::new(),
         members,
         models,
+        llm: None,
         cost,
     })
 }

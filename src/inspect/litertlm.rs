@@ -2,11 +2,13 @@
 //! the header's end offset (a `u64` at byte 24) and, from byte 32, the header — a FlatBuffer of the
 //! official `litertlm_header_schema.fbs`, read with the verified generated code — whose section table
 //! says where each section lies (a TFLite model, a SentencePiece or Hugging Face tokenizer, the LLM
-//! metadata protobuf, …). The sections are reported without their contents; the TFLite model sections
-//! are inspected in place by range, as a `.task`'s `.tflite` members are.
+//! metadata protobuf, …). The sections are reported without their contents, but for two: the TFLite
+//! model sections are inspected in place by range, as a `.task`'s `.tflite` members are, and the LLM
+//! metadata is decoded (`llm_metadata.rs`: the model family and the context size).
 
 use super::bundle::{inspect_in_place, BundleInspection, Member};
 use super::generated::litertlm_schema::litert::lm::schema as lm;
+use super::llm_metadata::{self, LlmInfo, MAX_LLM_METADATA_BYTES};
 use super::{Budget, Cost, InspectError, RangeSource, Reader, BLOCK};
 
 /// The first bytes of every `.litertlm` file.
@@ -118,6 +120,13 @@ pub async fn inspect_litertlm<S: RangeSource + ?Sized + Sync>(
             data_start: Some(begin),
         });
     }
+    let llm = match members
+        .iter()
+        .find(|m| m.name.starts_with("LlmMetadataProto"))
+    {
+        Some(section) => Some(read_llm_metadata(&mut reader, section).await),
+        None => None,
+    };
     let models: Vec<&Member> = members
         .iter()
         .filter(|m| m.name.starts_with("TFLiteModel"))
@@ -128,8 +137,32 @@ pub async fn inspect_litertlm<S: RangeSource + ?Sized + Sync>(
         metadata,
         members,
         models,
+        llm,
         cost,
     })
+}
+
+/// The bundle's LLM metadata section, read by range (within the reader's budget) and decoded.
+async fn read_llm_metadata<S: RangeSource + ?Sized + Sync>(
+    reader: &mut Reader<'_, S>,
+    section: &Member,
+) -> Result<LlmInfo, String> {
+    if section.size > MAX_LLM_METADATA_BYTES {
+        return Err(format!(
+            "the LLM metadata section is {} bytes, more than {MAX_LLM_METADATA_BYTES}",
+            section.size
+        ));
+    }
+    let begin = section.data_start.expect("sections know where they start");
+    let range = begin..begin + section.size;
+    for gap in reader.spans.missing(range.clone()) {
+        reader.fetch(gap, false).await.map_err(|e| e.to_string())?;
+    }
+    let bytes = reader
+        .spans
+        .bytes(range.start, section.size)
+        .expect("the section is held");
+    llm_metadata::decode(bytes)
 }
 
 type Pairs<'a> =

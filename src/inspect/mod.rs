@@ -15,6 +15,7 @@ pub mod conform;
 mod flatbuf;
 pub mod generated;
 pub mod litertlm;
+pub mod llm_metadata;
 pub mod metadata;
 pub mod packed;
 pub mod recipe;
@@ -30,7 +31,7 @@ use std::future::Future;
 use std::ops::Range;
 
 /// Bumped whenever what the inspector reads or derives changes (2: packed label files and `.litertlm`;
-/// 3: the text-generation and image-to-text recipes): versions inspected by an older one are inspected
+/// 3: the text-generation and image-to-text recipes, a `.litertlm`'s LLM metadata): versions inspected by an older one are inspected
 /// again.
 pub const INSPECTOR_VERSION: u32 = 3;
 

@@ -207,7 +207,21 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
                     );
                     assert_eq!(v["inspection"]["format"], "litertlm");
                     assert_eq!(v["inspection"]["format_version"], "1.7.0");
-                    assert_eq!(v["inspection"]["members"][1]["name"], "SP_Tokenizer", "{v}");
+                    let members: Vec<&str> = v["inspection"]["members"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["name"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(
+                        members,
+                        [
+                            "LlmMetadataProto",
+                            "TFLiteModel (tf_lite_prefill_decode)",
+                            "SP_Tokenizer"
+                        ]
+                    );
+                    assert_eq!(v["inspection"]["llm_metadata"]["model_type"], "qwen3");
                     assert_eq!(m["best_version_status"], "verified");
                     read_bundles += 1;
                 } else {

@@ -9,8 +9,11 @@ use pocket_catalog::inspect::{Budget, InspectError};
 use serde_json::Value;
 use std::sync::OnceLock;
 
-/// A bundle of the synthetic classifier (as its TFLite model, 2 MiB of weights) and a tokenizer,
-/// built once, with what the builder's own code reads back from it.
+/// What the test bundle's LLM metadata declares (text format of `litert.lm.proto.LlmMetadata`).
+const LLM_METADATA: &str = "max_num_tokens: 1280 llm_model_type { qwen3 {} }";
+
+/// A bundle of the synthetic classifier (as its TFLite model, 2 MiB of weights), a tokenizer and LLM
+/// metadata, built once, with what the builder's own code reads back from it.
 pub fn llm_bundle() -> &'static (Vec<u8>, Value) {
     static BUNDLE: OnceLock<(Vec<u8>, Value)> = OnceLock::new();
     BUNDLE.get_or_init(|| {
@@ -28,7 +31,14 @@ pub fn llm_bundle() -> &'static (Vec<u8>, Value) {
         std::fs::write(&tokenizer, vec![9u8; 300_000]).unwrap();
         let out = dir.path().join("bundle.litertlm");
         let script = contract_script("litertlm_bundle.py");
-        let printed = contract_run([&script, &out, &model, &tokenizer]);
+        let printed = contract_run([
+            script.as_os_str(),
+            out.as_os_str(),
+            model.as_os_str(),
+            tokenizer.as_os_str(),
+            "--llm-metadata".as_ref(),
+            LLM_METADATA.as_ref(),
+        ]);
         let oracle: Value = serde_json::from_slice(&printed).unwrap();
         (std::fs::read(&out).unwrap(), oracle)
     })
@@ -66,8 +76,43 @@ async fn a_litertlm_bundle_reads_as_its_builder_wrote_it_without_its_sections() 
         assert_eq!(m.size, end - begin, "{m:?}");
         assert_eq!(m.data_start, Some(begin));
     }
-    assert_eq!(seen.members[0].name, "TFLiteModel (tf_lite_prefill_decode)");
+    let model_section = seen
+        .members
+        .iter()
+        .find(|m| m.name.starts_with("TFLiteModel"))
+        .unwrap();
+    assert_eq!(model_section.name, "TFLiteModel (tf_lite_prefill_decode)");
     assert!(seen.has_tokenizer());
+    // The LLM metadata is decoded as the builder's own protobuf code decodes it.
+    let declared = sections
+        .iter()
+        .find_map(|s| s.get("llm_metadata"))
+        .expect("the oracle decoded the LLM metadata");
+    let llm = seen.llm.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(llm.model_type, declared["model_type"].as_str());
+    assert_eq!(
+        llm.max_num_tokens.map(u64::from),
+        declared["max_num_tokens"].as_u64()
+    );
+    assert_eq!(llm.model_type, Some("qwen3"));
+    // Damaged LLM metadata is reported as such; the rest of the bundle is still read.
+    let begin = sections
+        .iter()
+        .find(|s| s["data_type"] == "LlmMetadataProto")
+        .unwrap()["begin"]
+        .as_u64()
+        .unwrap() as usize;
+    let mut damaged = bytes.clone();
+    damaged[begin..begin + 2].copy_from_slice(&[0x32, 0x50]);
+    let read = inspect_litertlm(&damaged[..], size, Budget::for_size(size))
+        .await
+        .unwrap();
+    let why = read.llm.unwrap().unwrap_err();
+    assert!(
+        why.starts_with("the LLM metadata is not a valid LlmMetadata protobuf"),
+        "{why}"
+    );
+    assert!(read.models[0].1.is_ok());
     // The model section is read in place: its tensors, not its weights.
     let (name, model) = &seen.models[0];
     assert_eq!(name, "TFLiteModel (tf_lite_prefill_decode)");
@@ -151,6 +196,14 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
     assert_eq!(
         shown["pipeline_spec"]["metadata"][0]["framework"],
         "mediapipe_litert"
+    );
+    // The family and context size the bundle declares, not the file name's guess.
+    let generate = &shown["pipeline_spec"]["postprocessing"][0]["steps"][0]["params"];
+    assert_eq!(generate["model_type"], "qwen", "{shown}");
+    assert_eq!(generate["max_tokens"], 1280);
+    assert_eq!(
+        shown["inspection"]["llm_metadata"],
+        serde_json::json!({"model_type": "qwen3", "max_num_tokens": 1280})
     );
     // A causal LM in a cloned repo: the end-of-sequence id comes from the config beside it.
     use pocket_catalog::inspect::generated::schema::tflite as fb;
