@@ -294,6 +294,12 @@ pub struct SyncArgs {
     /// run, newest first; 0 turns the backlog off.
     #[arg(long, env = "SYNC_INSPECT_BACKLOG", default_value_t = sync_defaults::INSPECT_BACKLOG)]
     pub sync_inspect_backlog: usize,
+    /// Also read model files that a version names by URL outside the Hub (a person's upload) at
+    /// loopback and private addresses. Off, only public hosts are read (a guard against requests
+    /// forged into the service's own network); on for tests and a file server on your own network.
+    #[arg(long, env = "SYNC_INSPECT_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync_inspect_private_networks: bool,
     /// The URL clients reach this service at: files it hosts (label files extracted from models) are
     /// linked under it. By default `serve` uses `http://` and the address it listens on (`localhost`
     /// for an unspecified one); set it when the service runs behind a proxy or a domain.
@@ -394,6 +400,7 @@ impl SyncArgs {
         config.pull_versions = self.sync_pull_versions;
         config.inspect_models = self.sync_inspect_models;
         config.inspect_backlog = self.sync_inspect_backlog;
+        config.inspect_private_networks = self.sync_inspect_private_networks;
         if let Some(url) = &self.public_url {
             config.public_url = url.clone();
         }

@@ -28,6 +28,7 @@ pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod webfile;
 
 /// Completes on SIGTERM or ctrl-c.
 pub async fn shutdown_signal() {

@@ -1,8 +1,9 @@
-//! Making versions runnable (issue #21): a version's main file read on the Hub by range
-//! ([`crate::inspect`]), the app's pipeline derived from what it declares, and both recorded on the
-//! version (its `signature`, `inspection`, spec, status and reason — the model's summary follows).
+//! Making versions runnable (issue #21): a version's main file read by range ([`crate::inspect`]) —
+//! on the Hub, or at the URL a person gave it elsewhere ([`crate::webfile`], guarded) —, the app's
+//! pipeline derived from what it declares, and both recorded on the version (its `signature`,
+//! `inspection`, spec, status and reason — the model's summary follows).
 //!
-//! Reading ([`read_main_file`], async, the Hub's) is apart from deriving ([`inspected`], pure, the
+//! Reading ([`read_main_file`], async) is apart from deriving ([`inspected`], pure, the
 //! same file and context always giving the same result): the sync reads in its detail step, under its
 //! concurrency and rate limits, and derives in its pure page planner, so a version is written together
 //! with its inspection or not at all. `POST /api/v1/versions/{id}/generate-pipeline` runs both for one
@@ -14,20 +15,33 @@ use crate::hub::{HubClient, HubError, RepoOutcome};
 use crate::inspect::{self, recipe, Budget, Cost, InspectError, TfliteInspection};
 use crate::records::{Asset, DerivedPipeline, HostedFile, Inspected, Model, ModelVersion};
 use crate::store::{Store, StoreError};
+use crate::webfile::{WebError, WebFiles};
 use serde_json::json;
 
 /// Why a version could not be inspected (what could be inspected and failed is recorded instead).
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    /// The model file is not on the Hugging Face Hub (an upload elsewhere): nothing to read by range.
+    /// The model file's URL is not read by this service's rules (not http(s), a private address,
+    /// endless redirects): the person who gave it should change it.
     #[error("{0}")]
-    NotOnHub(String),
+    Refused(String),
     #[error("the Hugging Face Hub could not be read: {0}")]
     Hub(#[from] HubError),
+    /// A model file elsewhere (an upload) could not be read for now.
+    #[error("the model file could not be read: {0}")]
+    Web(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the version no longer exists")]
     Gone,
+}
+
+/// Where model files are read: the Hub's through its client (paced, its token to its host only),
+/// any other URL through the guarded reader of [`crate::webfile`] (no credentials).
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    pub hub: &'a HubClient,
+    pub web: &'a WebFiles,
 }
 
 /// What reading a version's main file gave.
@@ -66,18 +80,28 @@ const MAX_CONFIG_BYTES: u64 = 256 << 10;
 /// What reading a `.task` or `.litertlm` bundle gave.
 pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
 
-/// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub`.
+/// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub` —
+/// or on huggingface.co, whose files are read through the configured endpoint (a mirror, or the
+/// simulator), as the Hub's own libraries do when `HF_ENDPOINT` is set.
 fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
     let url = url::Url::parse(url).ok()?;
     let endpoint = &hub.config().endpoint;
-    if url.host_str() != endpoint.host_str()
-        || url.port_or_known_default() != endpoint.port_or_known_default()
+    let base = if url.host_str() == endpoint.host_str()
+        && url.port_or_known_default() == endpoint.port_or_known_default()
     {
+        endpoint
+            .path_segments()
+            .map_or(0, |s| s.filter(|p| !p.is_empty()).count())
+    } else if url.scheme() == "https"
+        && url.host_str()
+            == url::Url::parse(crate::hub::DEFAULT_ENDPOINT)
+                .ok()?
+                .host_str()
+    {
+        0
+    } else {
         return None;
-    }
-    let base = endpoint
-        .path_segments()
-        .map_or(0, |s| s.filter(|p| !p.is_empty()).count());
+    };
     let segments: Vec<String> = url
         .path_segments()?
         .map(|s| {
@@ -94,25 +118,20 @@ fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
     }
 }
 
-/// Reads the main file of a version with these assets from the Hub (its structure only, by range).
-/// `Err` only when the file is not on the Hub at all, or the Hub cannot be reached.
+/// Reads the main file of a version with these assets (its structure only, by range): on the Hub,
+/// or at the URL it names elsewhere. `Err` only when the URL is refused, or its host cannot be
+/// reached; a file that is not there is a reading ([`FileReading::Unavailable`]).
 pub async fn read_main_file(
-    hub: &HubClient,
+    sources: Sources<'_>,
     assets: &[Asset],
 ) -> Result<FileReading, GenerateError> {
     let Some(main) = assets::main_file(assets) else {
         return Ok(FileReading::NoFile);
     };
-    let Some((repo, rev, path)) = on_hub(hub, &main.source_url) else {
-        let host = url::Url::parse(&main.source_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_else(|| "an unreadable URL".into());
-        return Err(GenerateError::NotOnHub(format!(
-            "only model files on the Hugging Face Hub are inspected; this version's is at {host}"
-        )));
+    let Some((repo, rev, path)) = on_hub(sources.hub, &main.source_url) else {
+        return read_elsewhere(sources.web, main).await;
     };
-    let file = match hub.open_file(&repo, &rev, &path).await? {
+    let file = match sources.hub.open_file(&repo, &rev, &path).await? {
         RepoOutcome::Found { value, .. } => value,
         RepoOutcome::Gated => {
             let why = "the repo is gated: its model file cannot be read without access".into();
@@ -123,30 +142,61 @@ pub async fn read_main_file(
             return Ok(FileReading::Unavailable { path, why });
         }
     };
-    if main.asset_type == "task" || main.asset_type == "litertlm" {
-        let budget = Budget::for_size(file.size);
-        let read = if main.asset_type == "task" {
-            inspect::bundle::inspect_task(&file, file.size, budget).await
-        } else {
-            inspect::litertlm::inspect_litertlm(&file, file.size, budget).await
-        };
-        return Ok(FileReading::Bundle {
-            path,
-            format: main.asset_type.clone(),
-            read: Some(Box::new(read)),
-        });
+    let mut reading = read_opened(&file, file.size, &main.asset_type, path).await;
+    if let FileReading::Tflite { outcome, eos, .. } = &mut reading {
+        if matches!(outcome.as_ref(), Ok(seen) if recipe::generates_tokens(&seen.model)) {
+            *eos = eos_token(sources.hub, assets).await;
+        }
     }
-    let outcome = inspect::inspect_tflite(&file, file.size, Budget::for_size(file.size)).await;
-    let eos = match &outcome {
-        Ok(seen) if recipe::generates_tokens(&seen.model) => eos_token(hub, assets).await,
-        _ => None,
-    };
-    Ok(FileReading::Tflite {
-        path,
-        size: file.size,
-        outcome: Box::new(outcome),
-        eos,
-    })
+    Ok(reading)
+}
+
+/// Reads a main file that is not on the Hub (a person's upload) at its URL.
+async fn read_elsewhere(web: &WebFiles, main: &Asset) -> Result<FileReading, GenerateError> {
+    let path = url::Url::parse(&main.source_url)
+        .ok()
+        .and_then(|u| {
+            let last = u.path_segments()?.next_back()?.to_string();
+            let last = percent_encoding::percent_decode_str(&last).decode_utf8_lossy();
+            (!last.is_empty()).then(|| last.into_owned())
+        })
+        .unwrap_or_else(|| main.asset_key.clone());
+    match web.open(&main.source_url).await {
+        Ok(file) => Ok(read_opened(&file, file.size, &main.asset_type, path).await),
+        Err(WebError::Missing(why)) => Ok(FileReading::Unavailable { path, why }),
+        Err(WebError::Refused(why)) => Err(GenerateError::Refused(why)),
+        Err(WebError::Failed(why)) => Err(GenerateError::Web(why)),
+    }
+}
+
+/// Reads an opened file of `size` bytes as the format its asset type names.
+async fn read_opened<S: inspect::RangeSource + Sync>(
+    file: &S,
+    size: u64,
+    asset_type: &str,
+    path: String,
+) -> FileReading {
+    let budget = Budget::for_size(size);
+    match asset_type {
+        "task" | "litertlm" => {
+            let read = if asset_type == "task" {
+                inspect::bundle::inspect_task(file, size, budget).await
+            } else {
+                inspect::litertlm::inspect_litertlm(file, size, budget).await
+            };
+            FileReading::Bundle {
+                path,
+                format: asset_type.to_string(),
+                read: Some(Box::new(read)),
+            }
+        }
+        _ => FileReading::Tflite {
+            path,
+            size,
+            outcome: Box::new(inspect::inspect_tflite(file, size, budget).await),
+            eos: None,
+        },
+    }
 }
 
 /// The end-of-sequence id the version's `generation_config.json` (first) or `config.json` names,
@@ -372,13 +422,13 @@ fn source_repository(model: &Model) -> String {
 /// the recipe's context: its name, task and repository); files extracted from the model are served
 /// under `public_url`.
 pub async fn inspect_version(
-    hub: &HubClient,
+    sources: Sources<'_>,
     model: &Model,
     version: &ModelVersion,
     public_url: &url::Url,
 ) -> Result<Inspected, GenerateError> {
     let source = source_repository(model);
-    let reading = read_main_file(hub, &version.assets).await?;
+    let reading = read_main_file(sources, &version.assets).await?;
     let ctx = context(
         &model.name,
         &version.version_string,
@@ -393,13 +443,13 @@ pub async fn inspect_version(
 
 /// Inspects `version`'s main file now and records what it found and the pipeline derived from it.
 pub async fn generate(
-    hub: &HubClient,
+    sources: Sources<'_>,
     store: &Store,
     model: &Model,
     version: &ModelVersion,
     public_url: &url::Url,
 ) -> Result<ModelVersion, GenerateError> {
-    let found = inspect_version(hub, model, version, public_url).await?;
+    let found = inspect_version(sources, model, version, public_url).await?;
     store
         .record_inspection(version.id, &found)
         .await?
@@ -414,11 +464,11 @@ pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 /// against the tensors its model file declares
 /// (`inspect::conform`): the file is read on the Hub as [`generate`] reads it. `Ok(Some)` is what was
 /// read, to record with the version (its pipeline left to the person); `Ok(None)` when the file cannot
-/// be read here (not on the Hub, or the Hub unreachable or slower than [`SPEC_CHECK_TIMEOUT`]), as the
+/// be read here (its URL refused, its host unreachable or slower than [`SPEC_CHECK_TIMEOUT`]), as the
 /// reference accepts such a spec;
 /// `Err` says what differs.
 pub async fn check_supplied_spec(
-    hub: &HubClient,
+    sources: Sources<'_>,
     model: &Model,
     version_name: &str,
     assets: &[Asset],
@@ -428,16 +478,18 @@ pub async fn check_supplied_spec(
     if !spec["inputs"].is_array() && !spec["outputs"].is_array() {
         return Ok(None);
     }
-    let reading = match tokio::time::timeout(SPEC_CHECK_TIMEOUT, read_main_file(hub, assets)).await
+    let reading = match tokio::time::timeout(SPEC_CHECK_TIMEOUT, read_main_file(sources, assets))
+        .await
     {
         Ok(Ok(reading)) => reading,
-        Ok(Err(GenerateError::Hub(e))) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "the model file of a new version could not be read; its spec is not checked");
             return Ok(None);
         }
-        Ok(Err(_)) => return Ok(None),
         Err(_) => {
-            tracing::warn!("the Hub did not answer in time for a new version's model file; its spec is not checked");
+            tracing::warn!(
+                "the model file of a new version was not read in time; its spec is not checked"
+            );
             return Ok(None);
         }
     };

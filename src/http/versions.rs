@@ -181,10 +181,16 @@ async fn create_version(
     // Against the tensors its model file declares, when the file is on the Hub (issue #21).
     let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
         Some(spec) => {
-            let hub = state.syncer.hub();
-            crate::runnable::check_supplied_spec(hub, &model, &version_string, &req.assets, spec)
-                .await
-                .map_err(ApiError::Unprocessable)?
+            let sources = state.syncer.sources();
+            crate::runnable::check_supplied_spec(
+                sources,
+                &model,
+                &version_string,
+                &req.assets,
+                spec,
+            )
+            .await
+            .map_err(ApiError::Unprocessable)?
         }
         None => None,
     };

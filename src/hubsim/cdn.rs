@@ -3,6 +3,10 @@
 //! path on *another host name* (`127.0.0.1` ↔ `localhost`, the same listener), so a client that sends its
 //! token across hosts is caught (`cdn_authorized`). The CDN honours `Range` (206 with `Content-Range`,
 //! 416 past the end), answers `HEAD` with `Content-Length` and `ETag`, and counts bytes per file.
+//!
+//! It also stands in for the portal's Supabase Storage bucket (CLIENTS.md F5): a file uploaded with
+//! [`Sim::put_upload`] is served the same way at `/storage/v1/object/public/{bucket}/{path}`, with no
+//! Hub around it (no redirect, no repo), as a person's upload outside the Hub is.
 
 use super::*;
 use axum::http::HeaderName;
@@ -85,6 +89,23 @@ impl Sim {
         backed
     }
 
+    /// Uploads `bytes` to the storage stand-in at `object` (`{bucket}/{path}`, replacing what was
+    /// there); returns the URL path it is served at.
+    pub fn put_upload(&self, object: &str, bytes: Vec<u8>) -> String {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        self.blobs
+            .write()
+            .expect("blobs lock")
+            .insert(sha.clone(), Arc::new(bytes));
+        let object = object.trim_start_matches('/').to_string();
+        let path = format!("/storage/v1/object/public/{object}");
+        self.uploads
+            .write()
+            .expect("uploads lock")
+            .insert(object, sha);
+        path
+    }
+
     /// Bytes the CDN served of the file with this SHA-256.
     pub fn bytes_served(&self, sha256: &str) -> u64 {
         let by_file = self.cdn.by_file.lock().expect("cdn lock");
@@ -140,6 +161,39 @@ pub(super) async fn cdn(
     method: axum::http::Method,
     headers: HeaderMap,
     axum::extract::Path((sha, _name)): axum::extract::Path<(String, String)>,
+) -> Response {
+    serve_blob(&sim, &method, &headers, sha)
+}
+
+/// `GET|HEAD /storage/v1/object/public/{bucket}/{path}`: an uploaded file, as the CDN serves blobs.
+pub(super) async fn storage(
+    State(sim): State<Arc<Sim>>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    axum::extract::Path(object): axum::extract::Path<String>,
+) -> Response {
+    let sha = sim
+        .uploads
+        .read()
+        .expect("uploads lock")
+        .get(&object)
+        .cloned();
+    match sha {
+        Some(sha) => serve_blob(&sim, &method, &headers, sha),
+        None => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"statusCode": "404", "error": "not_found", "message": "Object not found"})),
+        )
+            .into_response(),
+    }
+}
+
+/// The bytes of blob `sha`, whole or by one range (counted).
+fn serve_blob(
+    sim: &Sim,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+    sha: String,
 ) -> Response {
     let c = &sim.cdn;
     c.requests.fetch_add(1, Ordering::Relaxed);

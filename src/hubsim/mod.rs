@@ -94,6 +94,8 @@ pub struct Sim {
     rendered: Mutex<HashMap<String, HashMap<String, Arc<str>>>>,
     /// LFS content put into repos, by SHA-256 (`cdn.rs`).
     blobs: RwLock<HashMap<String, Arc<Vec<u8>>>>,
+    /// Files uploaded to the storage stand-in (`cdn.rs`): object path → SHA-256 of a blob.
+    uploads: RwLock<HashMap<String, String>>,
     cdn: cdn::CdnCounters,
 }
 
@@ -115,6 +117,7 @@ impl Sim {
             orderings: Mutex::new(HashMap::new()),
             rendered: Mutex::new(HashMap::new()),
             blobs: RwLock::new(HashMap::new()),
+            uploads: RwLock::new(HashMap::new()),
             cdn: cdn::CdnCounters::default(),
         })
     }
@@ -314,6 +317,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
             ),
         )
         .route("/_cdn/{sha}/{name}", get(cdn::cdn).head(cdn::cdn))
+        .route(
+            "/storage/v1/object/public/{*path}",
+            get(cdn::storage).head(cdn::storage),
+        )
         .merge(hub)
         .with_state(sim)
 }

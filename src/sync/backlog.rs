@@ -135,7 +135,7 @@ impl Syncer {
                 return Ok(false);
             };
             let mut found = match runnable::inspect_version(
-                &self.hub,
+                self.sources(),
                 &model,
                 &version,
                 &self.config.public_url,
@@ -143,8 +143,8 @@ impl Syncer {
             .await
             {
                 Ok(found) => found,
-                // Mirrored from another endpoint: recorded, so it is not asked again every run.
-                Err(GenerateError::NotOnHub(why)) => crate::records::Inspected {
+                // A URL not read by the guard's rules: recorded, so it is not asked again every run.
+                Err(GenerateError::Refused(why)) => crate::records::Inspected {
                     signature: None,
                     inspection: serde_json::json!({"error": why,
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),

@@ -12,9 +12,11 @@
 //!   removed or follows its rename;
 //! - `backlog`: after the listing, stored mirrored versions not inspected yet (or by an older inspector)
 //!   get their model file inspected, a bounded number per run (`page` inspects the new ones);
-//! - `repo`: a run for one repo (webhooks, ad-hoc imports); `notices`: telling people about runs.
+//! - `repo`: a run for one repo (webhooks, ad-hoc imports); `notices`: telling people about runs;
+//! - `config`: what a run is configured with ([`SyncConfig`]) and its defaults.
 mod backlog;
 mod claim;
+mod config;
 mod listing;
 pub mod mapping;
 mod notices;
@@ -34,7 +36,6 @@ use crate::records::*;
 use crate::store::{Store, StoreError};
 use futures_util::stream::{self, StreamExt};
 use mapping::map_model;
-use rules::Rules;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +49,7 @@ use write::*;
 
 pub use backlog::{fail_stale_jobs, JOB_HEARTBEAT, JOB_STALE};
 pub use claim::{default_owner, owner_host_pid, ClaimError, ClaimedRun};
+pub use config::{defaults, SyncConfig};
 
 /// The fields a listing asks for: exactly what the mapping and the rules use.
 pub const LISTING_EXPAND: &[&str] = &[
@@ -69,74 +71,6 @@ pub const LISTING_EXPAND: &[&str] = &[
 
 pub const SYSTEM_USERNAME: &str = "hf_sync_system";
 pub const SYSTEM_EMAIL: &str = "system@pocket-ai.local";
-
-#[derive(Debug, Clone)]
-pub struct SyncConfig {
-    pub filters: Vec<String>,
-    /// Stop discovery after this many distinct repos (no limit by default).
-    pub limit: Option<usize>,
-    /// Nothing is removed when more than this share (percent) of the catalog is missing from a listing.
-    pub removal_threshold_pct: f64,
-    pub rules: Rules,
-    pub detail_concurrency: usize,
-    pub pull_versions: bool,
-    /// Inspect the model file of each version created (`runnable`), deriving its pipeline.
-    pub inspect_models: bool,
-    /// Stored mirrored versions not inspected yet (or by an older inspector) inspected per run.
-    pub inspect_backlog: usize,
-    /// The URL clients reach this service at: what it hosts (files extracted from models) is linked
-    /// under it.
-    pub public_url: url::Url,
-    /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
-    pub require_model_file: bool,
-    /// Describe models without a card text by their README's first paragraph (one request per new or
-    /// changed repo); off, they get the fallback text until a README is read.
-    pub fetch_readmes: bool,
-    pub lease_ttl: Duration,
-    /// Who this process is, in lease and run records.
-    pub owner: String,
-    /// Benchmarks only: a pause before each batch write, to model a slow disk.
-    pub write_delay: Duration,
-}
-
-/// The defaults of [`SyncConfig`]; the command line (`config.rs`) shows and uses the same (lists and
-/// durations as it spells them).
-pub mod defaults {
-    /// The Hub listings a run unites (`SYNC_FILTERS`), comma-separated.
-    pub const FILTERS: &str = "litert,litert-lm,tflite";
-    pub const REMOVAL_THRESHOLD_PCT: f64 = 10.0;
-    pub const DETAIL_CONCURRENCY: u64 = 8;
-    pub const PULL_VERSIONS: bool = true;
-    pub const INSPECT_MODELS: bool = true;
-    pub const INSPECT_BACKLOG: usize = 1000;
-    /// Where `serve` listens by default, as clients reach it (`POCKET_PUBLIC_URL`).
-    pub const PUBLIC_URL: &str = "http://localhost:8000";
-    pub const REQUIRE_MODEL_FILE: bool = true;
-    pub const FETCH_READMES: bool = true;
-    pub const LEASE_SECS: &str = "60";
-}
-
-impl SyncConfig {
-    /// The default configuration with these filtering rules.
-    pub fn new(rules: Rules) -> SyncConfig {
-        SyncConfig {
-            filters: defaults::FILTERS.split(',').map(str::to_string).collect(),
-            limit: None,
-            removal_threshold_pct: defaults::REMOVAL_THRESHOLD_PCT,
-            rules,
-            detail_concurrency: defaults::DETAIL_CONCURRENCY as usize,
-            pull_versions: defaults::PULL_VERSIONS,
-            inspect_models: defaults::INSPECT_MODELS,
-            inspect_backlog: defaults::INSPECT_BACKLOG,
-            public_url: url::Url::parse(defaults::PUBLIC_URL).expect("a URL"),
-            require_model_file: defaults::REQUIRE_MODEL_FILE,
-            fetch_readmes: defaults::FETCH_READMES,
-            lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),
-            owner: default_owner(),
-            write_delay: Duration::ZERO,
-        }
-    }
-}
 
 /// What a run does: the whole mirror, or one repo (a Hub webhook, or an admin's ad-hoc import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +104,8 @@ pub struct RunReport {
 pub struct Syncer {
     store: Store,
     hub: HubClient,
+    /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
+    web: crate::webfile::WebFiles,
     config: Arc<SyncConfig>,
     notifier: Option<crate::notify::Notifier>,
 }
@@ -216,9 +152,15 @@ impl From<StoreError> for RunHalt {
 
 impl Syncer {
     pub fn new(store: Store, hub: HubClient, config: SyncConfig) -> Syncer {
+        let timeouts = (hub.config().connect_timeout, hub.config().request_timeout);
+        let web =
+            crate::webfile::WebFiles::new(config.inspect_private_networks, timeouts.0, timeouts.1)
+                // The same client builder the Hub's client was just built with, plus a resolver.
+                .expect("an HTTP client builds where the Hub's did");
         Syncer {
             store,
             hub,
+            web,
             config: Arc::new(config),
             notifier: None,
         }
@@ -236,6 +178,14 @@ impl Syncer {
 
     pub fn hub(&self) -> &HubClient {
         &self.hub
+    }
+
+    /// Where model files are read: the Hub, and other hosts through the guarded reader.
+    pub fn sources(&self) -> crate::runnable::Sources<'_> {
+        crate::runnable::Sources {
+            hub: &self.hub,
+            web: &self.web,
+        }
     }
 
     /// Claims and executes a run in one call.

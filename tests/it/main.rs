@@ -26,4 +26,5 @@ mod schemathesis;
 mod security;
 mod store_conformance;
 mod sync;
+mod uploads;
 mod versions;

@@ -14,7 +14,7 @@ both_backends!(
     users_syncs_and_imports_in_the_clients_dialect,
 );
 
-fn spec() -> Value {
+pub fn spec() -> Value {
     json!({
         "metadata": [{"model_name": "Leaf", "model_version": "1.1.0", "model_task": "image_classification"}],
         "inputs": [{"name": "input", "shape": [1, 224, 224, 3], "dtype": "float32"}],
@@ -33,10 +33,9 @@ fn spec() -> Value {
 }
 
 async fn a_portal_user_publishes_a_model_and_maintains_its_versions(backend: Backend) {
-    // The Hub is a silent one (see below): files on huggingface.co are not on it, so not read.
-    let mut config = ServeArgs::default();
-    config.hub.hf_endpoint = url::Url::parse("http://127.0.0.1:9").unwrap();
-    let app = TestApp::with_config(backend, config).await;
+    // The Hub is the tests' dead one: files on huggingface.co are read through it, fail at once,
+    // and a spec published with one is taken unchecked.
+    let app = TestApp::new(backend).await;
     let (_, token) = app.user(Role::User).await;
     let (_, other) = app.user(Role::User).await;
     // F5 step 3: the Upload page's body, slug and unknown fields included.

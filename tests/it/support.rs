@@ -156,12 +156,14 @@ impl TestApp {
         Self::with_config(backend, ServeArgs::default()).await
     }
 
-    /// The app on `config`; a test that names no Hub gets a dead local one (nothing here reaches the
-    /// real huggingface.co, and a stray Hub request fails at once instead of waiting on the network).
+    /// The app on `config`; a test that names no Hub gets a dead local one, not retried (nothing
+    /// here reaches the real huggingface.co — its file URLs are read through the configured Hub —,
+    /// and a stray Hub request fails at once instead of waiting on the network).
     pub async fn with_config(backend: Backend, mut config: ServeArgs) -> TestApp {
         if config.hub.hf_endpoint == url::Url::parse(pocket_catalog::hub::DEFAULT_ENDPOINT).unwrap()
         {
             config.hub.hf_endpoint = url::Url::parse(DEAD_HUB).unwrap();
+            config.hub.hub_max_retries = 0;
         }
         let db = TestDb::new(backend).await;
         let store = db.store().await;

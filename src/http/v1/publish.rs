@@ -254,8 +254,8 @@ async fn create_version(
     // Against the tensors its model file declares, when the file is on the Hub (issue #21).
     let inspected = match &spec {
         Some(spec) => {
-            let hub = state.syncer.hub();
-            crate::runnable::check_supplied_spec(hub, &model, &version_name, &assets, spec)
+            let sources = state.syncer.sources();
+            crate::runnable::check_supplied_spec(sources, &model, &version_name, &assets, spec)
                 .await
                 .map_err(ApiError::Unprocessable)?
         }

@@ -1,0 +1,283 @@
+//! Model files outside the Hub (issue #21): the portal's uploads to its storage bucket (CLIENTS.md
+//! F5, the simulator standing in for Supabase Storage) are inspected by range like the Hub's, behind
+//! the guard against forged requests (`webfile`): private addresses refused unless allowed, no
+//! credentials sent, redirects checked and bounded, a server that ignores `Range` never downloaded
+//! whole.
+
+use crate::both_backends;
+use crate::inspect::{synthetic_model, Synthetic};
+use crate::support::{serve_config, Backend, Role, SimHandle, TestApp, TestResponse};
+use axum::http::StatusCode;
+use pocket_catalog::webfile::{WebError, WebFiles};
+use serde_json::{json, Value};
+use sha2::Digest;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+both_backends!(a_portal_upload_is_inspected_by_range_and_becomes_runnable,);
+
+/// The leaf classifier (4 MB of weights) with its label file packed, as the metadata populator
+/// writes it.
+fn classifier() -> Vec<u8> {
+    crate::packed::pack(
+        &synthetic_model(&Synthetic {
+            metadata: true,
+            weight_bytes: 4 << 20,
+            ..Default::default()
+        }),
+        &[("labels.txt", &crate::packed::labels_text())],
+        crate::packed::Packing::PythonAppend,
+    )
+}
+
+/// The portal's F5 submit: a model, then a version of `file` (with the body's other fields).
+async fn publish(app: &TestApp, token: &str, file: &str, extra: Value) -> (String, TestResponse) {
+    let model = app
+        .post(
+            "/api/v1/models",
+            Some(token),
+            json!({"name": "Leaf Classifier", "description": "Tells leaves apart",
+                   "category": "utility", "task": "image-classification", "is_public": true}),
+        )
+        .await
+        .body;
+    let mid = model["id"].as_str().unwrap().to_string();
+    let version = add_version(app, token, &mid, file, extra).await;
+    (mid, version)
+}
+
+/// The portal's F6 submit: a version of `file` with `extra` (a name, a spec…).
+async fn add_version(
+    app: &TestApp,
+    token: &str,
+    mid: &str,
+    file: &str,
+    extra: Value,
+) -> TestResponse {
+    let mut body =
+        json!({"version_name": "1.0.0", "commit_sha": "1a2b3c4d", "assets": {"tflite": file}});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    app.post(&format!("/api/v1/models/{mid}/versions"), Some(token), body)
+        .await
+}
+
+/// The portal's "Generate": `POST /api/v1/versions/{id}/generate-pipeline` of a created version.
+async fn generate(app: &TestApp, token: &str, version: &TestResponse) -> TestResponse {
+    let vid = version.body["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/versions/{vid}/generate-pipeline"),
+        Some(token),
+        json!({}),
+    )
+    .await
+}
+
+/// F5 with an upload, then F6 and F2: the portal uploads the file to its bucket, creates the model
+/// and a version without a spec and asks for a pipeline; the version is read where it is (a few
+/// ranges, no token), verified, and the app downloads what its spec names. A spec a person writes
+/// for the same upload is checked against its tensors.
+async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Backend) {
+    let sim = SimHandle::start(5, 0, 3).await;
+    let bytes = classifier();
+    let object = "model-files/5f0c7a2e-0000-4000-8000-000000000001/1a2b3c4d/leaf.tflite";
+    // Another host name than the Hub's (127.0.0.1), as Supabase is another host.
+    let upload =
+        sim.url.replace("127.0.0.1", "localhost") + &sim.sim.put_upload(object, bytes.clone());
+    let mut config = serve_config(&sim);
+    config.hub.hf_token = Some("hf_secret_for_the_hub_only".into());
+    config.sync.sync_inspect_private_networks = true;
+    config.sync.public_url = Some(url::Url::parse("https://catalog.example").unwrap());
+    let app = TestApp::with_config(backend, config).await;
+    let (_, token) = app.user(Role::User).await;
+    let (mid, created) = publish(
+        &app,
+        &token,
+        &upload,
+        json!({"is_hosted_by_us": true, "file_size_bytes": bytes.len()}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["status"], "missing");
+    let vid = created.body["id"].as_str().unwrap().to_string();
+    let res = generate(&app, &token, &created).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v = &res.body;
+    crate::clients::assert_app_decodes_version(v);
+    assert_eq!(v["status"], "verified", "{v}");
+    assert_eq!(
+        v["signature"]["inputs"][0]["shape"],
+        json!([1, 224, 224, 3])
+    );
+    assert_eq!(v["inspection"]["file"], "leaf.tflite");
+    assert_eq!(v["inspection"]["size"], bytes.len());
+    assert_eq!(
+        v["assets"]["tflite"],
+        upload.as_str(),
+        "the upload stays the model file"
+    );
+    let spec = &v["pipeline_spec"];
+    assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
+    let checked = pocket_catalog::pipeline_spec::check(spec, "").unwrap();
+    assert_eq!(&checked, spec, "the app's schema, as written");
+    // Read by range: the structure and the packed label file, not the weights.
+    let read = v["inspection"]["bytes_read"].as_u64().unwrap();
+    assert!(read <= 256 << 10, "{read} of {}", bytes.len());
+    let served = sim
+        .sim
+        .bytes_served(&hex::encode(sha2::Sha256::digest(&bytes)));
+    assert!(
+        served <= read + 1,
+        "served {served}, read {read} (and the opening byte)"
+    );
+    assert!(v["inspection"]["requests"].as_u64().unwrap() <= 4, "{v}");
+    // The app (F2) finds it runnable and downloads every asset its spec names.
+    let runnable = app
+        .get("/api/v1/models?skip=0&limit=100&supported_only=true", None)
+        .await
+        .body;
+    assert!(runnable
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == mid.as_str()));
+    let labels = app
+        .raw_get(&format!("/api/v1/versions/{vid}/download/labels"))
+        .await;
+    assert_eq!(
+        (labels.0, labels.1),
+        (StatusCode::OK, crate::packed::labels_text())
+    );
+    // F6, manual: a spec for the same upload with another input size is refused with what differs.
+    let mut wrong = spec.clone();
+    wrong["inputs"][0]["shape"] = json!([1, 192, 192, 3]);
+    let refused = add_version(
+        &app,
+        &token,
+        &mid,
+        &upload,
+        json!({"version_name": "1.1.0", "pipeline_spec": wrong}),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .detail()
+            .starts_with("pipeline_spec.inputs[0].shape is [1, 192, 192, 3]"),
+        "{}",
+        refused.detail()
+    );
+    // An upload deleted from the bucket: recorded as missing, with the storage's answer.
+    let gone = upload.replace("leaf.tflite", "deleted.tflite");
+    let version = add_version(&app, &token, &mid, &gone, json!({"version_name": "1.2.0"})).await;
+    let res = generate(&app, &token, &version).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["status"], "missing");
+    assert_eq!(
+        res.body["unsupported_reason"],
+        "localhost does not serve the model file (HTTP 400)"
+    );
+    // The Hub's token never went to the storage host.
+    assert_eq!(sim.sim.stats().cdn_authorized, 0);
+}
+
+/// By default a URL at a private address is not read: generate-pipeline says why (422), and a
+/// person's spec for such a file is taken unchecked, as the reference takes it.
+#[tokio::test]
+async fn a_file_at_a_private_address_is_refused_unless_allowed() {
+    let sim = SimHandle::start(5, 0, 3).await;
+    let object = "model-files/u/00000000/leaf.tflite";
+    let upload = sim.url.clone() + &sim.sim.put_upload(object, classifier());
+    let app = TestApp::with_config(Backend::Sqlite, serve_config(&sim)).await;
+    let (_, token) = app.user(Role::User).await;
+    let (mid, version) = publish(&app, &token, &upload, json!({})).await;
+    let res = generate(&app, &token, &version).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(
+        res.detail(),
+        "127.0.0.1 is not a public address: model files are read from public hosts only"
+    );
+    let spec = crate::portal_flows::spec();
+    let published = add_version(
+        &app,
+        &token,
+        &mid,
+        &upload,
+        json!({"version_name": "1.1.0", "pipeline_spec": spec}),
+    )
+    .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.body);
+    assert!(published.body["signature"].is_null());
+    assert_eq!(
+        sim.sim.stats().cdn_requests,
+        0,
+        "nothing was asked of the host"
+    );
+}
+
+/// The reader sends no credentials, follows a redirect, gives up on a loop, and reads a small file
+/// whole from a server that ignores `Range` but never a large one.
+#[tokio::test]
+async fn the_web_reader_follows_redirects_within_bounds_and_never_downloads_a_large_file_whole() {
+    use pocket_catalog::inspect::RangeSource;
+    let server = MockServer::start().await;
+    let small: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let large = vec![7u8; (pocket_catalog::webfile::MAX_WHOLE_BYTES + 1) as usize];
+    Mock::given(method("GET"))
+        .and(path("/moved/small.bin"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/files/small.bin"))
+        .mount(&server)
+        .await;
+    // wiremock ignores Range: every answer is the whole file with a 200.
+    Mock::given(method("GET"))
+        .and(path("/files/small.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(small.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/large.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(large))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/loop"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
+        .mount(&server)
+        .await;
+    let web = WebFiles::new(true, None, None).unwrap();
+    let file = web
+        .open(&format!("{}/moved/small.bin", server.uri()))
+        .await
+        .unwrap();
+    assert_eq!(file.size, small.len() as u64);
+    assert_eq!(file.url().path(), "/files/small.bin");
+    assert_eq!(file.read(1000..1010).await.unwrap(), small[1000..1010]);
+    let large = web
+        .open(&format!("{}/files/large.bin", server.uri()))
+        .await
+        .unwrap();
+    let why = large.read(0..10).await.unwrap_err();
+    assert!(why.contains("does not answer range requests"), "{why}");
+    match web.open(&format!("{}/loop", server.uri())).await {
+        Err(WebError::Refused(why)) => {
+            assert!(why.contains("redirects more than 5 times"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let requests: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| json!({"auth": r.headers.contains_key("authorization"), "path": r.url.path()}))
+        .collect();
+    assert!(requests.iter().all(|r| r["auth"] == false), "{requests:?}");
+    let loops = requests.iter().filter(|r| r["path"] == "/loop").count();
+    assert_eq!(loops, 1 + pocket_catalog::webfile::MAX_REDIRECTS);
+}
