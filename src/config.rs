@@ -325,7 +325,8 @@ pub struct SyncArgs {
     /// Also notify a successful run that skipped more than this many records (never changes its status).
     #[arg(long, env = "NOTIFY_SKIPPED_ABOVE")]
     pub notify_skipped_above: Option<u64>,
-    /// Benchmarks only: wait this long before each batch write, as a slow disk would.
+    /// Benchmarks and the crash suite only: hold each batch's transaction this long before writing,
+    /// as a slow disk would.
     #[arg(
         long = "sync-bench-write-delay-ms",
         env = "SYNC_BENCH_WRITE_DELAY_MS",

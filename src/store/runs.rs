@@ -432,7 +432,20 @@ fn renew_sql(dialect: Dialect) -> String {
     )
 }
 
+/// Renews the lease inside a fenced transaction, which holds the lease row until it ends; `false`
+/// when the lease is no longer `fence`'s. On PostgreSQL the server ends the transaction (and its
+/// session) once it sits idle for a lease's time: an owner frozen mid-batch (SIGSTOP, a VM paused)
+/// would otherwise keep the row locked and every takeover waiting on it. SQLite has one writer on one
+/// host, whose frozen transaction no other process can end.
 pub(super) async fn check_fence(tx: &mut Tx, dialect: Dialect, fence: &Fence) -> StoreResult<bool> {
+    if let super::TxConn::Postgres(conn) = tx.conn() {
+        // SET takes no parameters; the TTL is a number of milliseconds.
+        let bound = format!(
+            "SET LOCAL idle_in_transaction_session_timeout = {}",
+            fence.ttl_ms.max(1)
+        );
+        sqlx::query(&bound).execute(&mut *conn).await?;
+    }
     let sql = renew_sql(dialect);
     let done = on_tx!(tx, |conn| sqlx::query(&sql)
         .bind(LEASE_NAME)

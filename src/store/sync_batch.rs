@@ -36,6 +36,9 @@ pub struct SyncBatch<'a> {
     pub skips: &'a [(i64, SkipRecord)],
     /// The run's counters before this batch (the rows it writes are added).
     pub counts: &'a RunCounts,
+    /// Benchmarks and the crash suite only: how long the batch holds its fenced transaction before
+    /// writing, as a slow disk would.
+    pub hold: std::time::Duration,
 }
 
 impl<'a> SyncBatch<'a> {
@@ -51,6 +54,7 @@ impl<'a> SyncBatch<'a> {
             digests: &[],
             skips: &[],
             counts,
+            hold: std::time::Duration::ZERO,
         }
     }
 }
@@ -71,6 +75,9 @@ impl Store {
         let mut tx = self.begin_bulk().await?;
         if !check_fence(&mut tx, self.dialect(), batch.fence).await? {
             return Err(StoreError::LeaseLost);
+        }
+        if !batch.hold.is_zero() {
+            tokio::time::sleep(batch.hold).await;
         }
         let mut rows = 0i64;
         // Updates first: a rename frees the repo id a new repo of the same batch may take.

@@ -31,7 +31,8 @@ pub struct SyncConfig {
     pub lease_ttl: Duration,
     /// Who this process is, in lease and run records.
     pub owner: String,
-    /// Benchmarks only: a pause before each batch write, to model a slow disk.
+    /// Benchmarks and the crash suite only: how long each batch holds its transaction before
+    /// writing, to model a slow disk.
     pub write_delay: Duration,
 }
 

@@ -227,17 +227,15 @@ impl Syncer {
         let store = self.store.clone();
         let fence = state.fence.clone();
         let (run_id, author_id) = (state.run_id, state.author_id);
-        let delay = self.config.write_delay;
+        let hold = self.config.write_delay;
         AbortOnDropHandle::new(tokio::spawn(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
             let result = store
                 .apply_sync(&SyncBatch {
                     writes: &batch.writes,
                     versions: &batch.versions,
                     digests: &batch.digests,
                     skips: &batch.numbered,
+                    hold,
                     ..SyncBatch::new(&fence, run_id, author_id, &after)
                 })
                 .await;

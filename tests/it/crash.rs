@@ -2,7 +2,8 @@
 //! listing, during the detail step, during the confirmation of removals), on both backends. After each
 //! kill the database is intact, holds no half-written record, and the next run — started at once, well
 //! inside the dead owner's 60-second lease, because its liveness lock died with it — completes to the
-//! simulator's truth. A stopped (SIGSTOP) owner is alive: it is taken over only after its lease.
+//! simulator's truth. A stopped (SIGSTOP) owner is alive: it is taken over only after its lease — on
+//! PostgreSQL also when it was stopped inside a write batch, holding the lease row.
 
 use crate::both_backends;
 use crate::support::{
@@ -37,9 +38,21 @@ fn slow() -> Faults {
 
 /// The real binary syncing `db` from `sim` with a lease of `lease_secs`.
 fn spawn_sync(db: &TestDb, sim: &SimHandle, versions: bool, lease_secs: u64) -> Child {
+    spawn_sync_with(db, sim, versions, lease_secs, &[])
+}
+
+/// [`spawn_sync`] with more arguments to `sync`.
+fn spawn_sync_with(
+    db: &TestDb,
+    sim: &SimHandle,
+    versions: bool,
+    lease_secs: u64,
+    more: &[&str],
+) -> Child {
     let flag = if versions { "true" } else { "false" };
     tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
         .args(["--database-url", &db.url, "sync", "--hf-endpoint", &sim.url])
+        .args(more)
         .args(["--sync-pull-versions", flag])
         .args(["--sync-require-model-file", flag])
         .args(["--sync-lease-secs", &lease_secs.to_string()])
@@ -393,6 +406,75 @@ async fn sync_names_the_live_run_it_yields_to_and_wait_runs_after_it(backend: Ba
         "--wait ran after it"
     );
     assert_catalog_equals_truth(&store, &sim).await;
+}
+
+/// PostgreSQL: an owner stopped (SIGSTOP) inside a write batch holds the lease row in its open
+/// transaction. The server ends that transaction once it has sat idle for a lease's time, so a
+/// successor takes over — it would wait on the row for ever otherwise — and the woken owner, its
+/// session gone, writes nothing of its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_stopped_inside_a_write_batch_is_taken_over_once_the_server_ends_its_transaction()
+{
+    const LEASE_SECS: u64 = 3;
+    let sim = SimHandle::start(600, 0, 17).await;
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let watch = sqlx::PgPool::connect(&db.url).await.unwrap();
+    // Each batch holds its transaction 2 s (a slow disk): time to catch the owner inside one.
+    let more = ["--sync-bench-write-delay-ms", "2000"];
+    let mut child = spawn_sync_with(&db, &sim, false, LEASE_SECS, &more);
+    let mut inside = false;
+    for _ in 0..1500 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The owner's batch session, idle in its transaction right after renewing the lease.
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state = 'idle in transaction' AND query LIKE 'UPDATE sync_lease%'",
+        )
+        .fetch_one(&watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            signal(&child, "STOP");
+            inside = true;
+            break;
+        }
+    }
+    assert!(inside, "the owner never held a batch open");
+    let stopped = store.list_runs(1, None).await.unwrap().remove(0);
+    assert_eq!(stopped.status, RunStatus::Running);
+    let s = syncer(&store, &sim, |c| {
+        c.lease_ttl = Duration::from_secs(LEASE_SECS)
+    });
+    let report = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match s.run_once(Trigger::Manual, Default::default()).await {
+                Ok(report) => break report,
+                Err(ClaimError::Busy { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the successor is not kept waiting by the frozen owner's transaction");
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    let after = store.get_run(stopped.id).await.unwrap().unwrap();
+    assert_eq!(after.status, RunStatus::Failed);
+    let before = store.active_synced().await.unwrap().len();
+    signal(&child, "CONT");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the woken owner stops")
+        .unwrap();
+    assert!(
+        !status.success(),
+        "the owner whose session was ended reports a failure"
+    );
+    assert_eq!(store.active_synced().await.unwrap().len(), before);
+    assert_catalog_equals_truth(&store, &sim).await;
+    watch.close().await;
 }
 
 /// A generate-pipeline-all job recorded as a run (a second request meanwhile is told about it), its
