@@ -294,9 +294,51 @@ impl Inspected {
         self.assets = Some(merged);
     }
 
+    /// Marks the derived spec as the inspector's ([`DERIVED_SPEC_KEY`]), so that a newer inspector
+    /// may replace it.
+    pub fn mark_derived_spec(&mut self) {
+        let digest = self
+            .pipeline
+            .as_ref()
+            .and_then(|p| p.spec.as_ref())
+            .map(crate::pipeline_spec::digest);
+        if let (Some(digest), Some(map)) = (digest, self.inspection.as_object_mut()) {
+            map.insert(DERIVED_SPEC_KEY.into(), serde_json::Value::String(digest));
+        }
+    }
+
+    /// Leaves the version's pipeline as it is (a person's spec stands): none is recorded, and none
+    /// is claimed as derived.
+    pub fn leave_pipeline(&mut self) {
+        self.pipeline = None;
+        if let Some(map) = self.inspection.as_object_mut() {
+            map.remove(DERIVED_SPEC_KEY);
+        }
+    }
+
     /// The kind of quantization found (`inspect::quantization_kind`'s words), when the file was read.
     pub fn quantization(&self) -> Option<&str> {
         self.inspection.get("quantization").and_then(|q| q.as_str())
+    }
+}
+
+/// The key of a version's `inspection` that holds the digest of the spec the inspection derived and
+/// wrote ([`crate::pipeline_spec::digest`]): a stored spec with that digest is the inspector's, which a newer inspector
+/// replaces; any other spec is a person's, never replaced.
+pub const DERIVED_SPEC_KEY: &str = "derived_spec_sha256";
+
+impl ModelVersion {
+    /// Whether its spec is the one its inspection derived, unchanged since (no person wrote it).
+    pub fn spec_is_derived(&self) -> bool {
+        let marked = self
+            .inspection
+            .as_ref()
+            .and_then(|i| i.get(DERIVED_SPEC_KEY))
+            .and_then(|d| d.as_str());
+        match (&self.pipeline_spec, marked) {
+            (Some(spec), Some(digest)) => crate::pipeline_spec::digest(spec) == digest,
+            _ => false,
+        }
     }
 }
 

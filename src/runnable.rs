@@ -229,8 +229,15 @@ async fn eos_token(hub: &HubClient, assets: &[Asset]) -> Option<EosToken> {
     None
 }
 
-/// What to record for `reading` in `ctx`: the signature, the inspection and the derived pipeline.
+/// What to record for `reading` in `ctx`: the signature, the inspection and the derived pipeline
+/// (its spec marked as the inspector's).
 pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
+    let mut found = derive(reading, ctx);
+    found.mark_derived_spec();
+    found
+}
+
+fn derive(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
     let version = inspect::INSPECTOR_VERSION;
     let not_runnable = |inspection: serde_json::Value, why: String| Inspected {
         signature: None,
@@ -506,7 +513,7 @@ pub async fn check_supplied_spec(
         inspect::conform::check(spec, signature)?;
     }
     // The person's spec stands; files are hosted for mirrored versions only.
-    found.pipeline = None;
+    found.leave_pipeline();
     found.hosted.clear();
     Ok(Some(found))
 }

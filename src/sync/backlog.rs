@@ -2,7 +2,8 @@
 //! catalog mirrored before inspection existed — or was inspected by an older inspector are inspected
 //! after the listing, at most `inspect_backlog` a run, newest first, under the detail step's
 //! concurrency and the Hub client's pacing. A pipeline a person wrote is never replaced: such a version
-//! gets its signature and inspection only. [`Syncer::inspect_versions`] does the same for the
+//! gets its signature and inspection only (a spec is the inspector's while it matches the digest its
+//! inspection recorded, `records::DERIVED_SPEC_KEY`; an older inspector's is derived again). [`Syncer::inspect_versions`] does the same for the
 //! clients' generate-pipeline-all and retry-segmentation jobs, which are recorded as runs (trigger
 //! `inspection`) that hold no lease: a job records its progress every [`JOB_HEARTBEAT`], and one
 //! silent for [`JOB_STALE`] — its process stopped — is marked failed ([`fail_stale_jobs`]).
@@ -155,8 +156,9 @@ impl Syncer {
                 },
                 Err(e) => return Err(e),
             };
-            if version.pipeline_spec.is_some() {
-                found.pipeline = None;
+            // A person's spec stands; one an older inspector derived is derived again.
+            if version.pipeline_spec.is_some() && !version.spec_is_derived() {
+                found.leave_pipeline();
             }
             Ok(self.store.record_inspection(id, &found).await?.is_some())
         };

@@ -1186,6 +1186,8 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
 
 /// A catalog mirrored without inspection (before it existed, or with it off) is inspected by the next
 /// runs, a bounded number each; a version whose spec a person wrote keeps it and only gains its tensors.
+/// Versions an older inspector read are read again: the specs it derived are derived anew, a person's
+/// edit is kept.
 async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_persons_spec(
     backend: crate::support::Backend,
 ) {
@@ -1232,7 +1234,7 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
     let kept = store.get_version_by_id(edited).await.unwrap().unwrap();
     assert_eq!(
         kept.pipeline_spec,
-        Some(spec),
+        Some(spec.clone()),
         "a person's spec is never replaced"
     );
     assert_eq!(kept.status, VersionStatus::Pending);
@@ -1246,6 +1248,71 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
         runnable += usize::from(v.status != VersionStatus::Missing);
     }
     assert!(runnable > 0, "the backlog made versions runnable");
+
+    // A newer inspector derives again the specs an older one derived, never a person's: one derived
+    // spec is left as the inspector wrote it, one is edited by a person; both look older than now.
+    let mut derived = Vec::new();
+    for id in &waiting[1..] {
+        let v = store.get_version_by_id(*id).await.unwrap().unwrap();
+        if v.pipeline_spec.is_some() {
+            assert!(v.spec_is_derived(), "{:?}", v.inspection);
+            derived.push(v);
+        }
+    }
+    assert!(derived.len() >= 2, "{}", derived.len());
+    let (untouched, changed) = (&derived[0], &derived[1]);
+    let mut hand = changed.pipeline_spec.clone().unwrap();
+    hand["metadata"][0]["model_name"] = serde_json::json!("Named by a person");
+    store
+        .set_version_pipeline(changed.id, Some(Some(&hand)), VersionStatus::Pending, None)
+        .await
+        .unwrap();
+    assert!(!store
+        .get_version_by_id(changed.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .spec_is_derived());
+    let older = pocket_catalog::inspect::INSPECTOR_VERSION - 1;
+    let id = |id: uuid::Uuid| match backend {
+        crate::support::Backend::Sqlite => format!("X'{}'", id.simple()),
+        crate::support::Backend::Postgres => format!("'{id}'"),
+    };
+    crate::support::execute_raw(
+        &db,
+        &format!(
+            "UPDATE model_versions SET inspector_version = {older}, status = 'missing', \
+             unsupported_reason = 'an older inspector' WHERE id IN ({}, {}, {})",
+            id(untouched.id),
+            id(changed.id),
+            id(edited)
+        ),
+    )
+    .await;
+    let aged = store
+        .get_version_by_id(untouched.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(aged.status, VersionStatus::Missing, "aged by hand");
+    run(true, 10_000).await;
+    let again = store
+        .get_version_by_id(untouched.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.status, untouched.status, "derived again");
+    assert_eq!(again.unsupported_reason, untouched.unsupported_reason);
+    assert_eq!(again.pipeline_spec, untouched.pipeline_spec);
+    assert!(again.spec_is_derived());
+    let kept = store.get_version_by_id(changed.id).await.unwrap().unwrap();
+    assert_eq!(kept.pipeline_spec, Some(hand), "a person's edit is kept");
+    assert_eq!(
+        kept.inspection.as_ref().unwrap()["inspector_version"],
+        pocket_catalog::inspect::INSPECTOR_VERSION
+    );
+    let kept = store.get_version_by_id(edited).await.unwrap().unwrap();
+    assert_eq!(kept.pipeline_spec, Some(spec));
 }
 
 /// A `.task` bundle as MediaPipe writes it: a ZIP whose members are stored uncompressed.
