@@ -444,6 +444,19 @@ mod tests {
                 "127.0.0.1 is not a public address",
             ),
             ("http://[::1]:9/m.tflite", "::1 is not a public address"),
+            // Numeric spellings of a host are addresses too (the URL standard reads them so).
+            (
+                "http://2130706433:9/m.tflite",
+                "127.0.0.1 is not a public address",
+            ),
+            (
+                "http://0x7f.1:9/m.tflite",
+                "127.0.0.1 is not a public address",
+            ),
+            (
+                "http://[::ffff:10.0.0.1]/m.tflite",
+                "is not a public address",
+            ),
             ("http://localhost:9/m.tflite", "localhost resolves to"),
             (
                 "http://169.254.169.254/latest/meta-data",
