@@ -55,8 +55,9 @@ pub fn spawn_background(state: &AppState) {
     state
         .tasks
         .spawn(state.scheduler.clone().run(state.shutdown.child_token()));
-    state.tasks.spawn(sweep_stale_jobs(
+    state.tasks.spawn(sweep(
         state.store.clone(),
+        state.syncer.config().public_url.clone(),
         state.shutdown.child_token(),
     ));
     state.tasks.spawn(
@@ -67,9 +68,10 @@ pub fn spawn_background(state: &AppState) {
     );
 }
 
-/// Marks failed, at startup and every minute, the background jobs whose process stopped (a job left
-/// `running` by a killed process would otherwise stay so).
-async fn sweep_stale_jobs(store: Store, cancel: tokio_util::sync::CancellationToken) {
+/// At startup and every minute: marks failed the background jobs whose process stopped (a job left
+/// `running` by a killed process would otherwise stay so), and points at `public_url` the hosted-file
+/// links another process wrote under its own address (a standalone `sync` run by cron).
+async fn sweep(store: Store, public_url: url::Url, cancel: tokio_util::sync::CancellationToken) {
     let mut every = tokio::time::interval(crate::sync::JOB_STALE / 2);
     loop {
         tokio::select! {
@@ -77,6 +79,12 @@ async fn sweep_stale_jobs(store: Store, cancel: tokio_util::sync::CancellationTo
             _ = every.tick() => {
                 if let Err(e) = crate::sync::fail_stale_jobs(&store).await {
                     tracing::warn!(error = %e, "could not look for jobs whose process stopped");
+                }
+                match store.rebase_hosted_assets(&public_url).await {
+                    Ok(0) => {}
+                    Ok(moved) => tracing::info!(versions = moved, public_url = %public_url,
+                        "hosted file links written elsewhere now point at the public URL"),
+                    Err(e) => tracing::warn!(error = %e, "could not rebase hosted file links"),
                 }
             }
         }

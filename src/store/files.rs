@@ -27,16 +27,29 @@ impl Store {
 
 impl Store {
     /// Points every hosted asset at `public_url` (`{public_url}/files/{sha256}/{name}`), for when the
-    /// address clients reach this service at changed (`POCKET_PUBLIC_URL`): links are absolute, written
-    /// when a file is extracted. How many versions changed.
+    /// address clients reach this service at changed (`POCKET_PUBLIC_URL`), or another process (a
+    /// standalone `sync`) wrote links under its own: links are absolute, written when a file is
+    /// extracted. Only versions with a `/files/` link not under `public_url` are read, so it is cheap
+    /// to repeat. How many versions changed.
     pub async fn rebase_hosted_assets(&self, public_url: &url::Url) -> StoreResult<u64> {
         let base = public_url.as_str().trim_end_matches('/');
+        let text = self.dialect().json_text("assets");
         let sql = format!(
-            "SELECT id, assets FROM model_versions WHERE {} LIKE '%/files/%'",
-            self.dialect().json_text("assets")
+            "SELECT id, assets FROM model_versions WHERE {text} LIKE '%/files/%' \
+             AND {text} NOT LIKE $1 ESCAPE '!'"
         );
-        let rows: Vec<(Uuid, Json<Vec<Asset>>)> =
-            on_backend!(self, |db| sqlx::query_as(&sql).fetch_all(&db.pool).await?);
+        let escaped: String = base
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '!' => vec!['!', c],
+                c => vec![c],
+            })
+            .collect();
+        let already = format!("%\"{escaped}/files/%");
+        let rows: Vec<(Uuid, Json<Vec<Asset>>)> = on_backend!(self, |db| sqlx::query_as(&sql)
+            .bind(&already)
+            .fetch_all(&db.pool)
+            .await?);
         let update = "UPDATE model_versions SET assets = $2 WHERE id = $1";
         let mut changed = 0;
         for (id, Json(mut assets)) in rows {

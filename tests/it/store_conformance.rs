@@ -1202,4 +1202,14 @@ async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Back
         0,
         "already there"
     );
+    // A base's LIKE wildcards are taken literally: `host_name` is not `hostxname`.
+    let odd = url::Url::parse("http://hostxname:8000/").unwrap();
+    assert_eq!(store.rebase_hosted_assets(&odd).await.unwrap(), 1);
+    let literal = url::Url::parse("http://host_name:8000/").unwrap();
+    assert_eq!(store.rebase_hosted_assets(&literal).await.unwrap(), 1);
+    let moved = store.get_version_by_id(hosted.id).await.unwrap().unwrap();
+    assert_eq!(
+        moved.assets[1].source_url,
+        format!("http://host_name:8000/files/{sha}/labels%20v2.txt")
+    );
 }
