@@ -68,16 +68,18 @@ pub enum Command {
     Sync(SyncCommandArgs),
     /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
     Hubsim(HubsimArgs),
-    /// Inspect a local `.tflite` file as the catalog does (reading only its structure, by ranges) and
-    /// print what it declares as JSON: its tensors in model order, operators, signatures, metadata,
-    /// quantization, and the bytes and requests it took (exit 1 when the file is not a readable model).
+    /// Inspect a `.tflite` file (or bundle) as the catalog does — a local file, or one at an http(s)
+    /// URL, reading only its structure, by ranges — and print what it declares as JSON: its tensors in
+    /// model order, operators, signatures, metadata, quantization, and the bytes and requests it took
+    /// (exit 1 when the file is not a readable model).
     Inspect(InspectArgs),
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
-    /// The model file: a `.tflite`, a `.task` or a `.litertlm` (told by its first bytes).
-    pub file: std::path::PathBuf,
+    /// The model file: a `.tflite`, a `.task` or a `.litertlm` (told by its first bytes), as a path
+    /// or an `http(s)://` URL (a Hub `resolve` URL, an upload), read by range with no credentials.
+    pub file: String,
     /// The model's task as the Hub names it (`image-classification`, …), for the derived pipeline;
     /// without it the task is read from the tensors' shapes.
     #[arg(long)]

@@ -169,8 +169,9 @@ async fn read_elsewhere(web: &WebFiles, main: &Asset) -> Result<FileReading, Gen
     }
 }
 
-/// Reads an opened file of `size` bytes as the format its asset type names.
-async fn read_opened<S: inspect::RangeSource + Sync>(
+/// Reads an opened file of `size` bytes as the format its asset type names (`task`, `litertlm`,
+/// else a `.tflite`), shown as `path`; a causal LM's end-of-sequence id is left to the caller.
+pub async fn read_opened<S: inspect::RangeSource + Sync>(
     file: &S,
     size: u64,
     asset_type: &str,

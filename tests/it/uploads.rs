@@ -281,3 +281,57 @@ async fn the_web_reader_follows_redirects_within_bounds_and_never_downloads_a_la
     let loops = requests.iter().filter(|r| r["path"] == "/loop").count();
     assert_eq!(loops, 1 + pocket_catalog::webfile::MAX_REDIRECTS);
 }
+
+/// `pocket-catalog inspect URL` reads a model where it is, by range, as the catalog reads an upload:
+/// the bytes and requests it took, and the configs and tokenizer beside it (a causal LM's
+/// end-of-sequence id from the `config.json` next to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspect_command_reads_a_model_at_a_url_by_range() {
+    use pocket_catalog::inspect::generated::schema::tflite as fb;
+    let sim = SimHandle::start(1, 0, 3).await;
+    let bytes = classifier();
+    let url = sim.url.clone()
+        + &sim
+            .sim
+            .put_upload("model-files/u/1/leaf.tflite", bytes.clone());
+    let lm = synthetic_model(&Synthetic {
+        io: Some([
+            ("input_ids", &[1, 32], fb::TensorType::INT32),
+            ("logits", &[1, 32, 4096], fb::TensorType::FLOAT32),
+        ]),
+        ..Default::default()
+    });
+    let lm_url = sim.url.clone() + &sim.sim.put_upload("model-files/u/2/lm.tflite", lm);
+    sim.sim.put_upload(
+        "model-files/u/2/config.json",
+        br#"{"eos_token_id": 7}"#.to_vec(),
+    );
+    sim.sim
+        .put_upload("model-files/u/2/tokenizer.json", b"{}".to_vec());
+    let run = |url: String, task: &'static str| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+            .args(["inspect", &url, "--task", task])
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .unwrap();
+        let shown: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), shown)
+    };
+    let (ok, shown) = run(url.clone(), "image-classification").await;
+    assert!(ok, "{shown}");
+    assert_eq!(shown["status"], "verified", "{shown}");
+    assert_eq!(shown["file"]["size"], bytes.len());
+    assert!(shown["inspection"]["bytes_read"].as_u64().unwrap() <= 256 << 10);
+    assert_eq!(shown["inspection"]["packed_files"]["labels"]["lines"], 1001);
+    let (ok, shown) = run(lm_url.clone(), "text-generation").await;
+    assert!(ok, "{shown}");
+    assert_eq!(shown["status"], "verified", "{shown}");
+    assert_eq!(shown["inspection"]["eos_token_id"]["id"], 7);
+    assert_eq!(
+        shown["inspection"]["eos_token_id"]["file"],
+        lm_url.replace("lm.tflite", "config.json")
+    );
+    let (ok, _) = run(url.replace("leaf", "gone"), "image-classification").await;
+    assert!(!ok, "a file that is not there is an error");
+}

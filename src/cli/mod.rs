@@ -1,6 +1,8 @@
 //! What each subcommand does. Errors that are the user's (a bad value, a missing user) print one line
 //! and exit with code 2; anything else exits with 1.
 
+mod inspect;
+
 use crate::auth::{generate_token, hash_token};
 use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
 use crate::records::NewUser;
@@ -52,7 +54,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::app::run(store, checked, listener, crate::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
-        Command::Inspect(args) => inspect_file(&args.file, args.task.as_deref()).await?,
+        Command::Inspect(args) => inspect::inspect_file(&args.file, args.task.as_deref()).await?,
         Command::Sync(args) => {
             let store = connect().await?;
             let result = run_sync(&store, args).await;
@@ -400,108 +402,4 @@ async fn busy_text(store: &Store, holder: Option<&crate::records::LeaseHolder>) 
         }
     ));
     format!("a sync is already running: {}", parts.join(", "))
-}
-
-/// `inspect FILE`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
-async fn inspect_file(path: &std::path::Path, task: Option<&str>) -> Result<(), CliError> {
-    use crate::inspect::{self, Budget, RangeSource};
-    use crate::runnable::FileReading;
-    use std::io::{Read, Seek, SeekFrom};
-    /// A local file read by ranges.
-    struct FileRanges(std::sync::Mutex<std::fs::File>);
-    impl RangeSource for FileRanges {
-        async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, String> {
-            let mut file = self
-                .0
-                .lock()
-                .map_err(|_| "the file lock is poisoned".to_string())?;
-            let mut bytes = vec![0; (range.end - range.start) as usize];
-            file.seek(SeekFrom::Start(range.start))
-                .and_then(|_| file.read_exact(&mut bytes))
-                .map_err(|e| e.to_string())?;
-            Ok(bytes)
-        }
-    }
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?;
-    let size = file
-        .metadata()
-        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?
-        .len();
-    let source = FileRanges(std::sync::Mutex::new(file));
-    let head = source.read(0..size.min(8)).await.unwrap_or_default();
-    let budget = Budget::for_size(size);
-    let shown_path = path.display().to_string();
-    let reading = if head.starts_with(inspect::litertlm::MAGIC) {
-        let read = inspect::litertlm::inspect_litertlm(&source, size, budget).await;
-        FileReading::Bundle {
-            path: shown_path.clone(),
-            format: "litertlm".into(),
-            read: Some(Box::new(read)),
-        }
-    } else if head.starts_with(b"PK\x03\x04") {
-        let read = inspect::bundle::inspect_task(&source, size, budget).await;
-        FileReading::Bundle {
-            path: shown_path.clone(),
-            format: "task".into(),
-            read: Some(Box::new(read)),
-        }
-    } else {
-        let outcome = inspect::inspect_tflite(&source, size, budget).await;
-        // A causal LM stops at the end-of-sequence id of the config beside it, as on the Hub.
-        let eos = match &outcome {
-            Ok(seen) if inspect::recipe::generates_tokens(&seen.model) => {
-                ["generation_config.json", "config.json"]
-                    .iter()
-                    .find_map(|name| {
-                        let config = path.with_file_name(name);
-                        let id = inspect::recipe::eos_token_id(&std::fs::read(&config).ok()?)?;
-                        Some(crate::runnable::EosToken {
-                            file: config.display().to_string(),
-                            id,
-                        })
-                    })
-            }
-            _ => None,
-        };
-        FileReading::Tflite {
-            path: shown_path.clone(),
-            size,
-            outcome: Box::new(outcome),
-            eos,
-        }
-    };
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // A tokenizer or vocab beside the file counts as the version's, as in its repo.
-    let beside = |name: &str| path.with_file_name(name).is_file();
-    let ctx = inspect::recipe::Context {
-        model_name: &name,
-        version_name: "local",
-        task,
-        source_repository: &shown_path,
-        has_tokenizer: beside("tokenizer.json"),
-        has_vocab: beside("vocab.txt"),
-        ..Default::default()
-    };
-    let found = crate::runnable::inspected(&reading, &ctx);
-    let pipeline = found.pipeline.as_ref();
-    let shown = serde_json::json!({
-        "file": {"path": shown_path, "size": size},
-        "signature": found.signature,
-        "inspection": found.inspection,
-        "status": pipeline.map(|p| p.status.as_str()),
-        "unsupported_reason": pipeline.and_then(|p| p.reason.as_deref()),
-        "pipeline_spec": pipeline.and_then(|p| p.spec.as_ref()),
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&shown).expect("JSON values serialise")
-    );
-    match found.inspection["error"].as_str() {
-        Some(why) => Err(CliError::Usage(format!("{}: {why}", path.display()))),
-        None => Ok(()),
-    }
 }

@@ -1,0 +1,165 @@
+//! `pocket-catalog inspect`: a model file read as the catalog reads one — a local file, or one at an
+//! http(s) URL read by range — and what would be recorded for it printed as JSON, with the pipeline
+//! derived from it.
+
+use super::CliError;
+
+/// Where `inspect` reads a model: a local file, or a URL read by range as the catalog reads uploads
+/// (no credentials; private addresses allowed, as the operator's own tool).
+enum Place {
+    Local(std::path::PathBuf),
+    Remote(url::Url, crate::webfile::WebFiles),
+}
+
+/// A local file read by ranges.
+struct FileRanges(std::sync::Mutex<std::fs::File>);
+
+impl crate::inspect::RangeSource for FileRanges {
+    async fn read(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self
+            .0
+            .lock()
+            .map_err(|_| "the file lock is poisoned".to_string())?;
+        let mut bytes = vec![0; (range.end - range.start) as usize];
+        file.seek(SeekFrom::Start(range.start))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+}
+
+impl Place {
+    /// Where the file `name` beside the model is, as shown.
+    fn beside_shown(&self, name: &str) -> Option<String> {
+        match self {
+            Place::Local(path) => Some(path.with_file_name(name).display().to_string()),
+            Place::Remote(url, _) => url.join(name).ok().map(String::from),
+        }
+    }
+
+    /// The bytes of the small file `name` beside the model (a config, at most 256 KiB), if any.
+    async fn beside(&self, name: &str) -> Option<Vec<u8>> {
+        use crate::inspect::RangeSource;
+        match self {
+            Place::Local(path) => std::fs::read(path.with_file_name(name)).ok(),
+            Place::Remote(url, web) => {
+                let file = web.open(url.join(name).ok()?.as_str()).await.ok()?;
+                if file.size > 256 << 10 {
+                    return None;
+                }
+                file.read(0..file.size).await.ok()
+            }
+        }
+    }
+
+    /// Whether a file `name` is beside the model.
+    async fn has(&self, name: &str) -> bool {
+        match self {
+            Place::Local(path) => path.with_file_name(name).is_file(),
+            Place::Remote(url, web) => match url.join(name) {
+                Ok(u) => web.open(u.as_str()).await.is_ok(),
+                Err(_) => false,
+            },
+        }
+    }
+}
+
+/// Reads a model file of `size` bytes from `source`, its format told by its first bytes.
+async fn read_model<S: crate::inspect::RangeSource + Sync>(
+    source: &S,
+    size: u64,
+    shown: String,
+) -> crate::runnable::FileReading {
+    let head = source.read(0..size.min(8)).await.unwrap_or_default();
+    let format = if head.starts_with(crate::inspect::litertlm::MAGIC) {
+        "litertlm"
+    } else if head.starts_with(b"PK\x03\x04") {
+        "task"
+    } else {
+        "tflite"
+    };
+    crate::runnable::read_opened(source, size, format, shown).await
+}
+
+/// `inspect FILE|URL`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
+pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), CliError> {
+    use crate::runnable::FileReading;
+    let remote = url::Url::parse(file)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let shown_path = file.to_string();
+    let (place, mut reading, size) = match remote {
+        Some(url) => {
+            let secs = |n| Some(std::time::Duration::from_secs(n));
+            let timeouts = (secs(10), secs(60));
+            let web = crate::webfile::WebFiles::new(true, timeouts.0, timeouts.1)
+                .map_err(|e| CliError::Other(anyhow::anyhow!(e)))?;
+            let opened = web
+                .open(url.as_str())
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))?;
+            let reading = read_model(&opened, opened.size, shown_path.clone()).await;
+            (Place::Remote(url, web), reading, opened.size)
+        }
+        None => {
+            let path = std::path::PathBuf::from(file);
+            let opened = std::fs::File::open(&path)
+                .map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))?;
+            let size = opened
+                .metadata()
+                .map_err(|e| CliError::Usage(format!("cannot read {file}: {e}")))?
+                .len();
+            let source = FileRanges(std::sync::Mutex::new(opened));
+            let reading = read_model(&source, size, shown_path.clone()).await;
+            (Place::Local(path), reading, size)
+        }
+    };
+    // A causal LM stops at the end-of-sequence id of the config beside it, as in its repo on the Hub.
+    if let FileReading::Tflite { outcome, eos, .. } = &mut reading {
+        if matches!(outcome.as_ref(), Ok(seen) if crate::inspect::recipe::generates_tokens(&seen.model))
+        {
+            for name in ["generation_config.json", "config.json"] {
+                let id = place
+                    .beside(name)
+                    .await
+                    .and_then(|bytes| crate::inspect::recipe::eos_token_id(&bytes));
+                if let (Some(id), Some(file)) = (id, place.beside_shown(name)) {
+                    *eos = Some(crate::runnable::EosToken { file, id });
+                    break;
+                }
+            }
+        }
+    }
+    let stem = file.rsplit('/').next().unwrap_or(file);
+    let stem = stem.split(['?', '#']).next().unwrap_or(stem);
+    let name = stem.rsplit_once('.').map_or(stem, |(n, _)| n).to_string();
+    // A tokenizer or vocab beside the file counts as the version's, as in its repo.
+    let ctx = crate::inspect::recipe::Context {
+        model_name: &name,
+        version_name: "local",
+        task,
+        source_repository: &shown_path,
+        has_tokenizer: place.has("tokenizer.json").await,
+        has_vocab: place.has("vocab.txt").await,
+        ..Default::default()
+    };
+    let found = crate::runnable::inspected(&reading, &ctx);
+    let pipeline = found.pipeline.as_ref();
+    let shown = serde_json::json!({
+        "file": {"path": shown_path, "size": size},
+        "signature": found.signature,
+        "inspection": found.inspection,
+        "status": pipeline.map(|p| p.status.as_str()),
+        "unsupported_reason": pipeline.and_then(|p| p.reason.as_deref()),
+        "pipeline_spec": pipeline.and_then(|p| p.spec.as_ref()),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&shown).expect("JSON values serialise")
+    );
+    match found.inspection["error"].as_str() {
+        Some(why) => Err(CliError::Usage(format!("{file}: {why}"))),
+        None => Ok(()),
+    }
+}
