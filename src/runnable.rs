@@ -464,6 +464,43 @@ pub async fn generate(
         .ok_or(GenerateError::Gone)
 }
 
+/// Derives the pipeline of `version`, just published by a person without one, when its model file
+/// can be read within [`SPEC_CHECK_TIMEOUT`] — the reference leaves such a version `missing` until
+/// someone asks for a pipeline; reading it takes a few ranges. The version as then recorded, or as it
+/// was when the file cannot be read in time (generate-pipeline can still be asked).
+pub async fn derive_published(
+    sources: Sources<'_>,
+    store: &Store,
+    model: &Model,
+    version: ModelVersion,
+    public_url: &url::Url,
+) -> ModelVersion {
+    let read = tokio::time::timeout(
+        SPEC_CHECK_TIMEOUT,
+        inspect_version(sources, model, &version, public_url),
+    )
+    .await;
+    let found = match read {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            tracing::info!(version = %version.id, error = %e, "a new version's model file could not be read; its pipeline is left to generate-pipeline");
+            return version;
+        }
+        Err(_) => {
+            tracing::info!(version = %version.id, "a new version's model file was not read in time; its pipeline is left to generate-pipeline");
+            return version;
+        }
+    };
+    match store.record_inspection(version.id, &found).await {
+        Ok(Some(updated)) => updated,
+        Ok(None) => version,
+        Err(e) => {
+            tracing::warn!(version = %version.id, error = %e, "could not record a new version's inspection");
+            version
+        }
+    }
+}
+
 /// How long publishing a version waits for the Hub to read its model file before it accepts the
 /// person's spec unchecked.
 pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

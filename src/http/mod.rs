@@ -101,6 +101,21 @@ impl AppState {
 }
 
 impl AppState {
+    /// A version a person just published: without a spec, the one its file gives when the file can
+    /// be read at once (issue #21, [`crate::runnable::derive_published`]); with one, as it is.
+    pub(crate) async fn derive_published(
+        &self,
+        model: &crate::records::Model,
+        version: crate::records::ModelVersion,
+    ) -> crate::records::ModelVersion {
+        if version.pipeline_spec.is_some() {
+            return version;
+        }
+        let public_url = &self.syncer.config().public_url;
+        let sources = self.syncer.sources();
+        crate::runnable::derive_published(sources, &self.store, model, version, public_url).await
+    }
+
     /// This replica changed the catalog: cached pages and counts are dropped, so its next reads show it.
     pub fn catalog_changed(&self) {
         self.pages.clear();

@@ -75,8 +75,8 @@ async fn generate(app: &TestApp, token: &str, version: &TestResponse) -> TestRes
 }
 
 /// F5 with an upload, then F6 and F2: the portal uploads the file to its bucket, creates the model
-/// and a version without a spec and asks for a pipeline; the version is read where it is (a few
-/// ranges, no token), verified, and the app downloads what its spec names. A spec a person writes
+/// and a version without a spec (its pipeline derived at once) and asks for a pipeline; the version
+/// is read where it is (a few ranges, no token), verified, and the app downloads what its spec names. A spec a person writes
 /// for the same upload is checked against its tensors.
 async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Backend) {
     let sim = SimHandle::start(5, 0, 3).await;
@@ -99,11 +99,14 @@ async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Bac
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    assert_eq!(created.body["status"], "missing");
+    // Published without a spec, it gets the one its file gives at once (the reference leaves it
+    // `missing` until someone asks); "Generate" then derives the same again.
+    assert_eq!(created.body["status"], "verified", "{}", created.body);
     let vid = created.body["id"].as_str().unwrap().to_string();
     let res = generate(&app, &token, &created).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let v = &res.body;
+    assert_eq!(v["pipeline_spec"], created.body["pipeline_spec"]);
     crate::clients::assert_app_decodes_version(v);
     assert_eq!(v["status"], "verified", "{v}");
     assert_eq!(
@@ -128,8 +131,8 @@ async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Bac
         .sim
         .bytes_served(&hex::encode(sha2::Sha256::digest(&bytes)));
     assert!(
-        served <= read + 1,
-        "served {served}, read {read} (and the opening byte)"
+        served <= 2 * (read + 1),
+        "served {served}, read {read} twice — publishing, generating — and the opening byte"
     );
     assert!(v["inspection"]["requests"].as_u64().unwrap() <= 4, "{v}");
     // The app (F2) finds it runnable and downloads every asset its spec names.
@@ -173,6 +176,20 @@ async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Bac
         "{}",
         refused.detail()
     );
+    // The root dialect's publishing derives it at once too.
+    let root = app
+        .post(
+            &format!("/models/{mid}/versions"),
+            Some(&token),
+            json!({"version_string": "3.0.0", "assets": [{"asset_key": "leaf.tflite",
+                   "asset_type": "tflite", "source_url": upload, "is_primary": true}]}),
+        )
+        .await;
+    assert_eq!(root.status, StatusCode::CREATED, "{}", root.body);
+    assert_eq!(root.body["signature"], v["signature"]);
+    let mut expected = spec.clone();
+    expected["metadata"][0]["model_version"] = json!("3.0.0");
+    assert_eq!(root.body["pipeline_spec"], expected);
     // An upload deleted from the bucket: recorded as missing, with the storage's answer.
     let gone = upload.replace("leaf.tflite", "deleted.tflite");
     let version = add_version(&app, &token, &mid, &gone, json!({"version_name": "1.2.0"})).await;

@@ -276,6 +276,7 @@ async fn create_version(
             inspected,
         })
         .await?;
+    let version = state.derive_published(&model, version).await;
     state.catalog_changed();
     Ok((
         StatusCode::CREATED,
