@@ -123,6 +123,7 @@ pub struct CreateVersionRequest {
 }
 
 /// Publish a version (signed-in users): on their own models, and on models mirrored from the Hub.
+/// Without a `pipeline_spec`, the one its model file gives when the file can be read within 5 s.
 #[utoipa::path(post, path = "/models/{id}/versions", tag = "models", security(("bearer" = [])),
     params(("id" = String, Path, description = "Model UUID or slug")),
     request_body = CreateVersionRequest,

@@ -208,8 +208,9 @@ fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
     crate::pipeline_spec::check(spec, source).map_err(ApiError::Unprocessable)
 }
 
-/// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec, `missing`
-/// without; a `status` in the body is ignored. As in the reference, neither `version_name` nor
+/// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec (checked
+/// against the model file's tensors when the file can be read); without one, the pipeline its model
+/// file gives when the file can be read within 5 s, else `missing`; a `status` in the body is ignored. As in the reference, neither `version_name` nor
 /// `commit_sha` has to be unique (the portal names every upload "1.0.0" unless told otherwise).
 #[utoipa::path(post, path = "/models/{model_id}/versions", tag = "clients (/api/v1)",
     operation_id = "v1_create_version", security(("bearer" = [])),
