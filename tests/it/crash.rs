@@ -134,6 +134,19 @@ async fn assert_intact_and_killed_run_recorded(db: &TestDb, store: &Store, kille
     );
 }
 
+/// Wakes a stopped owner (SIGCONT) whose run was taken over: it ends reporting a failure, and the
+/// catalog holds no more mirrored models than before.
+async fn wake_and_see_it_fail(child: &mut Child, store: &Store) {
+    let before = store.active_synced().await.unwrap().len();
+    signal(child, "CONT");
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the woken owner stops")
+        .unwrap();
+    assert!(!status.success(), "the fenced-out owner reports a failure");
+    assert_eq!(store.active_synced().await.unwrap().len(), before);
+}
+
 fn signal(child: &Child, name: &str) {
     let pid = child.id().expect("running").to_string();
     let ok = std::process::Command::new("kill")
@@ -197,14 +210,7 @@ async fn a_stopped_owner_is_taken_over_only_after_its_lease_and_then_cannot_writ
     assert!(after.error.unwrap().contains("stopped renewing"));
 
     // Woken up, the old owner finds its lease gone: it writes nothing and ends.
-    let before = store.active_synced().await.unwrap().len();
-    signal(&child, "CONT");
-    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
-        .await
-        .expect("the woken owner stops")
-        .unwrap();
-    assert!(!status.success(), "the fenced-out owner reports a failure");
-    assert_eq!(store.active_synced().await.unwrap().len(), before);
+    wake_and_see_it_fail(&mut child, &store).await;
     assert_catalog_equals_truth(&store, &sim).await;
     assert_eq!(
         store.get_run(stopped.id).await.unwrap().unwrap().status,
@@ -462,17 +468,8 @@ async fn an_owner_stopped_inside_a_write_batch_is_taken_over_once_the_server_end
     assert_eq!(report.status, RunStatus::Success, "{report:?}");
     let after = store.get_run(stopped.id).await.unwrap().unwrap();
     assert_eq!(after.status, RunStatus::Failed);
-    let before = store.active_synced().await.unwrap().len();
-    signal(&child, "CONT");
-    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
-        .await
-        .expect("the woken owner stops")
-        .unwrap();
-    assert!(
-        !status.success(),
-        "the owner whose session was ended reports a failure"
-    );
-    assert_eq!(store.active_synced().await.unwrap().len(), before);
+    // Woken up, its session ended by the server, it writes nothing of its batch and ends.
+    wake_and_see_it_fail(&mut child, &store).await;
     assert_catalog_equals_truth(&store, &sim).await;
     watch.close().await;
 }
