@@ -68,17 +68,22 @@ pub fn spawn_background(state: &AppState) {
     );
 }
 
-/// At startup and every minute: marks failed the background jobs whose process stopped (a job left
-/// `running` by a killed process would otherwise stay so), and points at `public_url` the hosted-file
-/// links another process wrote under its own address (a standalone `sync` run by cron).
+/// At startup and every minute, marks failed the background jobs whose process stopped (a job left
+/// `running` by a killed process would otherwise stay so); every minute after startup (where [`run`]
+/// has just done it), points at `public_url` the hosted-file links another process wrote under its
+/// own address (a standalone `sync` run by cron).
 async fn sweep(store: Store, public_url: url::Url, cancel: tokio_util::sync::CancellationToken) {
     let mut every = tokio::time::interval(crate::sync::JOB_STALE / 2);
+    let mut first = true;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 if let Err(e) = crate::sync::fail_stale_jobs(&store).await {
                     tracing::warn!(error = %e, "could not look for jobs whose process stopped");
+                }
+                if std::mem::take(&mut first) {
+                    continue;
                 }
                 match store.rebase_hosted_assets(&public_url).await {
                     Ok(0) => {}

@@ -464,19 +464,6 @@ pub fn digest(spec: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_spec_has_one_digest_whatever_the_order_of_its_keys() {
-        let a = serde_json::json!({"inputs": [{"name": "x", "shape": [1, 2]}], "outputs": [], "b": 0.5});
-        let b: Value = serde_json::from_str(
-            r#"{"b": 0.5, "outputs": [], "inputs": [{"shape": [1, 2], "name": "x"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(digest(&a), digest(&b));
-        let c = serde_json::json!({"inputs": [{"name": "x", "shape": [2, 1]}], "outputs": [], "b": 0.5});
-        assert_ne!(digest(&a), digest(&c));
-        assert_eq!(digest(&a).len(), 64);
-    }
     use serde_json::json;
 
     pub(crate) fn classifier() -> Value {
@@ -584,5 +571,18 @@ mod tests {
             out["preprocessing"][0]["steps"][0]["params"],
             json!({"max_length": 8})
         );
+    }
+
+    #[test]
+    fn a_spec_has_one_digest_whatever_the_order_of_its_keys() {
+        let a = json!({"inputs": [{"name": "x", "shape": [1, 2]}], "outputs": [], "b": 0.5});
+        let b: Value = serde_json::from_str(
+            r#"{"b": 0.5, "outputs": [], "inputs": [{"shape": [1, 2], "name": "x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(digest(&a), digest(&b));
+        let c = json!({"inputs": [{"name": "x", "shape": [2, 1]}], "outputs": [], "b": 0.5});
+        assert_ne!(digest(&a), digest(&c));
+        assert_eq!(digest(&a).len(), 64);
     }
 }

@@ -323,8 +323,8 @@ impl Inspected {
 }
 
 /// The key of a version's `inspection` that holds the digest of the spec the inspection derived and
-/// wrote ([`crate::pipeline_spec::digest`]): a stored spec with that digest is the inspector's, which a newer inspector
-/// replaces; any other spec is a person's, never replaced.
+/// wrote ([`crate::pipeline_spec::digest`]): a stored spec with that digest is the inspector's, which
+/// a newer inspector replaces; any other spec is a person's, never replaced.
 pub const DERIVED_SPEC_KEY: &str = "derived_spec_sha256";
 
 impl ModelVersion {

@@ -75,7 +75,7 @@ pub struct EosToken {
 }
 
 /// The largest config file read for an end-of-sequence id (real ones are a few KiB).
-const MAX_CONFIG_BYTES: u64 = 256 << 10;
+pub const MAX_CONFIG_BYTES: u64 = 256 << 10;
 
 /// What reading a `.task` or `.litertlm` bundle gave.
 pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
@@ -178,19 +178,14 @@ pub async fn read_opened<S: inspect::RangeSource + Sync>(
     path: String,
 ) -> FileReading {
     let budget = Budget::for_size(size);
+    let bundle = |read: BundleRead| FileReading::Bundle {
+        path: path.clone(),
+        format: asset_type.to_string(),
+        read: Some(Box::new(read)),
+    };
     match asset_type {
-        "task" | "litertlm" => {
-            let read = if asset_type == "task" {
-                inspect::bundle::inspect_task(file, size, budget).await
-            } else {
-                inspect::litertlm::inspect_litertlm(file, size, budget).await
-            };
-            FileReading::Bundle {
-                path,
-                format: asset_type.to_string(),
-                read: Some(Box::new(read)),
-            }
-        }
+        "task" => bundle(inspect::bundle::inspect_task(file, size, budget).await),
+        "litertlm" => bundle(inspect::litertlm::inspect_litertlm(file, size, budget).await),
         _ => FileReading::Tflite {
             path,
             size,
@@ -501,13 +496,13 @@ pub async fn derive_published(
     }
 }
 
-/// How long publishing a version waits for the Hub to read its model file before it accepts the
-/// person's spec unchecked.
+/// How long publishing a version waits for its model file to be read before it accepts the person's
+/// spec unchecked, or leaves a version without one `missing`.
 pub const SPEC_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Checks the spec a person supplies with a new version (`version_name` of `model`, with `assets`)
 /// against the tensors its model file declares
-/// (`inspect::conform`): the file is read on the Hub as [`generate`] reads it. `Ok(Some)` is what was
+/// (`inspect::conform`): the file is read as [`generate`] reads it. `Ok(Some)` is what was
 /// read, to record with the version (its pipeline left to the person); `Ok(None)` when the file cannot
 /// be read here (its URL refused, its host unreachable or slower than [`SPEC_CHECK_TIMEOUT`]), as the
 /// reference accepts such a spec;

@@ -167,24 +167,24 @@ impl WebFiles {
                 url.scheme()
             )));
         }
-        match url.host() {
-            None => Err(WebError::Refused(
-                "the model file's URL names no host".into(),
-            )),
-            Some(url::Host::Ipv4(ip)) if !self.allow_private && !is_public(ip.into()) => {
-                Err(WebError::Refused(format!(
-                    "{ip} is not a public address: model files are read from public hosts only"
-                )))
-            }
-            Some(url::Host::Ipv6(ip)) if !self.allow_private && !is_public(ip.into()) => {
-                Err(WebError::Refused(format!(
-                    "{ip} is not a public address: model files are read from public hosts only"
-                )))
+        let ip: IpAddr = match url.host() {
+            None => {
+                return Err(WebError::Refused(
+                    "the model file's URL names no host".into(),
+                ))
             }
             Some(url::Host::Domain(host)) => {
-                allowed_addresses(host, self.allow_private).await.map(drop)
+                return allowed_addresses(host, self.allow_private).await.map(drop)
             }
-            Some(_) => Ok(()),
+            Some(url::Host::Ipv4(ip)) => ip.into(),
+            Some(url::Host::Ipv6(ip)) => ip.into(),
+        };
+        if self.allow_private || is_public(ip) {
+            Ok(())
+        } else {
+            Err(WebError::Refused(format!(
+                "{ip} is not a public address: model files are read from public hosts only"
+            )))
         }
     }
 
@@ -325,13 +325,8 @@ impl WebFile {
         let len = range.end - range.start;
         let (skip, expect) = match res.status() {
             StatusCode::PARTIAL_CONTENT => {
-                let start = header(&res, CONTENT_RANGE.as_str()).and_then(|v| {
-                    v.strip_prefix("bytes ")?
-                        .split('-')
-                        .next()?
-                        .parse::<u64>()
-                        .ok()
-                });
+                let start = header(&res, CONTENT_RANGE.as_str())
+                    .and_then(|v| crate::inspect::content_range_start(&v));
                 if start != Some(range.start) {
                     return Err(WebError::Failed(format!(
                         "{host} answered bytes at {start:?} when asked for {}",

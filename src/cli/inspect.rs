@@ -38,14 +38,15 @@ impl Place {
         }
     }
 
-    /// The bytes of the small file `name` beside the model (a config, at most 256 KiB), if any.
+    /// The bytes of the small file `name` beside the model (a config, at most
+    /// [`crate::runnable::MAX_CONFIG_BYTES`]), if any.
     async fn beside(&self, name: &str) -> Option<Vec<u8>> {
         use crate::inspect::RangeSource;
         match self {
             Place::Local(path) => std::fs::read(path.with_file_name(name)).ok(),
             Place::Remote(url, web) => {
                 let file = web.open(url.join(name).ok()?.as_str()).await.ok()?;
-                if file.size > 256 << 10 {
+                if file.size > crate::runnable::MAX_CONFIG_BYTES {
                     return None;
                 }
                 file.read(0..file.size).await.ok()

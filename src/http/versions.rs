@@ -179,7 +179,7 @@ async fn create_version(
             ));
         }
     }
-    // Against the tensors its model file declares, when the file is on the Hub (issue #21).
+    // Against the tensors its model file declares, when the file can be read (issue #21).
     let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
         Some(spec) => {
             let sources = state.syncer.sources();

@@ -120,13 +120,8 @@ impl HubFile {
         self.client
             .fetch_as(&self.url, &ask, |raw| match raw.status {
                 StatusCode::PARTIAL_CONTENT => {
-                    let start = header(raw, CONTENT_RANGE.as_str()).and_then(|v| {
-                        v.strip_prefix("bytes ")?
-                            .split('-')
-                            .next()?
-                            .parse::<u64>()
-                            .ok()
-                    });
+                    let start = header(raw, CONTENT_RANGE.as_str())
+                        .and_then(|v| crate::inspect::content_range_start(&v));
                     if start != Some(range.start) || raw.body.len() != len {
                         return Err(HubError::Body(format!(
                             "asked for {len} bytes at {}, got {} at {start:?}",

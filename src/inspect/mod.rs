@@ -44,6 +44,17 @@ pub trait RangeSource {
     fn read(&self, range: Range<u64>) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
 }
 
+/// The first byte a `Content-Range: bytes {start}-{end}/{size}` header names (HTTP range readers
+/// check it is the one they asked for).
+pub fn content_range_start(value: &str) -> Option<u64> {
+    value
+        .strip_prefix("bytes ")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A file held in memory.
 impl RangeSource for [u8] {
     async fn read(&self, range: Range<u64>) -> Result<Vec<u8>, String> {

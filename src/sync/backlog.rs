@@ -3,10 +3,11 @@
 //! after the listing, at most `inspect_backlog` a run, newest first, under the detail step's
 //! concurrency and the Hub client's pacing. A pipeline a person wrote is never replaced: such a version
 //! gets its signature and inspection only (a spec is the inspector's while it matches the digest its
-//! inspection recorded, `records::DERIVED_SPEC_KEY`; an older inspector's is derived again). [`Syncer::inspect_versions`] does the same for the
-//! clients' generate-pipeline-all and retry-segmentation jobs, which are recorded as runs (trigger
-//! `inspection`) that hold no lease: a job records its progress every [`JOB_HEARTBEAT`], and one
-//! silent for [`JOB_STALE`] — its process stopped — is marked failed ([`fail_stale_jobs`]).
+//! inspection recorded, `records::DERIVED_SPEC_KEY`; an older inspector's is derived again).
+//! [`Syncer::inspect_versions`] does the same for the clients' generate-pipeline-all and
+//! retry-segmentation jobs, which are recorded as runs (trigger `inspection`) that hold no lease: a
+//! job records its progress every [`JOB_HEARTBEAT`], and one silent for [`JOB_STALE`] — its process
+//! stopped — is marked failed ([`fail_stale_jobs`]).
 
 use super::*;
 use crate::runnable::{self, GenerateError};

@@ -210,8 +210,9 @@ fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
 
 /// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec (checked
 /// against the model file's tensors when the file can be read); without one, the pipeline its model
-/// file gives when the file can be read within 5 s, else `missing`; a `status` in the body is ignored. As in the reference, neither `version_name` nor
-/// `commit_sha` has to be unique (the portal names every upload "1.0.0" unless told otherwise).
+/// file gives when the file can be read within 5 s, else `missing`; a `status` in the body is
+/// ignored. As in the reference, neither `version_name` nor `commit_sha` has to be unique (the
+/// portal names every upload "1.0.0" unless told otherwise).
 #[utoipa::path(post, path = "/models/{model_id}/versions", tag = "clients (/api/v1)",
     operation_id = "v1_create_version", security(("bearer" = [])),
     params(("model_id" = Uuid, Path, description = "Model id")), request_body = CreateVersionRequest,
@@ -252,7 +253,7 @@ async fn create_version(
         .map(|s| checked_spec(s, &model))
         .transpose()?;
     let assets = pointer_assets(&req)?;
-    // Against the tensors its model file declares, when the file is on the Hub (issue #21).
+    // Against the tensors its model file declares, when the file can be read (issue #21).
     let inspected = match &spec {
         Some(spec) => {
             let sources = state.syncer.sources();
