@@ -45,7 +45,11 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
         sync,
         schedule,
     } = checked;
-    let hub = HubClient::new(config.hub.hub_config()).map_err(|e| e.to_string())?;
+    let hub_config = config
+        .hub
+        .hub_config()
+        .allowing_private(sync.inspect_private_networks);
+    let hub = HubClient::new(hub_config).map_err(|e| e.to_string())?;
     let syncer = Syncer::new(store.clone(), hub, sync).with_notifier(config.sync.notifier());
     Ok(AppState::with_syncer(store, config, syncer, schedule))
 }

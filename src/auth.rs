@@ -81,8 +81,11 @@ impl Authenticator {
         }
     }
 
-    /// The caller named by `authorization` (none: anonymous), from `client` (its address: repeated
-    /// failures from one client are throttled; a forwarded-for header is the client's to forge).
+    /// The caller named by `authorization` (none: anonymous), from `client` (its socket address; a
+    /// forwarded-for header is the client's to forge). Failures are throttled per client address:
+    /// past the limit, a client's *invalid* credentials get 429 instead of 401 until the window ends
+    /// — valid credentials are always accepted, so behind a proxy (one address for everyone) one
+    /// client's failures never lock the others out.
     pub async fn caller(
         &self,
         authorization: Option<&HeaderValue>,
@@ -91,14 +94,14 @@ impl Authenticator {
         let Some(value) = authorization else {
             return Ok(Caller(None));
         };
-        if let Some(wait) = self.throttle.blocked(client) {
-            return Err(ApiError::TooManyRequests(format!(
-                "Too many failed authentication attempts; try again in {} s",
-                wait.as_secs().max(1)
-            )));
-        }
         match self.authenticate(value).await {
             Err(ApiError::Unauthorized(m)) => {
+                if let Some(wait) = self.throttle.blocked(client) {
+                    return Err(ApiError::TooManyRequests(format!(
+                        "Too many failed authentication attempts; try again in {} s",
+                        wait.as_secs().max(1)
+                    )));
+                }
                 self.throttle.failure(client);
                 Err(ApiError::Unauthorized(m))
             }

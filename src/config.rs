@@ -130,6 +130,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_TELEMETRY_MAX_EVENTS", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub telemetry_max_events: u32,
+    /// Telemetry events one user may send per hour (the app sends one per inference run); a batch past
+    /// it is refused with 429 and nothing of it is stored.
+    #[arg(long, env = "POCKET_TELEMETRY_EVENTS_PER_HOUR", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub telemetry_events_per_hour: u32,
     /// How long telemetry events are kept (`90d`, `720h`; a bare number is seconds).
     #[arg(long, env = "POCKET_TELEMETRY_RETENTION", default_value = "90d", value_parser = parse_duration)]
     pub telemetry_retention: Duration,
@@ -219,6 +224,13 @@ pub struct HubArgs {
     #[arg(long = "hub-max-wait-secs", env = "HUB_MAX_WAIT_SECS", default_value = hub_defaults::MAX_WAIT_SECS,
           value_parser = secs_between(0, u64::MAX))]
     pub hub_max_wait: Duration,
+    /// The Hub's CDN hosts (comma-separated `host`, `host:port` or `*.domain`): where the Hub's
+    /// redirects for file downloads may lead whatever their address; a redirect to any other host is
+    /// followed only when its address is public. The simulator's CDN is `localhost:PORT` beside
+    /// `HF_ENDPOINT=http://127.0.0.1:PORT`.
+    #[arg(long, env = "HF_CDN_HOSTS", default_value = crate::hub::defaults::CDN_HOSTS,
+          value_delimiter = ',')]
+    pub hf_cdn_hosts: Vec<crate::netguard::HostPattern>,
 }
 
 impl Default for HubArgs {
@@ -234,6 +246,7 @@ impl HubArgs {
         c.max_retries = self.hub_max_retries as usize;
         c.request_timeout = Some(self.hub_timeout);
         c.max_total_wait = self.hub_max_wait;
+        c.cdn_hosts = self.hf_cdn_hosts.clone();
         c
     }
 }

@@ -2,6 +2,8 @@
 //! vocabularies of the catalog (categories, licences, upstream status). Nothing here knows about HTTP
 //! or SQL.
 
+pub mod text;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;

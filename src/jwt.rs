@@ -1,6 +1,7 @@
 //! Supabase access tokens (JWTs), for the existing Pocket AI web portal and app. HS256 with
 //! `SUPABASE_JWT_SECRET`, and/or RS256/ES256 with the keys of `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`.
-//! The algorithm is pinned to the key's type (never `none`), the signature, `exp` (small leeway) and the
+//! The algorithm is pinned to the key's type (never `none`), the signature, `exp`, `nbf` and `iat` (a
+//! token not yet valid or issued in the future is refused; 30 s of leeway for clock skew) and the
 //! audience `authenticated` are checked. JWKS are fetched once and cached; an unknown `kid` triggers one
 //! refetch (at most every 30 s), and when the JWKS server is down the cached keys keep working.
 
@@ -22,6 +23,9 @@ const REFETCH_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// Issued at (seconds since the epoch): a token from the future is refused.
+    #[serde(default)]
+    pub iat: Option<i64>,
     #[serde(default)]
     pub email: Option<String>,
 }
@@ -116,9 +120,18 @@ impl JwtVerifier {
         };
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         let data = decode::<Claims>(token, &key, &validation).map_err(invalid)?;
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        if data
+            .claims
+            .iat
+            .is_some_and(|iat| iat > now + LEEWAY_SECS as i64)
+        {
+            return Err(invalid("the token is issued in the future (iat)"));
+        }
         let user_id =
             Uuid::parse_str(&data.claims.sub).map_err(|_| invalid("sub is not a UUID"))?;
         Ok(Identity {

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod cursor;
@@ -18,6 +19,7 @@ pub mod inspect;
 pub mod jwt;
 pub mod memory;
 pub mod metrics;
+pub mod netguard;
 pub mod notify;
 pub mod pipeline_spec;
 pub mod policy;

@@ -34,6 +34,10 @@ pub enum GenerateError {
     Store(#[from] StoreError),
     #[error("the version no longer exists")]
     Gone,
+    /// A file on the Hub that is not public (gated, private, or not there for anonymous readers),
+    /// asked for by a user: it is not read with the operator's rights.
+    #[error("{0}")]
+    NotPublic(String),
 }
 
 /// Where model files are read: the Hub's through its client (paced, its token to its host only),
@@ -42,6 +46,9 @@ pub enum GenerateError {
 pub struct Sources<'a> {
     pub hub: &'a HubClient,
     pub web: &'a WebFiles,
+    /// A user asked for this read: `hub` is anonymous, and a file it cannot read is refused
+    /// ([`GenerateError::NotPublic`]) rather than recorded as missing.
+    pub for_user: bool,
 }
 
 /// What reading a version's main file gave.
@@ -133,6 +140,18 @@ pub async fn read_main_file(
     };
     let file = match sources.hub.open_file(&repo, &rev, &path).await? {
         RepoOutcome::Found { value, .. } => value,
+        RepoOutcome::Gated if sources.for_user => {
+            return Err(GenerateError::NotPublic(format!(
+                "{repo} is gated on the Hugging Face Hub: files named by people are read anonymously, \
+                 and a gated repo's files need access"
+            )));
+        }
+        RepoOutcome::MissingOrPrivate if sources.for_user => {
+            return Err(GenerateError::NotPublic(format!(
+                "{path} of {repo} at {rev} is not public on the Hugging Face Hub (a private or missing \
+                 repo, or a revision it does not have): files named by people are read anonymously"
+            )));
+        }
         RepoOutcome::Gated => {
             let why = "the repo is gated: its model file cannot be read without access".into();
             return Ok(FileReading::Unavailable { path, why });

@@ -2,21 +2,19 @@
 //! person gives a version (CLIENTS.md F5, F6) — opened for range reads (issue #21), so that
 //! `generate-pipeline`, a person's spec and the pipeline jobs read them as they read the Hub's.
 //!
-//! A URL a person typed is read by the server, so it is guarded against server-side request forgery:
-//! only `http`/`https`; only hosts whose addresses are public (not loopback, private, link-local —
-//! the cloud metadata address among them —, shared, multicast or reserved) unless the operator allows
-//! private networks; the connection goes only to addresses that passed (the client's resolver drops
-//! the others, so a second lookup cannot rebind the name); redirects are followed by hand, each hop
-//! checked again, at most [`MAX_REDIRECTS`]. No credentials are sent — `HF_TOKEN` is the Hub's
+//! A URL a person typed is read by the server, so it is guarded against server-side request forgery
+//! by [`crate::netguard`]: only `http`/`https`; only hosts whose addresses are public unless the
+//! operator allows private networks; the connection goes only to addresses that passed (the client's
+//! resolver drops the others, so a second lookup cannot rebind the name); redirects are followed by
+//! hand, each hop checked again, at most [`MAX_REDIRECTS`]. No credentials are sent — `HF_TOKEN` is the Hub's
 //! alone — and a URL is shown in logs and errors by its host only (signed URLs carry tokens). A
 //! server that ignores `Range` is read only when the whole file is small ([`MAX_WHOLE_BYTES`]).
 
 use crate::inspect::RangeSource;
+use crate::netguard::{AddressGuard, GuardError};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
 use reqwest::StatusCode;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -45,7 +43,7 @@ pub enum WebError {
 #[derive(Debug, Clone)]
 pub struct WebFiles {
     http: reqwest::Client,
-    allow_private: bool,
+    guard: AddressGuard,
 }
 
 /// A file at a URL (after its redirects), opened for range reads.
@@ -61,78 +59,6 @@ fn shown(url: &Url) -> String {
     url.host_str().unwrap_or("an unnamed host").to_string()
 }
 
-/// Whether `ip` is an address on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_unspecified()
-                || v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (b & 0xc0) == 64) // shared address space, 100.64.0.0/10
-                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments, 192.0.0.0/24
-                || (a == 198 && (b & 0xfe) == 18) // benchmarking, 198.18.0.0/15
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(v4.into());
-            }
-            let s = v6.segments();
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local()
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64: an IPv4 address behind a translator
-                || s[..6] == [0; 6]) // IPv4-compatible (deprecated)
-        }
-    }
-}
-
-/// The addresses of `host` a request may go to; refused when none is public (and private networks
-/// are not allowed).
-async fn allowed_addresses(host: &str, allow_private: bool) -> Result<Vec<SocketAddr>, WebError> {
-    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|e| WebError::Failed(format!("{host} could not be resolved: {e}")))?
-        .collect();
-    let kept: Vec<SocketAddr> = all
-        .iter()
-        .filter(|a| allow_private || is_public(a.ip()))
-        .copied()
-        .collect();
-    match (kept.is_empty(), all.first()) {
-        (false, _) => Ok(kept),
-        (true, Some(first)) => Err(WebError::Refused(format!(
-            "{host} resolves to {}, not a public address: model files are read from public hosts only",
-            first.ip()
-        ))),
-        (true, None) => Err(WebError::Failed(format!("{host} has no address"))),
-    }
-}
-
-/// The client's resolver: only the addresses [`allowed_addresses`] keeps.
-struct GuardedResolver {
-    allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let kept = allowed_addresses(name.as_str(), allow_private).await?;
-            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 impl WebFiles {
     /// A reader that connects within `connect_timeout` and gives each request `timeout`;
     /// `allow_private` lets it read loopback and private addresses (tests, a file server on the
@@ -142,10 +68,12 @@ impl WebFiles {
         connect_timeout: Option<Duration>,
         timeout: Option<Duration>,
     ) -> Result<WebFiles, String> {
+        // No host is trusted by configuration here: a URL a person gave is read from public hosts.
+        let guard = AddressGuard::new(Vec::new(), allow_private);
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("pocket-catalog/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }));
+            .dns_resolver(guard.resolver());
         if let Some(t) = connect_timeout {
             builder = builder.connect_timeout(t);
         }
@@ -153,39 +81,15 @@ impl WebFiles {
             builder = builder.timeout(t);
         }
         let http = builder.build().map_err(|e| e.to_string())?;
-        Ok(WebFiles {
-            http,
-            allow_private,
-        })
+        Ok(WebFiles { http, guard })
     }
 
     /// Whether a request may go to `url` at all (its scheme and host's addresses).
     async fn check(&self, url: &Url) -> Result<(), WebError> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(WebError::Refused(format!(
-                "a model file is read over http or https, not {}",
-                url.scheme()
-            )));
-        }
-        let ip: IpAddr = match url.host() {
-            None => {
-                return Err(WebError::Refused(
-                    "the model file's URL names no host".into(),
-                ))
-            }
-            Some(url::Host::Domain(host)) => {
-                return allowed_addresses(host, self.allow_private).await.map(drop)
-            }
-            Some(url::Host::Ipv4(ip)) => ip.into(),
-            Some(url::Host::Ipv6(ip)) => ip.into(),
-        };
-        if self.allow_private || is_public(ip) {
-            Ok(())
-        } else {
-            Err(WebError::Refused(format!(
-                "{ip} is not a public address: model files are read from public hosts only"
-            )))
-        }
+        self.guard.check(url).await.map_err(|e| match e {
+            GuardError::Refused(why) => WebError::Refused(format!("the model file's URL: {why}")),
+            GuardError::Unresolved(why) => WebError::Failed(why),
+        })
     }
 
     /// Opens the file at `url`: one `GET` of its first byte per hop (servers that refuse `HEAD` on
@@ -385,50 +289,6 @@ impl RangeSource for WebFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_addresses_on_the_public_internet_are_public() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "192.0.0.8",
-            "198.18.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-            "240.0.0.1",
-            "192.0.2.1",
-            "::1",
-            "::",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "ff02::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-            "2001:db8::1",
-            "::127.0.0.1",
-        ] {
-            let ip: IpAddr = private.parse().unwrap();
-            assert!(!is_public(ip), "{private} is not public");
-        }
-        for public in [
-            "8.8.8.8",
-            "104.16.0.1",
-            "172.32.0.1",
-            "100.128.0.1",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            let ip: IpAddr = public.parse().unwrap();
-            assert!(is_public(ip), "{public} is public");
-        }
-    }
 
     #[tokio::test]
     async fn a_url_at_a_private_or_odd_address_is_refused_before_any_request() {

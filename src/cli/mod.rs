@@ -276,8 +276,11 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
 async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> {
     use crate::domain::RunStatus;
     let config = args.sync.sync_config().map_err(CliError::Usage)?;
-    let hub =
-        crate::hub::HubClient::new(args.hub.hub_config()).map_err(|e| CliError::Other(e.into()))?;
+    let hub_config = args
+        .hub
+        .hub_config()
+        .allowing_private(config.inspect_private_networks);
+    let hub = crate::hub::HubClient::new(hub_config).map_err(|e| CliError::Other(e.into()))?;
     let notifier = args.sync.notifier();
     let syncer = crate::sync::Syncer::new(store.clone(), hub, config).with_notifier(notifier);
     let cancel = tokio_util::sync::CancellationToken::new();

@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     ))]
 async fn download(
     State(state): State<AppState>,
-    _viewer: super::Viewer,
+    super::Downloader(viewer, client): super::Downloader,
     ApiPath((version_id, asset_key)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     let version_id = Uuid::parse_str(&version_id)
@@ -40,13 +40,17 @@ async fn download(
             "asset_key must be 1 to 500 characters".into(),
         ));
     }
+    let missing = || ApiError::NotFound(format!("No asset '{asset_key}' in version {version_id}"));
+    viewer
+        .access(&state.store)
+        .version(version_id)
+        .await?
+        .ok_or_else(missing)?;
     let url = state
         .store
-        .count_download(version_id, &asset_key)
+        .count_download(version_id, &asset_key, &client.0)
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("No asset '{asset_key}' in version {version_id}"))
-        })?;
+        .ok_or_else(missing)?;
     redirect(&url)
 }
 
@@ -61,8 +65,8 @@ pub(super) fn redirect(url: &str) -> ApiResult<Response> {
         .into_response())
 }
 
-/// A file this service hosts (a label file extracted from a model), by the SHA-256 of its content.
-/// Public: it comes from a public model file; it never changes, so it may be cached for ever.
+/// A file this service hosts (a label file extracted from a model), by the SHA-256 of its content: for
+/// whoever may see a version that names it (a private model's file is its owner's); it never changes.
 #[utoipa::path(get, path = "/files/{sha256}", tag = "models",
     params(("sha256" = String, Path, description = "SHA-256 of the content, hex")),
     responses(
@@ -71,9 +75,10 @@ pub(super) fn redirect(url: &str) -> ApiResult<Response> {
     ))]
 async fn hosted_file(
     State(state): State<AppState>,
+    viewer: super::Viewer,
     ApiPath(sha256): ApiPath<String>,
 ) -> ApiResult<Response> {
-    serve_hosted(&state, &sha256).await
+    serve_visible(&state, &viewer, &sha256).await
 }
 
 /// The same file under its name (the URL the version's `labels` asset holds).
@@ -88,9 +93,23 @@ async fn hosted_file(
     ))]
 async fn hosted_file_named(
     State(state): State<AppState>,
+    viewer: super::Viewer,
     ApiPath((sha256, _name)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
-    serve_hosted(&state, &sha256).await
+    serve_visible(&state, &viewer, &sha256).await
+}
+
+/// The hosted file with this content hash, if `viewer` may see a version that names it.
+async fn serve_visible(
+    state: &AppState,
+    viewer: &super::Viewer,
+    sha256: &str,
+) -> ApiResult<Response> {
+    let sha256 = sha256.to_ascii_lowercase();
+    if !viewer.access(&state.store).hosted_file(&sha256).await? {
+        return Err(ApiError::NotFound("File not found.".into()));
+    }
+    serve_hosted(state, &sha256).await
 }
 
 /// The hosted file with this content hash, as a response.
@@ -123,7 +142,7 @@ pub(super) async fn serve_hosted(state: &AppState, sha256: &str) -> ApiResult<Re
             ),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
+                HeaderValue::from_static("private, max-age=31536000, immutable"),
             ),
             (
                 header::ETAG,

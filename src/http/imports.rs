@@ -11,12 +11,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import))
@@ -24,30 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import_v1))
-}
-
-/// Imports per user in the last hour (a sliding window).
-#[derive(Clone, Default)]
-pub struct ImportLimiter {
-    recent: Arc<Mutex<HashMap<Uuid, Vec<Instant>>>>,
-}
-
-impl ImportLimiter {
-    /// Counts an import of `user`, or says how long until one is allowed.
-    fn admit(&self, user: Uuid, per_hour: u32) -> Result<(), Duration> {
-        let hour = Duration::from_secs(3600);
-        let mut recent = self.recent.lock().expect("limiter lock");
-        recent.retain(|_, times| {
-            times.retain(|t| t.elapsed() < hour);
-            !times.is_empty()
-        });
-        let times = recent.entry(user).or_default();
-        if times.len() >= per_hour as usize {
-            return Err(hour.saturating_sub(times[0].elapsed()));
-        }
-        times.push(Instant::now());
-        Ok(())
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,7 +37,7 @@ async fn imported(
     if !user.is_admin {
         state
             .imports
-            .admit(user.id, state.config.imports_per_hour)
+            .admit(user.id, 1, u64::from(state.config.imports_per_hour))
             .map_err(|wait| {
                 ApiError::TooManyRequests(format!(
                     "At most {} imports an hour; try again in {} minutes",
@@ -74,7 +46,7 @@ async fn imported(
                 ))
             })?;
     }
-    if let Err(failed) = super::sync::run_adhoc(state, hf_id, None).await? {
+    if let Err(failed) = super::sync::run_adhoc(state, hf_id, None, true).await? {
         return Ok(Err(failed));
     }
     let repo = [hf_id.trim().to_string()];
@@ -126,18 +98,4 @@ async fn import_v1(
         Ok(model) => Json(ClientModel::from(model)).into_response(),
         Err(failed) => failed,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn imports_are_limited_per_user_per_hour() {
-        let limiter = super::ImportLimiter::default();
-        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        assert!(limiter.admit(a, 2).is_ok());
-        assert!(limiter.admit(a, 2).is_ok());
-        let wait = limiter.admit(a, 2).unwrap_err();
-        assert!(wait.as_secs() > 3500);
-        assert!(limiter.admit(b, 2).is_ok(), "per user");
-    }
 }

@@ -8,6 +8,7 @@ mod dashboard;
 mod downloads;
 mod health;
 mod imports;
+mod limits;
 mod models;
 mod search;
 pub(crate) mod sync;
@@ -61,7 +62,9 @@ pub struct AppState {
     /// Cancelled when the service shuts down; background work stops at its next safe point.
     pub shutdown: CancellationToken,
     /// Users' ad-hoc imports in the last hour.
-    pub imports: imports::ImportLimiter,
+    pub imports: limits::WindowLimiter,
+    /// Users' telemetry events in the last hour.
+    pub telemetry: limits::WindowLimiter,
 }
 
 impl AppState {
@@ -95,7 +98,8 @@ impl AppState {
             syncer,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            imports: Default::default(),
+            imports: limits::WindowLimiter::new(std::time::Duration::from_secs(3600)),
+            telemetry: limits::WindowLimiter::new(std::time::Duration::from_secs(3600)),
         }
     }
 }
@@ -112,7 +116,7 @@ impl AppState {
             return version;
         }
         let public_url = &self.syncer.config().public_url;
-        let sources = self.syncer.sources();
+        let sources = self.syncer.public_sources();
         crate::runnable::derive_published(sources, &self.store, model, version, public_url).await
     }
 
@@ -133,10 +137,7 @@ impl FromRequestParts<AppState> for crate::auth::Caller {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        let client = client_address(parts);
         state
             .auth
             .caller(parts.headers.get(header::AUTHORIZATION), &client)
@@ -155,9 +156,54 @@ impl Viewer {
         self.0.as_ref().map(|u| u.id)
     }
 
-    /// Whether this viewer may see `model` (public, or their own).
-    pub fn sees(&self, model: &crate::records::Model) -> bool {
-        model.is_public || self.id() == Some(model.author_id)
+    /// Who is looking, for the visibility rule ([`crate::catalog::visibility`]).
+    pub fn looker(&self) -> crate::catalog::Looker<'_> {
+        crate::catalog::Looker(self.0.as_ref())
+    }
+
+    /// The catalog as this viewer may see it.
+    pub fn access<'a>(&'a self, store: &'a Store) -> crate::catalog::Access<'a> {
+        crate::catalog::Access::new(store, self.looker())
+    }
+}
+
+/// Who downloads, for counting a download once per client and version per hour
+/// ([`crate::store::DOWNLOAD_WINDOW`]): the SHA-256 of the signed-in user's id, else of the client's
+/// socket address (never the address itself).
+pub struct ClientKey(pub String);
+
+impl ClientKey {
+    pub fn of(viewer: &Viewer, parts: &axum::http::request::Parts) -> ClientKey {
+        use sha2::Digest;
+        let who = match viewer.id() {
+            Some(id) => format!("user:{id}"),
+            None => format!("addr:{}", client_address(parts)),
+        };
+        ClientKey(hex::encode(sha2::Sha256::digest(who.as_bytes())))
+    }
+}
+
+/// The client's socket address (no forwarded-for header: that is the client's to forge).
+fn client_address(parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+}
+
+/// A viewer and their [`ClientKey`], for the download routes.
+pub struct Downloader(pub Viewer, pub ClientKey);
+
+impl FromRequestParts<AppState> for Downloader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let key = ClientKey::of(&viewer, parts);
+        Ok(Downloader(viewer, key))
     }
 }
 
@@ -179,20 +225,107 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// A JSON body whose rejections are API errors.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body whose rejections are API errors: not `application/json`, malformed or too large
+/// → 400/413; not an object, or holding a control character (NUL, C0, C1 — tab, newline and carriage
+/// return aside) in any string → 422, before any of it reaches a handler.
 pub struct ApiJson<T>(pub T);
 
-/// A query string whose rejections are API errors.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// A JSON body that may be an array as well as an object (the telemetry batch's two forms), checked
+/// as [`ApiJson`] checks one.
+pub struct ApiJsonAny<T>(pub T);
+
+/// The body as JSON, its text checked; `object` refuses anything but an object.
+async fn checked_json<T: serde::de::DeserializeOwned>(
+    req: axum::extract::Request,
+    object: bool,
+) -> Result<T, ApiError> {
+    let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, &()).await?;
+    if object && !value.is_object() {
+        return Err(ApiError::Unprocessable(
+            "The request body must be a JSON object".into(),
+        ));
+    }
+    if !object && !(value.is_object() || value.is_array()) {
+        return Err(ApiError::Unprocessable(
+            "The request body must be a JSON object or array".into(),
+        ));
+    }
+    if let Some((at, c)) = crate::domain::text::refused_in_json(&value) {
+        return Err(ApiError::Unprocessable(format!(
+            "{at}: control characters such as {} are not allowed in text",
+            crate::domain::text::shown(c)
+        )));
+    }
+    // The failing field's path leads the message (`name: invalid type …`).
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "Failed to deserialize the JSON body into the target type: {e}"
+        ))
+    })
+}
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        checked_json(req, true).await.map(ApiJson)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJsonAny<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        checked_json(req, false).await.map(ApiJsonAny)
+    }
+}
+
+/// Refuses a query string or path whose decoded text holds a control character (422).
+fn check_decoded(what: &str, raw: &str) -> Result<(), ApiError> {
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    match crate::domain::text::first_refused(&decoded, false) {
+        Some(c) => Err(ApiError::Unprocessable(format!(
+            "control characters such as {} are not allowed in the {what}",
+            crate::domain::text::shown(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A query string whose rejections are API errors; control characters in it are a 422.
 pub struct ApiQuery<T>(pub T);
 
-/// Path parameters whose rejections are API errors.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        check_decoded("query string", &query.replace('+', " "))?;
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+/// Path parameters whose rejections are API errors; control characters in them are a 422.
 pub struct ApiPath<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        check_decoded("path", parts.uri.path())?;
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -295,7 +428,51 @@ pub fn app(state: AppState) -> Router {
             header::COOKIE,
             HeaderName::from_static("x-webhook-secret"),
         ]))
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The largest error body kept as the `detail` of an error some layer answered in plain text.
+const MAX_PLAIN_DETAIL: usize = 1024;
+
+/// Every error answers `{"detail": "<string>"}` as `application/json`, whatever produced it: the
+/// handlers do already; this turns the answers of the layers and routes that do not (a timeout's
+/// empty 408, a body limit's plain-text 413, the docs' empty 404) into the same shape, keeping their
+/// status and headers and their text when they have a short one.
+async fn json_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_DETAIL)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let detail = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_string()
+    });
+    let body = serde_json::to_vec(&ErrorBody { detail }).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Counts each request by method, matched route and status, with its latency.

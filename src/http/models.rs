@@ -274,7 +274,7 @@ pub(super) async fn list_page(
         after,
         skip_count: true,
         offset: 0,
-        visibility: crate::store::Visibility::PublicAnd(viewer.id()),
+        visibility: viewer.looker().listing(),
         supported_only: p.runnable.unwrap_or(false),
         quantization: p
             .quantization
@@ -341,14 +341,17 @@ pub(super) fn with_cursor(uri: &axum::http::Uri, cursor: &str) -> String {
     format!("{}?{}", uri.path(), query.finish())
 }
 
-/// Finds a model by UUID or slug.
-pub(super) async fn find_model(state: &AppState, id: &str) -> ApiResult<Model> {
-    let found = match Uuid::parse_str(id) {
-        Ok(uuid) => state.store.get_model(uuid).await?,
-        Err(_) if id.len() <= 200 => state.store.get_model_by_slug(id).await?,
-        Err(_) => None,
-    };
-    found.ok_or_else(|| not_found(id))
+/// Finds a model by UUID or slug that `looker` may see: the same 404 for one that is hidden as for
+/// one that never existed.
+pub(super) async fn find_model(
+    state: &AppState,
+    looker: crate::catalog::Looker<'_>,
+    id: &str,
+) -> ApiResult<Model> {
+    crate::catalog::Access::new(&state.store, looker)
+        .model_by_ref(id)
+        .await?
+        .ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -371,10 +374,7 @@ async fn get_model(
     let page = state
         .details
         .get_or_fill(&key, async {
-            let model = find_model(&state, &id).await?;
-            if !viewer.sees(&model) {
-                return Err(not_found(&id));
-            }
+            let model = find_model(&state, viewer.looker(), &id).await?;
             let model: ModelResponse = model.into();
             Ok::<_, ApiError>(CachedPage {
                 headers: HeaderMap::new(),
@@ -406,13 +406,25 @@ pub struct CreateModelRequest {
 }
 
 pub(super) fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
+    check_label("name", name, MAX_NAME)
+}
+
+/// A one-line label a person must give (a name, a version's name, a commit): trimmed, 1 to `max`
+/// characters, no line break or control character, not only spaces and invisible characters.
+pub(super) fn check_label(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if crate::domain::text::is_blank(value) || value.chars().count() > max {
         return Err(ApiError::Unprocessable(format!(
-            "name must be 1 to {MAX_NAME} characters"
+            "{field} must be 1 to {max} characters, not only spaces or invisible characters"
         )));
     }
-    Ok(name.to_string())
+    if let Some(c) = crate::domain::text::first_refused(value, false) {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be one line without control characters (found {})",
+            crate::domain::text::shown(c)
+        )));
+    }
+    Ok(value.to_string())
 }
 
 pub(super) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
@@ -444,12 +456,8 @@ pub(super) fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for t in tags {
-        let t = t.trim();
-        if t.is_empty() || t.chars().count() > MAX_TAG {
-            return Err(ApiError::Unprocessable(format!(
-                "tags must be 1 to {MAX_TAG} characters"
-            )));
-        }
+        let t = check_label("each tag", t, MAX_TAG)?;
+        let t = t.as_str();
         if !out.iter().any(|o| o == t) {
             out.push(t.to_string());
         }
@@ -481,9 +489,11 @@ async fn create_model(
     if let Some(url) = &req.origin_repo_url {
         check_url("origin_repo_url", url)?;
     }
-    if let Some(task) = &req.task {
-        check_text("task", task, MAX_TAG)?;
-    }
+    let task = req
+        .task
+        .as_deref()
+        .map(|t| check_label("task", t, MAX_TAG))
+        .transpose()?;
     let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
     let id = Uuid::now_v7();
     let model = state
@@ -501,7 +511,7 @@ async fn create_model(
             hf_model_id: None,
             is_verified_official: false,
             tags,
-            task: req.task,
+            task,
             task_inferred: false,
             upstream: None,
             is_public: true,
@@ -543,7 +553,7 @@ async fn update_model(
     ApiJson(req): ApiJson<UpdateModelRequest>,
 ) -> ApiResult<Json<ModelResponse>> {
     let user = caller.user()?;
-    let model = find_model(&state, &id).await?;
+    let model = find_model(&state, crate::catalog::Looker::user(user), &id).await?;
     if model.author_id != user.id && !user.is_admin {
         return Err(ApiError::Forbidden(
             "Only the model's author or an admin may edit it".into(),
@@ -557,16 +567,17 @@ async fn update_model(
         origin_repo_url: req.origin_repo_url,
         is_verified_official: req.is_verified_official,
         tags: req.tags.as_deref().map(check_tags).transpose()?,
-        task: req.task,
+        task: req
+            .task
+            .as_deref()
+            .map(|t| check_label("task", t, MAX_TAG))
+            .transpose()?,
     };
     if let Some(d) = &patch.description {
         check_text("description", d, MAX_TEXT)?;
     }
     if let Some(u) = &patch.origin_repo_url {
         check_url("origin_repo_url", u)?;
-    }
-    if let Some(t) = &patch.task {
-        check_text("task", t, MAX_TAG)?;
     }
     if patch.is_verified_official.is_some() && !user.is_admin {
         return Err(ApiError::Forbidden(

@@ -166,7 +166,8 @@ async fn search(state: &AppState, p: SearchParams) -> ApiResult<SearchResponse> 
 }
 
 async fn search_upstream(state: &AppState, query: &str) -> ApiResult<Vec<HubHit>> {
-    let hub = state.syncer.hub();
+    // A search a user makes: anonymous, so it finds what the Hub shows everyone.
+    let hub = state.syncer.public_hub();
     let mut hits: Vec<HubHit> = Vec::new();
     for filter in &state.syncer.config().filters {
         let page = hub

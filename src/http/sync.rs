@@ -94,7 +94,15 @@ fn spawn_run(
     state: &AppState,
     claimed: crate::sync::ClaimedRun,
 ) -> tokio::task::JoinHandle<RunReport> {
-    let syncer = state.syncer.clone();
+    spawn_run_with(state, state.syncer.clone(), claimed)
+}
+
+/// [`spawn_run`] with this syncer (the users' anonymous one for an import).
+fn spawn_run_with(
+    state: &AppState,
+    syncer: crate::sync::Syncer,
+    claimed: crate::sync::ClaimedRun,
+) -> tokio::task::JoinHandle<RunReport> {
     let cancel = state.shutdown.child_token();
     state
         .tasks
@@ -375,7 +383,7 @@ async fn adhoc_sync(
     super::ApiJson(req): super::ApiJson<AdhocRequest>,
 ) -> ApiResult<Response> {
     caller.admin()?;
-    match run_adhoc(&state, &req.repo_id, req.commit_sha.as_deref()).await? {
+    match run_adhoc(&state, &req.repo_id, req.commit_sha.as_deref(), false).await? {
         Ok(report) => Ok(Json(SyncResponse::from(report)).into_response()),
         Err(failed) => Ok(failed),
     }
@@ -383,12 +391,20 @@ async fn adhoc_sync(
 
 /// Imports or refreshes one Hub repo now (an ad-hoc run, outside the discovery filters): the finished
 /// run's report, or the answer that tells why it did not complete. Shared by the admins' ad-hoc sync
-/// and the signed-in users' import, in both dialects.
+/// (the mirror's own run, with the operator's token) and the signed-in users' import (`for_user`:
+/// every Hub request anonymous, so a private or gated repo is not imported through the operator's
+/// rights), in both dialects.
 pub(crate) async fn run_adhoc(
     state: &AppState,
     repo_id: &str,
     commit_sha: Option<&str>,
+    for_user: bool,
 ) -> ApiResult<Result<crate::sync::RunReport, Response>> {
+    let syncer = if for_user {
+        state.syncer.for_users()
+    } else {
+        state.syncer.clone()
+    };
     let repo: crate::domain::RepoId = repo_id
         .trim()
         .parse()
@@ -402,12 +418,7 @@ pub(crate) async fn run_adhoc(
             ));
         }
     }
-    let pinned = match state
-        .syncer
-        .hub()
-        .model_info(repo.as_str(), commit_sha)
-        .await
-    {
+    let pinned = match syncer.hub().model_info(repo.as_str(), commit_sha).await {
         Ok(crate::hub::RepoOutcome::Found { value, .. }) => {
             value.sha.or_else(|| commit_sha.map(str::to_string))
         }
@@ -423,8 +434,7 @@ pub(crate) async fn run_adhoc(
         }
     };
     let pinned = commit_sha.and(pinned);
-    let claimed = match state
-        .syncer
+    let claimed = match syncer
         .claim_repo(Trigger::Adhoc, repo.as_str(), pinned, true)
         .await
     {
@@ -432,7 +442,7 @@ pub(crate) async fn run_adhoc(
         Err(e) => return Ok(Err(claim_failed(e)?)),
     };
     let run_id = claimed.id();
-    let report = finished(spawn_run(state, claimed)).await?;
+    let report = finished(spawn_run_with(state, syncer, claimed)).await?;
     state.catalog_changed();
     if let Some(failed) = failure(&report) {
         return Ok(Err(failed));

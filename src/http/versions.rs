@@ -1,6 +1,6 @@
 //! A model's versions: list, read, publish.
 
-use super::models::{check_text, check_url, find_model, MAX_ASSETS, MAX_TEXT};
+use super::models::{check_label, check_text, check_url, find_model, MAX_ASSETS, MAX_TEXT};
 use super::{ApiJson, ApiPath, AppState, Viewer};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -74,10 +74,10 @@ impl From<ModelVersion> for VersionResponse {
     responses((status = 200, body = Vec<VersionResponse>), (status = 404, body = ErrorBody)))]
 async fn list_versions(
     State(state): State<AppState>,
-    _viewer: Viewer,
+    viewer: Viewer,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<VersionResponse>>> {
-    let model = find_model(&state, &id).await?;
+    let model = find_model(&state, viewer.looker(), &id).await?;
     let versions = state.store.list_versions(model.id).await?;
     Ok(Json(versions.into_iter().map(Into::into).collect()))
 }
@@ -94,12 +94,12 @@ async fn list_versions(
     ))]
 async fn get_version(
     State(state): State<AppState>,
-    _viewer: Viewer,
+    viewer: Viewer,
     ApiPath((id, version_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<VersionResponse>> {
     let version_id = Uuid::parse_str(&version_id)
         .map_err(|_| ApiError::BadRequest("version_id must be a UUID".into()))?;
-    let model = find_model(&state, &id).await?;
+    let model = find_model(&state, viewer.looker(), &id).await?;
     let version = state
         .store
         .get_version(model.id, version_id)
@@ -141,14 +141,9 @@ async fn create_version(
     ApiJson(req): ApiJson<CreateVersionRequest>,
 ) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
     let user = caller.user()?;
-    let model = find_model(&state, &id).await?;
+    let model = find_model(&state, crate::catalog::Looker::user(user), &id).await?;
     crate::policy::may_add_version(user, &model).map_err(ApiError::Forbidden)?;
-    let version_string = req.version_string.trim().to_string();
-    if version_string.is_empty() || version_string.chars().count() > 100 {
-        return Err(ApiError::Unprocessable(
-            "version_string must be 1 to 100 characters".into(),
-        ));
-    }
+    let version_string = check_label("version_string", &req.version_string, 100)?;
     if let Some(c) = &req.changelog {
         check_text("changelog", c, MAX_TEXT)?;
     }
@@ -167,9 +162,13 @@ async fn create_version(
         )));
     }
     for a in &req.assets {
-        if a.asset_key.trim().is_empty() || a.asset_key.len() > 500 || a.asset_type.len() > 50 {
+        check_label("asset_key", &a.asset_key, 500)?;
+        check_label("asset_type", &a.asset_type, 50)?;
+        if a.file_hash.as_ref().is_some_and(|h| h.len() > 128)
+            || a.hash_kind.as_ref().is_some_and(|k| k.len() > 16)
+        {
             return Err(ApiError::Unprocessable(
-                "each asset needs an asset_key (at most 500 characters) and an asset_type".into(),
+                "file_hash must be at most 128 characters and hash_kind at most 16".into(),
             ));
         }
         check_url("source_url", &a.source_url)?;
@@ -182,7 +181,7 @@ async fn create_version(
     // Against the tensors its model file declares, when the file can be read (issue #21).
     let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
         Some(spec) => {
-            let sources = state.syncer.sources();
+            let sources = state.syncer.public_sources();
             crate::runnable::check_supplied_spec(
                 sources,
                 &model,

@@ -21,6 +21,11 @@ pub struct HubConfig {
     /// Below this many remaining requests in a window, requests are spread over the time left.
     pub pacing_low_water: u64,
     pub page_size: u32,
+    /// Hosts besides the endpoint that the Hub may send the client to (its CDN), trusted whatever
+    /// their address; any other host a redirect names must be public (see [`crate::netguard`]).
+    pub cdn_hosts: Vec<crate::netguard::HostPattern>,
+    /// Redirects to private addresses are followed too (tests, a mirror on the operator's network).
+    pub allow_private: bool,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -38,6 +43,8 @@ impl std::fmt::Debug for HubConfig {
 /// spells them (seconds).
 pub mod defaults {
     pub const MAX_RETRIES: u64 = 5;
+    /// The Hub's CDN hosts (LFS and Xet storage), trusted as the Hub is.
+    pub const CDN_HOSTS: &str = "*.huggingface.co,*.hf.co";
     pub const TIMEOUT_SECS: &str = "60";
     pub const MAX_WAIT_SECS: &str = "600";
 
@@ -48,6 +55,13 @@ pub mod defaults {
 }
 
 impl HubConfig {
+    /// This configuration, following redirects to private addresses too when `allow` is set
+    /// (`SYNC_INSPECT_PRIVATE_NETWORKS`).
+    pub fn allowing_private(mut self, allow: bool) -> HubConfig {
+        self.allow_private = allow;
+        self
+    }
+
     pub fn new(endpoint: Url, token: Option<SecretString>) -> HubConfig {
         HubConfig {
             endpoint,
@@ -60,6 +74,11 @@ impl HubConfig {
             max_backoff: Duration::from_secs(8),
             pacing_low_water: 50,
             page_size: 1000,
+            cdn_hosts: defaults::CDN_HOSTS
+                .split(',')
+                .map(|h| h.parse().expect("the default CDN hosts parse"))
+                .collect(),
+            allow_private: false,
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum HubError {
     Body(String),
     #[error("bad redirect from the Hub: {0}")]
     Redirect(String),
+    /// The address guard refused where a redirect pointed ([`crate::netguard`]).
+    #[error("not following the Hub to {0}")]
+    Refused(String),
 }
 
 impl HubError {
@@ -28,7 +31,7 @@ impl HubError {
         match self {
             HubError::Transport(_) | HubError::Timeout | HubError::Body(_) => true,
             HubError::Status { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            HubError::Redirect(_) => false,
+            HubError::Redirect(_) | HubError::Refused(_) => false,
         }
     }
 

@@ -134,6 +134,9 @@ pub struct HubClient {
 struct Inner {
     http: reqwest::Client,
     config: HubConfig,
+    /// Every request's host passes it: the endpoint and the CDN hosts are trusted, others must be
+    /// public addresses.
+    guard: crate::netguard::AddressGuard,
     pacer: Pacer,
     /// The `resolvers` bucket's pacing (file downloads).
     resolve_pacer: Pacer,
@@ -152,9 +155,13 @@ impl std::fmt::Debug for HubClient {
 
 impl HubClient {
     pub fn new(config: HubConfig) -> Result<HubClient, HubError> {
+        let mut trusted = crate::netguard::HostPattern::endpoint(&config.endpoint);
+        trusted.extend(config.cdn_hosts.iter().cloned());
+        let guard = crate::netguard::AddressGuard::new(trusted, config.allow_private);
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("pocket-catalog/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(guard.resolver());
         if let Some(t) = config.connect_timeout {
             builder = builder.connect_timeout(t);
         }
@@ -169,6 +176,7 @@ impl HubClient {
         Ok(HubClient {
             inner: Arc::new(Inner {
                 http,
+                guard,
                 pacer: Pacer::new(config.pacing_low_water),
                 resolve_pacer: Pacer::new(config.pacing_low_water),
                 config,
@@ -180,6 +188,32 @@ impl HubClient {
 
     pub fn config(&self) -> &HubConfig {
         &self.inner.config
+    }
+
+    /// The same Hub without the operator's token: for every request a user causes (a URL they
+    /// publish, generate-pipeline, an import, a search), so that nobody reads through the operator's
+    /// rights what the Hub would not show them. Its own pacing; the same connections and guard.
+    pub fn anonymous(&self) -> HubClient {
+        let config = HubConfig {
+            token: None,
+            ..self.inner.config.clone()
+        };
+        HubClient {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                guard: self.inner.guard.clone(),
+                pacer: Pacer::new(config.pacing_low_water),
+                resolve_pacer: Pacer::new(config.pacing_low_water),
+                config,
+                stats: HubStats::default(),
+                quota: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Whether this client sends the operator's token (to the Hub's host).
+    pub fn has_token(&self) -> bool {
+        self.inner.config.token.is_some()
     }
 
     pub fn stats(&self) -> HubStatsSnapshot {
@@ -446,6 +480,11 @@ impl HubClient {
     }
 
     async fn send_once(&self, url: &Url, ask: &Ask) -> Result<Raw, HubError> {
+        // Every hop: the Hub, its CDN, or a public host — never a private address by accident.
+        self.inner.guard.check(url).await.map_err(|e| match e {
+            crate::netguard::GuardError::Refused(why) => HubError::Refused(why),
+            crate::netguard::GuardError::Unresolved(why) => HubError::Transport(why),
+        })?;
         // Downloads are metered in the Hub's `resolvers` bucket, the rest in `api`: paced apart.
         let pacer = if url.path().contains("/resolve/") || !self.same_host(url) {
             &self.inner.resolve_pacer

@@ -35,6 +35,7 @@ pub use owner_lock::OwnerLock;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use sync_batch::{Applied, SyncBatch};
+pub use versions::DOWNLOAD_WINDOW;
 
 pub(crate) use dialect::Dialect;
 pub(crate) use listing::{listed_status_sql, search_text};

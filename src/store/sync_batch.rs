@@ -312,6 +312,7 @@ async fn update_model(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
 /// Inserts a synced version unless its model has it already; whether it was inserted.
 async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     let n = &v.version;
+    let id = Uuid::now_v7();
     let done = on_tx!(tx, |conn| {
         sqlx::query(
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
@@ -321,7 +322,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT DO NOTHING"
     )
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(v.model_id)
     .bind(&n.version_string)
     .bind(&n.changelog)
@@ -351,7 +352,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     });
     if done == 1 {
         if let Some(found) = &n.inspected {
-            super::files::save_hosted(tx, &found.hosted).await?;
+            super::files::save_hosted(tx, id, &found.hosted).await?;
         }
     }
     Ok(done == 1)

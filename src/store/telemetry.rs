@@ -1,7 +1,7 @@
 //! Inference telemetry from the phone app: events stored for a retention period, and the statistics of
 //! one version computed from them.
 
-use super::{on_backend, on_tx, Store, StoreResult};
+use super::{on_backend, on_tx, Store, StoreResult, Visibility};
 use crate::records::{InferenceEvent, InferenceSample};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -11,11 +11,12 @@ use uuid::Uuid;
 pub const STATS_SAMPLE: i64 = 100_000;
 
 impl Store {
-    /// Stores the events whose version exists (the others are skipped) and deletes events received
-    /// before `expire_before`; returns how many were stored.
+    /// Stores the events whose version exists and is shown by `visibility` (the others are skipped)
+    /// and deletes events received before `expire_before`; returns how many were stored.
     pub async fn record_events(
         &self,
         user_id: Option<Uuid>,
+        visibility: Visibility,
         events: &[InferenceEvent],
         received_at: DateTime<Utc>,
         expire_before: DateTime<Utc>,
@@ -28,8 +29,20 @@ impl Store {
             .collect();
         let dialect = self.dialect();
         let marks: Vec<String> = (1..=ids.len()).map(|k| dialect.placeholder(k)).collect();
+        let (filter, author) = match visibility {
+            Visibility::Everything => (String::new(), None),
+            Visibility::PublicAnd(None) => (" AND m.is_public = TRUE".to_string(), None),
+            Visibility::PublicAnd(Some(a)) => (
+                format!(
+                    " AND (m.is_public = TRUE OR m.author_id = {})",
+                    dialect.placeholder(ids.len() + 1)
+                ),
+                Some(a),
+            ),
+        };
         let sql = format!(
-            "SELECT id FROM model_versions WHERE id IN ({})",
+            "SELECT v.id FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
+             WHERE v.id IN ({}){filter}",
             marks.join(", ")
         );
         let mut tx = self.begin().await?;
@@ -40,6 +53,9 @@ impl Store {
                 let mut q = sqlx::query_scalar(&sql);
                 for id in &ids {
                     q = q.bind(*id);
+                }
+                if let Some(a) = author {
+                    q = q.bind(a);
                 }
                 q.fetch_all(&mut *conn).await?
             })

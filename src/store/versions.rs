@@ -7,6 +7,9 @@ use crate::records::{Asset, ModelVersion, NewVersion};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+/// A client's downloads of one version are counted at most once within this window.
+pub const DOWNLOAD_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by, status, \
     unsupported_reason, pipeline_updated_at, license_type, signature, inspection";
@@ -63,33 +66,66 @@ impl Store {
         row.try_into()
     }
 
-    /// Counts one download of an asset on its version and its model, atomically (increments in the
-    /// database, writes first so concurrent requests queue instead of conflicting). Returns the
-    /// asset's URL, or `None` (and counts nothing) when the version or asset does not exist.
+    /// A download of the asset `asset_key` of a version by `client` (a digest of who asked, see
+    /// [`DOWNLOAD_WINDOW`]): the asset's URL, or `None` when the version or the asset does not exist.
+    /// The download is counted on the version and its model (increments in the database, in one
+    /// transaction) only when this client's last counted download of this version is older than the
+    /// window, so a loop of downloads cannot inflate the counts or buy a place in the popular order.
     pub async fn count_download(
         &self,
         version_id: Uuid,
         asset_key: &str,
+        client: &str,
     ) -> StoreResult<Option<String>> {
+        let assets: Option<Json<Vec<Asset>>> = on_backend!(self, |db| sqlx::query_scalar(
+            "SELECT assets FROM model_versions WHERE id = $1"
+        )
+        .bind(version_id)
+        .fetch_optional(&db.pool)
+        .await?);
+        let url = assets.and_then(|Json(assets)| {
+            assets
+                .into_iter()
+                .find(|a| a.asset_key == asset_key)
+                .map(|a| a.source_url)
+        });
+        if url.is_some() {
+            self.count_once(version_id, client).await?;
+        }
+        Ok(url)
+    }
+
+    /// Counts a download of `version_id` by `client` unless it counted one within the window.
+    async fn count_once(&self, version_id: Uuid, client: &str) -> StoreResult<bool> {
+        let now = crate::domain::now();
+        let cutoff = now - DOWNLOAD_WINDOW;
         let mut tx = self.begin().await?;
-        let row: Option<(Uuid, Json<Vec<Asset>>)> = on_tx!(tx, |conn| sqlx::query_as(
+        // Writes first, so concurrent requests queue instead of conflicting.
+        let marked: Option<Uuid> = on_tx!(tx, |conn| sqlx::query_scalar(
+            "INSERT INTO download_marks (version_id, client, counted_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (version_id, client) DO UPDATE SET counted_at = excluded.counted_at \
+             WHERE download_marks.counted_at < $4 RETURNING version_id"
+        )
+        .bind(version_id)
+        .bind(client)
+        .bind(now)
+        .bind(cutoff)
+        .fetch_optional(&mut *conn)
+        .await?);
+        if marked.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let model_id: Option<Uuid> = on_tx!(tx, |conn| sqlx::query_scalar(
             "UPDATE model_versions SET download_count = download_count + 1 WHERE id = $1 \
-             RETURNING model_id, assets"
+             RETURNING model_id"
         )
         .bind(version_id)
         .fetch_optional(&mut *conn)
         .await?);
-        let Some((model_id, assets)) = row else {
-            return Ok(None);
-        };
-        let url = assets
-            .0
-            .into_iter()
-            .find(|a| a.asset_key == asset_key)
-            .map(|a| a.source_url);
-        let Some(url) = url else {
+        let Some(model_id) = model_id else {
             tx.rollback().await?;
-            return Ok(None);
+            return Ok(false);
         };
         let sql =
             "UPDATE ml_models SET total_download_count = total_download_count + 1 WHERE id = $1";
@@ -98,8 +134,16 @@ impl Store {
             .execute(&mut *conn)
             .await?
             .rows_affected());
+        // The marks past the window count nothing any more.
+        on_tx!(tx, |conn| sqlx::query(
+            "DELETE FROM download_marks WHERE counted_at < $1"
+        )
+        .bind(cutoff)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
         tx.commit().await?;
-        Ok(Some(url))
+        Ok(true)
     }
 
     /// A version by id alone.
@@ -280,7 +324,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        super::files::save_hosted(&mut tx, &found.hosted).await?;
+        super::files::save_hosted(&mut tx, id, &found.hosted).await?;
         let version: ModelVersion = row.try_into()?;
         refresh_model_summary(&mut tx, version.model_id).await?;
         tx.commit().await?;

@@ -137,7 +137,7 @@ impl Syncer {
                 return Ok(false);
             };
             let mut found = match runnable::inspect_version(
-                self.sources(),
+                self.sources_for(&version),
                 &model,
                 &version,
                 &self.config.public_url,
@@ -145,16 +145,19 @@ impl Syncer {
             .await
             {
                 Ok(found) => found,
-                // A URL not read by the guard's rules: recorded, so it is not asked again every run.
-                Err(GenerateError::Refused(why)) => crate::records::Inspected {
-                    signature: None,
-                    inspection: serde_json::json!({"error": why,
+                // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
+                // it is not asked again every run.
+                Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => {
+                    crate::records::Inspected {
+                        signature: None,
+                        inspection: serde_json::json!({"error": why,
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),
-                    inspector_version: crate::inspect::INSPECTOR_VERSION,
-                    pipeline: None,
-                    hosted: Vec::new(),
-                    assets: None,
-                },
+                        inspector_version: crate::inspect::INSPECTOR_VERSION,
+                        pipeline: None,
+                        hosted: Vec::new(),
+                        assets: None,
+                    }
+                }
                 Err(e) => return Err(e),
             };
             // A person's spec stands; one an older inspector derived is derived again.

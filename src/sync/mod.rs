@@ -103,7 +103,10 @@ pub struct RunReport {
 #[derive(Clone)]
 pub struct Syncer {
     store: Store,
+    /// The mirror's client: the operator's token goes with its requests to the Hub's host.
     hub: HubClient,
+    /// The same Hub without the token, for everything a user causes.
+    public_hub: HubClient,
     /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
     web: crate::webfile::WebFiles,
     config: Arc<SyncConfig>,
@@ -159,6 +162,7 @@ impl Syncer {
                 .expect("an HTTP client builds where the Hub's did");
         Syncer {
             store,
+            public_hub: hub.anonymous(),
             hub,
             web,
             config: Arc::new(config),
@@ -180,11 +184,50 @@ impl Syncer {
         &self.hub
     }
 
-    /// Where model files are read: the Hub, and other hosts through the guarded reader.
+    /// The Hub without the operator's token, for the requests users cause (a search).
+    pub fn public_hub(&self) -> &HubClient {
+        &self.public_hub
+    }
+
+    /// Where the mirror's own reads go: the Hub with the operator's token (to its host only), and
+    /// other hosts through the guarded reader.
     pub fn sources(&self) -> crate::runnable::Sources<'_> {
         crate::runnable::Sources {
             hub: &self.hub,
             web: &self.web,
+            for_user: false,
+        }
+    }
+
+    /// Where the reads a user causes go (a URL they publish, generate-pipeline): the Hub
+    /// anonymously — a gated or private file is refused with its reason, never read with the
+    /// operator's rights.
+    pub fn public_sources(&self) -> crate::runnable::Sources<'_> {
+        crate::runnable::Sources {
+            hub: &self.public_hub,
+            web: &self.web,
+            for_user: true,
+        }
+    }
+
+    /// Where a stored version's file is read by the backlog and the pipeline jobs: with the
+    /// operator's token for a version the mirror wrote, anonymously for one a person published.
+    pub fn sources_for(
+        &self,
+        version: &crate::records::ModelVersion,
+    ) -> crate::runnable::Sources<'_> {
+        if version.created_by.is_none() {
+            self.sources()
+        } else {
+            self.public_sources()
+        }
+    }
+
+    /// This syncer as users' requests run it (an ad-hoc import): every Hub request anonymous.
+    pub fn for_users(&self) -> Syncer {
+        Syncer {
+            hub: self.public_hub.clone(),
+            ..self.clone()
         }
     }
 

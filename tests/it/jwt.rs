@@ -281,3 +281,34 @@ async fn es256_tokens_use_cached_jwks_refetched_once_for_an_unknown_kid() {
         StatusCode::OK
     );
 }
+
+/// Issue #29: a token that is not valid yet (`nbf`) or issued in the future (`iat`) is refused; within
+/// the 30 s leeway for clock skew it passes.
+#[tokio::test]
+async fn tokens_not_yet_valid_or_issued_in_the_future_are_refused() {
+    let app = app_with(Some(SECRET), None).await;
+    let sub = Uuid::new_v4();
+    let now = chrono::Utc::now().timestamp();
+    let with = |extra: serde_json::Value| {
+        let mut c = claims(sub, "f@example.com", "authenticated", 7200);
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        hs256(SECRET, &c)
+    };
+    for (name, token) in [
+        ("nbf an hour ahead", with(json!({"nbf": now + 3600}))),
+        ("iat an hour ahead", with(json!({"iat": now + 3600}))),
+    ] {
+        let res = app.get("/users/me", Some(&token)).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{name}: {}", res.body);
+    }
+    for (name, token) in [
+        ("nbf within the leeway", with(json!({"nbf": now + 10}))),
+        ("iat within the leeway", with(json!({"iat": now + 10}))),
+        ("nbf in the past", with(json!({"nbf": now - 60}))),
+    ] {
+        let res = app.get("/users/me", Some(&token)).await;
+        assert_eq!(res.status, StatusCode::OK, "{name}: {}", res.body);
+    }
+}

@@ -26,5 +26,6 @@ mod schemathesis;
 mod security;
 mod store_conformance;
 mod sync;
+mod trust;
 mod uploads;
 mod versions;

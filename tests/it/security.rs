@@ -68,10 +68,12 @@ async fn repeated_failed_authentication_is_throttled_per_client() {
     assert!(blocked
         .detail()
         .contains("Too many failed authentication attempts"));
+    // Issue #29: valid credentials are never refused by the failure throttle (behind a proxy, one
+    // client's failures would otherwise lock everyone out).
     assert_eq!(
         app.get("/users/me", Some(&good)).await.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the client is blocked"
+        StatusCode::OK,
+        "valid credentials pass a blocked client"
     );
     assert_eq!(
         app.get("/models", None).await.status,

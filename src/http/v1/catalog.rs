@@ -6,9 +6,8 @@ use super::{ClientModel, ClientVersion, Viewer};
 use crate::assets::{self, AssetPointers};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{json_body, CachedPage};
-use crate::http::{ApiPath, ApiQuery, AppState};
-use crate::records::Model;
-use crate::store::{ModelQuery, SortKey, Visibility};
+use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
+use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -102,7 +101,7 @@ async fn list_models(
         limit,
         offset: p.skip.unwrap_or(0),
         skip_count: true,
-        visibility: Visibility::PublicAnd(viewer.id()),
+        visibility: viewer.looker().listing(),
         supported_only: p.supported_only.or(p.runnable).unwrap_or(false),
         quantization: p
             .quantization
@@ -134,11 +133,6 @@ pub(super) fn parse_id(raw: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Unprocessable(format!("{what} must be a UUID")))
 }
 
-/// The model with this id if the viewer may see it.
-async fn visible_model(state: &AppState, viewer: &Viewer, id: Uuid) -> ApiResult<Option<Model>> {
-    Ok(state.store.get_model(id).await?.filter(|m| viewer.sees(m)))
-}
-
 /// One model.
 #[utoipa::path(get, path = "/models/{model_id}", tag = "clients (/api/v1)", operation_id = "v1_get_model",
     params(("model_id" = Uuid, Path, description = "Model id")),
@@ -149,7 +143,9 @@ async fn get_model(
     ApiPath(model_id): ApiPath<String>,
 ) -> ApiResult<Json<ClientModel>> {
     let id = parse_id(&model_id, "model_id")?;
-    let model = visible_model(&state, &viewer, id)
+    let model = viewer
+        .access(&state.store)
+        .model(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
     Ok(Json(model.into()))
@@ -166,7 +162,9 @@ async fn list_versions(
     ApiPath(model_id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ClientVersion>>> {
     let id = parse_id(&model_id, "model_id")?;
-    let model = visible_model(&state, &viewer, id)
+    let model = viewer
+        .access(&state.store)
+        .model(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
     let mut versions = state.store.list_versions(model.id).await?;
@@ -179,20 +177,6 @@ async fn list_versions(
     ))
 }
 
-/// A version and its model, if the viewer may see the model.
-pub(super) async fn visible_version(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-) -> ApiResult<Option<(crate::records::ModelVersion, Model)>> {
-    let Some(version) = state.store.get_version_by_id(id).await? else {
-        return Ok(None);
-    };
-    Ok(visible_model(state, viewer, version.model_id)
-        .await?
-        .map(|m| (version, m)))
-}
-
 /// One version.
 #[utoipa::path(get, path = "/versions/{version_id}", tag = "clients (/api/v1)", operation_id = "v1_get_version",
     params(("version_id" = Uuid, Path, description = "Version id")),
@@ -203,7 +187,9 @@ async fn get_version(
     ApiPath(version_id): ApiPath<String>,
 ) -> ApiResult<Json<ClientVersion>> {
     let id = parse_id(&version_id, "version_id")?;
-    let (version, model) = visible_version(&state, &viewer, id)
+    let (version, model) = viewer
+        .access(&state.store)
+        .version(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
     Ok(Json(ClientVersion::new(version, &model)))
@@ -225,11 +211,13 @@ async fn get_version(
     ))]
 async fn download(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Downloader(viewer, client): Downloader,
     ApiPath((version_id, asset_key)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     let id = parse_id(&version_id, "version_id")?;
-    let (version, _) = visible_version(&state, &viewer, id)
+    let (version, _) = viewer
+        .access(&state.store)
+        .version(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
     let not_found = || {
@@ -247,7 +235,10 @@ async fn download(
             .or_else(|| assets::main_file(&version.assets))
             .map(|a| a.asset_key.clone());
         if let Some(stored) = stored {
-            state.store.count_download(version.id, &stored).await?;
+            state
+                .store
+                .count_download(version.id, &stored, &client.0)
+                .await?;
         }
     }
     // A file this service hosts is answered here: the app needs its bytes, wherever the public URL
@@ -259,6 +250,12 @@ async fn download(
             a.source_url == url && a.is_hosted_by_us && a.hash_kind.as_deref() == Some("sha256")
         })
         .and_then(|a| a.file_hash.clone());
+    // Only a file the catalog extracted for a version this viewer sees: an asset a person declared
+    // "hosted" with some hash cannot fetch another model's file.
+    let hosted = match hosted.map(|h| h.to_ascii_lowercase()) {
+        Some(sha) if viewer.access(&state.store).hosted_file(&sha).await? => Some(sha),
+        _ => None,
+    };
     if let Some(sha256) = hosted {
         match crate::http::downloads::serve_hosted(&state, &sha256).await {
             Err(ApiError::NotFound(_)) => {}

@@ -44,7 +44,7 @@ async fn generate_pipeline(
     let (version, model) = version_for_change(&state, user, &version_id).await?;
     let public_url = &state.syncer.config().public_url;
     let updated = crate::runnable::generate(
-        state.syncer.sources(),
+        state.syncer.public_sources(),
         &state.store,
         &model,
         &version,
@@ -52,7 +52,7 @@ async fn generate_pipeline(
     )
     .await
     .map_err(|e| match e {
-        GenerateError::Refused(why) => ApiError::Unprocessable(why),
+        GenerateError::Refused(why) | GenerateError::NotPublic(why) => ApiError::Unprocessable(why),
         GenerateError::Web(why) => {
             ApiError::BadGateway(format!("The model file could not be read: {why}"))
         }

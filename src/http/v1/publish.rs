@@ -8,7 +8,9 @@ use crate::assets::KEYS;
 use crate::auth::Caller;
 use crate::domain::{Category, LicenseType, VersionStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::models::{check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT};
+use crate::http::models::{
+    check_label, check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT,
+};
 use crate::http::{ApiJson, ApiPath, AppState};
 use crate::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
 use axum::extract::State;
@@ -33,8 +35,9 @@ fn forbidden(why: String) -> ApiError {
     ApiError::Forbidden(why)
 }
 
-/// The body of `POST /models`.
+/// The body of `POST /api/v1/models` (its own schema name: the root dialect's differs).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ClientCreateModelRequest)]
 pub struct CreateModelRequest {
     name: String,
     description: String,
@@ -72,9 +75,12 @@ async fn create_model(
     crate::policy::may_publish(user, state.config.publish_requires_developer).map_err(forbidden)?;
     let name = check_name(&req.name)?;
     check_text("description", &req.description, MAX_TEXT)?;
-    if let Some(task) = &req.task {
-        check_text("task", task, MAX_TAG)?;
-    }
+    let task = req
+        .task
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| check_label("task", t, MAX_TAG))
+        .transpose()?;
     let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
     // The Hub repo a person names is kept as the model's origin, not as a mirror's identity: the sync
     // owns `hf_model_id` (a repo it mirrors is one catalog model).
@@ -110,7 +116,7 @@ async fn create_model(
             hf_model_id: None,
             is_verified_official: false,
             tags,
-            task: req.task.filter(|t| !t.trim().is_empty()),
+            task,
             task_inferred: false,
             upstream: None,
             is_public: req.is_public.unwrap_or(true),
@@ -120,8 +126,9 @@ async fn create_model(
     Ok((StatusCode::CREATED, Json(model.into())))
 }
 
-/// The body of `POST /models/{model_id}/versions`.
+/// The body of `POST /api/v1/models/{model_id}/versions` (its own schema name).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ClientCreateVersionRequest)]
 pub struct CreateVersionRequest {
     version_name: String,
     commit_sha: String,
@@ -192,12 +199,11 @@ fn pointer_assets(req: &CreateVersionRequest) -> ApiResult<Vec<Asset>> {
     Ok(assets)
 }
 
-/// The model with this id, for a write.
-async fn model_for_write(state: &AppState, id: &str) -> ApiResult<Model> {
+/// The model with this id, for a write by `user` (one they may not see is not found).
+async fn model_for_write(state: &AppState, user: &User, id: &str) -> ApiResult<Model> {
     let id = super::catalog::parse_id(id, "model_id")?;
-    state
-        .store
-        .get_model(id)
+    crate::catalog::Access::new(&state.store, crate::catalog::Looker::user(user))
+        .model(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model not found".into()))
 }
@@ -229,20 +235,10 @@ async fn create_version(
     ApiJson(req): ApiJson<CreateVersionRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientVersion>)> {
     let user = caller.user()?;
-    let model = model_for_write(&state, &model_id).await?;
+    let model = model_for_write(&state, user, &model_id).await?;
     crate::policy::may_add_version(user, &model).map_err(forbidden)?;
-    let version_name = req.version_name.trim().to_string();
-    if version_name.is_empty() || version_name.chars().count() > 100 {
-        return Err(ApiError::Unprocessable(
-            "version_name must be 1 to 100 characters".into(),
-        ));
-    }
-    let commit_sha = req.commit_sha.trim().to_string();
-    if commit_sha.is_empty() || commit_sha.len() > 100 {
-        return Err(ApiError::Unprocessable(
-            "commit_sha must be 1 to 100 characters".into(),
-        ));
-    }
+    let version_name = check_label("version_name", &req.version_name, 100)?;
+    let commit_sha = check_label("commit_sha", &req.commit_sha, 100)?;
     if let Some(changelog) = &req.changelog {
         check_text("changelog", changelog, MAX_TEXT)?;
     }
@@ -256,7 +252,7 @@ async fn create_version(
     // Against the tensors its model file declares, when the file can be read (issue #21).
     let inspected = match &spec {
         Some(spec) => {
-            let sources = state.syncer.sources();
+            let sources = state.syncer.public_sources();
             crate::runnable::check_supplied_spec(sources, &model, &version_name, &assets, spec)
                 .await
                 .map_err(ApiError::Unprocessable)?
@@ -293,23 +289,18 @@ pub(super) async fn version_for_change(
     version_id: &str,
 ) -> ApiResult<(ModelVersion, Model)> {
     let id = super::catalog::parse_id(version_id, "version_id")?;
-    let not_found = || ApiError::NotFound("Model version not found.".into());
-    let version = state
-        .store
-        .get_version_by_id(id)
-        .await?
-        .ok_or_else(not_found)?;
-    let model = state
-        .store
-        .get_model(version.model_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let (version, model) =
+        crate::catalog::Access::new(&state.store, crate::catalog::Looker::user(user))
+            .version(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
     crate::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
     Ok((version, model))
 }
 
-/// The body of `PATCH /versions/{version_id}`.
+/// The body of `PATCH /api/v1/versions/{version_id}`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ClientUpdateVersionRequest)]
 pub struct UpdateVersionRequest {
     /// A new spec (checked); null or absent keeps the stored one.
     #[serde(default)]

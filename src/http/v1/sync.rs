@@ -65,7 +65,7 @@ async fn sync_adhoc(
 ) -> ApiResult<Response> {
     caller.admin()?;
     let commit = p.commit_sha.as_deref().filter(|c| !c.is_empty());
-    match crate::http::sync::run_adhoc(&state, &p.repo_id, commit).await? {
+    match crate::http::sync::run_adhoc(&state, &p.repo_id, commit, false).await? {
         Ok(_) => {
             let at = commit.map_or("head".to_string(), |c| c.chars().take(7).collect());
             Ok(Json(AdhocResponse {

@@ -4,7 +4,7 @@
 use super::Viewer;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{ApiJson, ApiPath, AppState};
+use crate::http::{ApiJsonAny, ApiPath, AppState};
 use crate::records::InferenceEvent;
 use crate::stats::VersionStats;
 use axum::extract::State;
@@ -58,6 +58,10 @@ pub struct Accepted {
 }
 
 const MAX_TEXT: usize = 200;
+/// The longest run an event may report: an hour (an LLM's whole generation included).
+pub const MAX_INFERENCE_MS: i64 = 3_600_000;
+/// The most results one run may report.
+pub const MAX_RESULTS: i64 = 100_000;
 
 fn event(i: usize, raw: Value) -> ApiResult<InferenceEvent> {
     let e: TelemetryEvent = serde_json::from_value(raw)
@@ -72,9 +76,22 @@ fn event(i: usize, raw: Value) -> ApiResult<InferenceEvent> {
             )));
         }
     }
-    if e.total_inference_ms < 0 {
+    if !(0..=MAX_INFERENCE_MS).contains(&e.total_inference_ms) {
         return Err(ApiError::Unprocessable(format!(
-            "stats[{i}].total_inference_ms must not be negative"
+            "stats[{i}].total_inference_ms must be 0 to {MAX_INFERENCE_MS} (an hour)"
+        )));
+    }
+    // A probability (a softmax or sigmoid score, or the mean of detection scores).
+    if e.top_confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+        return Err(ApiError::Unprocessable(format!(
+            "stats[{i}].top_confidence must be between 0 and 1"
+        )));
+    }
+    if e.num_results
+        .is_some_and(|n| !(0..=MAX_RESULTS).contains(&n))
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "stats[{i}].num_results must be 0 to {MAX_RESULTS}"
         )));
     }
     Ok(InferenceEvent {
@@ -88,24 +105,28 @@ fn event(i: usize, raw: Value) -> ApiResult<InferenceEvent> {
         total_inference_ms: e.total_inference_ms,
         success: e.success,
         task_type: e.task_type,
-        top_confidence: e.top_confidence.filter(|c| c.is_finite()),
+        top_confidence: e.top_confidence,
         num_results: e.num_results,
     })
 }
 
-/// Record inference runs (signed-in users). Events of unknown versions are skipped; at most
-/// `POCKET_TELEMETRY_MAX_EVENTS` per call; kept for `POCKET_TELEMETRY_RETENTION`.
+/// Record inference runs (signed-in users). Events of versions the caller cannot see (unknown, or of
+/// another user's private model) are skipped; at most `POCKET_TELEMETRY_MAX_EVENTS` per call and
+/// `POCKET_TELEMETRY_EVENTS_PER_HOUR` per user (429 past it); kept for `POCKET_TELEMETRY_RETENTION`.
+/// Bounds: `total_inference_ms` 0 to 3,600,000, `top_confidence` 0 to 1, `num_results` 0 to
+/// 100,000, `device_model` and `task_type` at most 200 characters; an event past them is a 422.
 #[utoipa::path(post, path = "/telemetry/batch", tag = "clients (/api/v1)", operation_id = "v1_telemetry_batch",
     security(("bearer" = [])), request_body = TelemetryBatch,
     responses(
         (status = 201, body = Accepted),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
     ))]
 async fn telemetry_batch(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(batch): ApiJson<TelemetryBatch>,
+    ApiJsonAny(batch): ApiJsonAny<TelemetryBatch>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let user = caller.user()?;
     let raw = match batch {
@@ -123,6 +144,16 @@ async fn telemetry_batch(
         .enumerate()
         .map(|(i, v)| event(i, v))
         .collect::<ApiResult<Vec<_>>>()?;
+    let per_hour = u64::from(state.config.telemetry_events_per_hour);
+    state
+        .telemetry
+        .admit(user.id, events.len() as u64, per_hour)
+        .map_err(|wait| {
+            ApiError::TooManyRequests(format!(
+                "At most {per_hour} telemetry events an hour; try again in {} minutes",
+                wait.as_secs() / 60 + 1
+            ))
+        })?;
     let now = crate::domain::now();
     let retention = chrono::Duration::from_std(state.config.telemetry_retention)
         .unwrap_or(chrono::Duration::MAX);
@@ -131,7 +162,13 @@ async fn telemetry_batch(
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
     let accepted = state
         .store
-        .record_events(Some(user.id), &events, now, expire_before)
+        .record_events(
+            Some(user.id),
+            crate::catalog::Looker::user(user).listing(),
+            &events,
+            now,
+            expire_before,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(Accepted { accepted })))
 }
@@ -147,7 +184,9 @@ async fn version_stats(
     ApiPath(version_id): ApiPath<String>,
 ) -> ApiResult<Json<VersionStats>> {
     let id = super::catalog::parse_id(&version_id, "version_id")?;
-    super::catalog::visible_version(&state, &viewer, id)
+    viewer
+        .access(&state.store)
+        .version(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
     let samples = state.store.version_samples(id).await?;

@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppState};
 use crate::records::{NewUser, User};
-use crate::store::{ModelQuery, SortKey, Visibility};
+use crate::store::{ModelQuery, SortKey};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -23,16 +23,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_models))
 }
 
-/// A user (`UserRead`); Hub tokens are never part of it.
+/// A user (`UserRead`); Hub tokens are never part of it, and the email only for the user themself and
+/// for admins (null for anyone else).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientUser {
     pub id: Uuid,
     pub username: String,
-    pub email: String,
+    pub email: Option<String>,
     pub is_developer: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     pub hf_username: Option<String>,
+}
+
+impl ClientUser {
+    /// `user` as `viewer` may see them: their email only when it is theirs, or to an admin.
+    fn seen_by(user: &User, viewer: &User) -> ClientUser {
+        let mut shown = ClientUser::from(user);
+        if viewer.id != user.id && !viewer.is_admin {
+            shown.email = None;
+        }
+        shown
+    }
 }
 
 impl From<&User> for ClientUser {
@@ -40,7 +52,7 @@ impl From<&User> for ClientUser {
         ClientUser {
             id: u.id,
             username: u.username.clone(),
-            email: u.email.clone(),
+            email: Some(u.email.clone()),
             is_developer: u.is_developer,
             created_at: u.created_at,
             hf_username: None,
@@ -79,10 +91,9 @@ async fn create_user(
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientUser>)> {
     caller.admin()?;
-    let username = req.username.trim().to_string();
-    let email = req.email.trim().to_string();
-    let valid = |s: &str| !s.is_empty() && s.chars().count() <= 200;
-    if !valid(&username) || !valid(&email) || !email.contains('@') {
+    let username = crate::http::models::check_label("username", &req.username, 200)?;
+    let email = crate::http::models::check_label("email", &req.email, 200)?;
+    if !email.contains('@') {
         return Err(ApiError::Unprocessable(
             "username and email are required (email with an @, each at most 200 characters)".into(),
         ));
@@ -114,7 +125,7 @@ async fn find_user(state: &AppState, id: &str) -> ApiResult<User> {
         .ok_or_else(|| ApiError::NotFound("User not found".into()))
 }
 
-/// A user (signed-in callers).
+/// A user (signed-in callers; the email only to the user themself and to admins).
 #[utoipa::path(get, path = "/users/{user_id}", tag = "clients (/api/v1)", operation_id = "v1_get_user",
     security(("bearer" = [])),
     params(("user_id" = Uuid, Path, description = "User id")),
@@ -127,8 +138,9 @@ async fn get_user(
     caller: Caller,
     ApiPath(user_id): ApiPath<String>,
 ) -> ApiResult<Json<ClientUser>> {
-    caller.user()?;
-    Ok(Json((&find_user(&state, &user_id).await?).into()))
+    let viewer = caller.user()?;
+    let user = find_user(&state, &user_id).await?;
+    Ok(Json(ClientUser::seen_by(&user, viewer)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -171,7 +183,7 @@ async fn user_models(
             limit,
             offset: p.skip.unwrap_or(0),
             skip_count: true,
-            visibility: Visibility::PublicAnd(Some(viewer.id)),
+            visibility: crate::catalog::Looker::user(viewer).listing(),
             ..ModelQuery::default()
         })
         .await?;
