@@ -279,6 +279,26 @@ impl HostedFile {
 }
 
 impl Inspected {
+    /// Drops control characters from everything read out of the file ([`crate::domain::text`]).
+    pub fn clean_text(&mut self) {
+        use crate::domain::text::{clean, clean_json};
+        if let Some(signature) = &mut self.signature {
+            clean_json(signature);
+        }
+        clean_json(&mut self.inspection);
+        if let Some(p) = &mut self.pipeline {
+            if let Some(spec) = &mut p.spec {
+                clean_json(spec);
+            }
+            if let Some(reason) = &mut p.reason {
+                *reason = clean(reason).into_owned();
+            }
+        }
+        for f in &mut self.hosted {
+            f.name = clean(&f.name).into_owned();
+        }
+    }
+
     /// Puts the hosted files among `assets` (replacing what an earlier inspection hosted under the
     /// same key) as the assets to record, served under `public_url`.
     pub fn host_files(&mut self, assets: &[Asset], public_url: &url::Url) {

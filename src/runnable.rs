@@ -248,6 +248,9 @@ async fn eos_token(hub: &HubClient, assets: &[Asset]) -> Option<EosToken> {
 /// (its spec marked as the inspector's).
 pub fn inspected(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
     let mut found = derive(reading, ctx);
+    // A damaged or hostile file's names and metadata may hold NUL and other control characters,
+    // which no database column or client should receive (issue #29).
+    found.clean_text();
     found.mark_derived_spec();
     found
 }

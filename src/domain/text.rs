@@ -50,6 +50,29 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `value` with the refused characters of every string and key dropped ([`clean`]): what is derived
+/// from a model file (its tensor names, its metadata) is stored as text a database and a client hold.
+pub fn clean_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(cleaned) = clean(s) {
+                *s = cleaned;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clean_json),
+        serde_json::Value::Object(map) => {
+            if map.keys().any(|k| first_refused(k, true).is_some()) {
+                let old = std::mem::take(map);
+                for (k, v) in old {
+                    map.insert(clean(&k).into_owned(), v);
+                }
+            }
+            map.values_mut().for_each(clean_json);
+        }
+        _ => {}
+    }
+}
+
 /// Where in a JSON value the first refused character is (a dotted path, `$` the root), for any
 /// string or object key in it: JSON bodies hold prose, so tab, newline and carriage return pass.
 pub fn refused_in_json(value: &serde_json::Value) -> Option<(String, char)> {
@@ -120,6 +143,17 @@ mod tests {
         assert_eq!(clean("Mobile\0Net\u{1}"), "MobileNet");
         assert_eq!(clean("line\nbreak\ttab"), "line\nbreak\ttab");
         assert!(matches!(clean("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_from_a_model_file_is_cleaned_throughout() {
+        let mut v = json!({"in\u{0}puts": [{"name": "image\u{0}", "shape": [1]}], "note": "ok\n"});
+        clean_json(&mut v);
+        assert_eq!(
+            v,
+            json!({"inputs": [{"name": "image", "shape": [1]}], "note": "ok\n"})
+        );
+        assert_eq!(refused_in_json(&v), None);
     }
 
     #[test]

@@ -6,11 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// What each user spent, oldest first: when, and how much.
+type Spent = HashMap<Uuid, VecDeque<(Instant, u64)>>;
+
 /// How much each user used within the last `window`.
 #[derive(Clone)]
 pub struct WindowLimiter {
     window: Duration,
-    used: Arc<Mutex<HashMap<Uuid, VecDeque<(Instant, u64)>>>>,
+    used: Arc<Mutex<Spent>>,
 }
 
 impl WindowLimiter {

@@ -245,7 +245,7 @@ async fn checked_json<T: serde::de::DeserializeOwned>(
             "The request body must be a JSON object".into(),
         ));
     }
-    if !object && !(value.is_object() || value.is_array()) {
+    if !(object || value.is_object() || value.is_array()) {
         return Err(ApiError::Unprocessable(
             "The request body must be a JSON object or array".into(),
         ));
@@ -383,7 +383,46 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/v1", v1::long_router().merge(imports::v1_router()))
         .split_for_parts();
     openapi.merge(long_doc);
+    document_refused_text(&mut openapi);
     (timed, long, openapi)
+}
+
+/// Every operation that takes a path, a query or a body may answer 422 for text with control
+/// characters in it ([`ApiPath`], [`ApiQuery`], [`ApiJson`]): the document says so once, here.
+fn document_refused_text(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let refused = ResponseBuilder::new()
+        .description(
+            "Malformed input: text with control characters, a body that is not a JSON object",
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in openapi.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.put,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let takes_input =
+                op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || op.request_body.is_some();
+            if takes_input {
+                op.responses
+                    .responses
+                    .entry("422".to_string())
+                    .or_insert_with(|| refused.clone().into());
+            }
+        }
+    }
 }
 
 /// The complete application: routes, docs and middleware.

@@ -142,29 +142,32 @@ pub fn map_model(m: &HubModel) -> Result<Mirror, String> {
     let given = m.pipeline_tag.clone().filter(|t| !t.trim().is_empty());
     let task_inferred = given.is_none();
     let task = given.unwrap_or_else(|| infer_task(repo_id.as_str(), &m.tags));
+    // Text from the Hub may hold NUL and other control characters: dropped, never a failed write.
+    let text = |s: &str| crate::domain::text::clean(s).into_owned();
+    let opt = |s: &Option<String>| s.as_deref().map(text);
     Ok(Mirror {
         name: repo_id.name().to_string(),
-        card_description: card_description(m.card_data.as_ref()),
+        card_description: card_description(m.card_data.as_ref()).map(|d| text(&d)),
         license_type: license(m.card_data.as_ref(), &m.tags),
-        task: Some(task.clone()),
+        task: Some(text(&task)),
         task_inferred,
         tags: m
             .tags
             .iter()
-            .filter(|t| !t.trim().is_empty())
-            .cloned()
+            .map(|t| text(t))
+            .filter(|t| !crate::domain::text::is_blank(t))
             .collect(),
-        sha: m.sha.clone(),
+        sha: opt(&m.sha),
         last_modified: m.last_modified,
         created_at: m.created_at,
         downloads: m.downloads.unwrap_or(0).max(0),
         likes: m.likes.unwrap_or(0).max(0),
-        gated: m.gated.clone(),
-        library_name: m.library_name.clone(),
+        gated: opt(&m.gated),
+        library_name: opt(&m.library_name),
         files: m
             .siblings
             .as_ref()
-            .map(|s| s.iter().map(|f| f.rfilename.clone()).collect()),
+            .map(|s| s.iter().map(|f| text(&f.rfilename)).collect()),
         object_id,
         repo_id,
     })
@@ -301,6 +304,8 @@ pub fn license(card: Option<&Value>, tags: &[String]) -> LicenseType {
 /// The first paragraph of prose in a README: after the YAML front matter, skipping headings, badges,
 /// HTML, tables, code and link-only lines.
 pub fn readme_first_paragraph(readme: &str) -> Option<String> {
+    let readme = crate::domain::text::clean(readme);
+    let readme: &str = &readme;
     let mut text = readme.trim_start_matches('\u{feff}');
     if let Some(rest) = text.strip_prefix("---") {
         if let Some(end) = rest.find("\n---") {

@@ -92,7 +92,9 @@ pub fn assets(
             return Err(format!("no size or hash for {}", s.rfilename));
         }
         out.push(Asset {
-            asset_key: s.rfilename.clone(),
+            // A control character in a file's name is dropped from its key (its URL keeps the
+            // name percent-encoded, as the Hub serves it).
+            asset_key: crate::domain::text::clean(&s.rfilename).into_owned(),
             asset_type: kind.to_string(),
             source_url: pinned_url(endpoint, repo_id, sha, &s.rfilename),
             file_size_bytes: size,

@@ -20,6 +20,7 @@ crate::both_backends!(
     a_download_is_counted_once_per_client_and_hour,
     an_email_is_shown_to_its_user_and_admins_only,
     valid_credentials_pass_the_failure_throttle,
+    hub_text_with_control_characters_is_cleaned_and_synced,
 );
 
 /// A private model of `owner` with one version whose packed label file this service hosts.
@@ -1239,4 +1240,72 @@ async fn every_error_body_is_a_json_detail_whatever_layer_answered() {
             "{what}"
         );
     }
+}
+
+/// Issue #29 (3), the sync's side: a Hub entry whose card, tags, task, library, README and file names
+/// hold NUL and other control characters is mirrored with them dropped — on PostgreSQL too, where a
+/// NUL in text fails the write — and the rest of the run is unaffected.
+async fn hub_text_with_control_characters_is_cleaned_and_synced(backend: Backend) {
+    use pocket_catalog::hubsim::population::{self, SimFile};
+    use pocket_catalog::hubsim::{Faults, Sim};
+    let (mut repos, generator) = population::generate(population::PopulationSpec {
+        litert: 12,
+        other: 0,
+        seed: 29,
+    });
+    let hostile = repos[3].id.clone();
+    let r = &mut repos[3];
+    r.card_data = Some(json!({"summary": "Detects\u{0} things\u{1b}[31m", "license": "mit"}));
+    r.tags.push("vis\u{0}ion".into());
+    r.tags.push("\u{0}".into());
+    r.pipeline_tag = Some("image-classification\u{0}".into());
+    r.library_name = Some("tf\u{85}lite".into());
+    r.readme = "# T\n\nA model\u{0} that works.\n".into();
+    r.files.push(SimFile {
+        path: "extra\u{1}.tflite".into(),
+        size: 10,
+        lfs_sha256: Some("e".repeat(64)),
+        blob_id: "f".repeat(40),
+    });
+    let sim = crate::support::SimHandle::with_world(Sim::new(
+        population::World::new(repos, generator),
+        Faults::default(),
+    ))
+    .await;
+    let mut config = crate::support::serve_config(&sim);
+    config.sync.sync_pull_versions = true;
+    let app = TestApp::with_config(backend, config).await;
+    let admin = app.token(Role::Admin).await;
+    let res = app.full_sync(&admin).await;
+    assert_eq!(res.body["status"], "success", "{}", res.body);
+    let page = app.get("/models?limit=100", None).await;
+    let models = page.body.as_array().unwrap();
+    assert_eq!(models.len(), 12, "every repo mirrored");
+    let m = models
+        .iter()
+        .find(|m| m["hf_model_id"] == hostile.as_str())
+        .unwrap();
+    let shown = m.to_string();
+    assert!(
+        !shown.contains("\\u0000") && !shown.contains("\\u001b"),
+        "{shown}"
+    );
+    assert_eq!(m["task"], "image-classification");
+    assert!(
+        m["tags"].as_array().unwrap().iter().any(|t| t == "vision"),
+        "{}",
+        m["tags"]
+    );
+    assert_eq!(m["library_name"], "tflite");
+    let versions = app
+        .get(
+            &format!("/models/{}/versions", m["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let text = versions.body.to_string();
+    assert!(
+        !text.contains("\\u0000") && !text.contains("\\u0001"),
+        "{text}"
+    );
 }
