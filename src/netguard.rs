@@ -180,7 +180,7 @@ impl AddressGuard {
             Ok(Verdict::Go)
         } else {
             Err(GuardError::Refused(format!(
-                "{ip} is not a public address: files are read from public hosts only"
+                "{ip} is not a public address: model files are read from public hosts only"
             )))
         }
     }
@@ -209,7 +209,7 @@ impl AddressGuard {
         match (kept.is_empty(), all.first()) {
             (false, _) => Ok(kept),
             (true, Some(first)) => Err(GuardError::Refused(format!(
-                "{name} resolves to {}, not a public address: files are read from public hosts only",
+                "{name} resolves to {}, not a public address: model files are read from public hosts only",
                 first.ip()
             ))),
             (true, None) => Err(GuardError::Unresolved(format!("{name} has no address"))),

@@ -87,7 +87,7 @@ impl WebFiles {
     /// Whether a request may go to `url` at all (its scheme and host's addresses).
     async fn check(&self, url: &Url) -> Result<(), WebError> {
         self.guard.check(url).await.map_err(|e| match e {
-            GuardError::Refused(why) => WebError::Refused(format!("the model file's URL: {why}")),
+            GuardError::Refused(why) => WebError::Refused(why),
             GuardError::Unresolved(why) => WebError::Failed(why),
         })
     }
