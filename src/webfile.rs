@@ -4,11 +4,12 @@
 //!
 //! A URL a person typed is read by the server, so it is guarded against server-side request forgery
 //! by [`crate::netguard`]: only `http`/`https`; only hosts whose addresses are public unless the
-//! operator allows private networks; the connection goes only to addresses that passed (the client's
-//! resolver drops the others, so a second lookup cannot rebind the name); redirects are followed by
-//! hand, each hop checked again, at most [`MAX_REDIRECTS`]. No credentials are sent — `HF_TOKEN` is the Hub's
-//! alone — and a URL is shown in logs and errors by its host only (signed URLs carry tokens). A
-//! server that ignores `Range` is read only when the whole file is small ([`MAX_WHOLE_BYTES`]).
+//! operator allows private networks; the connection goes only to addresses that passed (the
+//! client's resolver drops the others, so a second lookup cannot rebind the name); redirects are
+//! followed by hand, each hop checked again, at most [`MAX_REDIRECTS`]. No credentials are sent —
+//! `HF_TOKEN` is the mirror's alone — and a URL is shown in logs and errors by its host only (signed
+//! URLs carry tokens). A server that ignores `Range` is read only when the whole file is small
+//! ([`MAX_WHOLE_BYTES`]).
 
 use crate::inspect::RangeSource;
 use crate::netguard::{AddressGuard, GuardError};

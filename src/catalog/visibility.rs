@@ -53,8 +53,10 @@ impl<'a> Access<'a> {
         Access { store, looker }
     }
 
-    pub fn looker(&self) -> Looker<'a> {
-        self.looker
+    /// The catalog as a signed-in `user` may see it (for their writes: what they cannot see, they
+    /// cannot change either).
+    pub fn for_user(store: &'a Store, user: &'a User) -> Access<'a> {
+        Access::new(store, Looker::user(user))
     }
 
     /// The model with this id, if it exists and the looker may see it.

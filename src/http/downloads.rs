@@ -41,17 +41,18 @@ async fn download(
         ));
     }
     let missing = || ApiError::NotFound(format!("No asset '{asset_key}' in version {version_id}"));
-    viewer
+    let (version, _) = viewer
         .access(&state.store)
         .version(version_id)
         .await?
         .ok_or_else(missing)?;
-    let url = state
-        .store
-        .count_download(version_id, &asset_key, &client.0)
-        .await?
+    let asset = version
+        .assets
+        .iter()
+        .find(|a| a.asset_key == asset_key)
         .ok_or_else(missing)?;
-    redirect(&url)
+    state.store.count_download(version.id, &client.0).await?;
+    redirect(&asset.source_url)
 }
 
 /// A 307 to an asset's URL (both dialects' downloads).

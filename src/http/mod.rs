@@ -240,15 +240,11 @@ async fn checked_json<T: serde::de::DeserializeOwned>(
     object: bool,
 ) -> Result<T, ApiError> {
     let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, &()).await?;
-    if object && !value.is_object() {
-        return Err(ApiError::Unprocessable(
-            "The request body must be a JSON object".into(),
-        ));
-    }
-    if !(object || value.is_object() || value.is_array()) {
-        return Err(ApiError::Unprocessable(
-            "The request body must be a JSON object or array".into(),
-        ));
+    if !(value.is_object() || (!object && value.is_array())) {
+        let wanted = if object { "object" } else { "object or array" };
+        return Err(ApiError::Unprocessable(format!(
+            "The request body must be a JSON {wanted}"
+        )));
     }
     if let Some((at, c)) = crate::domain::text::refused_in_json(&value) {
         return Err(ApiError::Unprocessable(format!(

@@ -30,13 +30,7 @@ impl Store {
         sha256: &str,
         visibility: Visibility,
     ) -> StoreResult<bool> {
-        let (filter, author) = match visibility {
-            Visibility::Everything => ("", None),
-            Visibility::PublicAnd(None) => (" AND m.is_public = TRUE", None),
-            Visibility::PublicAnd(Some(a)) => {
-                (" AND (m.is_public = TRUE OR m.author_id = $2)", Some(a))
-            }
-        };
+        let filter = visibility.condition("m.", |_| "$2".into());
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM hosted_file_refs r \
              JOIN model_versions v ON v.id = r.version_id JOIN ml_models m ON m.id = v.model_id \
@@ -44,7 +38,7 @@ impl Store {
         );
         let seen: bool = on_backend!(self, |db| {
             let mut q = sqlx::query_scalar(&sql).bind(sha256);
-            if let Some(a) = author {
+            if let Some(a) = visibility.author() {
                 q = q.bind(a);
             }
             q.fetch_one(&db.pool).await?

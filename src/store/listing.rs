@@ -132,11 +132,35 @@ pub struct ModelQuery {
 /// Which models a listing may show.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Visibility {
-    /// Every model, private ones too (the root dialect, which has no private models).
+    /// Every model, private ones too (admins; the sync).
     #[default]
     Everything,
     /// Public models, and the private models of this author when there is one (CLIENTS.md §1.2).
     PublicAnd(Option<Uuid>),
+}
+
+impl Visibility {
+    /// This visibility as SQL — `""` or ` AND …` — over the models' columns named with `prefix`
+    /// (`""` or `"m."`); `mark` gives the placeholder the author is bound at, when one is named. The
+    /// one SQL form of the rule, for listings, hosted files and telemetry.
+    pub(super) fn condition(self, prefix: &str, mark: impl FnOnce(Uuid) -> String) -> String {
+        match self {
+            Visibility::Everything => String::new(),
+            Visibility::PublicAnd(None) => format!(" AND {prefix}is_public = TRUE"),
+            Visibility::PublicAnd(Some(author)) => format!(
+                " AND ({prefix}is_public = TRUE OR {prefix}author_id = {})",
+                mark(author)
+            ),
+        }
+    }
+
+    /// The author this visibility binds, if any.
+    pub(super) fn author(self) -> Option<Uuid> {
+        match self {
+            Visibility::PublicAnd(author) => author,
+            Visibility::Everything => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -226,15 +250,10 @@ impl ListSql {
             sql.filter
                 .push_str(&format!(" AND license_type IN ({})", names.join(", ")));
         }
-        match q.visibility {
-            Visibility::Everything => {}
-            Visibility::PublicAnd(None) => sql.filter.push_str(" AND is_public = TRUE"),
-            Visibility::PublicAnd(Some(author)) => {
-                let n = sql.bind(Param::Uuid(author));
-                sql.filter
-                    .push_str(&format!(" AND (is_public = TRUE OR author_id = ${n})"));
-            }
-        }
+        let visible = q
+            .visibility
+            .condition("", |author| format!("${}", sql.bind(Param::Uuid(author))));
+        sql.filter.push_str(&visible);
         if q.supported_only {
             sql.filter
                 .push_str(" AND best_version_status IN ('verified', 'pending')");

@@ -29,17 +29,7 @@ impl Store {
             .collect();
         let dialect = self.dialect();
         let marks: Vec<String> = (1..=ids.len()).map(|k| dialect.placeholder(k)).collect();
-        let (filter, author) = match visibility {
-            Visibility::Everything => (String::new(), None),
-            Visibility::PublicAnd(None) => (" AND m.is_public = TRUE".to_string(), None),
-            Visibility::PublicAnd(Some(a)) => (
-                format!(
-                    " AND (m.is_public = TRUE OR m.author_id = {})",
-                    dialect.placeholder(ids.len() + 1)
-                ),
-                Some(a),
-            ),
-        };
+        let filter = visibility.condition("m.", |_| dialect.placeholder(ids.len() + 1));
         let sql = format!(
             "SELECT v.id FROM model_versions v JOIN ml_models m ON m.id = v.model_id \
              WHERE v.id IN ({}){filter}",
@@ -54,7 +44,7 @@ impl Store {
                 for id in &ids {
                     q = q.bind(*id);
                 }
-                if let Some(a) = author {
+                if let Some(a) = visibility.author() {
                     q = q.bind(a);
                 }
                 q.fetch_all(&mut *conn).await?

@@ -3,7 +3,7 @@
 
 use super::rows::VersionRow;
 use super::{on_backend, on_tx, Store, StoreResult, Tx};
-use crate::records::{Asset, ModelVersion, NewVersion};
+use crate::records::{ModelVersion, NewVersion};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -66,37 +66,12 @@ impl Store {
         row.try_into()
     }
 
-    /// A download of the asset `asset_key` of a version by `client` (a digest of who asked, see
-    /// [`DOWNLOAD_WINDOW`]): the asset's URL, or `None` when the version or the asset does not exist.
-    /// The download is counted on the version and its model (increments in the database, in one
-    /// transaction) only when this client's last counted download of this version is older than the
-    /// window, so a loop of downloads cannot inflate the counts or buy a place in the popular order.
-    pub async fn count_download(
-        &self,
-        version_id: Uuid,
-        asset_key: &str,
-        client: &str,
-    ) -> StoreResult<Option<String>> {
-        let assets: Option<Json<Vec<Asset>>> = on_backend!(self, |db| sqlx::query_scalar(
-            "SELECT assets FROM model_versions WHERE id = $1"
-        )
-        .bind(version_id)
-        .fetch_optional(&db.pool)
-        .await?);
-        let url = assets.and_then(|Json(assets)| {
-            assets
-                .into_iter()
-                .find(|a| a.asset_key == asset_key)
-                .map(|a| a.source_url)
-        });
-        if url.is_some() {
-            self.count_once(version_id, client).await?;
-        }
-        Ok(url)
-    }
-
-    /// Counts a download of `version_id` by `client` unless it counted one within the window.
-    async fn count_once(&self, version_id: Uuid, client: &str) -> StoreResult<bool> {
+    /// Counts a download of `version_id` by `client` (a digest of who asked) on the version and its
+    /// model — increments in the database, in one transaction — unless this client's last counted
+    /// download of this version is within [`DOWNLOAD_WINDOW`], so a loop of downloads cannot inflate
+    /// the counts or buy a place in the popular order. Whether it counted (`false` too when the
+    /// version is gone).
+    pub async fn count_download(&self, version_id: Uuid, client: &str) -> StoreResult<bool> {
         let now = crate::domain::now();
         let cutoff = now - DOWNLOAD_WINDOW;
         let mut tx = self.begin().await?;

@@ -139,17 +139,17 @@ pub fn map_model(m: &HubModel) -> Result<Mirror, String> {
     if m.private == Some(true) {
         return Err("repo is private".into());
     }
-    let given = m.pipeline_tag.clone().filter(|t| !t.trim().is_empty());
-    let task_inferred = given.is_none();
-    let task = given.unwrap_or_else(|| infer_task(repo_id.as_str(), &m.tags));
     // Text from the Hub may hold NUL and other control characters: dropped, never a failed write.
     let text = |s: &str| crate::domain::text::clean(s).into_owned();
     let opt = |s: &Option<String>| s.as_deref().map(text);
+    let given = opt(&m.pipeline_tag).filter(|t| !t.trim().is_empty());
+    let task_inferred = given.is_none();
+    let task = given.unwrap_or_else(|| infer_task(repo_id.as_str(), &m.tags));
     Ok(Mirror {
         name: repo_id.name().to_string(),
         card_description: card_description(m.card_data.as_ref()).map(|d| text(&d)),
         license_type: license(m.card_data.as_ref(), &m.tags),
-        task: Some(text(&task)),
+        task: Some(task.clone()),
         task_inferred,
         tags: m
             .tags

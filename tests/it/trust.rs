@@ -119,6 +119,24 @@ pub async fn private_model(app: &TestApp, owner: &User) -> Private {
     }
 }
 
+/// A model `token`'s user publishes through `/api/v1`; its id.
+async fn v1_model(app: &TestApp, token: &str, name: &str) -> String {
+    let body = json!({"name": name, "description": "d"});
+    let res = app.post("/api/v1/models", Some(token), body).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_string()
+}
+
+/// A version of `model_id` with these asset pointers, through `/api/v1`; its id. A `tflite` URL on
+/// huggingface.co is read through the tests' dead local Hub, never off this machine.
+async fn v1_version(app: &TestApp, token: &str, model_id: &str, assets: Value) -> String {
+    let body = json!({"version_name": "1", "commit_sha": "abc", "assets": assets});
+    let path = format!("/api/v1/models/{model_id}/versions");
+    let res = app.post(&path, Some(token), body).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_string()
+}
+
 /// A body each write route accepts from someone allowed to use it (by method and path template).
 fn body_for(method: &str, template: &str) -> Option<Value> {
     Some(match (method, template) {
@@ -344,23 +362,8 @@ async fn text_with_control_characters_is_refused_before_sql(backend: Backend) {
     let app = TestApp::new(backend).await;
     let token = app.token(Role::User).await;
     let admin = app.token(Role::Admin).await;
-    let model = app
-        .post(
-            "/api/v1/models",
-            Some(&token),
-            json!({"name": "Fine", "description": "ok"}),
-        )
-        .await;
-    assert_eq!(model.status, StatusCode::CREATED, "{}", model.body);
-    let model_id = model.body["id"].as_str().unwrap().to_string();
-    let version = app
-        .post(
-            &format!("/api/v1/models/{model_id}/versions"),
-            Some(&token),
-            json!({"version_name": "1", "commit_sha": "abc", "assets": {}}),
-        )
-        .await;
-    let version_id = version.body["id"].as_str().unwrap().to_string();
+    let model_id = v1_model(&app, &token, "Fine").await;
+    let version_id = v1_version(&app, &token, &model_id, json!({})).await;
     for uri in [
         "/models?task=a%00b".to_string(),
         "/api/v1/models?task=%00".into(),
@@ -519,14 +522,7 @@ async fn arbitrary_text_never_makes_a_server_error(backend: Backend) {
     use proptest::test_runner::{Config, TestRunner};
     let app = TestApp::new(backend).await;
     let token = app.token(Role::Admin).await;
-    let model = app
-        .post(
-            "/api/v1/models",
-            Some(&token),
-            json!({"name": "Base", "description": "d"}),
-        )
-        .await;
-    let model_id = model.body["id"].as_str().unwrap().to_string();
+    let model_id = v1_model(&app, &token, "Base").await;
     let mut runner = TestRunner::new(Config {
         cases: 24,
         failure_persistence: None,
@@ -641,22 +637,8 @@ async fn telemetry_is_plausible_and_only_for_visible_versions(backend: Backend) 
     };
     let app = TestApp::with_config(backend, config).await;
     let token = app.token(Role::User).await;
-    let model = app
-        .post(
-            "/api/v1/models",
-            Some(&token),
-            json!({"name": "T", "description": "d"}),
-        )
-        .await;
-    let model_id = model.body["id"].as_str().unwrap();
-    let version = app
-        .post(
-            &format!("/api/v1/models/{model_id}/versions"),
-            Some(&token),
-            json!({"version_name": "1", "commit_sha": "abc", "assets": {}}),
-        )
-        .await;
-    let vid = version.body["id"].as_str().unwrap().to_string();
+    let model_id = v1_model(&app, &token, "T").await;
+    let vid = v1_version(&app, &token, &model_id, json!({})).await;
     let event = |field: &str, value: Value| {
         let mut e = json!({"model_version_id": vid, "device_model": "Pixel",
             "platform": "android", "total_inference_ms": 12, "success": true});
@@ -732,23 +714,14 @@ async fn telemetry_is_plausible_and_only_for_visible_versions(backend: Backend) 
 async fn a_download_is_counted_once_per_client_and_hour(backend: Backend) {
     let app = TestApp::new(backend).await;
     let token = app.token(Role::User).await;
-    let model = app
-        .post(
-            "/api/v1/models",
-            Some(&token),
-            json!({"name": "D", "description": "d"}),
-        )
-        .await;
-    let model_id = model.body["id"].as_str().unwrap().to_string();
-    let version = app
-        .post(
-            &format!("/api/v1/models/{model_id}/versions"),
-            Some(&token),
-            json!({"version_name": "1", "commit_sha": "abc",
-                   "assets": {"tflite": "https://files.example.org/m.tflite"}}),
-        )
-        .await;
-    let vid = version.body["id"].as_str().unwrap().to_string();
+    let model_id = v1_model(&app, &token, "D").await;
+    let vid = v1_version(
+        &app,
+        &token,
+        &model_id,
+        json!({"tflite": "https://huggingface.co/o/r/resolve/main/m.tflite"}),
+    )
+    .await;
     for _ in 0..25 {
         let res = app
             .get(&format!("/api/v1/versions/{vid}/download/tflite"), None)
@@ -820,14 +793,7 @@ async fn a_users_requests_never_carry_the_operators_hub_token() {
     let app = TestApp::with_config(Backend::Sqlite, with_token(&hub)).await;
     let token = app.token(Role::User).await;
     let file = format!("{}/org/private/resolve/main/model.tflite", hub.uri());
-    let model = app
-        .post(
-            "/api/v1/models",
-            Some(&token),
-            json!({"name": "Mine", "description": "d"}),
-        )
-        .await;
-    let model_id = model.body["id"].as_str().unwrap().to_string();
+    let model_id = v1_model(&app, &token, "Mine").await;
     let spec = json!({"metadata": [{"model_name": "m", "model_task": "image_classification"}],
         "inputs": [{"name": "input", "shape": [1, 224, 224, 3], "dtype": "float32"}],
         "outputs": [{"name": "scores", "shape": [1, 10], "dtype": "float32"}],
@@ -1054,7 +1020,7 @@ async fn the_clients_real_bodies_validate_against_the_api_v1_document_and_are_ac
         "is_public": true, "tags": ["plants"], "task": "image-classification",
         "hf_model_id": "plantlab/leaf-classifier", "license_type": "apache-2.0"});
     let version = json!({"version_name": "1.0.0", "commit_sha": "a1b2c3d4",
-        "assets": {"tflite": "https://files.example.org/leaf.tflite", "labels": null},
+        "assets": {"tflite": "https://huggingface.co/plantlab/leaf/resolve/main/leaf.tflite", "labels": null},
         "is_hosted_by_us": false, "file_size_bytes": 0, "changelog": "first", "license_type": "apache-2.0"});
     let patch = json!({"pipeline_spec": null, "status": "pending"});
     let user = json!({"username": "leafy", "email": "leafy@example.org", "is_developer": true});

@@ -3,7 +3,7 @@
 //! the six asset pointers, and the download redirect.
 
 use super::{ClientModel, ClientVersion, Viewer};
-use crate::assets::{self, AssetPointers};
+use crate::assets::AssetPointers;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{json_body, CachedPage};
 use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
@@ -227,19 +227,7 @@ async fn download(
     let pointers = AssetPointers::from_assets(&version.assets);
     let url = pointers.get(&asset_key).ok_or_else(not_found)?.to_string();
     if asset_key == "tflite" {
-        // Counted on the stored asset the pointer names.
-        let stored = version
-            .assets
-            .iter()
-            .find(|a| a.source_url == url)
-            .or_else(|| assets::main_file(&version.assets))
-            .map(|a| a.asset_key.clone());
-        if let Some(stored) = stored {
-            state
-                .store
-                .count_download(version.id, &stored, &client.0)
-                .await?;
-        }
+        state.store.count_download(version.id, &client.0).await?;
     }
     // A file this service hosts is answered here: the app needs its bytes, wherever the public URL
     // it was linked under points now.

@@ -202,7 +202,7 @@ fn pointer_assets(req: &CreateVersionRequest) -> ApiResult<Vec<Asset>> {
 /// The model with this id, for a write by `user` (one they may not see is not found).
 async fn model_for_write(state: &AppState, user: &User, id: &str) -> ApiResult<Model> {
     let id = super::catalog::parse_id(id, "model_id")?;
-    crate::catalog::Access::new(&state.store, crate::catalog::Looker::user(user))
+    crate::catalog::Access::for_user(&state.store, user)
         .model(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model not found".into()))
@@ -289,11 +289,10 @@ pub(super) async fn version_for_change(
     version_id: &str,
 ) -> ApiResult<(ModelVersion, Model)> {
     let id = super::catalog::parse_id(version_id, "version_id")?;
-    let (version, model) =
-        crate::catalog::Access::new(&state.store, crate::catalog::Looker::user(user))
-            .version(id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    let (version, model) = crate::catalog::Access::for_user(&state.store, user)
+        .version(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
     crate::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
     Ok((version, model))
 }
