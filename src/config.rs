@@ -230,7 +230,7 @@ pub struct HubArgs {
     /// `HF_ENDPOINT=http://127.0.0.1:PORT`.
     #[arg(long, env = "HF_CDN_HOSTS", default_value = crate::hub::defaults::CDN_HOSTS,
           value_delimiter = ',')]
-    pub hf_cdn_hosts: Vec<crate::netguard::HostPattern>,
+    pub hf_cdn_hosts: Vec<crate::net::guard::HostPattern>,
 }
 
 impl Default for HubArgs {
@@ -365,8 +365,8 @@ impl Default for SyncArgs {
 
 impl SyncArgs {
     /// The notifier of run outcomes (inert without URLs).
-    pub fn notifier(&self) -> crate::notify::Notifier {
-        crate::notify::Notifier::new(self.notify_webhook_urls.clone())
+    pub fn notifier(&self) -> crate::sync::notify::Notifier {
+        crate::sync::notify::Notifier::new(self.notify_webhook_urls.clone())
             .with_skipped_above(self.notify_skipped_above)
     }
 

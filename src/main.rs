@@ -1,11 +1,12 @@
 use clap::Parser;
-use pocket_catalog::{cli, config::Cli, telemetry};
+use pocket_catalog::config::{Cli, LogFormat};
+use pocket_catalog::{cli, obs};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.global.log_format);
+    obs::logging::init(cli.global.log_format == LogFormat::Json);
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

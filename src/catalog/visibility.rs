@@ -6,7 +6,7 @@
 //! Handlers never read a model or a version by id from the store directly: they ask an [`Access`],
 //! which is the only way in and cannot forget the rule.
 
-use crate::records::{Model, ModelVersion, User};
+use crate::domain::records::{Model, ModelVersion, User};
 use crate::store::{Store, StoreResult, Visibility};
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use super::CliError;
 /// (no credentials; private addresses allowed, as the operator's own tool).
 enum Place {
     Local(std::path::PathBuf),
-    Remote(url::Url, crate::webfile::WebFiles),
+    Remote(url::Url, crate::pipeline::webfile::WebFiles),
 }
 
 /// A local file read by ranges.
@@ -39,14 +39,14 @@ impl Place {
     }
 
     /// The bytes of the small file `name` beside the model (a config, at most
-    /// [`crate::runnable::MAX_CONFIG_BYTES`]), if any.
+    /// [`crate::pipeline::derive::MAX_CONFIG_BYTES`]), if any.
     async fn beside(&self, name: &str) -> Option<Vec<u8>> {
         use crate::inspect::RangeSource;
         match self {
             Place::Local(path) => std::fs::read(path.with_file_name(name)).ok(),
             Place::Remote(url, web) => {
                 let file = web.open(url.join(name).ok()?.as_str()).await.ok()?;
-                if file.size > crate::runnable::MAX_CONFIG_BYTES {
+                if file.size > crate::pipeline::derive::MAX_CONFIG_BYTES {
                     return None;
                 }
                 file.read(0..file.size).await.ok()
@@ -71,7 +71,7 @@ async fn read_model<S: crate::inspect::RangeSource + Sync>(
     source: &S,
     size: u64,
     shown: String,
-) -> crate::runnable::FileReading {
+) -> crate::pipeline::derive::FileReading {
     let head = source.read(0..size.min(8)).await.unwrap_or_default();
     let format = if head.starts_with(crate::inspect::litertlm::MAGIC) {
         "litertlm"
@@ -80,12 +80,12 @@ async fn read_model<S: crate::inspect::RangeSource + Sync>(
     } else {
         "tflite"
     };
-    crate::runnable::read_opened(source, size, format, shown).await
+    crate::pipeline::derive::read_opened(source, size, format, shown).await
 }
 
 /// `inspect FILE|URL`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
 pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), CliError> {
-    use crate::runnable::FileReading;
+    use crate::pipeline::derive::FileReading;
     let remote = url::Url::parse(file)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"));
@@ -94,7 +94,7 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
         Some(url) => {
             let secs = |n| Some(std::time::Duration::from_secs(n));
             let timeouts = (secs(10), secs(60));
-            let web = crate::webfile::WebFiles::new(true, timeouts.0, timeouts.1)
+            let web = crate::pipeline::webfile::WebFiles::new(true, timeouts.0, timeouts.1)
                 .map_err(|e| CliError::Other(anyhow::anyhow!(e)))?;
             let opened = web
                 .open(url.as_str())
@@ -118,15 +118,15 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
     };
     // A causal LM stops at the end-of-sequence id of the config beside it, as in its repo on the Hub.
     if let FileReading::Tflite { outcome, eos, .. } = &mut reading {
-        if matches!(outcome.as_ref(), Ok(seen) if crate::inspect::recipe::generates_tokens(&seen.model))
+        if matches!(outcome.as_ref(), Ok(seen) if crate::pipeline::recipe::generates_tokens(&seen.model))
         {
             for name in ["generation_config.json", "config.json"] {
                 let id = place
                     .beside(name)
                     .await
-                    .and_then(|bytes| crate::inspect::recipe::eos_token_id(&bytes));
+                    .and_then(|bytes| crate::pipeline::recipe::eos_token_id(&bytes));
                 if let (Some(id), Some(file)) = (id, place.beside_shown(name)) {
-                    *eos = Some(crate::runnable::EosToken { file, id });
+                    *eos = Some(crate::pipeline::derive::EosToken { file, id });
                     break;
                 }
             }
@@ -136,7 +136,7 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
     let stem = stem.split(['?', '#']).next().unwrap_or(stem);
     let name = stem.rsplit_once('.').map_or(stem, |(n, _)| n).to_string();
     // A tokenizer or vocab beside the file counts as the version's, as in its repo.
-    let ctx = crate::inspect::recipe::Context {
+    let ctx = crate::pipeline::recipe::Context {
         model_name: &name,
         version_name: "local",
         task,
@@ -145,7 +145,7 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
         has_vocab: place.has("vocab.txt").await,
         ..Default::default()
     };
-    let found = crate::runnable::inspected(&reading, &ctx);
+    let found = crate::pipeline::derive::inspected(&reading, &ctx);
     let pipeline = found.pipeline.as_ref();
     let shown = serde_json::json!({
         "file": {"path": shown_path, "size": size},

@@ -5,7 +5,7 @@ mod inspect;
 
 use crate::auth::{generate_token, hash_token};
 use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
-use crate::records::NewUser;
+use crate::domain::records::NewUser;
 use crate::store::{Store, StoreError};
 use std::process::ExitCode;
 
@@ -51,7 +51,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;
-            crate::app::run(store, checked, listener, crate::shutdown_signal()).await?;
+            crate::app::run(store, checked, listener, crate::app::shutdown_signal()).await?;
         }
         Command::Hubsim(args) => run_hubsim(args).await?,
         Command::Inspect(args) => inspect::inspect_file(&args.file, args.task.as_deref()).await?,
@@ -265,7 +265,7 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
     let addr = listener.local_addr().map_err(anyhow::Error::from)?;
     tracing::info!(%addr, repos = count, "Hub simulator serving; point HF_ENDPOINT at http://{addr}");
-    crate::hubsim::serve(sim, listener, crate::shutdown_signal())
+    crate::hubsim::serve(sim, listener, crate::app::shutdown_signal())
         .await
         .map_err(anyhow::Error::from)?;
     Ok(())
@@ -286,7 +286,7 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {
-        crate::shutdown_signal().await;
+        crate::app::shutdown_signal().await;
         on_signal.cancel();
     });
     let report = claim_and_run(store, &syncer, args.wait, cancel).await;
@@ -372,7 +372,7 @@ async fn claim_and_run(
 }
 
 /// "a sync is already running: run …, owner host … pid …, started …, its lease expires …".
-async fn busy_text(store: &Store, holder: Option<&crate::records::LeaseHolder>) -> String {
+async fn busy_text(store: &Store, holder: Option<&crate::domain::records::LeaseHolder>) -> String {
     let Some(holder) = holder else {
         return "a sync is already running".into();
     };

@@ -3,7 +3,7 @@
 use super::sync::RunResponse;
 use super::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, ErrorBody};
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::schedule::{JOB_ID, JOB_NAME};
 use axum::extract::State;
 use axum::Json;
@@ -138,9 +138,9 @@ async fn set_roles(
 ) -> ApiResult<Json<super::users::UserResponse>> {
     let admin = caller.admin()?;
     let user_id = Uuid::parse_str(&user_id)
-        .map_err(|_| crate::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
+        .map_err(|_| crate::http::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
     if user_id == admin.id && req.is_admin == Some(false) {
-        return Err(crate::error::ApiError::Conflict(
+        return Err(crate::http::error::ApiError::Conflict(
             "An admin cannot remove their own admin role; ask another admin".into(),
         ));
     }
@@ -150,7 +150,7 @@ async fn set_roles(
         .await
         .map_err(|e| match e {
             crate::store::StoreError::NotFound => {
-                crate::error::ApiError::NotFound(format!("User {user_id} not found"))
+                crate::http::error::ApiError::NotFound(format!("User {user_id} not found"))
             }
             other => other.into(),
         })?;

@@ -3,7 +3,7 @@
 //! `/files/{sha256}/{name}`.
 
 use super::{ApiPath, AppState};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,7 +1,7 @@
 //! Liveness and readiness probes, and the reference backend's health check at `/`.
 
 use super::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
@@ -46,7 +46,7 @@ async fn livez() -> Json<Health> {
 /// The database answers and its schema is migrated; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, body = Health),
-    (status = 503, body = crate::error::ErrorBody),
+    (status = 503, body = crate::http::error::ErrorBody),
 ))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     match state.store.ready().await {
@@ -69,8 +69,8 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
 async fn metrics(State(state): State<AppState>) -> ApiResult<impl axum::response::IntoResponse> {
     let last = state.store.last_success_at().await?;
     let models = state.store.model_counts().await?;
-    crate::metrics::set_catalog_gauges(last, &models);
-    let body = crate::metrics::handle().render();
+    crate::obs::metrics::set_catalog_gauges(last, &models);
+    let body = crate::obs::metrics::handle().render();
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -5,8 +5,8 @@
 use super::v1::ClientModel;
 use super::{models::ModelResponse, ApiJson, AppState};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::records::Model;
+use crate::domain::records::Model;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

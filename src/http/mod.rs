@@ -4,8 +4,10 @@
 
 mod admin;
 mod cache;
+pub mod cursor;
 mod dashboard;
 mod downloads;
+pub mod error;
 mod health;
 mod imports;
 mod limits;
@@ -18,7 +20,7 @@ mod versions;
 mod webhooks;
 
 use crate::config::ServeArgs;
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::schedule::{ScheduleConfig, Scheduler};
 use crate::store::Store;
 use crate::sync::queue::RefreshQueue;
@@ -84,7 +86,7 @@ impl AppState {
             details: cache::TtlCache::new(config.list_cache, 8192),
             auth: crate::auth::Authenticator::new(
                 store.clone(),
-                crate::jwt::JwtVerifier::new(
+                crate::auth::jwt::JwtVerifier::new(
                     crate::config::secret(config.supabase_jwt_secret.clone()),
                     config.supabase_url.clone(),
                 ),
@@ -106,18 +108,19 @@ impl AppState {
 
 impl AppState {
     /// A version a person just published: without a spec, the one its file gives when the file can
-    /// be read at once (issue #21, [`crate::runnable::derive_published`]); with one, as it is.
+    /// be read at once (issue #21, [`crate::pipeline::derive::derive_published`]); with one, as it is.
     pub(crate) async fn derive_published(
         &self,
-        model: &crate::records::Model,
-        version: crate::records::ModelVersion,
-    ) -> crate::records::ModelVersion {
+        model: &crate::domain::records::Model,
+        version: crate::domain::records::ModelVersion,
+    ) -> crate::domain::records::ModelVersion {
         if version.pipeline_spec.is_some() {
             return version;
         }
         let public_url = &self.syncer.config().public_url;
         let sources = self.syncer.public_sources();
-        crate::runnable::derive_published(sources, &self.store, model, version, public_url).await
+        crate::pipeline::derive::derive_published(sources, &self.store, model, version, public_url)
+            .await
     }
 
     /// This replica changed the catalog: cached pages and counts are dropped, so its next reads show it.
@@ -142,6 +145,7 @@ impl FromRequestParts<AppState> for crate::auth::Caller {
             .auth
             .caller(parts.headers.get(header::AUTHORIZATION), &client)
             .await
+            .map_err(ApiError::from)
     }
 }
 
@@ -149,7 +153,7 @@ impl FromRequestParts<AppState> for crate::auth::Caller {
 /// routes): the signed-in user, or nobody — never a refusal. A token that cannot be verified makes the
 /// caller anonymous (counted in `pocket_auth_degraded_to_anonymous_total`) instead of a 401, because the
 /// portal sends its token on public routes too.
-pub struct Viewer(pub Option<crate::records::User>);
+pub struct Viewer(pub Option<crate::domain::records::User>);
 
 impl Viewer {
     pub fn id(&self) -> Option<uuid::Uuid> {
@@ -217,7 +221,7 @@ impl FromRequestParts<AppState> for Viewer {
         match crate::auth::Caller::from_request_parts(parts, state).await {
             Ok(crate::auth::Caller(user)) => Ok(Viewer(user)),
             Err(ApiError::Unauthorized(_) | ApiError::TooManyRequests(_)) => {
-                crate::metrics::auth_degraded();
+                crate::obs::metrics::auth_degraded();
                 Ok(Viewer(None))
             }
             Err(other) => Err(other),
@@ -523,7 +527,7 @@ async fn track_metrics(
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let res = next.run(req).await;
-    crate::metrics::record_http(
+    crate::obs::metrics::record_http(
         method.as_str(),
         &route,
         res.status().as_u16(),

@@ -2,10 +2,10 @@
 
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Viewer};
 use crate::auth::Caller;
+use crate::domain::records::*;
 use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::records::*;
-use crate::store::{Keyset, ModelQuery, SortKey};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -256,7 +256,7 @@ pub(super) async fn list_page(
     let after = p
         .cursor
         .as_deref()
-        .map(|c| Keyset::decode(c, sort))
+        .map(|c| super::cursor::keyset(c, sort))
         .transpose()
         .map_err(ApiError::BadRequest)?;
     let query = ModelQuery {
@@ -320,7 +320,10 @@ pub(super) async fn list_page(
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
     if let Some(next) = page.next {
-        let link = format!("<{}>; rel=\"next\"", with_cursor(uri, &next.encode()));
+        let link = format!(
+            "<{}>; rel=\"next\"",
+            with_cursor(uri, &super::cursor::encode(&next))
+        );
         if let Ok(value) = HeaderValue::from_str(&link) {
             headers.insert(header::LINK, value);
         }
@@ -481,7 +484,7 @@ async fn create_model(
     ApiJson(req): ApiJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelResponse>)> {
     let user = caller.user()?;
-    crate::policy::may_publish(user, state.config.publish_requires_developer)
+    crate::domain::policy::may_publish(user, state.config.publish_requires_developer)
         .map_err(ApiError::Forbidden)?;
     let name = check_name(&req.name)?;
     let description = req.description.unwrap_or_default();

@@ -3,7 +3,7 @@
 //! requests; the Hub client paces itself within the rate limit.
 
 use super::{ApiQuery, AppState};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::sync::versions::has_model_file;
 use axum::extract::State;
 use axum::Json;

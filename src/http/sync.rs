@@ -2,9 +2,9 @@
 
 use super::{ApiPath, ApiQuery, AppState};
 use crate::auth::Caller;
+use crate::domain::records::{RunCounts, SkipRecord, SyncRun};
 use crate::domain::{RunStatus, Trigger};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::records::{RunCounts, SkipRecord, SyncRun};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::sync::{ClaimError, RunReport};
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -297,7 +297,7 @@ async fn list_runs(
         .cursor
         .as_deref()
         .map(|c| {
-            crate::cursor::decode::<RunCursor>(c)
+            crate::http::cursor::decode::<RunCursor>(c)
                 .map(|c| (c.t, c.i))
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))
         })
@@ -307,7 +307,7 @@ async fn list_runs(
     if runs.len() as i64 > limit {
         runs.truncate(limit as usize);
         if let Some(last) = runs.last() {
-            let cursor = crate::cursor::encode(&RunCursor {
+            let cursor = crate::http::cursor::encode(&RunCursor {
                 t: last.started_at,
                 i: last.id,
             });

@@ -2,8 +2,8 @@
 
 use super::AppState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
-use crate::records::User;
+use crate::domain::records::User;
+use crate::http::error::ApiResult;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,7 +44,7 @@ impl From<&User> for UserResponse {
 /// The signed-in user.
 #[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = UserResponse),
-    (status = 401, body = crate::error::ErrorBody),
+    (status = 401, body = crate::http::error::ErrorBody),
 ))]
 async fn me(caller: Caller) -> ApiResult<Json<UserResponse>> {
     Ok(Json(caller.user()?.into()))
@@ -56,7 +56,7 @@ async fn me(caller: Caller) -> ApiResult<Json<UserResponse>> {
     params(("user_id" = Uuid, Path, description = "User id"), super::models::ListModelsParams),
     responses(
         (status = 200, body = Vec<super::models::ModelResponse>),
-        (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 400, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody),
     ))]
 async fn user_models(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -66,9 +66,9 @@ async fn user_models(
     super::ApiQuery(p): super::ApiQuery<super::models::ListModelsParams>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
     let user_id = Uuid::parse_str(&user_id)
-        .map_err(|_| crate::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
+        .map_err(|_| crate::http::error::ApiError::BadRequest("user_id must be a UUID".into()))?;
     if state.store.get_user(user_id).await?.is_none() {
-        return Err(crate::error::ApiError::NotFound(format!(
+        return Err(crate::http::error::ApiError::NotFound(format!(
             "User {user_id} not found"
         )));
     }

@@ -3,8 +3,8 @@
 use super::models::{check_label, check_text, check_url, find_model, MAX_ASSETS, MAX_TEXT};
 use super::{ApiJson, ApiPath, AppState, Viewer};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::records::*;
+use crate::domain::records::*;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -48,7 +48,7 @@ pub struct VersionResponse {
 
 impl From<ModelVersion> for VersionResponse {
     fn from(v: ModelVersion) -> Self {
-        let total_size_bytes = crate::records::total_size(&v.assets);
+        let total_size_bytes = crate::domain::records::total_size(&v.assets);
         VersionResponse {
             id: v.id,
             model_id: v.model_id,
@@ -142,7 +142,7 @@ async fn create_version(
 ) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
     let user = caller.user()?;
     let model = find_model(&state, crate::catalog::Looker::user(user), &id).await?;
-    crate::policy::may_add_version(user, &model).map_err(ApiError::Forbidden)?;
+    crate::domain::policy::may_add_version(user, &model).map_err(ApiError::Forbidden)?;
     let version_string = check_label("version_string", &req.version_string, 100)?;
     if let Some(c) = &req.changelog {
         check_text("changelog", c, MAX_TEXT)?;
@@ -182,7 +182,7 @@ async fn create_version(
     let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
         Some(spec) => {
             let sources = state.syncer.public_sources();
-            crate::runnable::check_supplied_spec(
+            crate::pipeline::derive::check_supplied_spec(
                 sources,
                 &model,
                 &version_string,

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::domain::RepoId;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::sync::queue::Enqueued;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -85,7 +85,7 @@ async fn hub_webhook(
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !bool::from(given.ct_eq(secret.expose_secret().as_bytes())) {
-        crate::metrics::webhook_event("unauthorized");
+        crate::obs::metrics::webhook_event("unauthorized");
         return Err(ApiError::Unauthorized("Invalid webhook secret".into()));
     }
     let payload: Value = serde_json::from_slice(&body)
@@ -93,7 +93,7 @@ async fn hub_webhook(
     let target = refresh_target(&payload)
         .map_err(|e| ApiError::BadRequest(format!("unreadable webhook payload: {e}")))?;
     let Some((repo, sha)) = target else {
-        crate::metrics::webhook_event("ignored");
+        crate::obs::metrics::webhook_event("ignored");
         return Ok((
             StatusCode::ACCEPTED,
             Json(WebhookAccepted {
@@ -106,7 +106,7 @@ async fn hub_webhook(
         Enqueued::Queued => "queued",
         Enqueued::Duplicate => "duplicate",
     };
-    crate::metrics::webhook_event(status);
+    crate::obs::metrics::webhook_event(status);
     tracing::info!(repo, status, "Hub webhook received");
     Ok((
         StatusCode::ACCEPTED,

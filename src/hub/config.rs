@@ -22,8 +22,8 @@ pub struct HubConfig {
     pub pacing_low_water: u64,
     pub page_size: u32,
     /// Hosts besides the endpoint that the Hub may send the client to (its CDN), trusted whatever
-    /// their address; any other host a redirect names must be public (see [`crate::netguard`]).
-    pub cdn_hosts: Vec<crate::netguard::HostPattern>,
+    /// their address; any other host a redirect names must be public (see [`crate::net::guard`]).
+    pub cdn_hosts: Vec<crate::net::guard::HostPattern>,
     /// Redirects to private addresses are followed too (tests, a mirror on the operator's network).
     pub allow_private: bool,
 }

@@ -21,7 +21,7 @@ pub enum HubError {
     Body(String),
     #[error("bad redirect from the Hub: {0}")]
     Redirect(String),
-    /// The address guard refused where a redirect pointed ([`crate::netguard`]).
+    /// The address guard refused where a redirect pointed ([`crate::net::guard`]).
     #[error("not following the Hub to {0}")]
     Refused(String),
 }

@@ -123,7 +123,7 @@ struct Inner {
     config: HubConfig,
     /// Every request's host passes it: the endpoint and the CDN hosts are trusted, others must be
     /// public addresses.
-    guard: crate::netguard::AddressGuard,
+    guard: crate::net::guard::AddressGuard,
     pacer: Pacer,
     /// The `resolvers` bucket's pacing (file downloads).
     resolve_pacer: Pacer,
@@ -142,9 +142,9 @@ impl std::fmt::Debug for HubClient {
 
 impl HubClient {
     pub fn new(config: HubConfig) -> Result<HubClient, HubError> {
-        let mut trusted = crate::netguard::HostPattern::endpoint(&config.endpoint);
+        let mut trusted = crate::net::guard::HostPattern::endpoint(&config.endpoint);
         trusted.extend(config.cdn_hosts.iter().cloned());
-        let guard = crate::netguard::AddressGuard::new(trusted, config.allow_private);
+        let guard = crate::net::guard::AddressGuard::new(trusted, config.allow_private);
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("pocket-catalog/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -166,7 +166,7 @@ impl HubClient {
     /// A client over these connections and guard, with its own pacing and counters.
     fn with(
         http: reqwest::Client,
-        guard: crate::netguard::AddressGuard,
+        guard: crate::net::guard::AddressGuard,
         config: HubConfig,
     ) -> Self {
         HubClient {

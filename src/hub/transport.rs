@@ -1,4 +1,4 @@
-//! How each Hub request is made: every hop passes the address guard ([`crate::netguard`]); requests are
+//! How each Hub request is made: every hop passes the address guard ([`crate::net::guard`]); requests are
 //! paced by the `RateLimit` header (downloads in the `resolvers` bucket, apart from the API's) and
 //! retried with backoff on 408/429/5xx, timeouts and transport errors — a 429 waits exactly what the Hub
 //! says — within a bounded number of attempts and total wait; the operator's token goes to the Hub's
@@ -107,7 +107,7 @@ impl HubClient {
             })
             .notify(|err, wait| {
                                 self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::hub_retry();
+                crate::obs::metrics::hub_retry();
                 tracing::warn!(url = %redact(url), error = %err, wait_ms = wait.as_millis() as u64, "Hub request failed, retrying");
             })
             .await
@@ -116,8 +116,8 @@ impl HubClient {
     async fn send_once(&self, url: &Url, ask: &Ask) -> Result<Raw, HubError> {
         // Every hop: the Hub, its CDN, or a public host — never a private address by accident.
         self.inner.guard.check(url).await.map_err(|e| match e {
-            crate::netguard::GuardError::Refused(why) => HubError::Refused(why),
-            crate::netguard::GuardError::Unresolved(why) => HubError::Transport(why),
+            crate::net::guard::GuardError::Refused(why) => HubError::Refused(why),
+            crate::net::guard::GuardError::Unresolved(why) => HubError::Transport(why),
         })?;
         // Downloads are metered in the Hub's `resolvers` bucket, the rest in `api`: paced apart.
         let pacer = if url.path().contains("/resolve/") || !self.same_host(url) {
@@ -134,7 +134,7 @@ impl HubClient {
             tokio::time::sleep(delay).await;
         }
         self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::hub_request();
+        crate::obs::metrics::hub_request();
         let method = if ask.head {
             reqwest::Method::HEAD
         } else {
@@ -198,7 +198,7 @@ impl HubClient {
                     .stats
                     .rate_limited
                     .fetch_add(1, Ordering::Relaxed);
-                crate::metrics::hub_rate_limited();
+                crate::obs::metrics::hub_rate_limited();
             }
             return Err(status_error(&raw));
         }

@@ -11,14 +11,12 @@
 //! what the walk says it needs, within a [`Budget`] of bytes and requests.
 
 pub mod bundle;
-pub mod conform;
 mod flatbuf;
 pub mod generated;
 pub mod litertlm;
 pub mod llm_metadata;
 pub mod metadata;
 pub mod packed;
-pub mod recipe;
 pub mod tflite;
 
 pub use flatbuf::Spans;

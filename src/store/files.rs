@@ -2,7 +2,7 @@
 //! as long as the catalog is (a few KiB each, shared by every version that names the same file).
 
 use super::{on_backend, on_tx, Store, StoreResult, Tx, Visibility};
-use crate::records::{Asset, HostedFile};
+use crate::domain::records::{Asset, HostedFile};
 use sqlx::types::Json;
 use uuid::Uuid;
 

@@ -86,6 +86,13 @@ pub(crate) enum TxConn<'a> {
 }
 
 impl Tx {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     pub(crate) fn conn(&mut self) -> TxConn<'_> {
         match self {
             Tx::Sqlite(t) => TxConn::Sqlite(t),

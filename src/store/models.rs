@@ -2,8 +2,8 @@
 //! looked up by Hub object id or repo id.
 
 use super::rows::ModelRow;
-use super::{constraint, on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx};
-use crate::records::{Model, ModelPatch, NewModel};
+use super::{constraint, listed_status_sql, on_backend, on_tx, Store, StoreError, StoreResult, Tx};
+use crate::domain::records::{Model, ModelPatch, NewModel};
 use sqlx::types::Json;
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -14,6 +14,75 @@ pub(crate) const MODEL_COLUMNS: &str = "id, name, slug, description, category, l
     hf_created_at, hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
     latest_version_size_bytes, task_inferred, sync_digest, is_public, version_count, largest_file_bytes, \
     best_version_status";
+
+/// Mirrored models still active upstream: the catalog a sync maintains.
+pub(super) const ACTIVE_MIRRORED: &str = concat!(
+    "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL AND ",
+    listed_status_sql!()
+);
+
+/// The columns a model is inserted with, in the order [`bind_new_model!`] binds them: the one INSERT
+/// of the single path ([`insert_model`]) and the sync's bulk path (`sync_batch.rs`).
+pub(super) const INSERT_COLUMNS: &str = "id, name, slug, description, category, license_type, \
+    origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, created_at, updated_at, \
+    hf_object_id, hf_sha, hf_last_modified, hf_created_at, hf_downloads, hf_likes, hf_gated, \
+    library_name, upstream_status, synced_at, search_text, task_inferred, is_public, sync_digest";
+
+/// How many columns [`INSERT_COLUMNS`] names.
+pub(super) const INSERT_COLUMN_COUNT: usize = 28;
+
+/// Binds a [`NewModel`] under `slug`, created and updated at `now`, to `query`, in the order of
+/// [`INSERT_COLUMNS`] (a macro: the query's type differs per backend).
+macro_rules! bind_new_model {
+    ($query:expr, $new:expr, $slug:expr, $now:expr) => {{
+        let new: &crate::domain::records::NewModel = $new;
+        let up = new.upstream.as_ref();
+        $query
+            .bind(new.id)
+            .bind(new.name.as_str())
+            .bind($slug)
+            .bind(new.description.as_str())
+            .bind(new.category.as_str())
+            .bind(new.license_type.as_str())
+            .bind(new.origin_repo_url.as_deref())
+            .bind(new.author_id)
+            .bind(new.hf_model_id.as_deref())
+            .bind(new.is_verified_official)
+            .bind(sqlx::types::Json(&new.tags))
+            .bind(new.task.as_deref())
+            .bind($now)
+            .bind($now)
+            .bind(up.map(|u| u.object_id.as_str()))
+            .bind(up.and_then(|u| u.sha.as_deref()))
+            .bind(up.and_then(|u| u.last_modified))
+            .bind(up.and_then(|u| u.created_at))
+            .bind(up.map_or(0, |u| u.downloads))
+            .bind(up.map_or(0, |u| u.likes))
+            .bind(up.and_then(|u| u.gated.as_deref()))
+            .bind(up.and_then(|u| u.library_name.as_deref()))
+            .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
+            .bind(up.and_then(|u| u.synced_at))
+            .bind(super::search_text(&new.name, &new.description, &new.tags))
+            .bind(new.task_inferred)
+            .bind(new.is_public)
+            .bind(up.and_then(|u| u.digest))
+    }};
+}
+pub(super) use bind_new_model;
+
+/// The placeholders of `rows` rows of [`INSERT_COLUMNS`]: `(…), (…)`.
+pub(super) fn insert_values(dialect: super::Dialect, rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let b = r * INSERT_COLUMN_COUNT;
+            let marks: Vec<String> = (1..=INSERT_COLUMN_COUNT)
+                .map(|k| dialect.placeholder(b + k))
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 impl Store {
     /// Inserts a model under the first free slug of its candidates.
@@ -69,7 +138,7 @@ impl Store {
             .fetch_optional(&mut *conn)
             .await?);
         let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
-        let search = search_text(&model.name, &model.description, &model.tags);
+        let search = super::search_text(&model.name, &model.description, &model.tags);
         on_tx!(tx, |conn| sqlx::query(
             "UPDATE ml_models SET search_text = $2 WHERE id = $1"
         )
@@ -151,47 +220,20 @@ impl Store {
 /// surrounding transaction).
 pub(super) async fn insert_model(tx: &mut Tx, new: &NewModel) -> StoreResult<Model> {
     let sql = format!(
-        "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
-         origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
-         created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
-         hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-         search_text, task_inferred, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12, $13, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
-         ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}"
+        "INSERT INTO ml_models ({INSERT_COLUMNS}) VALUES {} \
+         ON CONFLICT (slug) DO NOTHING RETURNING {MODEL_COLUMNS}",
+        insert_values(tx.dialect(), 1)
     );
     let now = crate::domain::now();
-    let up = new.upstream.as_ref();
-    let search = search_text(&new.name, &new.description, &new.tags);
     for slug in crate::domain::Slug::candidates(&new.slug_hint, &new.slug_disambiguator) {
-        let row: Option<ModelRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
-            .bind(new.id)
-            .bind(&new.name)
-            .bind(slug.as_str())
-            .bind(&new.description)
-            .bind(new.category.as_str())
-            .bind(new.license_type.as_str())
-            .bind(&new.origin_repo_url)
-            .bind(new.author_id)
-            .bind(&new.hf_model_id)
-            .bind(new.is_verified_official)
-            .bind(Json(&new.tags))
-            .bind(&new.task)
-            .bind(now)
-            .bind(up.map(|u| u.object_id.as_str()))
-            .bind(up.and_then(|u| u.sha.as_deref()))
-            .bind(up.and_then(|u| u.last_modified))
-            .bind(up.and_then(|u| u.created_at))
-            .bind(up.map_or(0, |u| u.downloads))
-            .bind(up.map_or(0, |u| u.likes))
-            .bind(up.and_then(|u| u.gated.as_deref()))
-            .bind(up.and_then(|u| u.library_name.as_deref()))
-            .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
-            .bind(up.and_then(|u| u.synced_at))
-            .bind(&search)
-            .bind(new.task_inferred)
-            .bind(new.is_public)
-            .fetch_optional(&mut *conn)
-            .await?);
+        let row: Option<ModelRow> = on_tx!(tx, |conn| bind_new_model!(
+            sqlx::query_as(&sql),
+            new,
+            slug.as_str(),
+            now
+        )
+        .fetch_optional(&mut *conn)
+        .await?);
         if let Some(row) = row {
             return row.try_into();
         }

@@ -1,8 +1,8 @@
 //! Database rows, decoded the same way on both backends, and their conversion into records.
 
 use super::StoreError;
+use crate::domain::records::*;
 use crate::domain::{RunStatus, Trigger};
-use crate::records::*;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;

@@ -1,10 +1,10 @@
 //! The sync lease that keeps one run active (timed by the database's clock, so replicas with skewed
 //! clocks agree), run records and their skipped records, and the schedule's shared state.
 
+use super::models::ACTIVE_MIRRORED;
 use super::rows::{LeaseRow, RunRow, SkipRow};
-use super::sync_batch::ACTIVE_MIRRORED;
 use super::{on_backend, on_tx, Dialect, Store, StoreError, StoreResult, Tx};
-use crate::records::{Fence, LeaseHolder, NewRun, RunCounts, RunEnd, SkipRecord, SyncRun};
+use crate::domain::records::{Fence, LeaseHolder, NewRun, RunCounts, RunEnd, SkipRecord, SyncRun};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;

@@ -2,23 +2,15 @@
 //! skipped records applied in one transaction fenced by the lease, with the run's counters; models
 //! marked removed; the digests, object ids and ids of the mirrored models still listed upstream.
 
-use super::models::insert_model;
+use super::models::{bind_new_model, insert_model, insert_values, ACTIVE_MIRRORED, INSERT_COLUMNS};
 use super::runs::{check_fence, write_counts};
 use super::versions::refresh_model_summary;
-use super::{
-    listed_status_sql, on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx,
-};
+use super::{on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx};
+use crate::domain::records::{Fence, NewModel, RunCounts, SkipRecord, SyncVersion, SyncWrite};
 use crate::domain::UpstreamStatus;
-use crate::records::{Fence, NewModel, RunCounts, SkipRecord, SyncVersion, SyncWrite};
 use sqlx::types::Json;
 use std::collections::HashSet;
 use uuid::Uuid;
-
-/// Mirrored models still active upstream: the catalog a sync maintains.
-pub(super) const ACTIVE_MIRRORED: &str = concat!(
-    "hf_object_id IS NOT NULL AND hf_model_id IS NOT NULL AND ",
-    listed_status_sql!()
-);
 
 /// One batch of a sync run, for [`Store::apply_sync`].
 #[derive(Debug, Clone, Copy)]
@@ -334,7 +326,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     .bind(n.total_size_bytes())
     .bind(n.status().as_str())
     .bind(n.spec().map(|_| n.published_at))
-    .bind(crate::assets::main_file_size(&n.assets))
+    .bind(crate::domain::assets::main_file_size(&n.assets))
     .bind(n.license_type.map(|l| l.as_str()))
     .bind(n.unsupported_reason())
     .bind(
@@ -345,7 +337,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     )
     .bind(n.inspected.as_ref().map(|i| Json(&i.inspection)))
     .bind(n.inspected.as_ref().map(|i| i64::from(i.inspector_version)))
-    .bind(n.inspected.as_ref().and_then(crate::records::Inspected::quantization))
+    .bind(n.inspected.as_ref().and_then(crate::domain::records::Inspected::quantization))
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -366,34 +358,19 @@ async fn insert_models_bulk(
     news: &[&NewModel],
     candidate: usize,
 ) -> StoreResult<Vec<usize>> {
-    const COLUMNS: usize = 27;
-    // 1,000 rows × 27 columns stays below both backends' parameter limits (SQLite 32,766,
+    // 1,000 rows × 28 columns stays below both backends' parameter limits (SQLite 32,766,
     // PostgreSQL 65,535). Fewer, larger statements: SQLite journals each page a statement changes
     // once per statement (100-row statements: first sync 8.1 s → 6.2 s).
     const ROWS: usize = 1000;
     let dialect = store.dialect();
     let mut missed = Vec::new();
     for (c, chunk) in news.chunks(ROWS).enumerate() {
-        let mut sql = String::from(
-            "INSERT INTO ml_models (id, name, slug, description, category, license_type, \
-             origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, \
-             created_at, updated_at, hf_object_id, hf_sha, hf_last_modified, hf_created_at, \
-             hf_downloads, hf_likes, hf_gated, library_name, upstream_status, synced_at, \
-             search_text, task_inferred, sync_digest) VALUES ",
-        );
-        for r in 0..chunk.len() {
-            let b = r * COLUMNS;
-            let cols: Vec<String> = (1..=COLUMNS).map(|k| dialect.placeholder(b + k)).collect();
-            if r > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            sql.push_str(&cols.join(", "));
-            sql.push(')');
-        }
         // No RETURNING: it makes SQLite buffer every row it inserts (measured 30 % slower). Which
         // rows lost their slug is asked only when some did.
-        sql.push_str(" ON CONFLICT (slug) DO NOTHING");
+        let sql = format!(
+            "INSERT INTO ml_models ({INSERT_COLUMNS}) VALUES {} ON CONFLICT (slug) DO NOTHING",
+            insert_values(dialect, chunk.len())
+        );
         let now = crate::domain::now();
         let slugs: Vec<String> = chunk
             .iter()
@@ -407,35 +384,7 @@ async fn insert_models_bulk(
         let inserted = on_tx!(tx, |conn| {
             let mut q = sqlx::query(&sql);
             for (new, slug) in chunk.iter().zip(&slugs) {
-                let up = new.upstream.as_ref();
-                q = q
-                    .bind(new.id)
-                    .bind(new.name.as_str())
-                    .bind(slug.as_str())
-                    .bind(new.description.as_str())
-                    .bind(new.category.as_str())
-                    .bind(new.license_type.as_str())
-                    .bind(new.origin_repo_url.as_deref())
-                    .bind(new.author_id)
-                    .bind(new.hf_model_id.as_deref())
-                    .bind(new.is_verified_official)
-                    .bind(Json(&new.tags))
-                    .bind(new.task.as_deref())
-                    .bind(now)
-                    .bind(now)
-                    .bind(up.map(|u| u.object_id.as_str()))
-                    .bind(up.and_then(|u| u.sha.as_deref()))
-                    .bind(up.and_then(|u| u.last_modified))
-                    .bind(up.and_then(|u| u.created_at))
-                    .bind(up.map_or(0, |u| u.downloads))
-                    .bind(up.map_or(0, |u| u.likes))
-                    .bind(up.and_then(|u| u.gated.as_deref()))
-                    .bind(up.and_then(|u| u.library_name.as_deref()))
-                    .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
-                    .bind(up.and_then(|u| u.synced_at))
-                    .bind(search_text(&new.name, &new.description, &new.tags))
-                    .bind(new.task_inferred)
-                    .bind(up.and_then(|u| u.digest));
+                q = bind_new_model!(q, new, slug.as_str(), now);
             }
             q.execute(&mut *conn).await?.rows_affected()
         });

@@ -2,7 +2,7 @@
 //! one version computed from them.
 
 use super::{on_backend, on_tx, Store, StoreResult, Visibility};
-use crate::records::{InferenceEvent, InferenceSample};
+use crate::domain::records::{InferenceEvent, InferenceSample};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 
 use super::rows::{TokenRow, TokenUserRow, UserRow};
 use super::{constraint, on_backend, Store, StoreError, StoreResult};
-use crate::records::{ApiToken, NewUser, User};
+use crate::domain::records::{ApiToken, NewUser, User};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

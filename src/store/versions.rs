@@ -3,7 +3,7 @@
 
 use super::rows::VersionRow;
 use super::{on_backend, on_tx, Store, StoreResult, Tx};
-use crate::records::{ModelVersion, NewVersion};
+use crate::domain::records::{ModelVersion, NewVersion};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ impl Store {
             .bind(new.total_size_bytes())
             .bind(new.status().as_str())
             .bind(new.spec().map(|_| new.published_at))
-            .bind(crate::assets::main_file_size(&new.assets))
+            .bind(crate::domain::assets::main_file_size(&new.assets))
             .bind(new.license_type.map(|l| l.as_str()))
             .bind(new.unsupported_reason())
             .bind(
@@ -57,7 +57,7 @@ impl Store {
             .bind(
                 new.inspected
                     .as_ref()
-                    .and_then(crate::records::Inspected::quantization)
+                    .and_then(crate::domain::records::Inspected::quantization)
             )
             .fetch_one(&mut *conn)
             .await?);
@@ -266,7 +266,7 @@ impl Store {
     pub async fn record_inspection(
         &self,
         id: Uuid,
-        found: &crate::records::Inspected,
+        found: &crate::domain::records::Inspected,
     ) -> StoreResult<Option<ModelVersion>> {
         let sql = format!(
             "UPDATE model_versions SET signature = $2, inspection = $3, inspector_version = $4, \
@@ -293,7 +293,12 @@ impl Store {
             .bind(pipeline.and_then(|p| p.reason.as_deref()))
             .bind(found.quantization())
             .bind(found.assets.as_ref().map(Json))
-            .bind(found.assets.as_deref().map(crate::records::total_size))
+            .bind(
+                found
+                    .assets
+                    .as_deref()
+                    .map(crate::domain::records::total_size)
+            )
             .fetch_optional(&mut *conn)
             .await?);
         let Some(row) = row else {

@@ -10,7 +10,7 @@
 //! stopped — is marked failed ([`fail_stale_jobs`]).
 
 use super::*;
-use crate::runnable::{self, GenerateError};
+use crate::pipeline::derive::{self, GenerateError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How often a background job records its progress, which is also its heartbeat.
@@ -136,7 +136,7 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
-            let mut found = match runnable::inspect_version(
+            let mut found = match derive::inspect_version(
                 self.sources_for(&version),
                 &model,
                 &version,
@@ -148,7 +148,7 @@ impl Syncer {
                 // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
                 // it is not asked again every run.
                 Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => {
-                    crate::records::Inspected {
+                    crate::domain::records::Inspected {
                         signature: None,
                         inspection: serde_json::json!({"error": why,
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),

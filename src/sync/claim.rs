@@ -5,8 +5,8 @@
 //! its liveness lock and is taken over only when its lease expires.
 
 use super::{Syncer, Work};
+use crate::domain::records::{Fence, LeaseHolder, NewRun, SyncRun};
 use crate::domain::Trigger;
-use crate::records::{Fence, LeaseHolder, NewRun, SyncRun};
 use crate::store::{constraint, OwnerLock, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -20,6 +20,7 @@ mod config;
 mod listing;
 pub mod mapping;
 mod notices;
+pub mod notify;
 mod page;
 mod page_plan;
 pub mod plan;
@@ -30,9 +31,9 @@ pub mod rules;
 pub mod versions;
 mod write;
 
+use crate::domain::records::*;
 use crate::domain::{RunStatus, Trigger, UpstreamStatus};
 use crate::hub::{HubClient, HubError, HubModel, RepoOutcome};
-use crate::records::*;
 use crate::store::{Store, StoreError};
 use futures_util::stream::{self, StreamExt};
 use mapping::map_model;
@@ -108,9 +109,9 @@ pub struct Syncer {
     /// The same Hub without the token, for everything a user causes.
     public_hub: HubClient,
     /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
-    web: crate::webfile::WebFiles,
+    web: crate::pipeline::webfile::WebFiles,
     config: Arc<SyncConfig>,
-    notifier: Option<crate::notify::Notifier>,
+    notifier: Option<crate::sync::notify::Notifier>,
 }
 
 /// The mutable state of one run.
@@ -156,10 +157,13 @@ impl From<StoreError> for RunHalt {
 impl Syncer {
     pub fn new(store: Store, hub: HubClient, config: SyncConfig) -> Syncer {
         let timeouts = (hub.config().connect_timeout, hub.config().request_timeout);
-        let web =
-            crate::webfile::WebFiles::new(config.inspect_private_networks, timeouts.0, timeouts.1)
-                // The same client builder the Hub's client was just built with, plus a resolver.
-                .expect("an HTTP client builds where the Hub's did");
+        let web = crate::pipeline::webfile::WebFiles::new(
+            config.inspect_private_networks,
+            timeouts.0,
+            timeouts.1,
+        )
+        // The same client builder the Hub's client was just built with, plus a resolver.
+        .expect("an HTTP client builds where the Hub's did");
         Syncer {
             store,
             public_hub: hub.anonymous(),
@@ -171,7 +175,7 @@ impl Syncer {
     }
 
     /// Sends failure and recovery notifications after each run.
-    pub fn with_notifier(mut self, notifier: crate::notify::Notifier) -> Syncer {
+    pub fn with_notifier(mut self, notifier: crate::sync::notify::Notifier) -> Syncer {
         self.notifier = (!notifier.is_empty()).then_some(notifier);
         self
     }
@@ -191,8 +195,8 @@ impl Syncer {
 
     /// Where the mirror's own reads go: the Hub with the operator's token (to its host only), and
     /// other hosts through the guarded reader.
-    pub fn sources(&self) -> crate::runnable::Sources<'_> {
-        crate::runnable::Sources {
+    pub fn sources(&self) -> crate::pipeline::derive::Sources<'_> {
+        crate::pipeline::derive::Sources {
             hub: &self.hub,
             web: &self.web,
             for_user: false,
@@ -202,8 +206,8 @@ impl Syncer {
     /// Where the reads a user causes go (a URL they publish, generate-pipeline): the Hub
     /// anonymously — a gated or private file is refused with its reason, never read with the
     /// operator's rights.
-    pub fn public_sources(&self) -> crate::runnable::Sources<'_> {
-        crate::runnable::Sources {
+    pub fn public_sources(&self) -> crate::pipeline::derive::Sources<'_> {
+        crate::pipeline::derive::Sources {
             hub: &self.public_hub,
             web: &self.web,
             for_user: true,
@@ -214,8 +218,8 @@ impl Syncer {
     /// operator's token for a version the mirror wrote, anonymously for one a person published.
     pub fn sources_for(
         &self,
-        version: &crate::records::ModelVersion,
-    ) -> crate::runnable::Sources<'_> {
+        version: &crate::domain::records::ModelVersion,
+    ) -> crate::pipeline::derive::Sources<'_> {
         if version.created_by.is_none() {
             self.sources()
         } else {
@@ -373,7 +377,7 @@ impl Syncer {
         let removals_held_back =
             matches!(claimed.work, Work::Full) && (state.removals_held_back || !listing_complete);
         let (trigger, skipped_before) = (claimed.run.trigger, claimed.run.counts.skipped);
-        let end = crate::records::RunEnd {
+        let end = crate::domain::records::RunEnd {
             status,
             counts: c,
             listing_complete,
@@ -386,8 +390,8 @@ impl Syncer {
             tracing::error!(error = %e, "could not record the end of the run");
         }
         self.release_claim(claimed, lease_lost.is_cancelled()).await;
-        crate::metrics::record_run(trigger.as_str(), status.as_str(), started.elapsed());
-        crate::metrics::record_run_outcome(c.skipped - skipped_before, removals_held_back);
+        crate::obs::metrics::record_run(trigger.as_str(), status.as_str(), started.elapsed());
+        crate::obs::metrics::record_run_outcome(c.skipped - skipped_before, removals_held_back);
         self.notify(run_id).await;
         match status {
             RunStatus::Success => {

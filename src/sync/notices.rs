@@ -1,5 +1,5 @@
 //! Telling people about runs: a failed or partial run, or the first success after one, goes to the
-//! notifier (`crate::notify`); deliveries still in flight are waited for on shutdown.
+//! notifier (`crate::sync::notify`); deliveries still in flight are waited for on shutdown.
 
 use super::*;
 

@@ -117,7 +117,9 @@ impl Syncer {
                     // version to the next run, as unavailable commit details do.
                     let reading = match &assets {
                         Ok(list) if self.config.inspect_models => {
-                            match crate::runnable::read_main_file(self.sources(), list).await {
+                            match crate::pipeline::derive::read_main_file(self.sources(), list)
+                                .await
+                            {
                                 Ok(reading) => Some(reading),
                                 Err(e) => {
                                     return (Some(Err(format!("model file unreadable: {e}"))), None)

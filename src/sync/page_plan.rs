@@ -13,9 +13,9 @@ use super::plan::{self, Plan, UpdateKind};
 use super::rules::Rules;
 use super::versions;
 use super::write::{BatchItem, WriteKind};
+use crate::domain::records::{Asset, Model, SkipRecord, SyncVersion};
 use crate::domain::UpstreamStatus;
 use crate::hub::HubModel;
-use crate::records::{Asset, Model, SkipRecord, SyncVersion};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -270,7 +270,7 @@ pub(super) struct EntryDetails {
     pub(super) readme: Option<String>,
     pub(super) assets: Option<Result<Vec<Asset>, String>>,
     /// What reading the version's main file gave, when the sync inspects models.
-    pub(super) reading: Option<crate::runnable::FileReading>,
+    pub(super) reading: Option<crate::pipeline::derive::FileReading>,
 }
 
 /// The batch items of a planned page with the details fetched for it (by position in
@@ -305,14 +305,14 @@ pub(super) fn batch_items(
                 let mut version = versions::new_version(model_id, &p.mirror, assets, now);
                 if let Some(reading) = &reading {
                     let source = p.mirror.origin_url();
-                    let ctx = crate::runnable::context(
+                    let ctx = crate::pipeline::derive::context(
                         &p.mirror.name,
                         &version.version_string,
                         p.mirror.task.as_deref(),
                         &source,
                         &version.assets,
                     );
-                    let mut found = crate::runnable::inspected(reading, &ctx);
+                    let mut found = crate::pipeline::derive::inspected(reading, &ctx);
                     found.host_files(&version.assets, public_url);
                     if let Some(assets) = found.assets.take() {
                         version.assets = assets;

@@ -3,8 +3,8 @@
 //! model that is listed again is restored.
 
 use super::mapping::{fallback_description, Mirror};
+use crate::domain::records::{Model, SyncWrite, Upstream};
 use crate::domain::UpstreamStatus;
-use crate::records::{Model, SyncWrite, Upstream};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

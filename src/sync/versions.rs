@@ -6,8 +6,8 @@
 //! was listed) and the first seven hex digits of its sha — sortable by date and unique per commit.
 
 use super::mapping::Mirror;
+use crate::domain::records::{Asset, NewVersion};
 use crate::hub::Sibling;
-use crate::records::{Asset, NewVersion};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

@@ -176,7 +176,7 @@ impl Syncer {
         let done = self.finish_write(state, write).await;
         // The batch is gone: hand what it and its pages held back to the system, or the allocator's
         // per-thread arenas keep it (BENCHMARKS.md, "Memory").
-        crate::memory::release_freed();
+        crate::obs::memory::release_freed();
         done
     }
 

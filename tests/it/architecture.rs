@@ -1,5 +1,7 @@
-//! The shape of `src/`, as ARCHITECTURE.md promises it: the top-level modules depend on each other
-//! without a cycle, and no source file grows far past 600 lines.
+//! The shape of `src/`, as ARCHITECTURE.md promises it: the root holds only the entry points and the
+//! configuration beside the wings; each wing imports only the wings [`MAY_IMPORT`] lists for it (so the
+//! arrows point one way and there is no cycle); no source file grows far past 600 lines and no function
+//! past [`MAX_FUNCTION_LINES`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -50,17 +52,210 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         let uses = graph.entry(top.clone()).or_default();
         for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
             for (i, _) in line.match_indices("crate::") {
-                let name: String = line[i + 7..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != top {
-                    uses.insert(name);
+                let rest = &line[i + 7..];
+                // `crate::{a::X, b}` names several wings at once.
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group.split(',').collect(),
+                    None => vec![rest],
+                };
+                for name in names {
+                    let name: String = name
+                        .trim_start()
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && name != top {
+                        uses.insert(name);
+                    }
                 }
             }
         }
     }
     graph
+}
+
+/// Which wings each wing may import, directly. The arrows point one way: from the entry points (`cli`,
+/// `app`) through the dialects (`http`) and the service layer (`catalog`) to the mirror (`sync`,
+/// `schedule`), the model files' pipelines (`pipeline`) and persistence (`store`), down to the
+/// leaves, which import nothing of the crate: the values and records (`domain`), the model-file
+/// parsers (`inspect`), the address guard (`net`), observability (`obs`) and the Hub simulator
+/// (`hubsim`, a separate program in the same binary).
+const MAY_IMPORT: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("inspect", &[]),
+    ("net", &[]),
+    ("obs", &[]),
+    ("hubsim", &[]),
+    ("store", &["domain"]),
+    ("hub", &["inspect", "net", "obs"]),
+    ("auth", &["domain", "store"]),
+    ("pipeline", &["domain", "hub", "inspect", "net", "store"]),
+    (
+        "sync",
+        &["domain", "hub", "inspect", "obs", "pipeline", "store"],
+    ),
+    ("schedule", &["domain", "store", "sync"]),
+    (
+        "catalog",
+        &["domain", "hub", "inspect", "pipeline", "store", "sync"],
+    ),
+    (
+        "http",
+        &[
+            "auth", "catalog", "config", "domain", "hub", "inspect", "obs", "pipeline", "schedule",
+            "store", "sync",
+        ],
+    ),
+    ("config", &["hub", "net", "schedule", "sync"]),
+    (
+        "app",
+        &[
+            "auth", "catalog", "config", "domain", "http", "hub", "net", "obs", "pipeline",
+            "schedule", "store", "sync",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "app", "auth", "config", "domain", "hub", "hubsim", "inspect", "obs", "pipeline",
+            "store", "sync",
+        ],
+    ),
+];
+
+/// The longest function body allowed, in lines (signature to closing brace; test modules excepted).
+/// A function past it does several things in a row: give each its own function and name it.
+const MAX_FUNCTION_LINES: usize = 200;
+
+#[test]
+fn the_root_of_src_holds_only_the_entry_points_and_the_configuration() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["app.rs", "config.rs", "lib.rs", "main.rs"]);
+}
+
+#[test]
+fn each_wing_imports_only_what_the_table_allows() {
+    let graph = module_graph();
+    let allowed: BTreeMap<&str, &[&str]> = MAY_IMPORT.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for (wing, uses) in &graph {
+        let Some(may) = allowed.get(wing.as_str()) else {
+            wrong.push(format!("{wing} is not in MAY_IMPORT"));
+            continue;
+        };
+        for used in uses {
+            if !may.contains(&used.as_str()) {
+                wrong.push(format!("{wing} -> {used}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports against the table: {wrong:?}");
+}
+
+/// A line with its string literals and line comment blanked, so that braces in them do not count.
+fn code_of(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '/' if chars.peek() == Some(&'/') => break,
+            // A brace as a char literal: '{' or '}'.
+            '\'' if matches!(chars.peek(), Some('{') | Some('}')) => {
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `(lines, file, name)` of every function outside test modules.
+fn functions() -> Vec<(usize, String, String)> {
+    let mut found = Vec::new();
+    for (rel, text) in sources() {
+        let code: Vec<String> = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap()
+            .lines()
+            .map(code_of)
+            .collect();
+        for (start, line) in code.iter().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some(at) = words.iter().position(|w| *w == "fn") else {
+                continue;
+            };
+            let before_is_qualifier = words[..at].iter().all(|w| {
+                w.starts_with("pub") || matches!(*w, "async" | "const" | "unsafe" | "extern")
+            });
+            if !before_is_qualifier || at + 1 >= words.len() {
+                continue;
+            }
+            let name: String = words[at + 1]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let mut depth = 0i32;
+            let mut opened = false;
+            for (end, body) in code.iter().enumerate().skip(start) {
+                for c in body.chars() {
+                    match c {
+                        '{' => {
+                            depth += 1;
+                            opened = true;
+                        }
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                if opened && depth == 0 {
+                    found.push((end - start + 1, rel.clone(), name.clone()));
+                    break;
+                }
+                if !opened && body.contains(';') {
+                    break; // a declaration without a body
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_is_longer_than_the_limit() {
+    let all = functions();
+    assert!(
+        all.iter().any(|(_, _, name)| name == "shutdown_signal"),
+        "the scanner finds functions"
+    );
+    let long: Vec<String> = all
+        .into_iter()
+        .filter(|(lines, _, _)| *lines > MAX_FUNCTION_LINES)
+        .map(|(lines, file, name)| format!("{file}::{name}: {lines} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "longer than {MAX_FUNCTION_LINES} lines: {long:?}"
+    );
 }
 
 #[test]

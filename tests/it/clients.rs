@@ -6,8 +6,8 @@
 use crate::both_backends;
 use crate::support::{execute_raw, serve_config, Backend, Role, SimHandle, TestApp};
 use axum::http::StatusCode;
+use pocket_catalog::domain::records::{Asset, NewModel, NewVersion};
 use pocket_catalog::domain::{Category, LicenseType};
-use pocket_catalog::records::{Asset, NewModel, NewVersion};
 use serde_json::{json, Value};
 
 both_backends!(

@@ -10,9 +10,9 @@ use crate::support::{
     active_object_ids, all_synced, assert_catalog_equals_truth, has_model_file, syncer, Backend,
     SimHandle, TestDb,
 };
+use pocket_catalog::domain::records::SyncRun;
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
 use pocket_catalog::hubsim::{Faults, Stats};
-use pocket_catalog::records::SyncRun;
 use pocket_catalog::store::Store;
 use pocket_catalog::sync::{ClaimError, RunReport, SyncConfig};
 use std::collections::BTreeSet;

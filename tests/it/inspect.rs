@@ -1375,19 +1375,19 @@ async fn a_task_bundle_is_listed_and_its_model_read_in_place_by_range() {
 
     // Through the recipe: a read bundle with a model and a tokenizer is verified; without a
     // tokenizer it is pending and says so; a damaged one is missing with the reason.
-    let reading = |read| pocket_catalog::runnable::FileReading::Bundle {
+    let reading = |read| pocket_catalog::pipeline::derive::FileReading::Bundle {
         path: "gemma3-1b-it.task".into(),
         format: "task".into(),
         read: Some(Box::new(read)),
     };
-    let ctx = pocket_catalog::runnable::context(
+    let ctx = pocket_catalog::pipeline::derive::context(
         "Gemma3-1B-IT",
         "2026.01.01-abc1234",
         Some("text-generation"),
         "https://huggingface.co/o/g",
         &[],
     );
-    let found = pocket_catalog::runnable::inspected(&reading(Ok(seen.clone())), &ctx);
+    let found = pocket_catalog::pipeline::derive::inspected(&reading(Ok(seen.clone())), &ctx);
     let pipeline = found.pipeline.as_ref().unwrap();
     assert_eq!(
         pipeline.status,
@@ -1410,7 +1410,7 @@ async fn a_task_bundle_is_listed_and_its_model_read_in_place_by_range() {
     )
     .await
     .unwrap();
-    let found = pocket_catalog::runnable::inspected(&reading(Ok(plain)), &ctx);
+    let found = pocket_catalog::pipeline::derive::inspected(&reading(Ok(plain)), &ctx);
     let pipeline = found.pipeline.as_ref().unwrap();
     assert_eq!(
         pipeline.status,
@@ -1433,7 +1433,7 @@ async fn a_task_bundle_is_listed_and_its_model_read_in_place_by_range() {
         "{}",
         err.0
     );
-    let found = pocket_catalog::runnable::inspected(&reading(Err(err)), &ctx);
+    let found = pocket_catalog::pipeline::derive::inspected(&reading(Err(err)), &ctx);
     assert_eq!(
         found.pipeline.unwrap().status,
         pocket_catalog::domain::VersionStatus::Missing

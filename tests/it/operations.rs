@@ -5,8 +5,8 @@ use crate::support::{serve_config, syncer, Backend, Role, SimHandle, TestApp, Te
 use axum::http::{Method, Request, StatusCode};
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
 use pocket_catalog::hub::{HubClient, HubConfig};
-use pocket_catalog::notify::Notifier;
 use pocket_catalog::store::Store;
+use pocket_catalog::sync::notify::Notifier;
 use pocket_catalog::sync::{SyncConfig, Syncer};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -158,7 +158,7 @@ async fn wait_for_webhook_runs(
     store: &Store,
     repo: &str,
     n: usize,
-) -> Vec<pocket_catalog::records::SyncRun> {
+) -> Vec<pocket_catalog::domain::records::SyncRun> {
     for _ in 0..300 {
         let runs: Vec<_> = store
             .list_runs(100, None)

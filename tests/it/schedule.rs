@@ -5,8 +5,8 @@
 use crate::both_backends;
 use crate::support::{serve_config, syncer, Backend, Role, SimHandle, TestApp, TestDb};
 use axum::http::StatusCode;
+use pocket_catalog::domain::records::SyncRun;
 use pocket_catalog::domain::{RunStatus, Trigger};
-use pocket_catalog::records::SyncRun;
 use pocket_catalog::schedule::{Schedule, ScheduleConfig, Scheduler, TickOutcome, JOB_ID};
 use pocket_catalog::store::Store;
 use serde_json::json;

@@ -3,8 +3,8 @@
 use crate::both_backends;
 use crate::support::{execute_raw, Backend, TestDb};
 use chrono::Duration;
+use pocket_catalog::domain::records::*;
 use pocket_catalog::domain::{now, Category, LicenseType, Source, UpstreamStatus};
-use pocket_catalog::records::*;
 use pocket_catalog::store::{Keyset, ModelQuery, SortKey, Store, StoreError, SyncBatch};
 use uuid::Uuid;
 
@@ -644,7 +644,8 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
             match page.next {
                 Some(next) => {
                     // cursors survive the trip through their text form
-                    after = Some(Keyset::decode(&next.encode(), sort).unwrap());
+                    let text = pocket_catalog::http::cursor::encode(&next);
+                    after = Some(pocket_catalog::http::cursor::keyset(&text, sort).unwrap());
                 }
                 None => break,
             }

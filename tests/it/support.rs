@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use pocket_catalog::auth::{generate_token, hash_token};
 use pocket_catalog::config::ServeArgs;
+use pocket_catalog::domain::records::{NewUser, User};
 use pocket_catalog::http::{app, AppState};
-use pocket_catalog::records::{NewUser, User};
 use pocket_catalog::store::Store;
 use serde_json::Value;
 use sqlx::Connection;
@@ -370,7 +370,7 @@ pub fn serve_config(sim: &SimHandle) -> ServeArgs {
 /// Every synced model, removed ones included, in id order.
 pub async fn all_synced(
     store: &pocket_catalog::store::Store,
-) -> Vec<pocket_catalog::records::Model> {
+) -> Vec<pocket_catalog::domain::records::Model> {
     let mut out = Vec::new();
     let mut after = None;
     loop {

@@ -5,10 +5,10 @@ use crate::both_backends;
 use crate::support::{
     all_synced, assert_catalog_equals_truth, execute_raw, syncer, Backend, SimHandle, TestDb,
 };
+use pocket_catalog::domain::records::Model;
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
 use pocket_catalog::hubsim::population::SimRepo;
 use pocket_catalog::hubsim::Faults;
-use pocket_catalog::records::Model;
 use pocket_catalog::store::ModelQuery;
 use pocket_catalog::sync::RunReport;
 use std::collections::{BTreeMap, BTreeSet};
@@ -681,7 +681,7 @@ async fn a_stored_digest_skips_unchanged_models_and_a_missing_one_is_written_onc
     );
     let edited = &synced[7];
     let upstream_name = edited.name.clone();
-    let patch = pocket_catalog::records::ModelPatch {
+    let patch = pocket_catalog::domain::records::ModelPatch {
         name: Some("renamed by an admin".into()),
         ..Default::default()
     };

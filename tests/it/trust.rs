@@ -5,8 +5,8 @@
 
 use crate::support::{Backend, Role, TestApp, TestResponse};
 use axum::http::{Method, StatusCode};
+use pocket_catalog::domain::records::{Asset, HostedFile, Inspected, NewModel, NewVersion, User};
 use pocket_catalog::domain::{Category, LicenseType};
-use pocket_catalog::records::{Asset, HostedFile, Inspected, NewModel, NewVersion, User};
 use serde_json::{json, Value};
 use sha2::Digest;
 use uuid::Uuid;

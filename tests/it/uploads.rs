@@ -8,7 +8,7 @@ use crate::both_backends;
 use crate::inspect::{synthetic_model, Synthetic};
 use crate::support::{serve_config, Backend, Role, SimHandle, TestApp, TestResponse};
 use axum::http::StatusCode;
-use pocket_catalog::webfile::{WebError, WebFiles};
+use pocket_catalog::pipeline::webfile::{WebError, WebFiles};
 use serde_json::{json, Value};
 use sha2::Digest;
 use wiremock::matchers::{method, path};
@@ -122,7 +122,7 @@ async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Bac
     );
     let spec = &v["pipeline_spec"];
     assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
-    let checked = pocket_catalog::pipeline_spec::check(spec, "").unwrap();
+    let checked = pocket_catalog::pipeline::spec::check(spec, "").unwrap();
     assert_eq!(&checked, spec, "the app's schema, as written");
     // Read by range: the structure and the packed label file, not the weights.
     let read = v["inspection"]["bytes_read"].as_u64().unwrap();
@@ -245,7 +245,7 @@ async fn the_web_reader_follows_redirects_within_bounds_and_never_downloads_a_la
     use pocket_catalog::inspect::RangeSource;
     let server = MockServer::start().await;
     let small: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    let large = vec![7u8; (pocket_catalog::webfile::MAX_WHOLE_BYTES + 1) as usize];
+    let large = vec![7u8; (pocket_catalog::pipeline::webfile::MAX_WHOLE_BYTES + 1) as usize];
     Mock::given(method("GET"))
         .and(path("/moved/small.bin"))
         .respond_with(ResponseTemplate::new(302).insert_header("location", "/files/small.bin"))
@@ -296,7 +296,7 @@ async fn the_web_reader_follows_redirects_within_bounds_and_never_downloads_a_la
         .collect();
     assert!(requests.iter().all(|r| r["auth"] == false), "{requests:?}");
     let loops = requests.iter().filter(|r| r["path"] == "/loop").count();
-    assert_eq!(loops, 1 + pocket_catalog::webfile::MAX_REDIRECTS);
+    assert_eq!(loops, 1 + pocket_catalog::pipeline::webfile::MAX_REDIRECTS);
 }
 
 /// `pocket-catalog inspect URL` reads a model where it is, by range, as the catalog reads an upload:

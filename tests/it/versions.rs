@@ -5,9 +5,9 @@ use crate::support::{
     has_model_file, serve_config, syncer, Backend, Role, SimHandle, TestApp, TestDb,
 };
 use axum::http::StatusCode;
+use pocket_catalog::domain::records::Asset;
 use pocket_catalog::domain::{RunStatus, Trigger};
 use pocket_catalog::hubsim::population::SimRepo;
-use pocket_catalog::records::Asset;
 use pocket_catalog::store::Store;
 use pocket_catalog::sync::Syncer;
 use std::collections::BTreeSet;
@@ -168,7 +168,7 @@ async fn an_unchanged_catalog_costs_no_detail_request_and_a_commit_one_version(b
     // A developer's own version on a synced model is never touched.
     let some = store.active_synced().await.unwrap()[0].clone();
     let dev_version = store
-        .create_version(&pocket_catalog::records::NewVersion {
+        .create_version(&pocket_catalog::domain::records::NewVersion {
             model_id: some.0,
             version_string: "community-int4".into(),
             changelog: None,

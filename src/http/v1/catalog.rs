@@ -3,8 +3,8 @@
 //! the six asset pointers, and the download redirect.
 
 use super::{ClientModel, ClientVersion, Viewer};
-use crate::assets::AssetPointers;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::assets::AssetPointers;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{json_body, CachedPage};
 use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
 use crate::store::{ModelQuery, SortKey};

@@ -1,16 +1,16 @@
 //! Pipeline generation in the clients' dialect (CLIENTS.md R12; issue #21): a version's main file is
 //! inspected on the Hub by range and the app's spec derived from it, deterministically
-//! ([`crate::runnable`]); the answer is the updated version. Bounded by the request timeout. The jobs
+//! ([`crate::pipeline::derive`]); the answer is the updated version. Bounded by the request timeout. The jobs
 //! over many versions (R13, R14) run in the background and answer at once.
 
 use super::publish::version_for_change;
 use super::ClientVersion;
 use crate::auth::Caller;
+use crate::domain::records::NewRun;
 use crate::domain::Trigger;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiPath, AppState};
-use crate::records::NewRun;
-use crate::runnable::GenerateError;
+use crate::pipeline::derive::GenerateError;
 use crate::store::constraint;
 use axum::extract::State;
 use axum::Json;
@@ -43,7 +43,7 @@ async fn generate_pipeline(
     let user = caller.user()?;
     let (version, model) = version_for_change(&state, user, &version_id).await?;
     let public_url = &state.syncer.config().public_url;
-    let updated = crate::runnable::generate(
+    let updated = crate::pipeline::derive::generate(
         state.syncer.public_sources(),
         &state.store,
         &model,

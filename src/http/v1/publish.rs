@@ -1,18 +1,18 @@
 //! Publishing and maintaining in the clients' dialect (CLIENTS.md R3, R6, R8, R9, R11; flows F5–F7):
 //! create a model, add a version with its asset pointers and pipeline spec, edit or clear the spec,
-//! delete a version. Who may do what is [`crate::policy`]; specs are checked by
-//! [`crate::pipeline_spec::check`]. Unknown request fields are ignored, as the clients expect.
+//! delete a version. Who may do what is [`crate::domain::policy`]; specs are checked by
+//! [`crate::pipeline::spec::check`]. Unknown request fields are ignored, as the clients expect.
 
 use super::{ClientModel, ClientVersion};
-use crate::assets::KEYS;
 use crate::auth::Caller;
+use crate::domain::assets::KEYS;
+use crate::domain::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
 use crate::domain::{Category, LicenseType, VersionStatus};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::models::{
     check_label, check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT,
 };
 use crate::http::{ApiJson, ApiPath, AppState};
-use crate::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -72,7 +72,8 @@ async fn create_model(
     ApiJson(req): ApiJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientModel>)> {
     let user = caller.user()?;
-    crate::policy::may_publish(user, state.config.publish_requires_developer).map_err(forbidden)?;
+    crate::domain::policy::may_publish(user, state.config.publish_requires_developer)
+        .map_err(forbidden)?;
     let name = check_name(&req.name)?;
     check_text("description", &req.description, MAX_TEXT)?;
     let task = req
@@ -211,7 +212,7 @@ async fn model_for_write(state: &AppState, user: &User, id: &str) -> ApiResult<M
 /// A spec checked against the app's schema, `metadata[].source_repository` filled from the model.
 fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
     let source = model.origin_repo_url.as_deref().unwrap_or_default();
-    crate::pipeline_spec::check(spec, source).map_err(ApiError::Unprocessable)
+    crate::pipeline::spec::check(spec, source).map_err(ApiError::Unprocessable)
 }
 
 /// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec (checked
@@ -236,7 +237,7 @@ async fn create_version(
 ) -> ApiResult<(StatusCode, Json<ClientVersion>)> {
     let user = caller.user()?;
     let model = model_for_write(&state, user, &model_id).await?;
-    crate::policy::may_add_version(user, &model).map_err(forbidden)?;
+    crate::domain::policy::may_add_version(user, &model).map_err(forbidden)?;
     let version_name = check_label("version_name", &req.version_name, 100)?;
     let commit_sha = check_label("commit_sha", &req.commit_sha, 100)?;
     if let Some(changelog) = &req.changelog {
@@ -253,9 +254,15 @@ async fn create_version(
     let inspected = match &spec {
         Some(spec) => {
             let sources = state.syncer.public_sources();
-            crate::runnable::check_supplied_spec(sources, &model, &version_name, &assets, spec)
-                .await
-                .map_err(ApiError::Unprocessable)?
+            crate::pipeline::derive::check_supplied_spec(
+                sources,
+                &model,
+                &version_name,
+                &assets,
+                spec,
+            )
+            .await
+            .map_err(ApiError::Unprocessable)?
         }
         None => None,
     };
@@ -293,7 +300,7 @@ pub(super) async fn version_for_change(
         .version(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
-    crate::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
+    crate::domain::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
     Ok((version, model))
 }
 
@@ -336,7 +343,7 @@ async fn update_version(
         .transpose()?;
     // Against the tensors the model file declares, once inspected (issue #21).
     if let (Some(spec), Some(signature)) = (&spec, &version.signature) {
-        crate::inspect::conform::check(spec, signature).map_err(ApiError::Unprocessable)?;
+        crate::pipeline::conform::check(spec, signature).map_err(ApiError::Unprocessable)?;
     }
     let status = match req.status.as_deref() {
         Some(s) => VersionStatus::parse_lenient(s).map_err(|e| ApiError::Unprocessable(e.0))?,

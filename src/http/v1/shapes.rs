@@ -1,9 +1,9 @@
 //! The `/api/v1` response shapes, field for field as CLIENTS.md §3 gives them: what the Flutter app
 //! decodes strictly (no null where it needs a value) and the portal reads.
 
-use crate::assets::{self, AssetPointers};
+use crate::domain::assets::{self, AssetPointers};
+use crate::domain::records::{Model, ModelVersion};
 use crate::domain::{Category, LicenseType, VersionStatus};
-use crate::records::{Model, ModelVersion};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
@@ -160,7 +160,7 @@ impl ClientVersion {
             None => Ok(None),
             Some(spec) => {
                 let source = model.origin_repo_url.as_deref().unwrap_or_default();
-                crate::pipeline_spec::check(&spec, source).map(Some)
+                crate::pipeline::spec::check(&spec, source).map(Some)
             }
         };
         let (spec, spec_problem) = match spec {

@@ -1,7 +1,7 @@
 //! The sync in the clients' dialect (CLIENTS.md R17, R18): admins only, as in the root dialect.
 
 use crate::auth::Caller;
-use crate::error::{ApiResult, ErrorBody};
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::sync::{trigger_sync, SyncResponse, TriggerParams};
 use crate::http::{ApiQuery, AppState};
 use axum::extract::State;

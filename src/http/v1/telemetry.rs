@@ -3,10 +3,10 @@
 
 use super::Viewer;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::records::InferenceEvent;
+use crate::domain::stats::VersionStats;
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiJsonAny, ApiPath, AppState};
-use crate::records::InferenceEvent;
-use crate::stats::VersionStats;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -2,9 +2,9 @@
 
 use super::ClientModel;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::records::{NewUser, User};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppState};
-use crate::records::{NewUser, User};
 use crate::store::{ModelQuery, SortKey};
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -260,7 +260,7 @@ fn a_version_is_written_with_the_pipeline_its_file_reading_earns() {
         is_hosted_by_us: false,
         is_primary: true,
     };
-    let reading = crate::runnable::FileReading::Bundle {
+    let reading = crate::pipeline::derive::FileReading::Bundle {
         path: "gemma3-1b-it.task".into(),
         format: "task".into(),
         read: None,

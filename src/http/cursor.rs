@@ -1,7 +1,8 @@
 //! The one codec of the API's opaque page cursors: a value serialised as JSON, then base64url without
-//! padding. Used by `GET /models` (a [`crate::store::Keyset`]) and `GET /sync/runs`; what a cursor
+//! padding. Used by `GET /models` (a [`Keyset`], [`keyset`]) and `GET /sync/runs`; what a cursor
 //! holds is the caller's type, checked when it is decoded.
 
+use crate::store::{Keyset, SortKey};
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,8 +27,30 @@ pub fn decode<T: DeserializeOwned>(cursor: &str) -> Option<T> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The keyset a `GET /models` cursor holds; it must have been made for the same sort order.
+pub fn keyset(cursor: &str, sort: SortKey) -> Result<Keyset, String> {
+    decode::<Keyset>(cursor)
+        .ok_or_else(|| "invalid cursor".to_string())?
+        .for_sort(sort)
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::store::{Keyset, SortKey, SortValue};
+
+    #[test]
+    fn keyset_cursors_round_trip_and_refuse_another_sort() {
+        let k = Keyset {
+            sort: SortKey::Name,
+            value: SortValue::Text("abc".into()),
+            id: uuid::Uuid::new_v4(),
+        };
+        assert_eq!(super::keyset(&super::encode(&k), SortKey::Name).unwrap(), k);
+        assert!(super::keyset(&super::encode(&k), SortKey::CreatedAt).is_err());
+        assert!(super::keyset("not-base64!!", SortKey::Name).is_err());
+        assert!(super::keyset("e30", SortKey::Name).is_err());
+    }
+
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = super::encode(&("a", 1));

@@ -3,7 +3,7 @@
 //! `generate-pipeline`, a person's spec and the pipeline jobs read them as they read the Hub's.
 //!
 //! A URL a person typed is read by the server, so it is guarded against server-side request forgery
-//! by [`crate::netguard`]: only `http`/`https`; only hosts whose addresses are public unless the
+//! by [`crate::net::guard`]: only `http`/`https`; only hosts whose addresses are public unless the
 //! operator allows private networks; the connection goes only to addresses that passed (the
 //! client's resolver drops the others, so a second lookup cannot rebind the name); redirects are
 //! followed by hand, each hop checked again, at most [`MAX_REDIRECTS`]. No credentials are sent —
@@ -12,7 +12,7 @@
 //! ([`MAX_WHOLE_BYTES`]).
 
 use crate::inspect::RangeSource;
-use crate::netguard::{AddressGuard, GuardError};
+use crate::net::guard::{AddressGuard, GuardError};
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
 use reqwest::StatusCode;

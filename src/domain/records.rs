@@ -98,7 +98,7 @@ pub struct Model {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VersionSummary {
     pub count: i64,
-    /// The largest main file among the versions ([`crate::assets::main_file_size`]), 0 without one.
+    /// The largest main file among the versions ([`crate::domain::assets::main_file_size`]), 0 without one.
     pub largest_file_bytes: i64,
     /// The best status among the versions (verified > pending > missing); `None` without versions.
     pub best_status: Option<crate::domain::VersionStatus>,
@@ -321,7 +321,7 @@ impl Inspected {
             .pipeline
             .as_ref()
             .and_then(|p| p.spec.as_ref())
-            .map(crate::pipeline_spec::digest);
+            .map(spec_digest);
         if let (Some(digest), Some(map)) = (digest, self.inspection.as_object_mut()) {
             map.insert(DERIVED_SPEC_KEY.into(), serde_json::Value::String(digest));
         }
@@ -343,7 +343,7 @@ impl Inspected {
 }
 
 /// The key of a version's `inspection` that holds the digest of the spec the inspection derived and
-/// wrote ([`crate::pipeline_spec::digest`]): a stored spec with that digest is the inspector's, which
+/// wrote ([`spec_digest`]): a stored spec with that digest is the inspector's, which
 /// a newer inspector replaces; any other spec is a person's, never replaced.
 pub const DERIVED_SPEC_KEY: &str = "derived_spec_sha256";
 
@@ -356,7 +356,7 @@ impl ModelVersion {
             .and_then(|i| i.get(DERIVED_SPEC_KEY))
             .and_then(|d| d.as_str());
         match (&self.pipeline_spec, marked) {
-            (Some(spec), Some(digest)) => crate::pipeline_spec::digest(spec) == digest,
+            (Some(spec), Some(digest)) => spec_digest(spec) == digest,
             _ => false,
         }
     }
@@ -572,4 +572,62 @@ pub struct InferenceSample {
     pub device_model: String,
     pub total_inference_ms: i64,
     pub success: bool,
+}
+
+/// SHA-256 (hex) of `spec` as canonical JSON (object keys sorted at every level), so that the same
+/// spec gives the same digest whichever backend stored it and in whatever key order it comes back.
+pub fn spec_digest(spec: &serde_json::Value) -> String {
+    use serde_json::Value;
+    use sha2::Digest;
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(v, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    write(spec, &mut text);
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spec_digest as digest;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn a_spec_has_one_digest_whatever_the_order_of_its_keys() {
+        let a = json!({"inputs": [{"name": "x", "shape": [1, 2]}], "outputs": [], "b": 0.5});
+        let b: Value = serde_json::from_str(
+            r#"{"b": 0.5, "outputs": [], "inputs": [{"shape": [1, 2], "name": "x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(digest(&a), digest(&b));
+        let c = json!({"inputs": [{"name": "x", "shape": [2, 1]}], "outputs": [], "b": 0.5});
+        assert_ne!(digest(&a), digest(&c));
+        assert_eq!(digest(&a).len(), 64);
+    }
 }

@@ -1,7 +1,7 @@
 //! How a version runs on people's devices, from the app's telemetry: runs, success rate and inference
 //! time (p50/p95 of successful runs, nearest rank), overall and by platform and device model.
 
-use crate::records::InferenceSample;
+use crate::domain::records::InferenceSample;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;

@@ -3,8 +3,8 @@
 //! `tokenize` block for that input, and the `decode_tokens` block (after an autoregressive `generate`
 //! for a causal LM) that turns the output into text.
 
-use super::super::{ModelInfo, TensorInfo};
 use super::Task;
+use crate::inspect::{ModelInfo, TensorInfo};
 use serde_json::{json, Value};
 
 /// Token ids as the app's `tokenize` writes them and `decode_tokens` reads them: int32 `[1, N]`.

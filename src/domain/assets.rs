@@ -5,7 +5,7 @@
 //! The app downloads `tflite` always and never `litert_lm`, so for a repo whose only model is an LLM
 //! bundle `tflite` points at the bundle too.
 
-use crate::records::Asset;
+use crate::domain::records::Asset;
 use serde::Serialize;
 use utoipa::ToSchema;
 

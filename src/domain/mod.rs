@@ -2,6 +2,10 @@
 //! vocabularies of the catalog (categories, licences, upstream status). Nothing here knows about HTTP
 //! or SQL.
 
+pub mod assets;
+pub mod policy;
+pub mod records;
+pub mod stats;
 pub mod text;
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Making versions runnable (issue #21): a version's main file read by range ([`crate::inspect`]) —
-//! on the Hub, or at the URL a person gave it elsewhere ([`crate::webfile`], guarded) —, the app's
+//! on the Hub, or at the URL a person gave it elsewhere ([`crate::pipeline::webfile`], guarded) —, the app's
 //! pipeline derived from what it declares, and both recorded on the version (its `signature`,
 //! `inspection`, spec, status and reason — the model's summary follows).
 //!
@@ -9,13 +9,14 @@
 //! with its inspection or not at all. `POST /api/v1/versions/{id}/generate-pipeline` runs both for one
 //! version ([`generate`]).
 
-use crate::assets::{self, AssetPointers};
+use super::recipe;
+use crate::domain::assets::{self, AssetPointers};
+use crate::domain::records::{Asset, DerivedPipeline, HostedFile, Inspected, Model, ModelVersion};
 use crate::domain::VersionStatus;
 use crate::hub::{HubClient, HubError, RepoOutcome};
-use crate::inspect::{self, recipe, Budget, Cost, InspectError, TfliteInspection};
-use crate::records::{Asset, DerivedPipeline, HostedFile, Inspected, Model, ModelVersion};
+use crate::inspect::{self, Budget, Cost, InspectError, TfliteInspection};
+use crate::pipeline::webfile::{WebError, WebFiles};
 use crate::store::{Store, StoreError};
-use crate::webfile::{WebError, WebFiles};
 use serde_json::json;
 
 /// Why a version could not be inspected (what could be inspected and failed is recorded instead).
@@ -41,7 +42,7 @@ pub enum GenerateError {
 }
 
 /// Where model files are read: the Hub's through its client (paced, its token to its host only),
-/// any other URL through the guarded reader of [`crate::webfile`] (no credentials).
+/// any other URL through the guarded reader of [`crate::pipeline::webfile`] (no credentials).
 #[derive(Debug, Clone, Copy)]
 pub struct Sources<'a> {
     pub hub: &'a HubClient,
@@ -565,7 +566,7 @@ pub async fn check_supplied_spec(
     );
     let mut found = inspected(&reading, &ctx);
     if let Some(signature) = &found.signature {
-        inspect::conform::check(spec, signature)?;
+        super::conform::check(spec, signature)?;
     }
     // The person's spec stands; files are hosted for mirrored versions only.
     found.leave_pipeline();

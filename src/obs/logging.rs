@@ -1,23 +1,24 @@
 //! Logging: `RUST_LOG` levels, plain text or JSON lines.
 
-use crate::config::LogFormat;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-pub fn init(format: LogFormat) {
+/// Installs the process's log subscriber on stderr: JSON lines when `json`, else plain text.
+pub fn init(json: bool) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(colour_allowed(std::io::stderr().is_terminal()));
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let _ = if json {
+        builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
+            .try_init()
+    } else {
+        builder.try_init()
     };
 }
 

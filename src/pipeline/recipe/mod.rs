@@ -21,8 +21,8 @@ mod text;
 pub use bundle::derive_bundle;
 pub use text::eos_token_id;
 
-use super::{MetadataSummary, ModelInfo, TensorInfo};
 use crate::domain::VersionStatus;
+use crate::inspect::{MetadataSummary, ModelInfo, TensorInfo};
 use serde_json::{json, Value};
 
 /// What the spec is derived for, beyond the file.
@@ -228,7 +228,7 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
         "postprocessing": [post],
     });
     // The spec goes through the same check as a person's (the app decodes it strictly).
-    let spec = match crate::pipeline_spec::check(&spec, ctx.source_repository) {
+    let spec = match crate::pipeline::spec::check(&spec, ctx.source_repository) {
         Ok(spec) => spec,
         Err(why) => {
             return Derived::missing(format!("the derived pipeline spec is invalid: {why}"))

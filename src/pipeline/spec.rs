@@ -423,44 +423,6 @@ fn steps(
     Ok(out)
 }
 
-/// SHA-256 (hex) of `spec` as canonical JSON (object keys sorted at every level), so that the same
-/// spec gives the same digest whichever backend stored it and in whatever key order it comes back.
-pub fn digest(spec: &Value) -> String {
-    use sha2::Digest;
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                out.push('{');
-                for (i, (k, v)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    write(v, out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(v, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut text = String::new();
-    write(spec, &mut text);
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,18 +533,5 @@ mod tests {
             out["preprocessing"][0]["steps"][0]["params"],
             json!({"max_length": 8})
         );
-    }
-
-    #[test]
-    fn a_spec_has_one_digest_whatever_the_order_of_its_keys() {
-        let a = json!({"inputs": [{"name": "x", "shape": [1, 2]}], "outputs": [], "b": 0.5});
-        let b: Value = serde_json::from_str(
-            r#"{"b": 0.5, "outputs": [], "inputs": [{"shape": [1, 2], "name": "x"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(digest(&a), digest(&b));
-        let c = json!({"inputs": [{"name": "x", "shape": [2, 1]}], "outputs": [], "b": 0.5});
-        assert_ne!(digest(&a), digest(&c));
-        assert_eq!(digest(&a).len(), 64);
     }
 }

@@ -4,8 +4,8 @@
 //! Delivery is retried with backoff in the background; a failed delivery is logged (host only — such URLs
 //! carry secrets) and counted, and never fails the run.
 
+use crate::domain::records::{RunCounts, SyncRun};
 use crate::domain::RunStatus;
-use crate::records::{RunCounts, SyncRun};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -140,11 +140,11 @@ impl Notifier {
                     .await;
                 match result {
                     Ok(()) => {
-                        crate::metrics::notification("delivered");
+                        crate::obs::metrics::notification("delivered");
                         tracing::info!(host, event = event.event, "notification delivered");
                     }
                     Err(e) => {
-                        crate::metrics::notification("failed");
+                        crate::obs::metrics::notification("failed");
                         // Only the host: webhook URLs carry their secret in the path.
                         tracing::warn!(host, event = event.event, status = ?e.status(), "notification could not be delivered");
                     }

@@ -68,7 +68,7 @@ pub fn derive_bundle(
     } else {
         VersionStatus::Pending
     };
-    match crate::pipeline_spec::check(&spec, ctx.source_repository) {
+    match crate::pipeline::spec::check(&spec, ctx.source_repository) {
         Ok(spec) => Derived {
             spec: Some(spec),
             status,

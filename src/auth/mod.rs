@@ -4,13 +4,34 @@
 //! `admin()` turn a missing role into 401 (nobody signed in) or 403 (signed in without the role). The HTTP
 //! layer extracts a [`Caller`] with it for every handler.
 
-use crate::error::ApiError;
-use crate::jwt::{username_base, username_candidates, Identity, JwtVerifier};
-use crate::records::{NewUser, User};
+pub mod jwt;
+
+use crate::auth::jwt::{username_base, username_candidates, Identity, JwtVerifier};
+use crate::domain::records::{NewUser, User};
 use crate::store::{constraint, Store, StoreError};
 use axum::http::HeaderValue;
 use rand::distr::{Alphanumeric, SampleString};
 use sha2::{Digest, Sha256};
+
+/// Why a caller is refused, in words for the person: the HTTP layer gives each its status
+/// (`http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Nobody is signed in, or the credentials are not valid (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in without the role this needs (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed attempts from this client (429).
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// No unique username could be made for a new identity (409).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 pub const TOKEN_PREFIX: &str = "pcat_";
 const TOKEN_RANDOM_CHARS: usize = 40;
@@ -34,29 +55,29 @@ pub fn hash_token(token: &str) -> String {
 pub struct Caller(pub Option<User>);
 
 impl Caller {
-    pub fn user(&self) -> Result<&User, ApiError> {
+    pub fn user(&self) -> Result<&User, AuthError> {
         self.0
             .as_ref()
-            .ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))
+            .ok_or_else(|| AuthError::Unauthorized("Not authenticated".into()))
     }
 
-    pub fn developer(&self) -> Result<&User, ApiError> {
+    pub fn developer(&self) -> Result<&User, AuthError> {
         let user = self.user()?;
         if user.is_developer || user.is_admin {
             Ok(user)
         } else {
-            Err(ApiError::Forbidden(
+            Err(AuthError::Forbidden(
                 "This action requires a developer account".into(),
             ))
         }
     }
 
-    pub fn admin(&self) -> Result<&User, ApiError> {
+    pub fn admin(&self) -> Result<&User, AuthError> {
         let user = self.user()?;
         if user.is_admin {
             Ok(user)
         } else {
-            Err(ApiError::Forbidden(
+            Err(AuthError::Forbidden(
                 "This action requires an admin account".into(),
             ))
         }
@@ -90,29 +111,29 @@ impl Authenticator {
         &self,
         authorization: Option<&HeaderValue>,
         client: &str,
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<Caller, AuthError> {
         let Some(value) = authorization else {
             return Ok(Caller(None));
         };
         match self.authenticate(value).await {
-            Err(ApiError::Unauthorized(m)) => {
+            Err(AuthError::Unauthorized(m)) => {
                 if let Some(wait) = self.throttle.blocked(client) {
-                    return Err(ApiError::TooManyRequests(format!(
+                    return Err(AuthError::TooManyRequests(format!(
                         "Too many failed authentication attempts; try again in {} s",
                         wait.as_secs().max(1)
                     )));
                 }
                 self.throttle.failure(client);
-                Err(ApiError::Unauthorized(m))
+                Err(AuthError::Unauthorized(m))
             }
             other => other,
         }
     }
 
     /// Who a bearer token names: an API token's user, or a verified Supabase identity's user.
-    async fn authenticate(&self, value: &HeaderValue) -> Result<Caller, ApiError> {
+    async fn authenticate(&self, value: &HeaderValue) -> Result<Caller, AuthError> {
         // The reference backend's words (CLIENTS.md §1.2).
-        let invalid = || ApiError::Unauthorized("Could not validate credentials".into());
+        let invalid = || AuthError::Unauthorized("Could not validate credentials".into());
         let token = value
             .to_str()
             .ok()
@@ -154,7 +175,7 @@ impl Authenticator {
 
     /// The user of a verified Supabase identity, created on first sight as a plain user (id = `sub`, a
     /// username from the email's local part, made unique deterministically).
-    async fn user_for(&self, identity: &Identity) -> Result<User, ApiError> {
+    async fn user_for(&self, identity: &Identity) -> Result<User, AuthError> {
         if let Some(user) = self.store.get_user(identity.user_id).await? {
             return Ok(user);
         }
@@ -186,10 +207,10 @@ impl Authenticator {
                         return Ok(user);
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(AuthError::Store(e)),
             }
         }
-        Err(ApiError::Conflict(
+        Err(AuthError::Conflict(
             "could not derive a unique username for this account".into(),
         ))
     }

@@ -4,7 +4,7 @@
 //! creator, the model's owner and admins, and a mirrored model's versions by admins and developers.
 //! A refusal is a sentence for the `403`'s `detail`.
 
-use crate::records::{Model, ModelVersion, User};
+use crate::domain::records::{Model, ModelVersion, User};
 
 /// Whether `user` may publish a model.
 pub fn may_publish(user: &User, requires_developer: bool) -> Result<(), String> {

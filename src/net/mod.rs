@@ -1,0 +1,3 @@
+//! The network policy of every outgoing request: the address guard (`guard`).
+
+pub mod guard;

@@ -1,0 +1,10 @@
+//! Making a version runnable in the app: the app's pipeline-spec schema (`spec`), what a model file's
+//! tensors admit (`conform`), the recipes that derive a pipeline from what a file declares (`recipe/`),
+//! reading a version's main file — on the Hub or elsewhere (`webfile`) — and recording what it gave
+//! (`derive`).
+
+pub mod conform;
+pub mod derive;
+pub mod recipe;
+pub mod spec;
+pub mod webfile;
