@@ -1,15 +1,25 @@
 //! The composition root: builds the service from its configuration — the Hub client, the notifier, the
-//! syncer, the schedule, the HTTP state — starts its background work and serves it until shutdown.
-//! Nothing else constructs these; `http/` only routes and shapes.
+//! syncer, the schedule, the catalog's operations, the authenticator, the caches, the HTTP state —
+//! starts its background work and serves it until shutdown. Nothing else constructs these (the CLI's
+//! one-shot sync gets its syncer from [`mirror`]); `http/` receives handles and plain settings.
 
-use crate::config::ServeArgs;
-use crate::http::AppState;
+use crate::auth::jwt::JwtVerifier;
+use crate::auth::{AuthThrottle, Authenticator};
+use crate::catalog::Catalog;
+use crate::config::{HubArgs, ServeArgs};
+use crate::http::{self, AppState, TtlCache, WindowLimiter};
 use crate::hub::HubClient;
-use crate::schedule::ScheduleConfig;
+use crate::pipeline::webfile::WebFiles;
+use crate::schedule::{ScheduleConfig, Scheduler};
 use crate::store::Store;
+use crate::sync::queue::RefreshQueue;
 use crate::sync::{SyncConfig, Syncer};
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// A serving replica's configuration, validated once (rules file read, schedule parsed) before
 /// anything connects.
@@ -38,32 +48,101 @@ fn listening_url(addr: std::net::SocketAddr) -> url::Url {
     url::Url::parse(&format!("http://{host}:{}", addr.port())).expect("a URL from an address")
 }
 
-/// The state of a serving replica, built from its checked configuration.
+/// The state of a serving replica, built from its checked configuration: the Hub client, the
+/// syncer, the schedule, the catalog's operations, the authenticator and the response caches.
 pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
     let Checked {
         config,
         sync,
         schedule,
     } = checked;
-    let hub_config = config
-        .hub
-        .hub_config()
-        .allowing_private(sync.inspect_private_networks);
-    let hub = HubClient::new(hub_config).map_err(|e| e.to_string())?;
-    let syncer = Syncer::new(store.clone(), hub, sync).with_notifier(config.sync.notifier());
-    Ok(AppState::with_syncer(store, config, syncer, schedule))
+    let notifier = config.sync.notifier();
+    let syncer = mirror(store.clone(), &config.hub, sync)?.with_notifier(notifier);
+    let public_url = config
+        .sync
+        .public_url
+        .clone()
+        .unwrap_or_else(|| listening_url(config.addr));
+    let auth = Authenticator::new(
+        store.clone(),
+        JwtVerifier::new(
+            crate::config::secret(config.supabase_jwt_secret.clone()),
+            config.supabase_url.clone(),
+        ),
+        AuthThrottle::new(config.auth_failures_per_minute, Duration::from_secs(60)),
+    );
+    Ok(AppState {
+        catalog: Catalog::new(
+            store.clone(),
+            syncer.clone(),
+            config.publish_requires_developer,
+        ),
+        scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
+        refresh: RefreshQueue::default(),
+        search_cache: TtlCache::new(http::SEARCH_CACHE_TTL, http::SEARCH_CACHE_ENTRIES),
+        counts: TtlCache::new(Duration::from_secs(5), 4096),
+        pages: TtlCache::new(config.list_cache, 1024),
+        details: TtlCache::new(config.list_cache, 8192),
+        auth,
+        public_url: Arc::new(public_url),
+        settings: Arc::new(http_settings(&config)),
+        store,
+        syncer,
+        tasks: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+        imports: WindowLimiter::new(Duration::from_secs(3600)),
+        telemetry: WindowLimiter::new(Duration::from_secs(3600)),
+    })
 }
 
-/// Starts the background work of a serving replica: the scheduler and the webhook refresh worker.
+/// What the HTTP layer reads of the configuration.
+fn http_settings(config: &ServeArgs) -> http::Settings {
+    http::Settings {
+        request_timeout: config.request_timeout,
+        max_body_bytes: config.max_body_bytes,
+        cors_origins: config.cors_origins.clone(),
+        imports_per_hour: config.imports_per_hour,
+        telemetry_max_events: config.telemetry_max_events,
+        telemetry_events_per_hour: config.telemetry_events_per_hour,
+        telemetry_retention: config.telemetry_retention,
+        webhook_secret: config.webhook_secret(),
+    }
+}
+
+/// The mirror: its Hub client (the operator's token, private networks allowed only when the
+/// configuration says so) and its reader of model files elsewhere — for `serve` and the one-shot
+/// `sync` alike.
+pub fn mirror(store: Store, hub: &HubArgs, sync: SyncConfig) -> Result<Syncer, String> {
+    let hub_config = hub
+        .hub_config()
+        .allowing_private(sync.inspect_private_networks);
+    syncer(
+        store,
+        HubClient::new(hub_config).map_err(|e| e.to_string())?,
+        sync,
+    )
+}
+
+/// A syncer over `hub`, with the reader of model files outside the Hub built to the same timeouts.
+pub fn syncer(store: Store, hub: HubClient, sync: SyncConfig) -> Result<Syncer, String> {
+    let web = WebFiles::new(
+        sync.inspect_private_networks,
+        hub.config().connect_timeout,
+        hub.config().request_timeout,
+    )
+    .map_err(|e| format!("cannot build the HTTP client for model files: {e}"))?;
+    Ok(Syncer::new(store, hub, web, sync))
+}
+
+/// Starts the background work of a serving replica: the scheduler, the sweep of stopped jobs and the
+/// webhook refresh worker.
 pub fn spawn_background(state: &AppState) {
     state
         .tasks
         .spawn(state.scheduler.clone().run(state.shutdown.child_token()));
-    state.tasks.spawn(sweep(
-        state.store.clone(),
-        state.syncer.config().public_url.clone(),
-        state.shutdown.child_token(),
-    ));
+    state
+        .tasks
+        .spawn(sweep(state.store.clone(), state.shutdown.child_token()));
     state.tasks.spawn(
         state
             .refresh
@@ -73,27 +152,15 @@ pub fn spawn_background(state: &AppState) {
 }
 
 /// At startup and every minute, marks failed the background jobs whose process stopped (a job left
-/// `running` by a killed process would otherwise stay so); every minute after startup (where [`run`]
-/// has just done it), points at `public_url` the hosted-file links another process wrote under its
-/// own address (a standalone `sync` run by cron).
-async fn sweep(store: Store, public_url: url::Url, cancel: tokio_util::sync::CancellationToken) {
+/// `running` by a killed process would otherwise stay so).
+async fn sweep(store: Store, cancel: CancellationToken) {
     let mut every = tokio::time::interval(crate::sync::JOB_STALE / 2);
-    let mut first = true;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = every.tick() => {
                 if let Err(e) = crate::sync::fail_stale_jobs(&store).await {
                     tracing::warn!(error = %e, "could not look for jobs whose process stopped");
-                }
-                if std::mem::take(&mut first) {
-                    continue;
-                }
-                match store.rebase_hosted_assets(&public_url).await {
-                    Ok(0) => {}
-                    Ok(moved) => tracing::info!(versions = moved, public_url = %public_url,
-                        "hosted file links written elsewhere now point at the public URL"),
-                    Err(e) => tracing::warn!(error = %e, "could not rebase hosted file links"),
                 }
             }
         }
@@ -110,19 +177,19 @@ pub async fn run(
     let mut config = config;
     if config.config.sync.public_url.is_none() {
         // The port the listener got (an `--addr` with port 0 asks for any).
-        config.sync.public_url = listening_url(listener.local_addr()?);
-    }
-    if let Some(public) = &config.config.sync.public_url {
-        // Links to the files this service hosts follow the address clients reach it at.
-        let moved = store.rebase_hosted_assets(public).await?;
-        if moved > 0 {
-            tracing::info!(versions = moved, public_url = %public, "hosted file links now point at the public URL");
-        }
+        config.config.sync.public_url = Some(listening_url(listener.local_addr()?));
     }
     let state = build(store.clone(), config).map_err(|e| anyhow::anyhow!(e))?;
+    let settled = state.catalog.settle_published_versions().await?;
+    if settled > 0 {
+        tracing::info!(
+            versions = settled,
+            "published versions the app cannot run are now marked missing with the reason"
+        );
+    }
     let (tasks, cancel) = (state.tasks.clone(), state.shutdown.clone());
     spawn_background(&state);
-    let app = crate::http::app(state);
+    let app = http::app(state);
     tracing::info!(addr = %listener.local_addr()?, backend = store.backend(), "serving");
     // Background runs hear of the shutdown at once, so requests waiting on them can finish.
     let signal = async move {
@@ -136,7 +203,7 @@ pub async fn run(
     .with_graceful_shutdown(signal)
     .await?;
     tasks.close();
-    if tokio::time::timeout(std::time::Duration::from_secs(30), tasks.wait())
+    if tokio::time::timeout(Duration::from_secs(30), tasks.wait())
         .await
         .is_err()
     {

@@ -315,9 +315,10 @@ pub struct SyncArgs {
     #[arg(long, env = "SYNC_INSPECT_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync_inspect_private_networks: bool,
-    /// The URL clients reach this service at: files it hosts (label files extracted from models) are
-    /// linked under it. By default `serve` uses `http://` and the address it listens on (`localhost`
-    /// for an unspecified one); set it when the service runs behind a proxy or a domain.
+    /// The URL clients reach this service at: links to the files it hosts (label files extracted from
+    /// models) are made under it when it answers (stored links hold only the file's path). By default
+    /// `serve` uses `http://` and the address it listens on (`localhost` for an unspecified one); set
+    /// it when the service runs behind a proxy or a domain. The one-shot `sync` has no use for it.
     #[arg(long, env = "POCKET_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
     /// Skip new repos that contain no model file (.tflite, .litertlm, .task).
@@ -417,9 +418,6 @@ impl SyncArgs {
         config.inspect_models = self.sync_inspect_models;
         config.inspect_backlog = self.sync_inspect_backlog;
         config.inspect_private_networks = self.sync_inspect_private_networks;
-        if let Some(url) = &self.public_url {
-            config.public_url = url.clone();
-        }
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;
         config.lease_ttl = self.sync_lease;

@@ -66,13 +66,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             store.close().await;
             eprintln!("migrations applied to {url}");
         }
-        Command::User(UserCommand::Create {
+        Command::User(command) => run_user(&connect().await?, command).await?,
+        Command::Token(command) => run_token(&connect().await?, command).await?,
+    }
+    Ok(())
+}
+
+/// `user create` and `user promote`.
+async fn run_user(store: &Store, command: UserCommand) -> Result<(), CliError> {
+    match command {
+        UserCommand::Create {
             username,
             email,
             developer,
             admin,
-        }) => {
-            let store = connect().await?;
+        } => {
             let user = store
                 .create_user(&NewUser {
                     username: check_username(&username)?,
@@ -83,12 +91,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?;
             println!("{}", user.id);
         }
-        Command::User(UserCommand::Promote {
+        UserCommand::Promote {
             username,
             developer,
             admin,
-        }) => {
-            let store = connect().await?;
+        } => {
             let user = store
                 .get_user_by_username(&username)
                 .await?
@@ -101,13 +108,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 user.username, user.is_developer, user.is_admin
             );
         }
-        Command::Token(TokenCommand::Create {
+    }
+    Ok(())
+}
+
+/// `token create`, `token list` and `token revoke`.
+async fn run_token(store: &Store, command: TokenCommand) -> Result<(), CliError> {
+    match command {
+        TokenCommand::Create {
             username,
             name,
             expires_days,
             admin,
-        }) => {
-            let store = connect().await?;
+        } => {
             let user = match store.get_user_by_username(&username).await? {
                 Some(user) if admin && !user.is_admin => {
                     store.set_user_roles(user.id, None, Some(true)).await?
@@ -138,8 +151,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?;
             println!("{token}");
         }
-        Command::Token(TokenCommand::List { username }) => {
-            let store = connect().await?;
+        TokenCommand::List { username } => {
             let user = store
                 .get_user_by_username(&username)
                 .await?
@@ -166,8 +178,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
         }
-        Command::Token(TokenCommand::Revoke { id }) => {
-            let store = connect().await?;
+        TokenCommand::Revoke { id } => {
             store
                 .revoke_token(id, crate::domain::now())
                 .await
@@ -276,13 +287,9 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
 async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> {
     use crate::domain::RunStatus;
     let config = args.sync.sync_config().map_err(CliError::Usage)?;
-    let hub_config = args
-        .hub
-        .hub_config()
-        .allowing_private(config.inspect_private_networks);
-    let hub = crate::hub::HubClient::new(hub_config).map_err(|e| CliError::Other(e.into()))?;
-    let notifier = args.sync.notifier();
-    let syncer = crate::sync::Syncer::new(store.clone(), hub, config).with_notifier(notifier);
+    let syncer = crate::app::mirror(store.clone(), &args.hub, config)
+        .map_err(|e| CliError::Other(anyhow::anyhow!(e)))?
+        .with_notifier(args.sync.notifier());
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_signal = cancel.clone();
     let signals = tokio::spawn(async move {

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod policy;
 pub mod records;
+pub mod runs;
 pub mod stats;
 pub mod text;
 

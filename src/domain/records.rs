@@ -2,7 +2,8 @@
 //! assets — and the inputs that create or change them. The store converts database rows into these; the
 //! HTTP layer converts these into its response types.
 
-use crate::domain::{Category, LicenseType, RunStatus, Trigger, UpstreamStatus};
+pub use super::runs::*;
+use crate::domain::{Category, LicenseType, UpstreamStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -193,6 +194,35 @@ pub struct Asset {
     pub is_primary: bool,
 }
 
+/// How the URL of a file this service hosts is stored: its path under the service,
+/// `/files/{sha256}/{name}` — never an absolute URL, which depends on where clients reach the service
+/// and is made when they are answered ([`Asset::url_under`]).
+pub const HOSTED_PATH: &str = "/files/";
+
+impl Asset {
+    /// Its URL for a client: a file this service hosts under `public_url` (the address clients reach
+    /// it at, configured or the listener's), any other as stored.
+    pub fn url_under(&self, public_url: &url::Url) -> String {
+        if self.is_hosted_by_us && self.source_url.starts_with(HOSTED_PATH) {
+            format!(
+                "{}{}",
+                public_url.as_str().trim_end_matches('/'),
+                self.source_url
+            )
+        } else {
+            self.source_url.clone()
+        }
+    }
+}
+
+/// `assets` with the URLs a client is given ([`Asset::url_under`]).
+pub fn assets_under(mut assets: Vec<Asset>, public_url: &url::Url) -> Vec<Asset> {
+    for asset in &mut assets {
+        asset.source_url = asset.url_under(public_url);
+    }
+    assets
+}
+
 /// The sizes of all `assets` added up (unknown sizes count 0): a version's `total_size_bytes`.
 pub fn total_size(assets: &[Asset]) -> i64 {
     assets.iter().filter_map(|a| a.file_size_bytes).sum()
@@ -253,9 +283,9 @@ pub struct HostedFile {
 }
 
 impl HostedFile {
-    /// Its asset, served under `public_url` (the URL clients reach this service at).
-    pub fn asset(&self, public_url: &url::Url) -> Asset {
-        let base = public_url.as_str().trim_end_matches('/');
+    /// Its asset: stored by its path under this service ([`HOSTED_PATH`]), made absolute when a
+    /// client is answered ([`Asset::url_under`]).
+    pub fn asset(&self) -> Asset {
         let name = self.name.rsplit('/').next().unwrap_or(&self.name);
         const PATH_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
             .add(b' ')
@@ -268,7 +298,7 @@ impl HostedFile {
         Asset {
             asset_key: self.key.to_string(),
             asset_type: "label_txt".into(),
-            source_url: format!("{base}/files/{}/{name}", self.sha256),
+            source_url: format!("{HOSTED_PATH}{}/{name}", self.sha256),
             file_size_bytes: Some(self.bytes.len() as i64),
             file_hash: Some(self.sha256.clone()),
             hash_kind: Some("sha256".into()),
@@ -300,8 +330,8 @@ impl Inspected {
     }
 
     /// Puts the hosted files among `assets` (replacing what an earlier inspection hosted under the
-    /// same key) as the assets to record, served under `public_url`.
-    pub fn host_files(&mut self, assets: &[Asset], public_url: &url::Url) {
+    /// same key) as the assets to record.
+    pub fn host_files(&mut self, assets: &[Asset]) {
         if self.hosted.is_empty() {
             return;
         }
@@ -310,7 +340,7 @@ impl Inspected {
             .filter(|a| !(a.is_hosted_by_us && self.hosted.iter().any(|h| h.key == a.asset_key)))
             .cloned()
             .collect();
-        merged.extend(self.hosted.iter().map(|h| h.asset(public_url)));
+        merged.extend(self.hosted.iter().map(HostedFile::asset));
         self.assets = Some(merged);
     }
 
@@ -348,6 +378,14 @@ impl Inspected {
 pub const DERIVED_SPEC_KEY: &str = "derived_spec_sha256";
 
 impl ModelVersion {
+    /// Whether its stored spec is one the app cannot read (kept as given by the root dialect): decided
+    /// when it was written ([`SPEC_OUTSIDE_APP_SCHEMA`]), never again when it is shown.
+    pub fn spec_outside_app_schema(&self) -> bool {
+        self.unsupported_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(SPEC_OUTSIDE_APP_SCHEMA))
+    }
+
     /// Whether its spec is the one its inspection derived, unchanged since (no person wrote it).
     pub fn spec_is_derived(&self) -> bool {
         let marked = self
@@ -387,14 +425,19 @@ impl NewVersion {
         }
     }
 
-    /// Why it is not runnable, when its inspection says.
+    /// Why it is not runnable: the refusal it was written with, else its inspection's reason.
     pub fn unsupported_reason(&self) -> Option<&str> {
-        self.derived().and_then(|d| d.reason.as_deref())
+        self.refusal
+            .as_deref()
+            .or_else(|| self.derived().and_then(|d| d.reason.as_deref()))
     }
 
     /// The status its inspection earned; otherwise `pending` with a pipeline spec (not verified yet)
     /// and `missing` without one.
     pub fn status(&self) -> crate::domain::VersionStatus {
+        if self.refusal.is_some() {
+            return crate::domain::VersionStatus::Missing;
+        }
         if let Some(d) = self.derived() {
             return d.status;
         }
@@ -422,7 +465,17 @@ pub struct NewVersion {
     /// What inspecting its main file found (the sync inspects the versions it creates); its derived
     /// pipeline, when there is one, is the version's.
     pub inspected: Option<Inspected>,
+    /// Why the app cannot run it, decided when it is written (its spec is outside the app's schema,
+    /// it has no model file): it is written `missing` with this reason, whatever else it has.
+    pub refusal: Option<String>,
 }
+
+/// How the reason of a version whose stored spec is outside the app's schema begins (written by the
+/// root dialect, which keeps such a spec): the clients' dialect never shows that spec.
+pub const SPEC_OUTSIDE_APP_SCHEMA: &str = "the pipeline spec is not in the app's schema";
+
+/// The reason of a version without a model file the app could download.
+pub const NO_MODEL_FILE: &str = "the version has no model file (.tflite, .litertlm or .task)";
 
 /// One model the sync creates or updates: every field the sync owns. The planner resolves the
 /// description (a stored description is never replaced by nothing).
@@ -449,106 +502,6 @@ pub struct SyncWrite {
 pub struct SyncVersion {
     pub model_id: Uuid,
     pub version: NewVersion,
-}
-
-/// The counters of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RunCounts {
-    /// Distinct repos listed by the discovery.
-    pub fetched: i64,
-    pub created: i64,
-    pub updated: i64,
-    pub unchanged: i64,
-    /// Records that could not be mirrored (malformed, conflicting); each has a reason.
-    pub skipped: i64,
-    /// Repos left out by the filtering rules.
-    pub filtered: i64,
-    pub removed: i64,
-    pub renamed: i64,
-    pub restored: i64,
-    pub versions_created: i64,
-    pub rows_written: i64,
-    pub hub_requests: i64,
-    pub hub_retries: i64,
-}
-
-/// A sync run as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SyncRun {
-    pub id: Uuid,
-    pub trigger: Trigger,
-    pub status: RunStatus,
-    pub owner: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub scheduled_for: Option<DateTime<Utc>>,
-    pub counts: RunCounts,
-    pub listing_complete: bool,
-    /// Nothing was marked removed: the listing was incomplete, or more was missing than the threshold.
-    pub removals_held_back: bool,
-    /// What a person should know about a run that did not fail: a listing that stopped early, removals held
-    /// back, `SYNC_LIMIT`.
-    pub warnings: Vec<String>,
-    pub message: String,
-    pub error: Option<String>,
-    pub rules: serde_json::Value,
-    /// The one repo of a webhook or ad-hoc run.
-    pub repo_id: Option<String>,
-    /// Models active upstream in the catalog when the run ended (none for an abandoned run).
-    pub catalog_size: Option<i64>,
-}
-
-/// How a run ended, as recorded on it.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
-    pub status: crate::domain::RunStatus,
-    pub counts: RunCounts,
-    pub listing_complete: bool,
-    pub removals_held_back: bool,
-    pub warnings: Vec<String>,
-    pub message: String,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    pub id: Uuid,
-    pub trigger: Trigger,
-    pub owner: String,
-    pub scheduled_for: Option<DateTime<Utc>>,
-    pub rules: serde_json::Value,
-    pub repo_id: Option<String>,
-}
-
-/// A record a run could not mirror, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct SkipRecord {
-    pub hf_model_id: Option<String>,
-    pub object_id: Option<String>,
-    pub reason: String,
-}
-
-/// Proof of holding the sync lease; every write of a run presents it, so a stale owner's writes are
-/// rejected once another replica has taken over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fence {
-    pub owner: String,
-    pub token: i64,
-    pub ttl_ms: i64,
-}
-
-/// Who holds the sync lease.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseHolder {
-    pub owner: Option<String>,
-    pub run_id: Option<Uuid>,
-    pub fence: i64,
-    /// Whether the lease is still valid by the database's clock.
-    pub live: bool,
-    /// The owner also holds the process-liveness lock: it is dead once that lock is free.
-    pub owner_locked: bool,
-    /// Milliseconds until the lease expires by the database's clock (negative once expired).
-    pub remaining_ms: i64,
 }
 
 /// One inference run the phone app reports (CLIENTS.md §3.5).

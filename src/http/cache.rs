@@ -3,6 +3,10 @@
 //! staleness for not repeating the same database work under load; writes through this replica's API clear
 //! them at once (`AppState::catalog_changed`).
 
+use crate::http::error::{ApiError, ApiResult};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -222,5 +226,30 @@ mod tests {
         let off = TtlCache::new(Duration::ZERO, 8);
         off.put("a".into(), 1);
         assert_eq!(off.get("a"), None);
+    }
+}
+
+/// A value as the JSON body of a cached answer.
+pub(crate) fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
+    serde_json::to_vec(value)
+        .map(Into::into)
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A catalogue answer as the page caches keep it (both dialects' lists and models).
+#[derive(Clone)]
+pub struct CachedPage {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
+}
+
+impl IntoResponse for CachedPage {
+    fn into_response(self) -> Response {
+        let mut res = (self.headers, self.body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
     }
 }

@@ -52,7 +52,7 @@ async fn download(
         .find(|a| a.asset_key == asset_key)
         .ok_or_else(missing)?;
     state.store.count_download(version.id, &client.0).await?;
-    redirect(&asset.source_url)
+    redirect(&asset.url_under(&state.public_url))
 }
 
 /// A 307 to an asset's URL (both dialects' downloads).

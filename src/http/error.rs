@@ -93,6 +93,20 @@ impl From<crate::auth::AuthError> for ApiError {
     }
 }
 
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(err: crate::catalog::CatalogError) -> Self {
+        use crate::catalog::CatalogError;
+        match err {
+            CatalogError::NotFound(m) => ApiError::NotFound(m),
+            CatalogError::Forbidden(m) => ApiError::Forbidden(m),
+            CatalogError::Invalid(m) => ApiError::Unprocessable(m),
+            CatalogError::Upstream(m) => ApiError::BadGateway(m),
+            CatalogError::Busy(m) => ApiError::ServiceUnavailable(m),
+            CatalogError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -37,11 +37,11 @@ async fn imported(
     if !user.is_admin {
         state
             .imports
-            .admit(user.id, 1, u64::from(state.config.imports_per_hour))
+            .admit(user.id, 1, u64::from(state.settings.imports_per_hour))
             .map_err(|wait| {
                 ApiError::TooManyRequests(format!(
                     "At most {} imports an hour; try again in {} minutes",
-                    state.config.imports_per_hour,
+                    state.settings.imports_per_hour,
                     wait.as_secs() / 60 + 1
                 ))
             })?;

@@ -19,9 +19,8 @@ mod v1;
 mod versions;
 mod webhooks;
 
-use crate::config::ServeArgs;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::schedule::{ScheduleConfig, Scheduler};
+use crate::schedule::Scheduler;
 use crate::store::Store;
 use crate::sync::queue::RefreshQueue;
 use crate::sync::Syncer;
@@ -41,22 +40,51 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+/// What the HTTP layer reads of the configuration: plain values, made by the composition root.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub request_timeout: std::time::Duration,
+    pub max_body_bytes: u64,
+    /// Origins allowed by CORS (`*` for any).
+    pub cors_origins: Vec<String>,
+    /// Ad-hoc imports a user may start per hour.
+    pub imports_per_hour: u32,
+    /// Events in one telemetry request.
+    pub telemetry_max_events: u32,
+    /// Telemetry events a user may send per hour.
+    pub telemetry_events_per_hour: u32,
+    /// How long telemetry events are kept.
+    pub telemetry_retention: std::time::Duration,
+    /// The secret Hub webhooks must present; none refuses them.
+    pub webhook_secret: Option<secrecy::SecretString>,
+}
+
+pub use cache::CachedPage;
+pub use cache::TtlCache;
+pub use limits::WindowLimiter;
+pub use search::{SEARCH_CACHE_ENTRIES, SEARCH_CACHE_TTL};
+
 /// Handles shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: Arc<ServeArgs>,
+    /// The operations both dialects share.
+    pub catalog: crate::catalog::Catalog,
+    /// The URL clients reach this service at (configured, or the listener's): links to the files it
+    /// hosts are made under it when answering.
+    pub public_url: Arc<url::Url>,
+    pub settings: Arc<Settings>,
     pub syncer: Syncer,
     pub scheduler: Scheduler,
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
     pub search_cache: search::SearchCache,
     /// `X-Total-Count` by filter combination, at most 5 s old.
-    pub counts: cache::TtlCache<i64>,
+    pub counts: TtlCache<i64>,
     /// Whole `GET /models` pages by URL, at most `POCKET_LIST_CACHE_MS` old.
-    pub pages: cache::TtlCache<models::CachedPage>,
+    pub pages: TtlCache<CachedPage>,
     /// `GET /models/{id}` answers by id or slug, as old as the pages at most.
-    pub details: cache::TtlCache<models::CachedPage>,
+    pub details: TtlCache<CachedPage>,
     /// API tokens, Supabase access tokens (when configured) and the throttle of failures.
     pub auth: crate::auth::Authenticator,
     /// Background work (sync runs) that shutdown waits for.
@@ -64,65 +92,12 @@ pub struct AppState {
     /// Cancelled when the service shuts down; background work stops at its next safe point.
     pub shutdown: CancellationToken,
     /// Users' ad-hoc imports in the last hour.
-    pub imports: limits::WindowLimiter,
+    pub imports: WindowLimiter,
     /// Users' telemetry events in the last hour.
-    pub telemetry: limits::WindowLimiter,
+    pub telemetry: WindowLimiter,
 }
 
 impl AppState {
-    /// The HTTP layer's handles around a built syncer (see [`crate::app::build`]).
-    pub fn with_syncer(
-        store: Store,
-        config: ServeArgs,
-        syncer: Syncer,
-        schedule: ScheduleConfig,
-    ) -> AppState {
-        AppState {
-            scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
-            refresh: RefreshQueue::default(),
-            search_cache: search::search_cache(),
-            counts: cache::TtlCache::new(std::time::Duration::from_secs(5), 4096),
-            pages: cache::TtlCache::new(config.list_cache, 1024),
-            details: cache::TtlCache::new(config.list_cache, 8192),
-            auth: crate::auth::Authenticator::new(
-                store.clone(),
-                crate::auth::jwt::JwtVerifier::new(
-                    crate::config::secret(config.supabase_jwt_secret.clone()),
-                    config.supabase_url.clone(),
-                ),
-                crate::auth::AuthThrottle::new(
-                    config.auth_failures_per_minute,
-                    std::time::Duration::from_secs(60),
-                ),
-            ),
-            store,
-            config: Arc::new(config),
-            syncer,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-            imports: limits::WindowLimiter::new(std::time::Duration::from_secs(3600)),
-            telemetry: limits::WindowLimiter::new(std::time::Duration::from_secs(3600)),
-        }
-    }
-}
-
-impl AppState {
-    /// A version a person just published: without a spec, the one its file gives when the file can
-    /// be read at once (issue #21, [`crate::pipeline::derive::derive_published`]); with one, as it is.
-    pub(crate) async fn derive_published(
-        &self,
-        model: &crate::domain::records::Model,
-        version: crate::domain::records::ModelVersion,
-    ) -> crate::domain::records::ModelVersion {
-        if version.pipeline_spec.is_some() {
-            return version;
-        }
-        let public_url = &self.syncer.config().public_url;
-        let sources = self.syncer.public_sources();
-        crate::pipeline::derive::derive_published(sources, &self.store, model, version, public_url)
-            .await
-    }
-
     /// This replica changed the catalog: cached pages and counts are dropped, so its next reads show it.
     pub fn catalog_changed(&self) {
         self.pages.clear();
@@ -376,11 +351,11 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::router())
         .merge(downloads::router())
         .merge(search::router())
-        .nest("/api/v1", v1::router().merge(search::v1_router()))
+        .nest("/api/v1", v1::router())
         .split_for_parts();
     let (long, long_doc) = sync::long_router()
         .merge(imports::router())
-        .nest("/api/v1", v1::long_router().merge(imports::v1_router()))
+        .nest("/api/v1", v1::long_router())
         .split_for_parts();
     openapi.merge(long_doc);
     document_refused_text(&mut openapi);
@@ -428,7 +403,7 @@ fn document_refused_text(openapi: &mut utoipa::openapi::OpenApi) {
 /// The complete application: routes, docs and middleware.
 pub fn app(state: AppState) -> Router {
     let (routes, long_routes, openapi) = api();
-    let config = state.config.clone();
+    let config = state.settings.clone();
     let request_id = REQUEST_ID;
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
         let id = req

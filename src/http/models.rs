@@ -1,7 +1,9 @@
 //! The model catalog: list, read, publish and edit models (their versions: `versions.rs`).
 
+use super::cache::{json_body, CachedPage};
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Viewer};
 use crate::auth::Caller;
+use crate::catalog::checks::MAX_TAG;
 use crate::domain::records::*;
 use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
@@ -24,13 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 1000;
-pub(super) const MAX_NAME: usize = 200;
-pub(super) const MAX_TEXT: usize = 20_000;
 const MAX_Q: usize = 200;
-const MAX_TAGS: usize = 64;
-pub(super) const MAX_TAG: usize = 100;
-pub(super) const MAX_URL: usize = 2048;
-pub(super) const MAX_ASSETS: usize = 500;
 
 /// A model as the API shows it: the original's `ModelResponse` plus what the Hugging Face mirror keeps.
 #[derive(Debug, Serialize, ToSchema)]
@@ -192,30 +188,6 @@ async fn list_models(
     Ok(page.into_response())
 }
 
-pub(super) fn json_body<T: Serialize>(value: &T) -> ApiResult<bytes::Bytes> {
-    serde_json::to_vec(value)
-        .map(Into::into)
-        .map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// A `GET /models` or `GET /models/{id}` answer as the page cache keeps it.
-#[derive(Clone)]
-pub struct CachedPage {
-    pub(super) headers: HeaderMap,
-    pub(super) body: bytes::Bytes,
-}
-
-impl IntoResponse for CachedPage {
-    fn into_response(self) -> Response {
-        let mut res = (self.headers, self.body).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res
-    }
-}
-
 /// A page of models for `p` (with the author fixed when `author` is given) that `viewer` may see
 /// (public models and their own), with its headers.
 pub(super) async fn list_page(
@@ -276,13 +248,8 @@ pub(super) async fn list_page(
         offset: 0,
         visibility: viewer.looker().listing(),
         supported_only: p.runnable.unwrap_or(false),
-        quantization: p
-            .quantization
-            .as_deref()
-            .map(crate::inspect::parse_quantization_kind)
-            .transpose()
-            .map_err(ApiError::BadRequest)?
-            .map(str::to_string),
+        quantization: crate::catalog::browse::quantization_filter(p.quantization.as_deref())
+            .map_err(ApiError::BadRequest)?,
     };
     // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
     // filter combination (X-Total-Count may lag writes by that much), and concurrent misses count once.
@@ -312,10 +279,10 @@ pub(super) async fn list_page(
                 skip_count: false,
                 ..query.clone()
             };
-            Ok::<_, ApiError>(state.store.list_models(&counted).await?.total)
+            Ok::<_, ApiError>(state.catalog.browse(viewer.looker(), counted).await?.total)
         })
         .await?;
-    let mut page = state.store.list_models(&query).await?;
+    let mut page = state.catalog.browse(viewer.looker(), query).await?;
     page.total = total;
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(page.total));
@@ -408,66 +375,6 @@ pub struct CreateModelRequest {
     task: Option<String>,
 }
 
-pub(super) fn check_name(name: &str) -> ApiResult<String> {
-    check_label("name", name, MAX_NAME)
-}
-
-/// A one-line label a person must give (a name, a version's name, a commit): trimmed, 1 to `max`
-/// characters, no line break or control character, not only spaces and invisible characters.
-pub(super) fn check_label(field: &str, value: &str, max: usize) -> ApiResult<String> {
-    let value = value.trim();
-    if crate::domain::text::is_blank(value) || value.chars().count() > max {
-        return Err(ApiError::Unprocessable(format!(
-            "{field} must be 1 to {max} characters, not only spaces or invisible characters"
-        )));
-    }
-    if let Some(c) = crate::domain::text::first_refused(value, false) {
-        return Err(ApiError::Unprocessable(format!(
-            "{field} must be one line without control characters (found {})",
-            crate::domain::text::shown(c)
-        )));
-    }
-    Ok(value.to_string())
-}
-
-pub(super) fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
-    if value.chars().count() > max {
-        return Err(ApiError::Unprocessable(format!(
-            "{field} must be at most {max} characters"
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn check_url(field: &str, value: &str) -> ApiResult<()> {
-    let ok = value.len() <= MAX_URL
-        && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::Unprocessable(format!(
-            "{field} must be an http(s) URL"
-        )))
-    }
-}
-
-pub(super) fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::Unprocessable(format!(
-            "at most {MAX_TAGS} tags are allowed"
-        )));
-    }
-    let mut out: Vec<String> = Vec::with_capacity(tags.len());
-    for t in tags {
-        let t = check_label("each tag", t, MAX_TAG)?;
-        let t = t.as_str();
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_string());
-        }
-    }
-    Ok(out)
-}
-
 /// Publish a model (signed-in users; `POCKET_PUBLISH_REQUIRES_DEVELOPER` limits it to developers). The
 /// server derives a unique slug from the name.
 #[utoipa::path(post, path = "/models", tag = "models", security(("bearer" = [])),
@@ -484,42 +391,17 @@ async fn create_model(
     ApiJson(req): ApiJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ModelResponse>)> {
     let user = caller.user()?;
-    crate::domain::policy::may_publish(user, state.config.publish_requires_developer)
-        .map_err(ApiError::Forbidden)?;
-    let name = check_name(&req.name)?;
-    let description = req.description.unwrap_or_default();
-    check_text("description", &description, MAX_TEXT)?;
-    if let Some(url) = &req.origin_repo_url {
-        check_url("origin_repo_url", url)?;
-    }
-    let task = req
-        .task
-        .as_deref()
-        .map(|t| check_label("task", t, MAX_TAG))
-        .transpose()?;
-    let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
-    let id = Uuid::now_v7();
-    let model = state
-        .store
-        .create_model(&NewModel {
-            id,
-            slug_hint: name.clone(),
-            slug_disambiguator: id.to_string(),
-            name,
-            description,
-            category: req.category.unwrap_or(Category::Utility),
-            license_type: req.license_type.unwrap_or(LicenseType::Unknown),
-            origin_repo_url: req.origin_repo_url,
-            author_id: user.id,
-            hf_model_id: None,
-            is_verified_official: false,
-            tags,
-            task,
-            task_inferred: false,
-            upstream: None,
-            is_public: true,
-        })
-        .await?;
+    let draft = crate::catalog::ModelDraft {
+        name: req.name,
+        description: req.description.unwrap_or_default(),
+        category: req.category.unwrap_or(Category::Utility),
+        license_type: req.license_type.unwrap_or(LicenseType::Unknown),
+        origin_repo_url: req.origin_repo_url,
+        tags: req.tags.unwrap_or_default(),
+        task: req.task,
+        is_public: true,
+    };
+    let model = state.catalog.create_model(user, draft).await?;
     state.catalog_changed();
     Ok((StatusCode::CREATED, Json(model.into())))
 }
@@ -557,47 +439,17 @@ async fn update_model(
 ) -> ApiResult<Json<ModelResponse>> {
     let user = caller.user()?;
     let model = find_model(&state, crate::catalog::Looker::user(user), &id).await?;
-    if model.author_id != user.id && !user.is_admin {
-        return Err(ApiError::Forbidden(
-            "Only the model's author or an admin may edit it".into(),
-        ));
-    }
     let patch = ModelPatch {
-        name: req.name.as_deref().map(check_name).transpose()?,
+        name: req.name,
         description: req.description,
         category: req.category,
         license_type: req.license_type,
         origin_repo_url: req.origin_repo_url,
         is_verified_official: req.is_verified_official,
-        tags: req.tags.as_deref().map(check_tags).transpose()?,
-        task: req
-            .task
-            .as_deref()
-            .map(|t| check_label("task", t, MAX_TAG))
-            .transpose()?,
+        tags: req.tags,
+        task: req.task,
     };
-    if let Some(d) = &patch.description {
-        check_text("description", d, MAX_TEXT)?;
-    }
-    if let Some(u) = &patch.origin_repo_url {
-        check_url("origin_repo_url", u)?;
-    }
-    if patch.is_verified_official.is_some() && !user.is_admin {
-        return Err(ApiError::Forbidden(
-            "Only an admin may set is_verified_official".into(),
-        ));
-    }
-    if model.is_synced() {
-        let owned = patch.sync_owned_fields();
-        if !owned.is_empty() {
-            return Err(ApiError::Forbidden(format!(
-                "This model is mirrored from Hugging Face; its {} {} managed by the sync and cannot be edited",
-                owned.join(", "),
-                if owned.len() == 1 { "is" } else { "are" }
-            )));
-        }
-    }
-    let updated = state.store.update_model(model.id, &patch).await?;
+    let updated = state.catalog.update_model(user, &model, patch).await?;
     state.catalog_changed();
     Ok(Json(updated.into()))
 }

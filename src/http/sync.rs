@@ -399,71 +399,29 @@ pub(crate) async fn run_adhoc(
     repo_id: &str,
     commit_sha: Option<&str>,
     for_user: bool,
-) -> ApiResult<Result<crate::sync::RunReport, Response>> {
-    let syncer = if for_user {
-        state.syncer.for_users()
-    } else {
-        state.syncer.clone()
-    };
-    let repo: crate::domain::RepoId = repo_id
-        .trim()
-        .parse()
-        .map_err(|e: crate::domain::InvalidValue| ApiError::Unprocessable(e.0))?;
-    // Any revision the Hub takes (a full or short sha, a branch, a tag), as the reference passes it
-    // on; the run is pinned to the commit the Hub resolves it to.
-    if let Some(rev) = commit_sha {
-        if rev.len() > 255 || rev.bytes().any(|b| !b.is_ascii_graphic()) {
-            return Err(ApiError::Unprocessable(
-                "commit_sha must be a revision of the repo: a commit sha, a branch or a tag".into(),
-            ));
-        }
-    }
-    let pinned = match syncer.hub().model_info(repo.as_str(), commit_sha).await {
-        Ok(crate::hub::RepoOutcome::Found { value, .. }) => {
-            value.sha.or_else(|| commit_sha.map(str::to_string))
-        }
-        Ok(_) => {
-            return Err(ApiError::NotFound(format!(
-                "No public repo {repo} (at that revision) on the Hugging Face Hub"
-            )))
-        }
-        Err(e) => {
-            return Err(ApiError::BadGateway(format!(
-                "The Hugging Face Hub could not be read: {e}"
-            )))
-        }
-    };
-    let pinned = commit_sha.and(pinned);
-    let claimed = match syncer
-        .claim_repo(Trigger::Adhoc, repo.as_str(), pinned, true)
+) -> ApiResult<Result<RunReport, Response>> {
+    let import = state
+        .catalog
+        .prepare_import(repo_id, commit_sha, for_user)
+        .await?;
+    let claimed = match import
+        .syncer
+        .claim_repo(
+            Trigger::Adhoc,
+            import.repo.as_str(),
+            import.pinned.clone(),
+            true,
+        )
         .await
     {
         Ok(c) => c,
         Err(e) => return Ok(Err(claim_failed(e)?)),
     };
-    let run_id = claimed.id();
-    let report = finished(spawn_run_with(state, syncer, claimed)).await?;
+    let report = finished(spawn_run_with(state, import.syncer, claimed)).await?;
     state.catalog_changed();
     if let Some(failed) = failure(&report) {
         return Ok(Err(failed));
     }
-    let c = report.counts;
-    if c.filtered > 0 {
-        return Err(ApiError::Unprocessable(format!(
-            "{repo} is excluded by the filtering rules"
-        )));
-    }
-    if c.created + c.updated + c.unchanged + c.renamed + c.restored == 0 && c.skipped > 0 {
-        let reason = state
-            .store
-            .run_skips(run_id, 1)
-            .await?
-            .pop()
-            .map(|s| s.reason)
-            .unwrap_or_default();
-        return Err(ApiError::Unprocessable(format!(
-            "{repo} was not imported: {reason}"
-        )));
-    }
+    state.catalog.import_refusal(&import.repo, &report).await?;
     Ok(Ok(report))
 }

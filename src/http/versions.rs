@@ -1,8 +1,9 @@
 //! A model's versions: list, read, publish.
 
-use super::models::{check_label, check_text, check_url, find_model, MAX_ASSETS, MAX_TEXT};
+use super::models::find_model;
 use super::{ApiJson, ApiPath, AppState, Viewer};
 use crate::auth::Caller;
+use crate::catalog::checks::{check_label, MAX_VERSION_LABEL};
 use crate::domain::records::*;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use axum::extract::State;
@@ -46,9 +47,11 @@ pub struct VersionResponse {
     pub inspection: Option<serde_json::Value>,
 }
 
-impl From<ModelVersion> for VersionResponse {
-    fn from(v: ModelVersion) -> Self {
-        let total_size_bytes = crate::domain::records::total_size(&v.assets);
+impl VersionResponse {
+    /// The version as this dialect shows it, links to the files this service hosts made under
+    /// `public_url`.
+    pub fn new(v: ModelVersion, public_url: &url::Url) -> Self {
+        let total_size_bytes = total_size(&v.assets);
         VersionResponse {
             id: v.id,
             model_id: v.model_id,
@@ -56,7 +59,7 @@ impl From<ModelVersion> for VersionResponse {
             changelog: v.changelog,
             hf_commit_sha: v.hf_commit_sha,
             pipeline_spec: v.pipeline_spec,
-            assets: v.assets,
+            assets: assets_under(v.assets, public_url),
             published_at: v.published_at,
             download_count: v.download_count,
             num_ratings: v.num_ratings,
@@ -79,7 +82,12 @@ async fn list_versions(
 ) -> ApiResult<Json<Vec<VersionResponse>>> {
     let model = find_model(&state, viewer.looker(), &id).await?;
     let versions = state.store.list_versions(model.id).await?;
-    Ok(Json(versions.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        versions
+            .into_iter()
+            .map(|v| VersionResponse::new(v, &state.public_url))
+            .collect(),
+    ))
 }
 
 /// One version of a model.
@@ -105,7 +113,7 @@ async fn get_version(
         .get_version(model.id, version_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Version {version_id} not found")))?;
-    Ok(Json(version.into()))
+    Ok(Json(VersionResponse::new(version, &state.public_url)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -142,74 +150,21 @@ async fn create_version(
 ) -> ApiResult<(StatusCode, Json<VersionResponse>)> {
     let user = caller.user()?;
     let model = find_model(&state, crate::catalog::Looker::user(user), &id).await?;
-    crate::domain::policy::may_add_version(user, &model).map_err(ApiError::Forbidden)?;
-    let version_string = check_label("version_string", &req.version_string, 100)?;
-    if let Some(c) = &req.changelog {
-        check_text("changelog", c, MAX_TEXT)?;
-    }
-    if req
-        .pipeline_spec
-        .as_ref()
-        .is_some_and(|s| s.to_string().len() > 64 * 1024)
-    {
-        return Err(ApiError::Unprocessable(
-            "pipeline_spec must be at most 64 KiB".into(),
-        ));
-    }
-    if req.assets.len() > MAX_ASSETS {
-        return Err(ApiError::Unprocessable(format!(
-            "at most {MAX_ASSETS} assets are allowed"
-        )));
-    }
-    for a in &req.assets {
-        check_label("asset_key", &a.asset_key, 500)?;
-        check_label("asset_type", &a.asset_type, 50)?;
-        if a.file_hash.as_ref().is_some_and(|h| h.len() > 128)
-            || a.hash_kind.as_ref().is_some_and(|k| k.len() > 16)
-        {
-            return Err(ApiError::Unprocessable(
-                "file_hash must be at most 128 characters and hash_kind at most 16".into(),
-            ));
-        }
-        check_url("source_url", &a.source_url)?;
-        if a.file_size_bytes.is_some_and(|s| s < 0) {
-            return Err(ApiError::Unprocessable(
-                "file_size_bytes must not be negative".into(),
-            ));
-        }
-    }
-    // Against the tensors its model file declares, when the file can be read (issue #21).
-    let inspected = match req.pipeline_spec.as_ref().filter(|s| !s.is_null()) {
-        Some(spec) => {
-            let sources = state.syncer.public_sources();
-            crate::pipeline::derive::check_supplied_spec(
-                sources,
-                &model,
-                &version_string,
-                &req.assets,
-                spec,
-            )
-            .await
-            .map_err(ApiError::Unprocessable)?
-        }
-        None => None,
+    let draft = crate::catalog::VersionDraft {
+        name: check_label("version_string", &req.version_string, MAX_VERSION_LABEL)?,
+        commit_sha: None,
+        changelog: req.changelog,
+        spec: req.pipeline_spec,
+        assets: req.assets,
+        license_type: None,
     };
     let version = state
-        .store
-        .create_version(&NewVersion {
-            model_id: model.id,
-            version_string,
-            changelog: req.changelog,
-            hf_commit_sha: None,
-            pipeline_spec: req.pipeline_spec,
-            assets: req.assets,
-            published_at: crate::domain::now(),
-            created_by: Some(user.id),
-            license_type: None,
-            inspected,
-        })
+        .catalog
+        .create_version(user, &model, draft, crate::catalog::SpecRule::KeepOutside)
         .await?;
-    let version = state.derive_published(&model, version).await;
     state.catalog_changed();
-    Ok((StatusCode::CREATED, Json(version.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(VersionResponse::new(version, &state.public_url)),
+    ))
 }

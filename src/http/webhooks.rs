@@ -75,7 +75,7 @@ async fn hub_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<WebhookAccepted>)> {
-    let Some(secret) = state.config.webhook_secret() else {
+    let Some(secret) = state.settings.webhook_secret.clone() else {
         return Err(ApiError::NotFound(
             "Hub webhooks are not enabled (set HF_WEBHOOK_SECRET)".into(),
         ));

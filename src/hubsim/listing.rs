@@ -261,40 +261,9 @@ pub(super) async fn list_models(
         Ok(k) => k,
         Err(res) => return *res,
     };
-    let limit = match get("limit").map(str::parse::<i64>) {
-        None => MAX_PAGE,
-        Some(Ok(n)) if n > 0 => (n as usize).min(MAX_PAGE),
-        Some(_) => {
-            return hub_error(
-                StatusCode::BAD_REQUEST,
-                None,
-                "\"limit\" must be a positive integer",
-            )
-        }
-    };
-    let sort = match get("sort") {
-        None => SortBy::Trending,
-        Some(s) => match SortBy::parse(s) {
-            Some(s) => s,
-            None => {
-                return hub_error(
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    &format!("Invalid sort \"{s}\""),
-                )
-            }
-        },
-    };
-    let cursor = match get("cursor") {
-        None => None,
-        Some(c) => match base64::engine::general_purpose::STANDARD
-            .decode(c)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
-        {
-            Some(c) => Some(c),
-            None => return hub_error(StatusCode::BAD_REQUEST, None, "Invalid cursor"),
-        },
+    let (limit, sort, cursor) = match page_params(&get) {
+        Ok(p) => p,
+        Err(res) => return *res,
     };
     let filters: Vec<String> = pairs
         .iter()
@@ -351,18 +320,7 @@ pub(super) async fn list_models(
     }
     let mut res_headers = HeaderMap::new();
     if let (true, Some((k, i))) = (more, last) {
-        let cursor = base64::engine::general_purpose::STANDARD
-            .encode(serde_json::to_vec(&Cursor { k, i }).expect("cursor"));
-        let mut next = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
-            next.append_pair(k, v);
-        }
-        next.append_pair("cursor", &cursor);
-        let link = format!(
-            "<{}/api/models?{}>; rel=\"next\"",
-            base_url(&headers),
-            next.finish()
-        );
+        let link = next_link(&headers, &pairs, Cursor { k, i });
         res_headers.insert(
             header::LINK,
             HeaderValue::from_str(&link).expect("ascii link"),
@@ -388,4 +346,69 @@ pub(super) async fn list_models(
         body,
     )
         .into_response()
+}
+
+/// A listing's page size, order and cursor from its query, or the Hub's 400.
+#[allow(clippy::type_complexity)]
+fn page_params<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<(usize, SortBy, Option<Cursor>), Box<Response>> {
+    let limit = match get("limit").map(str::parse::<i64>) {
+        None => MAX_PAGE,
+        Some(Ok(n)) if n > 0 => (n as usize).min(MAX_PAGE),
+        Some(_) => {
+            return Err(Box::new(hub_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                "\"limit\" must be a positive integer",
+            )))
+        }
+    };
+    let sort = match get("sort") {
+        None => SortBy::Trending,
+        Some(s) => match SortBy::parse(s) {
+            Some(s) => s,
+            None => {
+                return Err(Box::new(hub_error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    &format!("Invalid sort \"{s}\""),
+                )))
+            }
+        },
+    };
+    let cursor = match get("cursor") {
+        None => None,
+        Some(c) => match base64::engine::general_purpose::STANDARD
+            .decode(c)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+        {
+            Some(c) => Some(c),
+            None => {
+                return Err(Box::new(hub_error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    "Invalid cursor",
+                )))
+            }
+        },
+    };
+    Ok((limit, sort, cursor))
+}
+
+/// The `Link` of the page after the one ending at `cursor`: the same query, that cursor.
+fn next_link(headers: &HeaderMap, pairs: &[(String, String)], cursor: Cursor) -> String {
+    let cursor = base64::engine::general_purpose::STANDARD
+        .encode(serde_json::to_vec(&cursor).expect("cursor"));
+    let mut next = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(k, _)| k != "cursor") {
+        next.append_pair(k, v);
+    }
+    next.append_pair("cursor", &cursor);
+    format!(
+        "<{}/api/models?{}>; rel=\"next\"",
+        base_url(headers),
+        next.finish()
+    )
 }

@@ -307,54 +307,7 @@ impl Generator {
         let stem = name.to_ascii_lowercase().replace('-', "_");
         let no_model_file = rng.chance(20);
         if !no_model_file {
-            match kind {
-                "tflite" => {
-                    files.push(lfs_file(
-                        &mut rng,
-                        &format!("{stem}.tflite"),
-                        1_000_000,
-                        50_000_000,
-                    ));
-                    if rng.chance(400) {
-                        files.push(lfs_file(
-                            &mut rng,
-                            &format!("{stem}_int8.tflite"),
-                            500_000,
-                            20_000_000,
-                        ));
-                    }
-                    if rng.chance(200) {
-                        files.push(lfs_file(
-                            &mut rng,
-                            &format!("{stem}_edgetpu.tflite"),
-                            500_000,
-                            20_000_000,
-                        ));
-                    }
-                }
-                "litertlm" => {
-                    files.push(lfs_file(
-                        &mut rng,
-                        &format!("{stem}.litertlm"),
-                        300_000_000,
-                        4_000_000_000,
-                    ));
-                    if rng.chance(300) {
-                        files.push(lfs_file(
-                            &mut rng,
-                            &format!("{stem}_Google_Tensor_G5.litertlm"),
-                            300_000_000,
-                            4_000_000_000,
-                        ));
-                    }
-                }
-                _ => files.push(lfs_file(
-                    &mut rng,
-                    &format!("{stem}.task"),
-                    100_000_000,
-                    2_000_000_000,
-                )),
-            }
+            files.extend(model_files(&mut rng, kind, &stem));
         }
         if task.contains("classification") || task == "object-detection" {
             files.push(small_file(&id, "", "labels.txt"));
@@ -382,50 +335,9 @@ impl Generator {
         readme.push_str(&format!("pipeline_tag: {task}\n---\n\n# {name}\n\n{readme_para}\n\n## Usage\n\nLoad it with LiteRT.\n"));
         files.insert(1, small_file(&id, &readme, "README.md"));
 
-        let mut tags: Vec<String> = Vec::new();
-        if let Some(l) = library {
-            tags.push(l.to_string());
-        }
-        if files.iter().any(|f| f.path.ends_with(".tflite")) || (library == Some("litert") && !llm)
-        {
-            tags.push("tflite".into());
-        }
-        if library.is_none() && !tags.iter().any(|t| t == "tflite") {
-            tags.push("tflite".into());
-        }
-        tags.push(task.to_string());
-        for l in &licences {
-            tags.push(format!("license:{l}"));
-        }
-        tags.push("region:us".into());
+        let tags = repo_tags(library, &files, llm, task, &licences);
 
-        let card_data = if licences.is_empty() && summary.is_none() && rng.chance(500) {
-            None
-        } else {
-            let mut card = serde_json::Map::new();
-            match licences.len() {
-                0 => {}
-                1 => {
-                    card.insert("license".into(), json!(licences[0]));
-                }
-                _ => {
-                    card.insert("license".into(), json!(licences));
-                }
-            }
-            if let Some(s) = summary {
-                card.insert(
-                    if rng.chance(500) {
-                        "summary"
-                    } else {
-                        "description"
-                    }
-                    .into(),
-                    json!(s),
-                );
-            }
-            card.insert("pipeline_tag".into(), json!(task));
-            Some(Value::Object(card))
-        };
+        let card_data = card_data(&mut rng, &licences, summary, task);
         let gated = if rng.chance(40) {
             Some("auto".to_string())
         } else if rng.chance(10) {
@@ -501,6 +413,122 @@ impl Generator {
 
 fn object_id(created_at: DateTime<Utc>, rng: &mut Rng) -> String {
     format!("{:08x}{}", created_at.timestamp() as u32, rng.hex(16))
+}
+
+/// The model files of a repo of `kind` (`tflite`, `litertlm`, `task`) named after `stem`.
+fn model_files(rng: &mut Rng, kind: &str, stem: &str) -> Vec<SimFile> {
+    let mut out = Vec::new();
+    match kind {
+        "tflite" => {
+            out.push(lfs_file(
+                rng,
+                &format!("{stem}.tflite"),
+                1_000_000,
+                50_000_000,
+            ));
+            if rng.chance(400) {
+                out.push(lfs_file(
+                    rng,
+                    &format!("{stem}_int8.tflite"),
+                    500_000,
+                    20_000_000,
+                ));
+            }
+            if rng.chance(200) {
+                out.push(lfs_file(
+                    rng,
+                    &format!("{stem}_edgetpu.tflite"),
+                    500_000,
+                    20_000_000,
+                ));
+            }
+        }
+        "litertlm" => {
+            out.push(lfs_file(
+                rng,
+                &format!("{stem}.litertlm"),
+                300_000_000,
+                4_000_000_000,
+            ));
+            if rng.chance(300) {
+                out.push(lfs_file(
+                    rng,
+                    &format!("{stem}_Google_Tensor_G5.litertlm"),
+                    300_000_000,
+                    4_000_000_000,
+                ));
+            }
+        }
+        _ => out.push(lfs_file(
+            rng,
+            &format!("{stem}.task"),
+            100_000_000,
+            2_000_000_000,
+        )),
+    }
+    out
+}
+
+/// The tags the Hub shows for a repo with these files and library.
+fn repo_tags(
+    library: Option<&str>,
+    files: &[SimFile],
+    llm: bool,
+    task: &str,
+    licences: &[&str],
+) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    if let Some(l) = library {
+        tags.push(l.to_string());
+    }
+    if files.iter().any(|f| f.path.ends_with(".tflite")) || (library == Some("litert") && !llm) {
+        tags.push("tflite".into());
+    }
+    if library.is_none() && !tags.iter().any(|t| t == "tflite") {
+        tags.push("tflite".into());
+    }
+    tags.push(task.to_string());
+    for l in licences {
+        tags.push(format!("license:{l}"));
+    }
+    tags.push("region:us".into());
+    tags
+}
+
+/// A repo's card data: its licence(s), a summary or description, its pipeline tag — or none at all.
+fn card_data(
+    rng: &mut Rng,
+    licences: &[&str],
+    summary: Option<String>,
+    task: &str,
+) -> Option<Value> {
+    if licences.is_empty() && summary.is_none() && rng.chance(500) {
+        None
+    } else {
+        let mut card = serde_json::Map::new();
+        match licences.len() {
+            0 => {}
+            1 => {
+                card.insert("license".into(), json!(licences[0]));
+            }
+            _ => {
+                card.insert("license".into(), json!(licences));
+            }
+        }
+        if let Some(s) = summary {
+            card.insert(
+                if rng.chance(500) {
+                    "summary"
+                } else {
+                    "description"
+                }
+                .into(),
+                json!(s),
+            );
+        }
+        card.insert("pipeline_tag".into(), json!(task));
+        Some(Value::Object(card))
+    }
 }
 
 fn lfs_file(rng: &mut Rng, path: &str, min: u64, max: u64) -> SimFile {

@@ -283,128 +283,148 @@ fn derive(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
             why.clone(),
         ),
         FileReading::Bundle { path, format, read } => {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            let read = read.as_deref();
-            let d = recipe::derive_bundle(name, ctx, read.and_then(|r| r.as_ref().ok()));
-            let mut inspection = json!({"format": format, "file": path, "defaults": d.defaults,
-                "inspector_version": version, "error": null});
-            match read {
-                Some(Ok(b)) => {
-                    if let Some(v) = &b.version {
-                        inspection["format_version"] = json!(v);
-                    }
-                    if !b.metadata.is_empty() {
-                        let pairs: serde_json::Map<String, serde_json::Value> = b
-                            .metadata
-                            .iter()
-                            .map(|(k, v)| (k.clone(), json!(v)))
-                            .collect();
-                        inspection["bundle_metadata"] = json!(pairs);
-                    }
-                    inspection["members"] = json!(b.members);
-                    match &b.llm {
-                        Some(Ok(llm)) => inspection["llm_metadata"] = json!(llm),
-                        Some(Err(why)) => inspection["llm_metadata"] = json!({"error": why}),
-                        None => {}
-                    }
-                    inspection["models"] = b
-                        .models
-                        .iter()
-                        .map(|(member, seen)| match seen {
-                            Ok(seen) => {
-                                let mut shown = inspect::summary(&Ok(seen.clone()));
-                                shown["inspection"]["member"] = json!(member);
-                                shown["inspection"]["signature"] = shown["signature"].take();
-                                shown["inspection"].take()
-                            }
-                            Err(why) => json!({"member": member, "error": why}),
-                        })
-                        .collect();
-                    inspection["bytes_read"] = json!(b.cost.bytes);
-                    inspection["requests"] = json!(b.cost.requests);
-                }
-                Some(Err((e, cost))) => {
-                    inspection["error"] = json!(e.to_string());
-                    inspection["bytes_read"] = json!(cost.bytes);
-                    inspection["requests"] = json!(cost.requests);
-                }
-                None => {}
-            }
-            let pipeline = match read {
-                Some(Err((e, _))) => DerivedPipeline {
-                    spec: None,
-                    status: VersionStatus::Missing,
-                    reason: Some(format!("the bundle cannot be read: {e}")),
-                },
-                _ => DerivedPipeline {
-                    spec: d.spec,
-                    status: d.status,
-                    reason: d.reason,
-                },
-            };
-            Inspected {
-                signature: None,
-                inspection,
-                inspector_version: version,
-                pipeline: Some(pipeline),
-                hosted: Vec::new(),
-                assets: None,
-            }
+            bundle_inspected(path, format, read.as_deref(), ctx)
         }
         FileReading::Tflite {
             path,
             size,
             outcome,
             eos,
-        } => {
-            let mut shown = inspect::summary(outcome);
-            let labels = outcome.as_ref().as_ref().ok().and_then(|s| s.labels());
-            let hosted: Vec<HostedFile> = labels
-                .map(|file| HostedFile {
-                    key: "labels",
-                    name: file.name.clone(),
-                    sha256: file.sha256.clone(),
-                    bytes: file.bytes.clone(),
-                })
-                .into_iter()
-                .collect();
-            let pipeline = match outcome.as_ref() {
-                Ok(seen) => {
-                    let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
-                    // The label file packed in the model is the version's own from now on.
-                    let ctx = recipe::Context {
-                        has_labels: ctx.has_labels || !hosted.is_empty(),
-                        eos_token_id: ctx.eos_token_id.or(eos.as_ref().map(|e| e.id)),
-                        ..ctx.clone()
-                    };
-                    let d = recipe::derive(&seen.model, meta, &ctx);
-                    shown["inspection"]["defaults"] = json!(d.defaults);
-                    DerivedPipeline {
-                        spec: d.spec,
-                        status: d.status,
-                        reason: d.reason,
-                    }
-                }
-                Err((e, _)) => DerivedPipeline {
-                    spec: None,
-                    status: VersionStatus::Missing,
-                    reason: Some(format!("the model file cannot be read: {e}")),
-                },
-            };
-            shown["inspection"]["file"] = json!(path);
-            shown["inspection"]["size"] = json!(size);
-            if let Some(eos) = eos {
-                shown["inspection"]["eos_token_id"] = json!({"id": eos.id, "file": eos.file});
+        } => tflite_inspected(path, *size, outcome, eos.as_ref(), ctx),
+    }
+}
+
+/// What reading an LLM bundle (`.task`, `.litertlm`) at `path` found, and the pipeline it gives.
+fn bundle_inspected(
+    path: &str,
+    format: &str,
+    read: Option<&BundleRead>,
+    ctx: &recipe::Context<'_>,
+) -> Inspected {
+    let version = inspect::INSPECTOR_VERSION;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let d = recipe::derive_bundle(name, ctx, read.and_then(|r| r.as_ref().ok()));
+    let mut inspection = json!({"format": format, "file": path, "defaults": d.defaults,
+        "inspector_version": version, "error": null});
+    match read {
+        Some(Ok(b)) => {
+            if let Some(v) = &b.version {
+                inspection["format_version"] = json!(v);
             }
-            Inspected {
-                signature: shown.get("signature").cloned().filter(|s| !s.is_null()),
-                inspection: shown["inspection"].clone(),
-                inspector_version: version,
-                pipeline: Some(pipeline),
-                hosted,
-                assets: None,
+            if !b.metadata.is_empty() {
+                let pairs: serde_json::Map<String, serde_json::Value> = b
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
+                inspection["bundle_metadata"] = json!(pairs);
+            }
+            inspection["members"] = json!(b.members);
+            match &b.llm {
+                Some(Ok(llm)) => inspection["llm_metadata"] = json!(llm),
+                Some(Err(why)) => inspection["llm_metadata"] = json!({"error": why}),
+                None => {}
+            }
+            inspection["models"] = b
+                .models
+                .iter()
+                .map(|(member, seen)| match seen {
+                    Ok(seen) => {
+                        let mut shown = inspect::summary(&Ok(seen.clone()));
+                        shown["inspection"]["member"] = json!(member);
+                        shown["inspection"]["signature"] = shown["signature"].take();
+                        shown["inspection"].take()
+                    }
+                    Err(why) => json!({"member": member, "error": why}),
+                })
+                .collect();
+            inspection["bytes_read"] = json!(b.cost.bytes);
+            inspection["requests"] = json!(b.cost.requests);
+        }
+        Some(Err((e, cost))) => {
+            inspection["error"] = json!(e.to_string());
+            inspection["bytes_read"] = json!(cost.bytes);
+            inspection["requests"] = json!(cost.requests);
+        }
+        None => {}
+    }
+    let pipeline = match read {
+        Some(Err((e, _))) => DerivedPipeline {
+            spec: None,
+            status: VersionStatus::Missing,
+            reason: Some(format!("the bundle cannot be read: {e}")),
+        },
+        _ => DerivedPipeline {
+            spec: d.spec,
+            status: d.status,
+            reason: d.reason,
+        },
+    };
+    Inspected {
+        signature: None,
+        inspection,
+        inspector_version: version,
+        pipeline: Some(pipeline),
+        hosted: Vec::new(),
+        assets: None,
+    }
+}
+
+/// What reading a `.tflite` file at `path` of `size` bytes found, and the pipeline it gives.
+fn tflite_inspected(
+    path: &str,
+    size: u64,
+    outcome: &Result<TfliteInspection, (InspectError, Cost)>,
+    eos: Option<&EosToken>,
+    ctx: &recipe::Context<'_>,
+) -> Inspected {
+    let version = inspect::INSPECTOR_VERSION;
+    let mut shown = inspect::summary(outcome);
+    let labels = outcome.as_ref().as_ref().ok().and_then(|s| s.labels());
+    let hosted: Vec<HostedFile> = labels
+        .map(|file| HostedFile {
+            key: "labels",
+            name: file.name.clone(),
+            sha256: file.sha256.clone(),
+            bytes: file.bytes.clone(),
+        })
+        .into_iter()
+        .collect();
+    let pipeline = match outcome.as_ref() {
+        Ok(seen) => {
+            let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
+            // The label file packed in the model is the version's own from now on.
+            let ctx = recipe::Context {
+                has_labels: ctx.has_labels || !hosted.is_empty(),
+                eos_token_id: ctx.eos_token_id.or(eos.as_ref().map(|e| e.id)),
+                ..ctx.clone()
+            };
+            let d = recipe::derive(&seen.model, meta, &ctx);
+            shown["inspection"]["defaults"] = json!(d.defaults);
+            DerivedPipeline {
+                spec: d.spec,
+                status: d.status,
+                reason: d.reason,
             }
         }
+        Err((e, _)) => DerivedPipeline {
+            spec: None,
+            status: VersionStatus::Missing,
+            reason: Some(format!("the model file cannot be read: {e}")),
+        },
+    };
+    shown["inspection"]["file"] = json!(path);
+    shown["inspection"]["size"] = json!(size);
+    if let Some(eos) = eos {
+        shown["inspection"]["eos_token_id"] = json!({"id": eos.id, "file": eos.file});
+    }
+    Inspected {
+        signature: shown.get("signature").cloned().filter(|s| !s.is_null()),
+        inspection: shown["inspection"].clone(),
+        inspector_version: version,
+        pipeline: Some(pipeline),
+        hosted,
+        assets: None,
     }
 }
 
@@ -445,13 +465,12 @@ fn source_repository(model: &Model) -> String {
 }
 
 /// Reads `version`'s main file and derives what to record for it (the version's own model gives
-/// the recipe's context: its name, task and repository); files extracted from the model are served
-/// under `public_url`.
+/// the recipe's context: its name, task and repository); files extracted from the model are stored
+/// by their path under this service.
 pub async fn inspect_version(
     sources: Sources<'_>,
     model: &Model,
     version: &ModelVersion,
-    public_url: &url::Url,
 ) -> Result<Inspected, GenerateError> {
     let source = source_repository(model);
     let reading = read_main_file(sources, &version.assets).await?;
@@ -463,7 +482,7 @@ pub async fn inspect_version(
         &version.assets,
     );
     let mut found = inspected(&reading, &ctx);
-    found.host_files(&version.assets, public_url);
+    found.host_files(&version.assets);
     Ok(found)
 }
 
@@ -473,9 +492,8 @@ pub async fn generate(
     store: &Store,
     model: &Model,
     version: &ModelVersion,
-    public_url: &url::Url,
 ) -> Result<ModelVersion, GenerateError> {
-    let found = inspect_version(sources, model, version, public_url).await?;
+    let found = inspect_version(sources, model, version).await?;
     store
         .record_inspection(version.id, &found)
         .await?
@@ -491,11 +509,10 @@ pub async fn derive_published(
     store: &Store,
     model: &Model,
     version: ModelVersion,
-    public_url: &url::Url,
 ) -> ModelVersion {
     let read = tokio::time::timeout(
         SPEC_CHECK_TIMEOUT,
-        inspect_version(sources, model, &version, public_url),
+        inspect_version(sources, model, &version),
     )
     .await;
     let found = match read {

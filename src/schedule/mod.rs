@@ -397,7 +397,7 @@ mod tests {
             let local = next.with_timezone(&s.tz);
             let wall = local.date_naive().and_hms_opt(hour, minute, 0).unwrap();
             let in_gap = matches!(
-                chrono::TimeZone::from_local_datetime(&s.tz, &wall),
+                TimeZone::from_local_datetime(&s.tz, &wall),
                 chrono::LocalResult::None
             );
             prop_assert!(s.cron.is_time_matching(&local).unwrap() || in_gap, "{local}");

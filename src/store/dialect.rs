@@ -43,14 +43,6 @@ impl Dialect {
         }
     }
 
-    /// A JSON column as text (for `LIKE`): SQLite keeps it as text; PostgreSQL's `jsonb` is cast.
-    pub(crate) fn json_text(self, column: &str) -> String {
-        match self {
-            Dialect::Sqlite => column.to_string(),
-            Dialect::Postgres => format!("{column}::text"),
-        }
-    }
-
     /// The word query for `words`: every word, as a prefix.
     pub(crate) fn search_query(self, words: &[String]) -> String {
         match self {

@@ -2,8 +2,7 @@
 //! as long as the catalog is (a few KiB each, shared by every version that names the same file).
 
 use super::{on_backend, on_tx, Store, StoreResult, Tx, Visibility};
-use crate::domain::records::{Asset, HostedFile};
-use sqlx::types::Json;
+use crate::domain::records::HostedFile;
 use uuid::Uuid;
 
 /// A hosted file as served.
@@ -44,65 +43,6 @@ impl Store {
             q.fetch_one(&db.pool).await?
         });
         Ok(seen)
-    }
-}
-
-impl Store {
-    /// Points every hosted asset at `public_url` (`{public_url}/files/{sha256}/{name}`), for when the
-    /// address clients reach this service at changed (`POCKET_PUBLIC_URL`), or another process (a
-    /// standalone `sync`) wrote links under its own: links are absolute, written when a file is
-    /// extracted. Only versions with a `/files/` link not under `public_url` are read, so it is cheap
-    /// to repeat. How many versions changed.
-    pub async fn rebase_hosted_assets(&self, public_url: &url::Url) -> StoreResult<u64> {
-        let base = public_url.as_str().trim_end_matches('/');
-        let text = self.dialect().json_text("assets");
-        let sql = format!(
-            "SELECT id, assets FROM model_versions WHERE {text} LIKE '%/files/%' \
-             AND {text} NOT LIKE $1 ESCAPE '!'"
-        );
-        let escaped: String = base
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '!' => vec!['!', c],
-                c => vec![c],
-            })
-            .collect();
-        let already = format!("%\"{escaped}/files/%");
-        let rows: Vec<(Uuid, Json<Vec<Asset>>)> = on_backend!(self, |db| sqlx::query_as(&sql)
-            .bind(&already)
-            .fetch_all(&db.pool)
-            .await?);
-        let update = "UPDATE model_versions SET assets = $2 WHERE id = $1";
-        let mut changed = 0;
-        for (id, Json(mut assets)) in rows {
-            let mut moved = false;
-            for asset in assets.iter_mut().filter(|a| a.is_hosted_by_us) {
-                // `…/files/{sha256}/{name}`: the name is percent-encoded, so it holds no `/`.
-                let mut tail = asset.source_url.rsplitn(3, '/');
-                let (Some(name), Some(sha), Some(prefix)) = (tail.next(), tail.next(), tail.next())
-                else {
-                    continue;
-                };
-                if !prefix.ends_with("/files") {
-                    continue;
-                }
-                let url = format!("{base}/files/{sha}/{name}");
-                if url != asset.source_url {
-                    asset.source_url = url;
-                    moved = true;
-                }
-            }
-            if moved {
-                on_backend!(self, |db| sqlx::query(update)
-                    .bind(id)
-                    .bind(Json(&assets))
-                    .execute(&db.pool)
-                    .await
-                    .map(|_| ())?);
-                changed += 1;
-            }
-        }
-        Ok(changed)
     }
 }
 

@@ -144,6 +144,18 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The versions people published (not the mirror's) that the clients may be told are runnable:
+    /// what [`crate::domain::records::NewVersion::refusal`] is decided for when a version is written.
+    pub async fn published_runnable_versions(&self) -> StoreResult<Vec<ModelVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM model_versions \
+             WHERE created_by IS NOT NULL AND status <> 'missing'"
+        );
+        let rows: Vec<VersionRow> =
+            on_backend!(self, |db| sqlx::query_as(&sql).fetch_all(&db.pool).await?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     pub async fn get_version(&self, model_id: Uuid, id: Uuid) -> StoreResult<Option<ModelVersion>> {
         let sql =
             format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE model_id = $1 AND id = $2");

@@ -136,19 +136,12 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
-            let mut found = match derive::inspect_version(
-                self.sources_for(&version),
-                &model,
-                &version,
-                &self.config.public_url,
-            )
-            .await
-            {
-                Ok(found) => found,
-                // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
-                // it is not asked again every run.
-                Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => {
-                    crate::domain::records::Inspected {
+            let mut found =
+                match derive::inspect_version(self.sources_for(&version), &model, &version).await {
+                    Ok(found) => found,
+                    // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
+                    // it is not asked again every run.
+                    Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => Inspected {
                         signature: None,
                         inspection: serde_json::json!({"error": why,
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),
@@ -156,10 +149,9 @@ impl Syncer {
                         pipeline: None,
                         hosted: Vec::new(),
                         assets: None,
-                    }
-                }
-                Err(e) => return Err(e),
-            };
+                    },
+                    Err(e) => return Err(e),
+                };
             // A person's spec stands; one an older inspector derived is derived again.
             if version.pipeline_spec.is_some() && !version.spec_is_derived() {
                 found.leave_pipeline();

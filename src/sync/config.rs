@@ -20,9 +20,6 @@ pub struct SyncConfig {
     pub inspect_backlog: usize,
     /// Read model files given by URL (not on the Hub) at loopback and private addresses too.
     pub inspect_private_networks: bool,
-    /// The URL clients reach this service at: what it hosts (files extracted from models) is linked
-    /// under it.
-    pub public_url: url::Url,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
     pub require_model_file: bool,
     /// Describe models without a card text by their README's first paragraph (one request per new or
@@ -46,8 +43,6 @@ pub mod defaults {
     pub const PULL_VERSIONS: bool = true;
     pub const INSPECT_MODELS: bool = true;
     pub const INSPECT_BACKLOG: usize = 1000;
-    /// Where `serve` listens by default, as clients reach it (`POCKET_PUBLIC_URL`).
-    pub const PUBLIC_URL: &str = "http://localhost:8000";
     pub const REQUIRE_MODEL_FILE: bool = true;
     pub const FETCH_READMES: bool = true;
     pub const LEASE_SECS: &str = "60";
@@ -66,7 +61,6 @@ impl SyncConfig {
             inspect_models: defaults::INSPECT_MODELS,
             inspect_backlog: defaults::INSPECT_BACKLOG,
             inspect_private_networks: false,
-            public_url: url::Url::parse(defaults::PUBLIC_URL).expect("a URL"),
             require_model_file: defaults::REQUIRE_MODEL_FILE,
             fetch_readmes: defaults::FETCH_READMES,
             lease_ttl: crate::hub::defaults::secs(defaults::LEASE_SECS),

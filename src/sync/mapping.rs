@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(repo_of_url("https://huggingface.co/a/b/c"), None);
     }
 
-    fn hub(json: serde_json::Value) -> HubModel {
+    fn hub(json: Value) -> HubModel {
         serde_json::from_value(json).unwrap()
     }
 

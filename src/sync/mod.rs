@@ -111,7 +111,7 @@ pub struct Syncer {
     /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
     web: crate::pipeline::webfile::WebFiles,
     config: Arc<SyncConfig>,
-    notifier: Option<crate::sync::notify::Notifier>,
+    notifier: Option<notify::Notifier>,
 }
 
 /// The mutable state of one run.
@@ -155,15 +155,14 @@ impl From<StoreError> for RunHalt {
 }
 
 impl Syncer {
-    pub fn new(store: Store, hub: HubClient, config: SyncConfig) -> Syncer {
-        let timeouts = (hub.config().connect_timeout, hub.config().request_timeout);
-        let web = crate::pipeline::webfile::WebFiles::new(
-            config.inspect_private_networks,
-            timeouts.0,
-            timeouts.1,
-        )
-        // The same client builder the Hub's client was just built with, plus a resolver.
-        .expect("an HTTP client builds where the Hub's did");
+    /// The mirror over `store`, reading the Hub through `hub` (with the operator's token) and other
+    /// hosts through `web`. Built by the composition root (`app::syncer`).
+    pub fn new(
+        store: Store,
+        hub: HubClient,
+        web: crate::pipeline::webfile::WebFiles,
+        config: SyncConfig,
+    ) -> Syncer {
         Syncer {
             store,
             public_hub: hub.anonymous(),
@@ -175,7 +174,7 @@ impl Syncer {
     }
 
     /// Sends failure and recovery notifications after each run.
-    pub fn with_notifier(mut self, notifier: crate::sync::notify::Notifier) -> Syncer {
+    pub fn with_notifier(mut self, notifier: notify::Notifier) -> Syncer {
         self.notifier = (!notifier.is_empty()).then_some(notifier);
         self
     }
@@ -216,10 +215,7 @@ impl Syncer {
 
     /// Where a stored version's file is read by the backlog and the pipeline jobs: with the
     /// operator's token for a version the mirror wrote, anonymously for one a person published.
-    pub fn sources_for(
-        &self,
-        version: &crate::domain::records::ModelVersion,
-    ) -> crate::pipeline::derive::Sources<'_> {
+    pub fn sources_for(&self, version: &ModelVersion) -> crate::pipeline::derive::Sources<'_> {
         if version.created_by.is_none() {
             self.sources()
         } else {
@@ -272,23 +268,7 @@ impl Syncer {
                 }
             })
         };
-        // A resumed run keeps what its earlier attempt wrote.
-        let mut state = RunState {
-            run_id,
-            fence: claimed.fence.clone(),
-            author_id: Uuid::nil(),
-            counts: claimed.run.counts,
-            seen: HashSet::new(),
-            skip_seq: 0,
-            problems: Vec::new(),
-            removals_held_back: false,
-            unreadable_entries: 0,
-            hub_start: self.hub.stats(),
-            pending: PendingWrites::default(),
-            renamed_away: HashSet::new(),
-            listed_digests: HashSet::new(),
-            in_flight: None,
-        };
+        let mut state = self.new_run_state(&claimed);
         let outcome = match &claimed.work {
             Work::Full => self.run_phases(&mut state, &stop).await,
             Work::Repo {
@@ -325,59 +305,19 @@ impl Syncer {
                 duration_ms: started.elapsed().as_millis() as u64,
             };
         }
-        let (status, listing_complete, error) = match outcome {
-            Ok(complete) => (RunStatus::Success, complete, None),
-            Err(RunHalt::LeaseLost) => (
-                RunStatus::Failed,
-                false,
-                Some("the sync lease was lost to another replica".to_string()),
-            ),
-            Err(RunHalt::Cancelled) if lease_lost.is_cancelled() => (
-                RunStatus::Failed,
-                false,
-                Some("the sync lease was lost to another replica".to_string()),
-            ),
-            Err(RunHalt::Cancelled) => (
-                RunStatus::Failed,
-                false,
-                Some("interrupted by shutdown".to_string()),
-            ),
-            Err(RunHalt::Store(e)) => (
-                RunStatus::Failed,
-                false,
-                Some(format!("database error: {e}")),
-            ),
-        };
-        let error = error.or_else(|| {
-            (c.fetched == 0 && !state.problems.is_empty()).then(|| state.problems.join("; "))
-        });
-        let status = if error.is_some() {
-            RunStatus::Failed
-        } else {
-            status
-        };
-        let counts_text = format!(
-            "Created: {}, Updated: {}, Skipped: {}",
-            c.created, c.updated, c.skipped
+        let (status, listing_complete, error) =
+            run_ending(outcome, lease_lost.is_cancelled(), &c, &state.problems);
+        let message = run_message(status, &c, error.as_deref());
+        tracing::info!(
+            "Sync completed - Created: {}, Updated: {}, Skipped: {}",
+            c.created,
+            c.updated,
+            c.skipped
         );
-        let message = match status {
-            RunStatus::Success => format!("Successfully synced LiteRT models. {counts_text}"),
-            _ => format!(
-                "LiteRT model sync failed. {counts_text}. {}",
-                error.clone().unwrap_or_default()
-            ),
-        };
-        let message = message.trim_end_matches(['.', ' ']).to_string();
-        let message = if message.ends_with(char::is_numeric) {
-            message
-        } else {
-            format!("{message}.")
-        };
-        tracing::info!("Sync completed - {counts_text}");
         let removals_held_back =
             matches!(claimed.work, Work::Full) && (state.removals_held_back || !listing_complete);
         let (trigger, skipped_before) = (claimed.run.trigger, claimed.run.counts.skipped);
-        let end = crate::domain::records::RunEnd {
+        let end = RunEnd {
             status,
             counts: c,
             listing_complete,
@@ -417,6 +357,26 @@ impl Syncer {
             removals_held_back,
             warnings: end.warnings,
             duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The state a claimed run starts with; a resumed run keeps what its earlier attempt wrote.
+    fn new_run_state(&self, claimed: &ClaimedRun) -> RunState {
+        RunState {
+            run_id: claimed.run.id,
+            fence: claimed.fence.clone(),
+            author_id: Uuid::nil(),
+            counts: claimed.run.counts,
+            seen: HashSet::new(),
+            skip_seq: 0,
+            problems: Vec::new(),
+            removals_held_back: false,
+            unreadable_entries: 0,
+            hub_start: self.hub.stats(),
+            pending: PendingWrites::default(),
+            renamed_away: HashSet::new(),
+            listed_digests: HashSet::new(),
+            in_flight: None,
         }
     }
 
@@ -583,4 +543,67 @@ impl Syncer {
 fn banner(text: &str) {
     let rule = "============================================================";
     tracing::info!("{rule}\n{text}\n{rule}");
+}
+
+/// How a run ended — its status, whether its listing was complete, its error — from the outcome of
+/// its phases, whether its lease was lost, and what it fetched and met.
+fn run_ending(
+    outcome: Result<bool, RunHalt>,
+    lease_lost: bool,
+    c: &RunCounts,
+    problems: &[String],
+) -> (RunStatus, bool, Option<String>) {
+    let (status, listing_complete, error) = match outcome {
+        Ok(complete) => (RunStatus::Success, complete, None),
+        Err(RunHalt::LeaseLost) => (
+            RunStatus::Failed,
+            false,
+            Some("the sync lease was lost to another replica".to_string()),
+        ),
+        Err(RunHalt::Cancelled) if lease_lost => (
+            RunStatus::Failed,
+            false,
+            Some("the sync lease was lost to another replica".to_string()),
+        ),
+        Err(RunHalt::Cancelled) => (
+            RunStatus::Failed,
+            false,
+            Some("interrupted by shutdown".to_string()),
+        ),
+        Err(RunHalt::Store(e)) => (
+            RunStatus::Failed,
+            false,
+            Some(format!("database error: {e}")),
+        ),
+    };
+    let error =
+        error.or_else(|| (c.fetched == 0 && !problems.is_empty()).then(|| problems.join("; ")));
+    let status = if error.is_some() {
+        RunStatus::Failed
+    } else {
+        status
+    };
+    (status, listing_complete, error)
+}
+
+/// The one-line summary of a run.
+fn run_message(status: RunStatus, c: &RunCounts, error: Option<&str>) -> String {
+    let counts_text = format!(
+        "Created: {}, Updated: {}, Skipped: {}",
+        c.created, c.updated, c.skipped
+    );
+    let message = match status {
+        RunStatus::Success => format!("Successfully synced LiteRT models. {counts_text}"),
+        _ => format!(
+            "LiteRT model sync failed. {counts_text}. {}",
+            error.unwrap_or_default()
+        ),
+    };
+    let message = message.trim_end_matches(['.', ' ']).to_string();
+    let message = if message.ends_with(char::is_numeric) {
+        message
+    } else {
+        format!("{message}.")
+    };
+    message
 }

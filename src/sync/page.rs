@@ -52,12 +52,7 @@ impl Syncer {
         let page = planner.plan(entries, &models, &mut state.renamed_away);
         skips.extend(page.skips);
         let details = self.fetch_details(&page.entries).await;
-        let (items, unchanged) = batch_items(
-            &page.entries,
-            details,
-            crate::domain::now(),
-            &self.config.public_url,
-        );
+        let (items, unchanged) = batch_items(&page.entries, details, crate::domain::now());
         state.counts.unchanged += unchanged;
         Ok(items)
     }

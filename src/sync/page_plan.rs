@@ -274,13 +274,11 @@ pub(super) struct EntryDetails {
 }
 
 /// The batch items of a planned page with the details fetched for it (by position in
-/// `planned`), and how many entries were unchanged; files extracted from models are linked under
-/// `public_url`.
+/// `planned`), and how many entries were unchanged.
 pub(super) fn batch_items(
     planned: &[PlannedEntry],
     mut details: HashMap<usize, EntryDetails>,
     now: DateTime<Utc>,
-    public_url: &url::Url,
 ) -> (Vec<BatchItem>, i64) {
     let mut items = Vec::with_capacity(planned.len());
     let mut unchanged = 0;
@@ -313,7 +311,7 @@ pub(super) fn batch_items(
                         &version.assets,
                     );
                     let mut found = crate::pipeline::derive::inspected(reading, &ctx);
-                    found.host_files(&version.assets, public_url);
+                    found.host_files(&version.assets);
                     if let Some(assets) = found.assets.take() {
                         version.assets = assets;
                     }

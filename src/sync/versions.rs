@@ -149,6 +149,7 @@ pub fn new_version(
         created_by: None,
         license_type: None,
         inspected: None,
+        refusal: None,
     }
 }
 

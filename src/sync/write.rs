@@ -53,10 +53,7 @@ pub(super) fn opt_len(s: &Option<String>) -> usize {
 }
 
 pub(super) fn skip_bytes(s: &SkipRecord) -> usize {
-    std::mem::size_of::<SkipRecord>()
-        + opt_len(&s.hf_model_id)
-        + opt_len(&s.object_id)
-        + s.reason.len()
+    size_of::<SkipRecord>() + opt_len(&s.hf_model_id) + opt_len(&s.object_id) + s.reason.len()
 }
 
 /// A batch on its way to the store.
@@ -121,7 +118,7 @@ impl BatchItem {
                 + v.assets
                     .iter()
                     .map(|a| {
-                        std::mem::size_of::<Asset>()
+                        size_of::<Asset>()
                             + a.asset_key.len()
                             + a.asset_type.len()
                             + a.source_url.len()
@@ -130,7 +127,7 @@ impl BatchItem {
                     })
                     .sum::<usize>()
         });
-        std::mem::size_of::<BatchItem>() + write + version
+        size_of::<BatchItem>() + write + version
     }
 }
 

@@ -102,8 +102,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     (
         "http",
         &[
-            "auth", "catalog", "config", "domain", "hub", "inspect", "obs", "pipeline", "schedule",
-            "store", "sync",
+            "auth", "catalog", "domain", "obs", "schedule", "store", "sync",
         ],
     ),
     ("config", &["hub", "net", "schedule", "sync"]),
@@ -125,7 +124,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
 
 /// The longest function body allowed, in lines (signature to closing brace; test modules excepted).
 /// A function past it does several things in a row: give each its own function and name it.
-const MAX_FUNCTION_LINES: usize = 200;
+const MAX_FUNCTION_LINES: usize = 120;
 
 #[test]
 fn the_root_of_src_holds_only_the_entry_points_and_the_configuration() {

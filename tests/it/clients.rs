@@ -354,6 +354,7 @@ fn new_version(
         created_by: None,
         license_type: None,
         inspected: None,
+        refusal: None,
     }
 }
 

@@ -141,7 +141,7 @@ async fn downloads_redirect_and_count_exactly_under_concurrency(backend: Backend
     let uri = format!("/versions/{vid}/download/model.tflite");
     let mut tokens = Vec::new();
     for _ in 0..n {
-        tokens.push(app.token(crate::support::Role::User).await);
+        tokens.push(app.token(Role::User).await);
     }
     let results =
         futures_util::future::join_all(tokens.iter().map(|t| app.get(&uri, Some(t)))).await;

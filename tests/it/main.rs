@@ -21,6 +21,7 @@ mod load;
 mod operations;
 mod packed;
 mod portal_flows;
+mod publishing;
 mod schedule;
 mod schemathesis;
 mod security;

@@ -30,7 +30,7 @@ fn failing_syncer(store: &Store) -> Syncer {
     hub.max_retries = 0;
     let config =
         SyncConfig::new(pocket_catalog::sync::rules::Rules::new(Default::default()).unwrap());
-    Syncer::new(store.clone(), HubClient::new(hub).unwrap(), config)
+    pocket_catalog::app::syncer(store.clone(), HubClient::new(hub).unwrap(), config).unwrap()
 }
 
 async fn events(server: &MockServer) -> Vec<Value> {

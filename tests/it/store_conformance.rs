@@ -24,7 +24,7 @@ both_backends!(
     word_search_reads_its_index_and_follows_every_write,
     removed_models_are_hidden_unless_asked,
     versions_are_unique_per_model_and_newest_first,
-    hosted_links_follow_the_public_url_and_nothing_else_moves,
+    stored_hosted_links_become_paths_and_nothing_else_moves,
 );
 
 async fn setup(backend: Backend) -> (TestDb, Store, User) {
@@ -1080,6 +1080,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         created_by: Some(user.id),
         license_type: None,
         inspected: None,
+        refusal: None,
     };
     let v1 = store.create_version(&mk(m.id, "1.0", 0)).await.unwrap();
     let v2 = store.create_version(&mk(m.id, "2.0", 1)).await.unwrap();
@@ -1090,11 +1091,12 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
     ));
     // A version with a commit sha published by a person (the clients' dialect) may repeat a name and
     // a sha, as in the reference; a mirrored one (no creator) is unique per commit.
-    let client = |sha: &str, by: Option<uuid::Uuid>| NewVersion {
+    let client = |sha: &str, by: Option<Uuid>| NewVersion {
         hf_commit_sha: Some(sha.into()),
         created_by: by,
-        license_type: Some(pocket_catalog::domain::LicenseType::Mit),
+        license_type: Some(LicenseType::Mit),
         inspected: None,
+        refusal: None,
         ..mk(other.id, "1.0", 3)
     };
     let a = store
@@ -1106,10 +1108,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         .await
         .unwrap();
     assert_ne!(a.id, b.id);
-    assert_eq!(
-        b.license_type,
-        Some(pocket_catalog::domain::LicenseType::Mit)
-    );
+    assert_eq!(b.license_type, Some(LicenseType::Mit));
     store
         .create_version(&client("c0ffee00", None))
         .await
@@ -1134,8 +1133,11 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
 
 /// The links to files this service hosts are rebased on the public URL; a version's other assets, and
 /// versions without hosted files, are left as they are.
-async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Backend) {
-    let (_db, store, user) = setup(backend).await;
+/// Migration 0023 turns the absolute hosted-file links older versions stored (under whatever public
+/// URL their writer had) into the file's path under the service; nothing else moves. It is run again
+/// here over rows written in the old form.
+async fn stored_hosted_links_become_paths_and_nothing_else_moves(backend: Backend) {
+    let (db, store, user) = setup(backend).await;
     let m = store
         .create_model(&new_model(user.id, "Leaf"))
         .await
@@ -1163,8 +1165,9 @@ async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Back
         created_by: Some(user.id),
         license_type: None,
         inspected: None,
+        refusal: None,
     };
-    let hosted = store
+    let old_form = store
         .create_version(&version(
             "1.0",
             vec![
@@ -1172,6 +1175,12 @@ async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Back
                 asset(
                     "labels",
                     format!("http://localhost:8000/files/{sha}/labels%20v2.txt"),
+                    true,
+                ),
+                // Uploaded to the portal's storage: hosted by "us", but not by this service.
+                asset(
+                    "vocab",
+                    "https://x.supabase.co/storage/v1/object/public/m/vocab.txt".into(),
                     true,
                 ),
             ],
@@ -1185,32 +1194,44 @@ async fn hosted_links_follow_the_public_url_and_nothing_else_moves(backend: Back
         ))
         .await
         .unwrap();
+    let migration = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0023_hosted_paths.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0023_hosted_paths.sql"),
+    };
+    let statement: String = migration
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for _ in 0..2 {
+        // Twice: a path stays a path.
+        execute_raw(&db, &statement).await;
+        let moved = store.get_version_by_id(old_form.id).await.unwrap().unwrap();
+        assert_eq!(
+            moved.assets[0], old_form.assets[0],
+            "a Hub link with /files/ in it stays"
+        );
+        assert_eq!(
+            moved.assets[1].source_url,
+            format!("/files/{sha}/labels%20v2.txt")
+        );
+        assert_eq!(moved.assets[1].asset_key, "labels");
+        assert_eq!(
+            moved.assets[2], old_form.assets[2],
+            "another host's file stays"
+        );
+        let kept = store.get_version_by_id(plain.id).await.unwrap().unwrap();
+        assert_eq!(kept.assets, plain.assets);
+    }
+    // And it is made absolute when a client is answered.
     let public = url::Url::parse("https://catalog.example/").unwrap();
-    assert_eq!(store.rebase_hosted_assets(&public).await.unwrap(), 1);
-    let moved = store.get_version_by_id(hosted.id).await.unwrap().unwrap();
+    let moved = store.get_version_by_id(old_form.id).await.unwrap().unwrap();
     assert_eq!(
-        moved.assets[0].source_url, hub,
-        "a Hub link with /files/ in it stays"
-    );
-    assert_eq!(
-        moved.assets[1].source_url,
+        moved.assets[1].url_under(&public),
         format!("https://catalog.example/files/{sha}/labels%20v2.txt")
     );
-    let kept = store.get_version_by_id(plain.id).await.unwrap().unwrap();
-    assert_eq!(kept.assets, plain.assets);
     assert_eq!(
-        store.rebase_hosted_assets(&public).await.unwrap(),
-        0,
-        "already there"
-    );
-    // A base's LIKE wildcards are taken literally: `host_name` is not `hostxname`.
-    let odd = url::Url::parse("http://hostxname:8000/").unwrap();
-    assert_eq!(store.rebase_hosted_assets(&odd).await.unwrap(), 1);
-    let literal = url::Url::parse("http://host_name:8000/").unwrap();
-    assert_eq!(store.rebase_hosted_assets(&literal).await.unwrap(), 1);
-    let moved = store.get_version_by_id(hosted.id).await.unwrap().unwrap();
-    assert_eq!(
-        moved.assets[1].source_url,
-        format!("http://host_name:8000/files/{sha}/labels%20v2.txt")
+        moved.assets[2].url_under(&public),
+        old_form.assets[2].source_url
     );
 }

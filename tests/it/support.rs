@@ -355,7 +355,7 @@ pub fn syncer(
     config.pull_versions = false;
     config.require_model_file = false;
     tweak(&mut config);
-    pocket_catalog::sync::Syncer::new(store.clone(), sim.client(None), config)
+    pocket_catalog::app::syncer(store.clone(), sim.client(None), config).unwrap()
 }
 
 /// Serve configuration pointing at the simulator.
@@ -368,9 +368,7 @@ pub fn serve_config(sim: &SimHandle) -> ServeArgs {
 }
 
 /// Every synced model, removed ones included, in id order.
-pub async fn all_synced(
-    store: &pocket_catalog::store::Store,
-) -> Vec<pocket_catalog::domain::records::Model> {
+pub async fn all_synced(store: &Store) -> Vec<pocket_catalog::domain::records::Model> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -394,9 +392,7 @@ pub async fn all_synced(
 }
 
 /// The upstream object ids of the models active upstream in the catalog.
-pub async fn active_object_ids(
-    store: &pocket_catalog::store::Store,
-) -> std::collections::BTreeSet<String> {
+pub async fn active_object_ids(store: &Store) -> std::collections::BTreeSet<String> {
     all_synced(store)
         .await
         .into_iter()
@@ -407,7 +403,7 @@ pub async fn active_object_ids(
 }
 
 /// The models active upstream in the catalog are exactly the simulator's public LiteRT repos.
-pub async fn assert_catalog_equals_truth(store: &pocket_catalog::store::Store, sim: &SimHandle) {
+pub async fn assert_catalog_equals_truth(store: &Store, sim: &SimHandle) {
     let truth: std::collections::BTreeSet<String> = sim
         .litert_truth()
         .into_iter()
@@ -498,7 +494,7 @@ impl Served {
 }
 
 /// A manual full sync through a served API at `base`, as `admin`: the answer's status and body.
-pub async fn post_sync(base: String, admin: String) -> (reqwest::StatusCode, String) {
+pub async fn post_sync(base: String, admin: String) -> (StatusCode, String) {
     let res = reqwest::Client::new()
         .post(format!("{base}/sync/huggingface/litert"))
         .bearer_auth(&admin)
@@ -519,4 +515,42 @@ pub async fn execute_raw(db: &TestDb, sql: &str) {
         sqlx::query(sql).execute(&pool).await.unwrap();
         pool.close().await;
     }
+}
+
+/// Records an inspection of `version` that extracted the label file `bytes` named `name` (hosted by
+/// the service, as a model's packed labels are), beside `assets`; the file's SHA-256.
+pub async fn host_labels(
+    store: &Store,
+    version: uuid::Uuid,
+    assets: Vec<pocket_catalog::domain::records::Asset>,
+    name: &str,
+    bytes: Vec<u8>,
+) -> String {
+    use pocket_catalog::domain::records::{HostedFile, Inspected};
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let hosted = HostedFile {
+        key: "labels",
+        name: name.into(),
+        sha256: sha.clone(),
+        bytes,
+    };
+    let mut assets = assets;
+    assets.push(hosted.asset());
+    store
+        .record_inspection(
+            version,
+            &Inspected {
+                signature: None,
+                inspection: serde_json::json!({"inspector_version": 1}),
+                inspector_version: 1,
+                pipeline: None,
+                hosted: vec![hosted],
+                assets: Some(assets),
+            },
+        )
+        .await
+        .unwrap()
+        .expect("the version exists");
+    sha
 }

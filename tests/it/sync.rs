@@ -303,11 +303,12 @@ async fn faults_are_survived_with_the_same_end_state(backend: Backend) {
         let mut sync_config = sync::SyncConfig::new(rules);
         sync_config.pull_versions = false;
         sync_config.require_model_file = false;
-        sync::Syncer::new(
+        pocket_catalog::app::syncer(
             store.clone(),
             hub::HubClient::new(config).unwrap(),
             sync_config,
         )
+        .unwrap()
     };
     let report = sync(&patient()).await;
     assert_eq!(report.status, RunStatus::Success, "{report:?}");

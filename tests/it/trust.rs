@@ -5,10 +5,9 @@
 
 use crate::support::{Backend, Role, TestApp, TestResponse};
 use axum::http::{Method, StatusCode};
-use pocket_catalog::domain::records::{Asset, HostedFile, Inspected, NewModel, NewVersion, User};
+use pocket_catalog::domain::records::{Asset, NewModel, NewVersion, User};
 use pocket_catalog::domain::{Category, LicenseType};
 use serde_json::{json, Value};
-use sha2::Digest;
 use uuid::Uuid;
 
 crate::both_backends!(
@@ -82,35 +81,19 @@ pub async fn private_model(app: &TestApp, owner: &User) -> Private {
             created_by: Some(owner.id),
             license_type: None,
             inspected: None,
+            refusal: None,
         })
         .await
         .unwrap();
     let bytes = format!("secret-class-{id}\nother\n").into_bytes();
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
-    let hosted = HostedFile {
-        key: "labels",
-        name: "labels.txt".into(),
-        sha256: sha.clone(),
+    let sha = crate::support::host_labels(
+        &app.store,
+        version.id,
+        vec![tflite_asset()],
+        "labels.txt",
         bytes,
-    };
-    let public_url = url::Url::parse("http://127.0.0.1:1/").unwrap();
-    let mut assets = vec![tflite_asset()];
-    assets.push(hosted.asset(&public_url));
-    app.store
-        .record_inspection(
-            version.id,
-            &Inspected {
-                signature: None,
-                inspection: json!({"inspector_version": 1}),
-                inspector_version: 1,
-                pipeline: None,
-                hosted: vec![hosted],
-                assets: Some(assets),
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    )
+    .await;
     Private {
         model: model.id,
         slug: model.slug,
@@ -1157,6 +1140,7 @@ async fn every_error_body_is_a_json_detail_whatever_layer_answered() {
             created_by: Some(owner.id),
             license_type: None,
             inspected: None,
+            refusal: None,
         })
         .await
         .unwrap();

@@ -179,6 +179,7 @@ async fn an_unchanged_catalog_costs_no_detail_request_and_a_commit_one_version(b
             created_by: None,
             license_type: None,
             inspected: None,
+            refusal: None,
         })
         .await
         .unwrap();

@@ -4,8 +4,8 @@
 
 use super::{ClientModel, ClientVersion, Viewer};
 use crate::domain::assets::AssetPointers;
+use crate::http::cache::{json_body, CachedPage};
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::models::{json_body, CachedPage};
 use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
 use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
@@ -101,16 +101,9 @@ async fn list_models(
         limit,
         offset: p.skip.unwrap_or(0),
         skip_count: true,
-        visibility: viewer.looker().listing(),
         supported_only: p.supported_only.or(p.runnable).unwrap_or(false),
-        quantization: p
-            .quantization
-            .as_deref()
-            .filter(|q| !q.trim().is_empty())
-            .map(crate::inspect::parse_quantization_kind)
-            .transpose()
-            .map_err(ApiError::Unprocessable)?
-            .map(str::to_string),
+        quantization: crate::catalog::browse::quantization_filter(p.quantization.as_deref())
+            .map_err(ApiError::Unprocessable)?,
         ..ModelQuery::default()
     };
     // What a viewer sees depends on who they are: the cache keys on both.
@@ -118,7 +111,7 @@ async fn list_models(
     let page = state
         .pages
         .get_or_fill(&key, async {
-            let page = state.store.list_models(&query).await?;
+            let page = state.catalog.browse(viewer.looker(), query).await?;
             let items: Vec<ClientModel> = page.items.into_iter().map(Into::into).collect();
             Ok::<_, ApiError>(CachedPage {
                 headers: HeaderMap::new(),
@@ -172,7 +165,7 @@ async fn list_versions(
     Ok(Json(
         versions
             .into_iter()
-            .map(|v| ClientVersion::new(v, &model))
+            .map(|v| ClientVersion::new(v, &model, &state.public_url))
             .collect(),
     ))
 }
@@ -192,7 +185,7 @@ async fn get_version(
         .version(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("Model version not found".into()))?;
-    Ok(Json(ClientVersion::new(version, &model)))
+    Ok(Json(ClientVersion::new(version, &model, &state.public_url)))
 }
 
 /// Download one of a version's six assets: 307 to the file, or the file itself when this service hosts
@@ -224,15 +217,15 @@ async fn download(
         let key: String = asset_key.chars().take(64).collect();
         ApiError::NotFound(format!("Asset '{key}' not found for this version."))
     };
-    let pointers = AssetPointers::from_assets(&version.assets);
+    let assets = crate::domain::records::assets_under(version.assets, &state.public_url);
+    let pointers = AssetPointers::from_assets(&assets);
     let url = pointers.get(&asset_key).ok_or_else(not_found)?.to_string();
     if asset_key == "tflite" {
         state.store.count_download(version.id, &client.0).await?;
     }
     // A file this service hosts is answered here: the app needs its bytes, wherever the public URL
     // it was linked under points now.
-    let hosted = version
-        .assets
+    let hosted = assets
         .iter()
         .find(|a| {
             a.source_url == url && a.is_hosted_by_us && a.hash_kind.as_deref() == Some("sha256")

@@ -3,7 +3,8 @@
 //! rules as the root dialect. `catalog.rs` serves browsing and downloading (flows F1 and F2),
 //! `publish.rs` creating models and versions and maintaining pipelines (F5–F7), `telemetry.rs` the
 //! app's inference events (F4) and the statistics made from them, `users.rs` accounts, `sync.rs` the
-//! admins' sync routes.
+//! admins' sync routes; the Hub search and the import, answered by the same handlers as the root
+//! dialect's, are registered here too — every `/api/v1` route is in this file's two routers.
 //!
 //! Optional-auth routes take a [`Viewer`](super::Viewer), as the root dialect's do.
 
@@ -28,9 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(pipeline::router())
         .merge(telemetry::router())
         .merge(users::router())
+        .merge(super::search::v1_router())
 }
 
 /// The routes that may wait for a whole sync run (outside the request timeout), relative to `/api/v1`.
 pub fn long_router() -> OpenApiRouter<AppState> {
-    sync::long_router()
+    sync::long_router().merge(super::imports::v1_router())
 }

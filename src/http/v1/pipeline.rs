@@ -1,17 +1,13 @@
 //! Pipeline generation in the clients' dialect (CLIENTS.md R12; issue #21): a version's main file is
 //! inspected on the Hub by range and the app's spec derived from it, deterministically
-//! ([`crate::pipeline::derive`]); the answer is the updated version. Bounded by the request timeout. The jobs
+//! ([`crate::catalog::pipelines`]); the answer is the updated version. Bounded by the request timeout. The jobs
 //! over many versions (R13, R14) run in the background and answer at once.
 
-use super::publish::version_for_change;
 use super::ClientVersion;
 use crate::auth::Caller;
-use crate::domain::records::NewRun;
-use crate::domain::Trigger;
-use crate::http::error::{ApiError, ApiResult, ErrorBody};
+use crate::catalog::pipelines::JobStart;
+use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::{ApiPath, AppState};
-use crate::pipeline::derive::GenerateError;
-use crate::store::constraint;
 use axum::extract::State;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -41,29 +37,10 @@ async fn generate_pipeline(
     ApiPath(version_id): ApiPath<String>,
 ) -> ApiResult<Json<ClientVersion>> {
     let user = caller.user()?;
-    let (version, model) = version_for_change(&state, user, &version_id).await?;
-    let public_url = &state.syncer.config().public_url;
-    let updated = crate::pipeline::derive::generate(
-        state.syncer.public_sources(),
-        &state.store,
-        &model,
-        &version,
-        public_url,
-    )
-    .await
-    .map_err(|e| match e {
-        GenerateError::Refused(why) | GenerateError::NotPublic(why) => ApiError::Unprocessable(why),
-        GenerateError::Web(why) => {
-            ApiError::BadGateway(format!("The model file could not be read: {why}"))
-        }
-        GenerateError::Hub(e) => {
-            ApiError::BadGateway(format!("The Hugging Face Hub could not be read: {e}"))
-        }
-        GenerateError::Store(e) => e.into(),
-        GenerateError::Gone => ApiError::NotFound("Model version not found.".into()),
-    })?;
+    let id = super::catalog::parse_id(&version_id, "version_id")?;
+    let (updated, model) = state.catalog.generate_pipeline(user, id).await?;
     state.catalog_changed();
-    Ok(Json(ClientVersion::new(updated, &model)))
+    Ok(Json(ClientVersion::new(updated, &model, &state.public_url)))
 }
 
 /// What the jobs answer at once (the reference's `JobAck`).
@@ -72,9 +49,6 @@ pub struct JobAck {
     pub message: String,
     pub status: &'static str,
 }
-
-/// The largest job: versions beyond it wait for the next (and for the sync's backlog).
-const JOB_LIMIT: usize = 100_000;
 
 /// Tasks of the retry-segmentation job.
 const SEGMENTATION: &[&str] = &[
@@ -108,55 +82,24 @@ async fn start_job(
     what: &str,
 ) -> ApiResult<Json<JobAck>> {
     caller.admin()?;
-    crate::sync::fail_stale_jobs(&state.store).await?;
-    let ids = state.store.versions_not_runnable(tasks, JOB_LIMIT).await?;
-    let n = ids.len();
-    // Recorded beside the sync runs (`GET /sync/runs`, trigger `inspection`); one job at a time.
-    let created = state
-        .store
-        .create_run(&NewRun {
-            id: uuid::Uuid::now_v7(),
-            trigger: Trigger::Inspection,
-            owner: state.syncer.config().owner.clone(),
-            scheduled_for: None,
-            rules: serde_json::json!({"job": what, "tasks": tasks, "versions": n}),
-            repo_id: None,
-        })
-        .await;
-    let run = match created {
-        Ok(run) => run,
-        Err(e) if e.is_conflict_on(constraint::SYNC_RUNS_ONE_JOB) => {
-            return Ok(Json(already_running(&state).await?));
+    let (run, ids) = match state.catalog.start_pipeline_job(tasks, what).await? {
+        JobStart::Started { run_id, versions } => (run_id, versions),
+        JobStart::AlreadyRunning(message) => {
+            return Ok(Json(JobAck {
+                message,
+                status: "processing",
+            }))
         }
-        Err(e) => return Err(e.into()),
     };
+    let n = ids.len();
     let (syncer, stop, after) = (state.syncer.clone(), state.shutdown.clone(), state.clone());
     let job = what.to_string();
     state.tasks.spawn(async move {
-        syncer.run_job(run.id, &job, ids, stop).await;
+        syncer.run_job(run, &job, ids, stop).await;
         after.catalog_changed();
     });
     Ok(Json(JobAck {
         message: format!("{what} started for {n} versions."),
         status: "processing",
     }))
-}
-
-/// The answer while another job runs: which one, and how far it got (the request starts nothing).
-async fn already_running(state: &AppState) -> ApiResult<JobAck> {
-    let message = match state.store.running_job().await? {
-        Some(job) => format!(
-            "{} is already running (run {}): {} of {} versions inspected so far.",
-            job.rules["job"].as_str().unwrap_or("A pipeline job"),
-            job.id,
-            job.counts.updated,
-            job.counts.fetched
-        ),
-        // It ended between the two looks.
-        None => "A pipeline job has just finished; ask again to start another.".to_string(),
-    };
-    Ok(JobAck {
-        message,
-        status: "processing",
-    })
 }

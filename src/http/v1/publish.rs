@@ -1,17 +1,17 @@
 //! Publishing and maintaining in the clients' dialect (CLIENTS.md R3, R6, R8, R9, R11; flows F5–F7):
 //! create a model, add a version with its asset pointers and pipeline spec, edit or clear the spec,
-//! delete a version. Who may do what is [`crate::domain::policy`]; specs are checked by
-//! [`crate::pipeline::spec::check`]. Unknown request fields are ignored, as the clients expect.
+//! delete a version — each parsed here and done by [`crate::catalog`] (the operations both dialects share,
+//! with the spec rule [`SpecRule::AppSchema`]). Unknown request fields are ignored, as the clients
+//! expect.
 
 use super::{ClientModel, ClientVersion};
 use crate::auth::Caller;
+use crate::catalog::checks::{check_label, check_url, MAX_VERSION_LABEL};
+use crate::catalog::{ModelDraft, SpecRule, VersionDraft};
 use crate::domain::assets::KEYS;
-use crate::domain::records::{Asset, Model, ModelVersion, NewModel, NewVersion, User};
+use crate::domain::records::Asset;
 use crate::domain::{Category, LicenseType, VersionStatus};
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::models::{
-    check_label, check_name, check_tags, check_text, check_url, MAX_TAG, MAX_TEXT,
-};
 use crate::http::{ApiJson, ApiPath, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +21,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,10 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_version))
         .routes(routes!(update_version, delete_version))
         .routes(routes!(clear_pipeline))
-}
-
-fn forbidden(why: String) -> ApiError {
-    ApiError::Forbidden(why)
 }
 
 /// The body of `POST /api/v1/models` (its own schema name: the root dialect's differs).
@@ -72,17 +67,6 @@ async fn create_model(
     ApiJson(req): ApiJson<CreateModelRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientModel>)> {
     let user = caller.user()?;
-    crate::domain::policy::may_publish(user, state.config.publish_requires_developer)
-        .map_err(forbidden)?;
-    let name = check_name(&req.name)?;
-    check_text("description", &req.description, MAX_TEXT)?;
-    let task = req
-        .task
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| check_label("task", t, MAX_TAG))
-        .transpose()?;
-    let tags = check_tags(req.tags.as_deref().unwrap_or_default())?;
     // The Hub repo a person names is kept as the model's origin, not as a mirror's identity: the sync
     // owns `hf_model_id` (a repo it mirrors is one catalog model).
     let origin = req
@@ -97,32 +81,22 @@ async fn create_model(
             Ok::<_, ApiError>(crate::sync::mapping::repo_url(repo.as_str()))
         })
         .transpose()?;
-    let id = Uuid::now_v7();
-    let model = state
-        .store
-        .create_model(&NewModel {
-            id,
-            slug_hint: name.clone(),
-            slug_disambiguator: id.to_string(),
-            name,
-            description: req.description,
-            category: req.category.unwrap_or(Category::Utility),
-            license_type: req
-                .license_type
-                .as_deref()
-                .map(LicenseType::normalize)
-                .unwrap_or(LicenseType::Unknown),
-            origin_repo_url: origin,
-            author_id: user.id,
-            hf_model_id: None,
-            is_verified_official: false,
-            tags,
-            task,
-            task_inferred: false,
-            upstream: None,
-            is_public: req.is_public.unwrap_or(true),
-        })
-        .await?;
+    let draft = ModelDraft {
+        name: req.name,
+        description: req.description,
+        category: req.category.unwrap_or(Category::Utility),
+        license_type: req
+            .license_type
+            .as_deref()
+            .map(LicenseType::normalize)
+            .unwrap_or(LicenseType::Unknown),
+        origin_repo_url: origin,
+        tags: req.tags.unwrap_or_default(),
+        // The clients send an empty task for "none".
+        task: req.task.filter(|t| !t.trim().is_empty()),
+        is_public: req.is_public.unwrap_or(true),
+    };
+    let model = state.catalog.create_model(user, draft).await?;
     state.catalog_changed();
     Ok((StatusCode::CREATED, Json(model.into())))
 }
@@ -200,21 +174,6 @@ fn pointer_assets(req: &CreateVersionRequest) -> ApiResult<Vec<Asset>> {
     Ok(assets)
 }
 
-/// The model with this id, for a write by `user` (one they may not see is not found).
-async fn model_for_write(state: &AppState, user: &User, id: &str) -> ApiResult<Model> {
-    let id = super::catalog::parse_id(id, "model_id")?;
-    crate::catalog::Access::for_user(&state.store, user)
-        .model(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Model not found".into()))
-}
-
-/// A spec checked against the app's schema, `metadata[].source_repository` filled from the model.
-fn checked_spec(spec: &Value, model: &Model) -> ApiResult<Value> {
-    let source = model.origin_repo_url.as_deref().unwrap_or_default();
-    crate::pipeline::spec::check(spec, source).map_err(ApiError::Unprocessable)
-}
-
 /// Add a version (to your own models and to mirrored ones). `pending` with a pipeline spec (checked
 /// against the model file's tensors when the file can be read); without one, the pipeline its model
 /// file gives when the file can be read within 5 s, else `missing`; a `status` in the body is
@@ -236,72 +195,34 @@ async fn create_version(
     ApiJson(req): ApiJson<CreateVersionRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientVersion>)> {
     let user = caller.user()?;
-    let model = model_for_write(&state, user, &model_id).await?;
-    crate::domain::policy::may_add_version(user, &model).map_err(forbidden)?;
-    let version_name = check_label("version_name", &req.version_name, 100)?;
-    let commit_sha = check_label("commit_sha", &req.commit_sha, 100)?;
-    if let Some(changelog) = &req.changelog {
-        check_text("changelog", changelog, MAX_TEXT)?;
-    }
-    let spec = req
-        .pipeline_spec
-        .as_ref()
-        .filter(|s| !s.is_null())
-        .map(|s| checked_spec(s, &model))
-        .transpose()?;
-    let assets = pointer_assets(&req)?;
-    // Against the tensors its model file declares, when the file can be read (issue #21).
-    let inspected = match &spec {
-        Some(spec) => {
-            let sources = state.syncer.public_sources();
-            crate::pipeline::derive::check_supplied_spec(
-                sources,
-                &model,
-                &version_name,
-                &assets,
-                spec,
-            )
-            .await
-            .map_err(ApiError::Unprocessable)?
-        }
-        None => None,
+    let model_id = super::catalog::parse_id(&model_id, "model_id")?;
+    let model = state
+        .catalog
+        .access(crate::catalog::Looker::user(user))
+        .model(model_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
+    let draft = VersionDraft {
+        name: check_label("version_name", &req.version_name, MAX_VERSION_LABEL)?,
+        commit_sha: Some(check_label(
+            "commit_sha",
+            &req.commit_sha,
+            MAX_VERSION_LABEL,
+        )?),
+        assets: pointer_assets(&req)?,
+        changelog: req.changelog,
+        license_type: req.license_type.as_deref().map(LicenseType::normalize),
+        spec: req.pipeline_spec,
     };
     let version = state
-        .store
-        .create_version(&NewVersion {
-            model_id: model.id,
-            version_string: version_name.clone(),
-            changelog: req.changelog.clone(),
-            hf_commit_sha: Some(commit_sha.clone()),
-            pipeline_spec: spec,
-            assets,
-            published_at: crate::domain::now(),
-            created_by: Some(user.id),
-            license_type: req.license_type.as_deref().map(LicenseType::normalize),
-            inspected,
-        })
+        .catalog
+        .create_version(user, &model, draft, SpecRule::AppSchema)
         .await?;
-    let version = state.derive_published(&model, version).await;
     state.catalog_changed();
     Ok((
         StatusCode::CREATED,
-        Json(ClientVersion::new(version, &model)),
+        Json(ClientVersion::new(version, &model, &state.public_url)),
     ))
-}
-
-/// The version and its model for a change by `user`, or why not.
-pub(super) async fn version_for_change(
-    state: &AppState,
-    user: &User,
-    version_id: &str,
-) -> ApiResult<(ModelVersion, Model)> {
-    let id = super::catalog::parse_id(version_id, "version_id")?;
-    let (version, model) = crate::catalog::Access::for_user(&state.store, user)
-        .version(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
-    crate::domain::policy::may_edit_version(user, &model, &version).map_err(forbidden)?;
-    Ok((version, model))
 }
 
 /// The body of `PATCH /api/v1/versions/{version_id}`.
@@ -334,34 +255,19 @@ async fn update_version(
     ApiJson(req): ApiJson<UpdateVersionRequest>,
 ) -> ApiResult<Json<ClientVersion>> {
     let user = caller.user()?;
-    let (version, model) = version_for_change(&state, user, &version_id).await?;
-    let spec = req
-        .pipeline_spec
-        .as_ref()
-        .filter(|s| !s.is_null())
-        .map(|s| checked_spec(s, &model))
-        .transpose()?;
-    // Against the tensors the model file declares, once inspected (issue #21).
-    if let (Some(spec), Some(signature)) = (&spec, &version.signature) {
-        crate::pipeline::conform::check(spec, signature).map_err(ApiError::Unprocessable)?;
-    }
-    let status = match req.status.as_deref() {
-        Some(s) => VersionStatus::parse_lenient(s).map_err(|e| ApiError::Unprocessable(e.0))?,
-        None if spec.is_some() => VersionStatus::Pending,
-        None => version.status,
-    };
-    let updated = state
-        .store
-        .set_version_pipeline(
-            version.id,
-            spec.as_ref().map(Some),
-            status,
-            version.unsupported_reason.as_deref(),
-        )
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    let id = super::catalog::parse_id(&version_id, "version_id")?;
+    let status = req
+        .status
+        .as_deref()
+        .map(VersionStatus::parse_lenient)
+        .transpose()
+        .map_err(|e| ApiError::Unprocessable(e.0))?;
+    let (updated, model) = state
+        .catalog
+        .set_pipeline(user, id, req.pipeline_spec, status)
+        .await?;
     state.catalog_changed();
-    Ok(Json(ClientVersion::new(updated, &model)))
+    Ok(Json(ClientVersion::new(updated, &model, &state.public_url)))
 }
 
 /// Delete a version (and its telemetry).
@@ -379,10 +285,8 @@ async fn delete_version(
     ApiPath(version_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let user = caller.user()?;
-    let (version, _) = version_for_change(&state, user, &version_id).await?;
-    if !state.store.delete_version(version.id).await? {
-        return Err(ApiError::NotFound("Model version not found.".into()));
-    }
+    let id = super::catalog::parse_id(&version_id, "version_id")?;
+    state.catalog.delete_version(user, id).await?;
     state.catalog_changed();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -402,12 +306,8 @@ async fn clear_pipeline(
     ApiPath(version_id): ApiPath<String>,
 ) -> ApiResult<Json<ClientVersion>> {
     let user = caller.user()?;
-    let (version, model) = version_for_change(&state, user, &version_id).await?;
-    let cleared = state
-        .store
-        .set_version_pipeline(version.id, Some(None), VersionStatus::Missing, None)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Model version not found.".into()))?;
+    let id = super::catalog::parse_id(&version_id, "version_id")?;
+    let (cleared, model) = state.catalog.clear_pipeline(user, id).await?;
     state.catalog_changed();
-    Ok(Json(ClientVersion::new(cleared, &model)))
+    Ok(Json(ClientVersion::new(cleared, &model, &state.public_url)))
 }

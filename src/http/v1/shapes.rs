@@ -149,56 +149,33 @@ pub struct ClientVersion {
 }
 
 impl ClientVersion {
-    /// The version as the clients see it; the licence is the one it was published under, else its
-    /// model's. A stored spec outside the app's
-    /// schema (one written through the root dialect) is not shown: the app would reject the whole list.
-    pub fn new(mut v: ModelVersion, model: &Model) -> ClientVersion {
+    /// The version as the clients see it, links to the files this service hosts made under
+    /// `public_url`; the licence is the one it was published under, else its model's. Its status and
+    /// spec are as they were written — a spec outside the app's schema (kept by the root dialect) is
+    /// not shown: the app would reject the whole list.
+    pub fn new(v: ModelVersion, model: &Model, public_url: &url::Url) -> ClientVersion {
         let license = v.license_type.unwrap_or(model.license_type);
-        let pointers = AssetPointers::from_assets(&v.assets);
         let hosted_by_us = assets::main_file(&v.assets).is_some_and(|a| a.is_hosted_by_us);
-        let spec = match v.pipeline_spec.take() {
-            None => Ok(None),
-            Some(spec) => {
-                let source = model.origin_repo_url.as_deref().unwrap_or_default();
-                crate::pipeline::spec::check(&spec, source).map(Some)
-            }
-        };
-        let (spec, spec_problem) = match spec {
-            Ok(spec) => (spec, None),
-            Err(why) => (
-                None,
-                Some(format!(
-                    "the stored pipeline spec is not in the app's schema: {why}"
-                )),
-            ),
-        };
-        if let Some(problem) = spec_problem {
-            v.status = VersionStatus::Missing;
-            v.unsupported_reason = Some(problem);
-        }
-        // A version without a model file cannot run, whatever was stored.
-        let (status, unsupported_reason) = if pointers.tflite.is_none() {
-            let why = "the version has no model file (.tflite, .litertlm or .task)";
-            (
-                VersionStatus::Missing,
-                v.unsupported_reason.or_else(|| Some(why.to_string())),
-            )
+        let spec = if v.spec_outside_app_schema() {
+            None
         } else {
-            (v.status, v.unsupported_reason)
+            v.pipeline_spec
         };
+        let assets = crate::domain::records::assets_under(v.assets, public_url);
+        let pointers = AssetPointers::from_assets(&assets);
         ClientVersion {
             id: v.id,
             model_id: v.model_id,
             version_name: v.version_string,
             commit_sha: v.hf_commit_sha.unwrap_or_default(),
             is_hosted_by_us: hosted_by_us,
-            file_size_bytes: assets::main_file_size(&v.assets),
+            file_size_bytes: assets::main_file_size(&assets),
             assets: pointers.into(),
             license_type: license,
             is_commercial_safe: license.is_commercial_safe(),
             requires_commercial_warning: license.requires_commercial_warning(),
-            status,
-            unsupported_reason,
+            status: v.status,
+            unsupported_reason: v.unsupported_reason,
             changelog: v.changelog,
             pipeline_spec: spec,
             pipeline_updated_at: v.pipeline_updated_at,

@@ -132,7 +132,7 @@ async fn telemetry_batch(
     let raw = match batch {
         TelemetryBatch::Wrapped { stats } | TelemetryBatch::Bare(stats) => stats,
     };
-    let max = state.config.telemetry_max_events as usize;
+    let max = state.settings.telemetry_max_events as usize;
     if raw.len() > max {
         return Err(ApiError::Unprocessable(format!(
             "at most {max} events per call (got {})",
@@ -144,7 +144,7 @@ async fn telemetry_batch(
         .enumerate()
         .map(|(i, v)| event(i, v))
         .collect::<ApiResult<Vec<_>>>()?;
-    let per_hour = u64::from(state.config.telemetry_events_per_hour);
+    let per_hour = u64::from(state.settings.telemetry_events_per_hour);
     state
         .telemetry
         .admit(user.id, events.len() as u64, per_hour)
@@ -155,7 +155,7 @@ async fn telemetry_batch(
             ))
         })?;
     let now = crate::domain::now();
-    let retention = chrono::Duration::from_std(state.config.telemetry_retention)
+    let retention = chrono::Duration::from_std(state.settings.telemetry_retention)
         .unwrap_or(chrono::Duration::MAX);
     let expire_before = now
         .checked_sub_signed(retention)

@@ -91,8 +91,8 @@ async fn create_user(
     ApiJson(req): ApiJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<ClientUser>)> {
     caller.admin()?;
-    let username = crate::http::models::check_label("username", &req.username, 200)?;
-    let email = crate::http::models::check_label("email", &req.email, 200)?;
+    let username = crate::catalog::checks::check_label("username", &req.username, 200)?;
+    let email = crate::catalog::checks::check_label("email", &req.email, 200)?;
     if !email.contains('@') {
         return Err(ApiError::Unprocessable(
             "username and email are required (email with an @, each at most 200 characters)".into(),
@@ -175,17 +175,19 @@ async fn user_models(
         ));
     }
     let page = state
-        .store
-        .list_models(&ModelQuery {
-            author_id: Some(user.id),
-            sort: SortKey::CreatedAt,
-            include_removed: true,
-            limit,
-            offset: p.skip.unwrap_or(0),
-            skip_count: true,
-            visibility: crate::catalog::Looker::user(viewer).listing(),
-            ..ModelQuery::default()
-        })
+        .catalog
+        .browse(
+            crate::catalog::Looker::user(viewer),
+            ModelQuery {
+                author_id: Some(user.id),
+                sort: SortKey::CreatedAt,
+                include_removed: true,
+                limit,
+                offset: p.skip.unwrap_or(0),
+                skip_count: true,
+                ..ModelQuery::default()
+            },
+        )
         .await?;
     Ok(Json(page.items.into_iter().map(Into::into).collect()))
 }

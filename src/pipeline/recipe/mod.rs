@@ -109,105 +109,8 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
     };
     let mut defaults = Vec::new();
     let mut needs = Vec::new();
-    let (model_task, pre, post) = match task {
-        Task::Classification => {
-            let out = &model.outputs[0];
-            let mut steps = vec![activation_if_needed(model)];
-            steps.retain(|s| !s.is_null());
-            steps.push(json!({"step": "map_labels", "params": {
-                "labels_url": "", "class_tensor": out.name, "top_k": 5, "label_offset": 0}}));
-            needs.push(("labels", ctx.has_labels));
-            let post = json!({"output_name": out.name, "interpretation": "classification_scores",
-                "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
-            (
-                "image_classification",
-                image_pre(model, metadata, &mut defaults),
-                post,
-            )
-        }
-        Task::Detection => {
-            let o = &model.outputs;
-            let threshold =
-                match metadata.and_then(|m| m.outputs.iter().find_map(|t| t.score_threshold)) {
-                    Some(t) => t,
-                    None => {
-                        defaults.push("score threshold 0.5 (the metadata gives none)".into());
-                        0.5
-                    }
-                };
-            needs.push(("labels", ctx.has_labels));
-            let post = json!({"output_name": "detections", "interpretation": "detection_boxes_scores_classes",
-            "source_tensors": [o[0].name, o[1].name, o[2].name, o[3].name],
-            "coordinate_format": "normalized_ymin_xmin_ymax_xmax",
-            "steps": [
-                {"step": "filter_by_score", "params": {"threshold": threshold, "score_tensor": o[2].name,
-                    "num_detections_tensor": o[3].name}},
-                {"step": "decode_boxes", "params": {"box_tensor": o[0].name}},
-                {"step": "map_labels", "params": {"labels_url": "", "class_tensor": o[1].name,
-                    "top_k": 5, "label_offset": 0}},
-            ]});
-            (
-                "object_detection",
-                image_pre(model, metadata, &mut defaults),
-                post,
-            )
-        }
-        Task::Segmentation => {
-            let out = &model.outputs[0];
-            let classes = out.shape.get(3).copied().unwrap_or(1).max(1);
-            let palette = if classes == 21 {
-                json!("pascal_voc")
-            } else if classes == 19 {
-                json!("cityscapes")
-            } else {
-                Value::Null
-            };
-            let post = json!({"output_name": out.name, "interpretation": "segmentation_mask",
-                "source_tensors": [out.name], "coordinate_format": null,
-                "steps": [{"step": "decode_segmentation_mask", "params": {
-                    "num_classes": classes, "argmax_axis": -1, "color_map": palette}}]});
-            (
-                "semantic_segmentation",
-                image_pre(model, metadata, &mut defaults),
-                post,
-            )
-        }
-        Task::SpeechRecognition => {
-            let input = &model.inputs[0];
-            let out = &model.outputs[0];
-            needs.push(("labels (the CTC vocabulary)", ctx.has_labels));
-            let pre = json!({"input_name": input.name, "expects_type": "audio", "steps": [
-                {"step": "resample_audio", "params": {"target_sample_rate": 16000, "max_duration_s": 10.0, "normalize": true}}]});
-            let post = json!({"output_name": out.name, "interpretation": "speech_recognition",
-                "source_tensors": [out.name], "coordinate_format": null,
-                "steps": [{"step": "ctc_decode", "params": {"blank_id": 0, "word_delimiter": "|", "vocabulary_url": null}}]});
-            defaults.push("CTC blank id 0 and a 16 kHz input (the file does not say)".into());
-            ("automatic_speech_recognition", pre, post)
-        }
-        Task::Seq2Seq => {
-            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
-            let post = text::decoded(&model.outputs[0], "text_generation", None);
-            ("text_generation", text::tokenize(model), post)
-        }
-        Task::CausalLm => {
-            needs.push(("tokenizer", ctx.has_tokenizer));
-            // The end-of-sequence id lives in the repo's config, not in the file.
-            if ctx.eos_token_id.is_none() {
-                defaults.push("no end-of-sequence token id (neither the file nor a generation_config.json or config.json beside it says; generation stops after 128 new tokens)".into());
-            }
-            let post = text::decoded(&model.outputs[0], "text_generation", Some(ctx.eos_token_id));
-            ("text_generation", text::tokenize(model), post)
-        }
-        Task::ImageToText => {
-            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
-            let post = text::decoded(&model.outputs[0], "image_to_text", None);
-            (
-                "image_to_text",
-                image_pre(model, metadata, &mut defaults),
-                post,
-            )
-        }
-    };
+    let (model_task, pre, post) =
+        task_pipeline(task, model, metadata, ctx, &mut defaults, &mut needs);
     for (asset, present) in needs {
         if !present {
             defaults.push(format!("no {asset} file in the repo"));
@@ -244,6 +147,114 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
         status,
         reason: None,
         defaults,
+    }
+}
+
+/// The model task of the app's spec, its preprocessing and its postprocessing for `task`; what is a
+/// default goes to `defaults`, the companion files the task needs (and whether the repo has them) to
+/// `needs`.
+fn task_pipeline(
+    task: Task,
+    model: &ModelInfo,
+    metadata: Option<&MetadataSummary>,
+    ctx: &Context,
+    defaults: &mut Vec<String>,
+    needs: &mut Vec<(&'static str, bool)>,
+) -> (&'static str, Value, Value) {
+    match task {
+        Task::Classification => {
+            let out = &model.outputs[0];
+            let mut steps = vec![activation_if_needed(model)];
+            steps.retain(|s| !s.is_null());
+            steps.push(json!({"step": "map_labels", "params": {
+            "labels_url": "", "class_tensor": out.name, "top_k": 5, "label_offset": 0}}));
+            needs.push(("labels", ctx.has_labels));
+            let post = json!({"output_name": out.name, "interpretation": "classification_scores",
+            "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
+            (
+                "image_classification",
+                image_pre(model, metadata, defaults),
+                post,
+            )
+        }
+        Task::Detection => {
+            let o = &model.outputs;
+            let threshold =
+                match metadata.and_then(|m| m.outputs.iter().find_map(|t| t.score_threshold)) {
+                    Some(t) => t,
+                    None => {
+                        defaults.push("score threshold 0.5 (the metadata gives none)".into());
+                        0.5
+                    }
+                };
+            needs.push(("labels", ctx.has_labels));
+            let post = json!({"output_name": "detections", "interpretation": "detection_boxes_scores_classes",
+            "source_tensors": [o[0].name, o[1].name, o[2].name, o[3].name],
+            "coordinate_format": "normalized_ymin_xmin_ymax_xmax",
+            "steps": [
+                {"step": "filter_by_score", "params": {"threshold": threshold, "score_tensor": o[2].name,
+                    "num_detections_tensor": o[3].name}},
+                {"step": "decode_boxes", "params": {"box_tensor": o[0].name}},
+                {"step": "map_labels", "params": {"labels_url": "", "class_tensor": o[1].name,
+                    "top_k": 5, "label_offset": 0}},
+            ]});
+            (
+                "object_detection",
+                image_pre(model, metadata, defaults),
+                post,
+            )
+        }
+        Task::Segmentation => {
+            let out = &model.outputs[0];
+            let classes = out.shape.get(3).copied().unwrap_or(1).max(1);
+            let palette = if classes == 21 {
+                json!("pascal_voc")
+            } else if classes == 19 {
+                json!("cityscapes")
+            } else {
+                Value::Null
+            };
+            let post = json!({"output_name": out.name, "interpretation": "segmentation_mask",
+            "source_tensors": [out.name], "coordinate_format": null,
+            "steps": [{"step": "decode_segmentation_mask", "params": {
+                "num_classes": classes, "argmax_axis": -1, "color_map": palette}}]});
+            (
+                "semantic_segmentation",
+                image_pre(model, metadata, defaults),
+                post,
+            )
+        }
+        Task::SpeechRecognition => {
+            let input = &model.inputs[0];
+            let out = &model.outputs[0];
+            needs.push(("labels (the CTC vocabulary)", ctx.has_labels));
+            let pre = json!({"input_name": input.name, "expects_type": "audio", "steps": [
+            {"step": "resample_audio", "params": {"target_sample_rate": 16000, "max_duration_s": 10.0, "normalize": true}}]});
+            let post = json!({"output_name": out.name, "interpretation": "speech_recognition",
+            "source_tensors": [out.name], "coordinate_format": null,
+            "steps": [{"step": "ctc_decode", "params": {"blank_id": 0, "word_delimiter": "|", "vocabulary_url": null}}]});
+            defaults.push("CTC blank id 0 and a 16 kHz input (the file does not say)".into());
+            ("automatic_speech_recognition", pre, post)
+        }
+        Task::Seq2Seq => {
+            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            let post = text::decoded(&model.outputs[0], "text_generation", None);
+            ("text_generation", text::tokenize(model), post)
+        }
+        Task::CausalLm => {
+            needs.push(("tokenizer", ctx.has_tokenizer));
+            // The end-of-sequence id lives in the repo's config, not in the file.
+            if ctx.eos_token_id.is_none() {
+                defaults.push("no end-of-sequence token id (neither the file nor a generation_config.json or config.json beside it says; generation stops after 128 new tokens)".into());
+            }
+            let post = text::decoded(&model.outputs[0], "text_generation", Some(ctx.eos_token_id));
+            ("text_generation", text::tokenize(model), post)
+        }
+        Task::ImageToText => {
+            needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            let post = text::decoded(&model.outputs[0], "image_to_text", None);
+            ("image_to_text", image_pre(model, metadata, defaults), post)
+        }
     }
 }
 

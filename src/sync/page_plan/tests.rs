@@ -148,12 +148,7 @@ fn an_unchanged_model_stored_without_this_digest_gets_it_written() {
     let planned = &page.entries[0];
     assert_eq!(planned.plan, Plan::Unchanged);
     assert!(planned.digest_stale);
-    let (items, unchanged) = batch_items(
-        &page.entries,
-        HashMap::new(),
-        crate::domain::now(),
-        &public_url(),
-    );
+    let (items, unchanged) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
     assert_eq!(unchanged, 1);
     assert_eq!(items.len(), 1);
     assert!(items[0].write.is_none());
@@ -163,12 +158,7 @@ fn an_unchanged_model_stored_without_this_digest_gets_it_written() {
     let model = stored(&e.mirror, "d");
     let page = plan_page(SETTINGS, vec![e], &[model], &mut HashSet::new());
     assert!(!page.entries[0].digest_stale);
-    let (items, _) = batch_items(
-        &page.entries,
-        HashMap::new(),
-        crate::domain::now(),
-        &public_url(),
-    );
+    let (items, _) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
     assert!(items.is_empty());
 }
 
@@ -225,8 +215,7 @@ fn new_commits_want_a_version_and_new_repos_a_readme() {
             reading: None,
         },
     )]);
-    let (items, unchanged) =
-        batch_items(&page.entries, details, crate::domain::now(), &public_url());
+    let (items, unchanged) = batch_items(&page.entries, details, crate::domain::now());
     assert_eq!(unchanged, 0);
     let (write, kind) = items[0].write.as_ref().unwrap();
     assert_eq!(*kind, WriteKind::Created);
@@ -273,7 +262,7 @@ fn a_version_is_written_with_the_pipeline_its_file_reading_earns() {
             reading: Some(reading),
         },
     )]);
-    let (items, _) = batch_items(&page.entries, details, crate::domain::now(), &public_url());
+    let (items, _) = batch_items(&page.entries, details, crate::domain::now());
     let version = &items[0].version.as_ref().unwrap().version;
     assert_eq!(version.status(), crate::domain::VersionStatus::Pending);
     let spec = version.spec().unwrap();
@@ -282,8 +271,4 @@ fn a_version_is_written_with_the_pipeline_its_file_reading_earns() {
         spec["postprocessing"][0]["steps"][0]["params"]["model_type"],
         "gemmaIt"
     );
-}
-
-fn public_url() -> url::Url {
-    url::Url::parse("http://catalog.test").unwrap()
 }

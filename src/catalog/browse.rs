@@ -1,0 +1,27 @@
+//! Browsing: a listing's filters turned into one store query under the visibility rule, for both
+//! dialects (each parses its own parameters, names and errors; the query and who sees what are
+//! decided here).
+
+use super::{Catalog, CatalogResult, Looker};
+use crate::store::{ModelPage, ModelQuery};
+
+/// The quantization a `quantization` filter names (`float32`, `float16`, `dynamic range`, `int8`,
+/// `int4`, `mixed`); a blank one filters nothing.
+pub fn quantization_filter(raw: Option<&str>) -> Result<Option<String>, String> {
+    raw.filter(|q| !q.trim().is_empty())
+        .map(crate::inspect::parse_quantization_kind)
+        .transpose()
+        .map(|kind| kind.map(str::to_string))
+}
+
+impl Catalog {
+    /// A page of models matching `query`, of those `looker` may see (the query's own visibility is
+    /// replaced by the looker's).
+    pub async fn browse(&self, looker: Looker<'_>, query: ModelQuery) -> CatalogResult<ModelPage> {
+        let query = ModelQuery {
+            visibility: looker.listing(),
+            ..query
+        };
+        Ok(self.store.list_models(&query).await?)
+    }
+}
