@@ -4,6 +4,7 @@
 //! Do not edit it: regenerate with `scripts/flatc-generate`.
 
 #[allow(
+    unsafe_code,
     clippy::all,
     clippy::pedantic,
     dead_code,
@@ -21,6 +22,7 @@ pub mod schema {
 }
 
 #[allow(
+    unsafe_code,
     clippy::all,
     clippy::pedantic,
     dead_code,
@@ -39,6 +41,7 @@ pub mod metadata_schema {
 
 /// The LiteRT-LM header (`schemas/litertlm/`, Apache-2.0, © The Google AI Edge Authors).
 #[allow(
+    unsafe_code,
     clippy::all,
     clippy::pedantic,
     dead_code,

@@ -7,6 +7,7 @@
 
 /// Returns the free memory of every malloc arena to the system (glibc's `malloc_trim`); a no-op
 /// elsewhere.
+#[allow(unsafe_code)]
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` takes no pointer, locks each arena itself and only returns memory that is
