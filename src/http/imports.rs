@@ -2,7 +2,6 @@
 //! original backend's route, and the same under `/api/v1`): an ad-hoc sync run of that repo, limited to
 //! `POCKET_IMPORTS_PER_HOUR` per user; it answers the catalog model.
 
-use super::v1::ClientModel;
 use super::{models::ModelResponse, ApiJson, AppState};
 use crate::auth::Caller;
 use crate::domain::records::Model;
@@ -18,17 +17,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import))
 }
 
-pub fn v1_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(import_v1))
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ImportRequest {
     /// The Hub repo, `owner/name`.
-    hf_id: String,
+    pub(super) hf_id: String,
 }
 
-async fn imported(
+pub(super) async fn imported(
     state: &AppState,
     caller: &Caller,
     hf_id: &str,
@@ -76,26 +71,6 @@ async fn import(
 ) -> ApiResult<Response> {
     Ok(match imported(&state, &caller, &req.hf_id).await? {
         Ok(model) => Json(ModelResponse::from(model)).into_response(),
-        Err(failed) => failed,
-    })
-}
-
-/// Import one Hugging Face repo now, as `POST /import/huggingface`.
-#[utoipa::path(post, path = "/import/huggingface", tag = "clients (/api/v1)",
-    operation_id = "v1_import_huggingface", security(("bearer" = [])), request_body = ImportRequest,
-    responses(
-        (status = 200, body = ClientModel),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
-    ))]
-async fn import_v1(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<ImportRequest>,
-) -> ApiResult<Response> {
-    Ok(match imported(&state, &caller, &req.hf_id).await? {
-        Ok(model) => Json(ClientModel::from(model)).into_response(),
         Err(failed) => failed,
     })
 }

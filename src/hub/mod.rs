@@ -6,7 +6,7 @@
 
 mod config;
 mod error;
-mod files;
+mod file_ranges;
 mod links;
 pub mod ratelimit;
 mod transport;
@@ -15,7 +15,7 @@ pub mod wire;
 pub use config::{defaults, HubConfig};
 pub use error::HubError;
 use error::{expect_ok, redact, status_error, transport_error};
-pub use files::HubFile;
+pub use file_ranges::HubFile;
 pub use links::{next_link, parse_next_link};
 use transport::{redirect_target, refusal, Ask, Raw};
 

@@ -13,7 +13,7 @@
 
 mod dialect;
 mod error;
-mod files;
+mod hosted_files;
 mod listing;
 mod models;
 mod owner_lock;
@@ -27,7 +27,7 @@ mod users;
 mod versions;
 
 pub use error::{constraint, StoreError, StoreResult};
-pub use files::StoredFile;
+pub use hosted_files::StoredFile;
 pub use listing::{
     search_words, Keyset, ModelPage, ModelQuery, SortKey, SortValue, Visibility, MAX_SEARCH_WORDS,
 };

@@ -344,7 +344,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     });
     if done == 1 {
         if let Some(found) = &n.inspected {
-            super::files::save_hosted(tx, id, &found.hosted).await?;
+            super::hosted_files::save_hosted(tx, id, &found.hosted).await?;
         }
     }
     Ok(done == 1)

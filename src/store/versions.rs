@@ -316,7 +316,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        super::files::save_hosted(&mut tx, id, &found.hosted).await?;
+        super::hosted_files::save_hosted(&mut tx, id, &found.hosted).await?;
         let version: ModelVersion = row.try_into()?;
         refresh_model_summary(&mut tx, version.model_id).await?;
         tx.commit().await?;

@@ -12,14 +12,13 @@
 //!   removed or follows its rename;
 //! - `backlog`: after the listing, stored mirrored versions not inspected yet (or by an older inspector)
 //!   get their model file inspected, a bounded number per run (`page` inspects the new ones);
-//! - `repo`: a run for one repo (webhooks, ad-hoc imports); `notices`: telling people about runs;
+//! - `repo`: a run for one repo (webhooks, ad-hoc imports); `notify`: telling people about runs;
 //! - `config`: what a run is configured with ([`SyncConfig`]) and its defaults.
 mod backlog;
 mod claim;
 mod config;
 mod listing;
 pub mod mapping;
-mod notices;
 pub mod notify;
 mod page;
 mod page_plan;

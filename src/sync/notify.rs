@@ -1,9 +1,10 @@
-//! Failure notifications: a failed run, and the first success after one, are POSTed as JSON to every
+//! Run notifications: a failed run, and the first success after one, are POSTed as JSON to every
 //! `NOTIFY_WEBHOOK_URLS` URL (generic fields plus a Slack-compatible `text`); optionally a notice when a
 //! successful run skipped more records than `NOTIFY_SKIPPED_ABOVE` (it never changes the run's status).
 //! Delivery is retried with backoff in the background; a failed delivery is logged (host only — such URLs
 //! carry secrets) and counted, and never fails the run.
 
+use super::Syncer;
 use crate::domain::records::{RunCounts, SyncRun};
 use crate::domain::RunStatus;
 use backon::{ExponentialBuilder, Retryable};
@@ -162,5 +163,39 @@ impl Notifier {
         self.deliveries.close();
         let _ = tokio::time::timeout(limit, self.deliveries.wait()).await;
         self.deliveries.reopen();
+    }
+}
+
+/// The syncer's side: a failed or partial run, or the first success after one, goes to the notifier;
+/// deliveries still in flight are waited for on shutdown.
+impl Syncer {
+    /// Waits (at most `limit`) for notifications still being delivered.
+    pub async fn flush_notifications(&self, limit: Duration) {
+        if let Some(n) = &self.notifier {
+            n.flush(limit).await;
+        }
+    }
+
+    /// Notifies of a failed or partial run, or of the first success after one.
+    pub(super) async fn notify(&self, run_id: Uuid) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let runs = match self.store.list_runs(50, None).await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the runs to decide on a notification");
+                return;
+            }
+        };
+        let Some(pos) = runs.iter().position(|r| r.id == run_id) else {
+            return;
+        };
+        let previous = runs[pos + 1..]
+            .iter()
+            .find(|r| matches!(r.status, RunStatus::Success | RunStatus::Failed));
+        if let Some(event) = notifier.event_for(&runs[pos], previous) {
+            notifier.send(event);
+        }
     }
 }

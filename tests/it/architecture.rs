@@ -257,6 +257,79 @@ fn no_function_is_longer_than_the_limit() {
     );
 }
 
+/// Inside each wing, which of its files (`wing/x.rs`, `wing/x/mod.rs`) name which of their siblings
+/// (`super::y::`, `crate::wing::y::`), outside comments and test modules.
+fn file_graphs() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut wings: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (rel, text) in sources() {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let (wing, file) = match parts.as_slice() {
+            [wing, file] => (*wing, file.trim_end_matches(".rs")),
+            [wing, file, "mod.rs"] => (*wing, *file),
+            _ => continue,
+        };
+        if file == "mod" {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let uses = wings
+            .entry(wing.to_string())
+            .or_default()
+            .entry(file.to_string())
+            .or_default();
+        let own = format!("crate::{wing}::");
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for prefix in ["super::", own.as_str()] {
+                for (i, _) in line.match_indices(prefix) {
+                    let rest = &line[i + prefix.len()..];
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                        .collect();
+                    if rest[name.len()..].starts_with("::") && name != file {
+                        uses.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    wings
+}
+
+/// The first cycle in `graph`, as a path.
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
+    for start in graph.keys() {
+        let mut stack = vec![vec![start.clone()]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            for next in graph.get(path.last().unwrap()).into_iter().flatten() {
+                if next == start {
+                    return Some(format!("{} -> {next}", path.join(" -> ")));
+                }
+                if graph.contains_key(next) && seen.insert(next.clone()) {
+                    let mut longer = path.clone();
+                    longer.push(next.clone());
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn the_files_inside_each_wing_import_each_other_without_a_cycle() {
+    let wings = file_graphs();
+    assert!(
+        wings["store"]["sync_batch"].contains("runs"),
+        "the scanner sees sibling imports: {:?}",
+        wings["store"]
+    );
+    for (wing, graph) in &wings {
+        assert_eq!(cycle(graph), None, "an import loop inside {wing}/");
+    }
+}
+
 #[test]
 fn the_top_level_modules_have_no_import_cycle() {
     let graph = module_graph();

@@ -34,5 +34,5 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The routes that may wait for a whole sync run (outside the request timeout), relative to `/api/v1`.
 pub fn long_router() -> OpenApiRouter<AppState> {
-    sync::long_router().merge(super::imports::v1_router())
+    sync::long_router()
 }

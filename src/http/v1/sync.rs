@@ -1,9 +1,12 @@
-//! The sync in the clients' dialect (CLIENTS.md R17, R18): admins only, as in the root dialect.
+//! The sync in the clients' dialect (CLIENTS.md R17, R18): admins only, as in the root dialect; and a
+//! signed-in user's import of one repo (the root dialect's `http/imports.rs`, shaped as a `ClientModel`).
 
+use super::ClientModel;
 use crate::auth::Caller;
 use crate::http::error::{ApiResult, ErrorBody};
+use crate::http::imports::ImportRequest;
 use crate::http::sync::{trigger_sync, SyncResponse, TriggerParams};
-use crate::http::{ApiQuery, AppState};
+use crate::http::{ApiJson, ApiQuery, AppState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +19,7 @@ pub fn long_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sync_litert))
         .routes(routes!(sync_adhoc))
+        .routes(routes!(import_v1))
 }
 
 /// Run the Hugging Face LiteRT sync now, as `POST /sync/huggingface/litert`.
@@ -79,4 +83,26 @@ async fn sync_adhoc(
         }
         Err(failed) => Ok(failed),
     }
+}
+
+/// Import one Hugging Face repo now, as `POST /import/huggingface`.
+#[utoipa::path(post, path = "/import/huggingface", tag = "clients (/api/v1)",
+    operation_id = "v1_import_huggingface", security(("bearer" = [])), request_body = ImportRequest,
+    responses(
+        (status = 200, body = ClientModel),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
+    ))]
+async fn import_v1(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ImportRequest>,
+) -> ApiResult<Response> {
+    Ok(
+        match crate::http::imports::imported(&state, &caller, &req.hf_id).await? {
+            Ok(model) => Json(ClientModel::from(model)).into_response(),
+            Err(failed) => failed,
+        },
+    )
 }
