@@ -7,7 +7,7 @@ use crate::auth::jwt::JwtVerifier;
 use crate::auth::{AuthThrottle, Authenticator};
 use crate::catalog::Catalog;
 use crate::config::{HubArgs, ServeArgs};
-use crate::http::{self, AppState, TtlCache, WindowLimiter};
+use crate::http::{self, AppState, Shared, TtlCache, WindowLimiter};
 use crate::hub::HubClient;
 use crate::pipeline::webfile::WebFiles;
 use crate::schedule::{ScheduleConfig, Scheduler};
@@ -71,7 +71,7 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
         ),
         AuthThrottle::new(config.auth_failures_per_minute, Duration::from_secs(60)),
     );
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         catalog: Catalog::new(
             store.clone(),
             syncer.clone(),
@@ -92,7 +92,7 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
         shutdown: CancellationToken::new(),
         imports: WindowLimiter::new(Duration::from_secs(3600)),
         telemetry: WindowLimiter::new(Duration::from_secs(3600)),
-    })
+    }))
 }
 
 /// What the HTTP layer reads of the configuration.

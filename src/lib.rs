@@ -1,21 +1,24 @@
 //! pocket-catalog: the Pocket AI model catalog, with every public LiteRT model of the Hugging Face Hub
-//! mirrored into it. `main` parses the command line and calls into [`cli`]; [`app`] builds the service
-//! from its configuration and runs it; tests call [`app::build`], [`app::run`] and [`http::app`]
-//! directly. `ARCHITECTURE.md` maps the modules.
+//! mirrored into it. `ARCHITECTURE.md` maps the wings and which may import which; in short:
 
+// Entry points and the composition root: the command line, the one builder of long-lived services.
 pub mod app;
-pub mod auth;
-pub mod catalog;
 pub mod cli;
 pub mod config;
-pub mod domain;
+// The two HTTP dialects over one service layer, and who is calling.
+pub mod auth;
+pub mod catalog;
 pub mod http;
+// The mirror and its schedule; making a version runnable from its model file.
+pub mod pipeline;
+pub mod schedule;
+pub mod sync;
+// Persistence and the Hub.
 pub mod hub;
+pub mod store;
+// The leaves: values and records, model-file parsers, the address guard, observability, the simulator.
+pub mod domain;
 pub mod hubsim;
 pub mod inspect;
 pub mod net;
 pub mod obs;
-pub mod pipeline;
-pub mod schedule;
-pub mod store;
-pub mod sync;

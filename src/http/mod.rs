@@ -64,9 +64,28 @@ pub use cache::TtlCache;
 pub use limits::WindowLimiter;
 pub use search::{SEARCH_CACHE_ENTRIES, SEARCH_CACHE_TTL};
 
-/// Handles shared by every request; cheap to clone.
+/// Handles shared by every request, behind one `Arc`: axum clones the state for every request, and a
+/// clone of the handles themselves (the store, the syncer twice, the caches, …) would be dozens of
+/// reference counts bumped on cache lines both cores share.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds; built by the composition root.
+pub struct Shared {
     pub store: Store,
     /// The operations both dialects share.
     pub catalog: crate::catalog::Catalog,
@@ -97,7 +116,7 @@ pub struct AppState {
     pub telemetry: WindowLimiter,
 }
 
-impl AppState {
+impl Shared {
     /// This replica changed the catalog: cached pages and counts are dropped, so its next reads show it.
     pub fn catalog_changed(&self) {
         self.pages.clear();
