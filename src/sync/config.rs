@@ -14,7 +14,7 @@ pub struct SyncConfig {
     pub rules: Rules,
     pub detail_concurrency: usize,
     pub pull_versions: bool,
-    /// Inspect the model file of each version created (`runnable`), deriving its pipeline.
+    /// Inspect the model file of each version created (`pipeline::derive`), deriving its pipeline.
     pub inspect_models: bool,
     /// Stored mirrored versions not inspected yet (or by an older inspector) inspected per run.
     pub inspect_backlog: usize,

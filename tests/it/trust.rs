@@ -882,7 +882,7 @@ async fn a_users_requests_never_carry_the_operators_hub_token() {
 /// Every redirect hop of the Hub client passes the address guard: a Hub that redirects a file to
 /// another port of this machine, or to 0.0.0.0, is not followed — the listeners there see no
 /// connection —, while a CDN host the operator configured is. (Only loopback listeners: the guard's
-/// verdict on metadata, private and 6to4 addresses is `netguard`'s unit test, never a connection.)
+/// verdict on metadata, private and 6to4 addresses is `net::guard`'s unit test, never a connection.)
 #[tokio::test]
 async fn the_hub_clients_redirects_pass_the_address_guard() {
     use pocket_catalog::hub::{HubClient, HubConfig, HubError};
