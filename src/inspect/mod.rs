@@ -29,9 +29,10 @@ use std::future::Future;
 use std::ops::Range;
 
 /// Bumped whenever what the inspector reads or derives changes (2: packed label files and `.litertlm`;
-/// 3: the text-generation and image-to-text recipes, a `.litertlm`'s LLM metadata): versions inspected by an older one are inspected
-/// again.
-pub const INSPECTOR_VERSION: u32 = 3;
+/// 3: the text-generation and image-to-text recipes, a `.litertlm`'s LLM metadata; 4: specs written for
+/// the app as it really runs, `pipeline::app_profile`): versions inspected by an older one are
+/// inspected again.
+pub const INSPECTOR_VERSION: u32 = 4;
 
 /// Fetches are whole blocks of this size (aligned), so that neighbouring reads share a request.
 pub const BLOCK: u64 = 64 * 1024;

@@ -305,7 +305,7 @@ fn bundle_inspected(
     let name = path.rsplit('/').next().unwrap_or(path);
     let d = recipe::derive_bundle(name, ctx, read.and_then(|r| r.as_ref().ok()));
     let mut inspection = json!({"format": format, "file": path, "defaults": d.defaults,
-        "inspector_version": version, "error": null});
+        "inspector_version": version, "app_profile": super::app_profile::APP_PROFILE, "error": null});
     match read {
         Some(Ok(b)) => {
             if let Some(v) = &b.version {
@@ -414,6 +414,7 @@ fn tflite_inspected(
         },
     };
     shown["inspection"]["file"] = json!(path);
+    shown["inspection"]["app_profile"] = json!(super::app_profile::APP_PROFILE);
     shown["inspection"]["size"] = json!(size);
     if let Some(eos) = eos {
         shown["inspection"]["eos_token_id"] = json!({"id": eos.id, "file": eos.file});

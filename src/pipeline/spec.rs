@@ -12,6 +12,11 @@
 //!
 //! `metadata[].source_repository` must be a string for the app to open the model (§7.5): a null or
 //! missing one is filled with the repository the caller names.
+//!
+//! `normalize` with `method: "normalize_uniform"` and scalar `mean`/`stddev` is accepted as sent: the
+//! app computes it right (`(px − mean) / stddev`), while its per-channel `mean_stddev` is broken
+//! (CLIENTS.md §8 R1) — the reference backend's validator does not list it, this catalog does, in both
+//! dialects (`app_profile` writes it).
 
 use serde_json::{Map, Value};
 
@@ -55,7 +60,12 @@ const PRE_STEPS: &[(&str, &[Param])] = &[
         &[
             (
                 "method",
-                Ty::Enum(&["mean_stddev", "scale_shift", "scale_div"]),
+                Ty::Enum(&[
+                    "mean_stddev",
+                    "normalize_uniform",
+                    "scale_shift",
+                    "scale_div",
+                ]),
                 default!("mean_stddev"),
             ),
             ("mean", Ty::FloatList, NULL),
@@ -426,6 +436,21 @@ fn steps(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uniform_normalization_with_scalars_is_kept_as_sent() {
+        let step = json!({"step": "normalize", "params": {"method": "normalize_uniform",
+            "mean": 127.5, "stddev": 127.5, "color_space": "RGB"}});
+        let spec = json!({
+            "metadata": [{"model_name": "m", "model_version": "1", "model_task": "image_classification"}],
+            "inputs": [{"name": "x", "shape": [1, 8, 8, 3], "dtype": "float32"}],
+            "outputs": [{"name": "y", "shape": [1, 2], "dtype": "float32"}],
+            "preprocessing": [{"input_name": "x", "steps": [step]}],
+            "postprocessing": [],
+        });
+        let checked = check(&spec, "").unwrap();
+        assert_eq!(checked["preprocessing"][0]["steps"][0], step);
+    }
     use serde_json::json;
 
     pub(crate) fn classifier() -> Value {

@@ -950,9 +950,12 @@ async fn generate_pipeline_inspects_a_mirrored_version_and_makes_it_runnable(
         "the same file gives the same spec"
     );
     assert_eq!(spec["metadata"][0]["model_task"], "image_classification");
+    // Written for the app as it runs (CLIENTS.md §8 R1): one scalar mean and stddev, never `mean_stddev`.
+    let normalize = &spec["preprocessing"][0]["steps"][1]["params"];
+    assert_eq!(normalize["method"], "normalize_uniform");
     assert_eq!(
-        spec["preprocessing"][0]["steps"][1]["params"]["mean"],
-        json!([0.5, 0.5, 0.5])
+        (normalize["mean"].as_f64(), normalize["stddev"].as_f64()),
+        (Some(127.5), Some(127.5))
     );
     assert!(spec["metadata"][0]["source_repository"].is_string());
     // A spec a person writes is checked against the file's tensors, by position.

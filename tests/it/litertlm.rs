@@ -182,13 +182,17 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
     let classifier = crate::packed::packed_classifier(crate::packed::Packing::PythonAppend);
     let (ok, shown) = run("leaf.tflite", &classifier, Some("image-classification"));
     assert!(ok, "{shown}");
-    assert_eq!(shown["status"], "verified", "{shown}");
+    // Read whole, and judged as the app runs it: integer scores are what it cannot show (R7).
+    assert_eq!(shown["status"], "missing", "{shown}");
+    assert!(
+        shown["unsupported_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("uint8 classification scores")),
+        "{shown}"
+    );
     assert_eq!(shown["signature"]["inputs"][0]["dtype"], "int8");
     assert_eq!(shown["inspection"]["packed_files"]["labels"]["lines"], 1001);
-    assert_eq!(
-        shown["pipeline_spec"]["metadata"][0]["model_task"],
-        "image_classification"
-    );
+    assert_eq!(shown["inspection"]["app_profile"], "pocket-ai-app@f7ae2c9");
     let (ok, shown) = run("gemma.litertlm", &llm_bundle().0, None);
     assert!(ok, "{shown}");
     assert_eq!(shown["inspection"]["format"], "litertlm");

@@ -21,6 +21,7 @@ mod text;
 pub use bundle::derive_bundle;
 pub use text::eos_token_id;
 
+use super::app_profile;
 use crate::domain::VersionStatus;
 use crate::inspect::{MetadataSummary, ModelInfo, TensorInfo};
 use serde_json::{json, Value};
@@ -110,7 +111,10 @@ pub fn derive(model: &ModelInfo, metadata: Option<&MetadataSummary>, ctx: &Conte
     let mut defaults = Vec::new();
     let mut needs = Vec::new();
     let (model_task, pre, post) =
-        task_pipeline(task, model, metadata, ctx, &mut defaults, &mut needs);
+        match task_pipeline(task, model, metadata, ctx, &mut defaults, &mut needs) {
+            Ok(pipeline) => pipeline,
+            Err(why) => return Derived::missing(why),
+        };
     for (asset, present) in needs {
         if !present {
             defaults.push(format!("no {asset} file in the repo"));
@@ -160,10 +164,13 @@ fn task_pipeline(
     ctx: &Context,
     defaults: &mut Vec<String>,
     needs: &mut Vec<(&'static str, bool)>,
-) -> (&'static str, Value, Value) {
-    match task {
+) -> Result<(&'static str, Value, Value), String> {
+    Ok(match task {
         Task::Classification => {
             let out = &model.outputs[0];
+            if let Some(why) = app_profile::scores_refusal(out) {
+                return Err(why);
+            }
             let mut steps = vec![activation_if_needed(model)];
             steps.retain(|s| !s.is_null());
             steps.push(json!({"step": "map_labels", "params": {
@@ -173,7 +180,7 @@ fn task_pipeline(
             "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
             (
                 "image_classification",
-                image_pre(model, metadata, defaults),
+                image_pre(model, metadata, defaults)?,
                 post,
             )
         }
@@ -200,12 +207,15 @@ fn task_pipeline(
             ]});
             (
                 "object_detection",
-                image_pre(model, metadata, defaults),
+                image_pre(model, metadata, defaults)?,
                 post,
             )
         }
         Task::Segmentation => {
             let out = &model.outputs[0];
+            if let Some(why) = app_profile::mask_refusal(out) {
+                return Err(why);
+            }
             let classes = out.shape.get(3).copied().unwrap_or(1).max(1);
             let palette = if classes == 21 {
                 json!("pascal_voc")
@@ -220,7 +230,7 @@ fn task_pipeline(
                 "num_classes": classes, "argmax_axis": -1, "color_map": palette}}]});
             (
                 "semantic_segmentation",
-                image_pre(model, metadata, defaults),
+                image_pre(model, metadata, defaults)?,
                 post,
             )
         }
@@ -253,9 +263,9 @@ fn task_pipeline(
         Task::ImageToText => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
             let post = text::decoded(&model.outputs[0], "image_to_text", None);
-            ("image_to_text", image_pre(model, metadata, defaults), post)
+            ("image_to_text", image_pre(model, metadata, defaults)?, post)
         }
-    }
+    })
 }
 
 /// Whether `model` runs in the app's autoregressive loop (a causal LM), which stops at the
@@ -277,7 +287,8 @@ fn is_image(t: &TensorInfo) -> bool {
         && t.shape[2] > 0
 }
 
-/// The task: the catalog's when it names one the app runs, else what the tensors show.
+/// The task: the catalog's (the Hub's) when it names one the app runs and the file agrees; a task the
+/// app has no screen for is not guessed from the tensors; without a task, what the tensors show.
 fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
     let input = &model.inputs[0];
     let outs = &model.outputs;
@@ -305,12 +316,12 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
             "{t}: the tensors (input {:?}, output {:?}) are not the shape the app's {t} screen reads",
             input.shape, outs[0].shape
         )),
-        _ if is_image(input) && ssd => Ok(Task::Detection),
-        _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
-        _ if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
+        None if is_image(input) && ssd => Ok(Task::Detection),
+        None if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
+        None if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
             Ok(Task::Segmentation)
         }
-        _ if text::is_token_ids(input) && outs.len() == 1 && text::is_logits_of(&outs[0], input) && outs[0].shape[2] >= MIN_VOCABULARY => {
+        None if text::is_token_ids(input) && outs.len() == 1 && text::is_logits_of(&outs[0], input) && outs[0].shape[2] >= MIN_VOCABULARY => {
             Ok(Task::CausalLm)
         }
         Some(other) => Err(format!("{other}: not a task the app runs from a .tflite file")),
@@ -337,50 +348,35 @@ fn activation_if_needed(model: &ModelInfo) -> Value {
     }
 }
 
-/// Resize, normalize (float inputs; from the metadata when it says), format.
+/// Resize, normalize (float inputs, as the app profile computes it from what the metadata declares),
+/// format; or why the app cannot feed this input.
 fn image_pre(
     model: &ModelInfo,
     metadata: Option<&MetadataSummary>,
     defaults: &mut Vec<String>,
-) -> Value {
+) -> Result<Value, String> {
+    if let Some(why) = app_profile::inputs_refusal(&model.inputs) {
+        return Err(why);
+    }
     let input = &model.inputs[0];
+    if let Some(why) = app_profile::image_input_refusal(input) {
+        return Err(why);
+    }
     let (h, w) = (input.shape[1], input.shape[2]);
     let mut steps = vec![
         json!({"step": "resize_image", "params": {"height": h, "width": w, "method": "bilinear"}}),
     ];
     if input.dtype == "float32" {
         let meta = metadata.and_then(|m| m.inputs.first());
-        let (mean, std) = match meta.and_then(|m| Some((m.mean.clone()?, m.std.clone()?))) {
-            // The metadata's mean and std are in pixel units; the app's `mean_stddev` divides by 255 first.
-            Some((mean, std)) => (
-                mean.iter()
-                    .map(|v| f64::from(*v) / 255.0)
-                    .collect::<Vec<_>>(),
-                std.iter()
-                    .map(|v| f64::from(*v) / 255.0)
-                    .collect::<Vec<_>>(),
-            ),
-            None => {
-                defaults.push("normalization to [-1, 1] (the metadata gives none)".into());
-                (vec![0.5; 3], vec![0.5; 3])
-            }
-        };
-        let channels = input.shape[3] as usize;
-        let widen = |v: Vec<f64>| {
-            if v.len() == 1 {
-                vec![v[0]; channels]
-            } else {
-                v
-            }
-        };
-        steps.push(json!({"step": "normalize", "params": {"method": "mean_stddev", "mean": widen(mean), "stddev": widen(std), "color_space": "RGB"}}));
+        let fed = app_profile::float_image(
+            meta.and_then(|m| m.mean.as_deref()),
+            meta.and_then(|m| m.std.as_deref()),
+        );
+        steps.extend(fed.normalize);
+        defaults.extend(fed.caveat);
     }
-    let dtype = match input.dtype.as_str() {
-        d @ ("uint8" | "int8") => d,
-        _ => "float32",
-    };
-    steps.push(json!({"step": "format", "params": {"target_dtype": dtype, "color_space": "RGB", "data_layout": "NHWC"}}));
-    json!({"input_name": input.name, "expects_type": "image", "steps": steps})
+    steps.push(json!({"step": "format", "params": {"target_dtype": input.dtype, "color_space": "RGB", "data_layout": "NHWC"}}));
+    Ok(json!({"input_name": input.name, "expects_type": "image", "steps": steps}))
 }
 
 #[cfg(test)]
@@ -466,7 +462,10 @@ pub(super) mod tests {
         assert_eq!(spec["inputs"][0]["shape"], json!([1, 224, 224, 3]));
         let steps = &spec["preprocessing"][0]["steps"];
         assert_eq!(steps[0]["params"]["height"], 224);
-        assert_eq!(steps[1]["params"]["mean"], json!([0.5, 0.5, 0.5]));
+        // Never the app's broken per-channel `mean_stddev` (CLIENTS.md §8 R1).
+        assert_eq!(steps[1]["params"]["method"], "normalize_uniform");
+        assert_eq!(steps[1]["params"]["mean"], 127.5);
+        assert_eq!(steps[1]["params"]["stddev"], 127.5);
         assert_eq!(steps[2]["params"]["target_dtype"], "float32");
         let post = &spec["postprocessing"][0];
         assert_eq!(
@@ -494,11 +493,17 @@ pub(super) mod tests {
         assert!(d.defaults[0].contains("normalization"));
         assert!(d.defaults[1].contains("labels"));
         // A quantized input is fed as it is: no normalize step, nothing defaulted for it.
-        let q = derive(&classifier("uint8"), None, &ctx(None, true));
+        let mut uint8_in = classifier("uint8");
+        uint8_in.outputs[0].dtype = "float32".into();
+        let q = derive(&uint8_in, None, &ctx(None, true));
         assert_eq!(q.status, VersionStatus::Verified);
         let steps = &q.spec.unwrap()["preprocessing"][0]["steps"];
         assert_eq!(steps.as_array().unwrap().len(), 2);
         assert_eq!(steps[1]["params"]["target_dtype"], "uint8");
+        // Integer scores cannot be shown by the app (R7), whatever the spec.
+        let q = derive(&classifier("uint8"), None, &ctx(None, true));
+        assert_eq!(q.status, VersionStatus::Missing);
+        assert!(q.reason.unwrap().contains("uint8 classification scores"));
     }
 
     #[test]
@@ -528,6 +533,44 @@ pub(super) mod tests {
         assert_eq!(post["steps"][0]["params"]["score_tensor"], "scores");
         assert_eq!(post["steps"][0]["params"]["num_detections_tensor"], "count");
         assert_eq!(post["steps"][1]["params"]["box_tensor"], "boxes");
+    }
+
+    #[test]
+    fn a_task_the_hub_names_is_never_guessed_from_the_tensors() {
+        let looks_like_scores = model(
+            vec![t("image", &[1, 192, 192, 3], "float32")],
+            vec![t("heatmap", &[1, 17], "float32")],
+            &[],
+        );
+        for task in ["keypoint-detection", "depth-estimation", "image-to-image"] {
+            let d = derive(&looks_like_scores, None, &ctx(Some(task), true));
+            assert_eq!(d.status, VersionStatus::Missing, "{task}");
+            assert!(d.reason.unwrap().starts_with(task));
+        }
+        let d = derive(&looks_like_scores, None, &ctx(None, true));
+        assert_ne!(
+            d.status,
+            VersionStatus::Missing,
+            "no task: the tensors decide"
+        );
+    }
+
+    #[test]
+    fn a_one_channel_mask_or_an_int8_image_is_missing() {
+        let mask = model(
+            vec![t("image", &[1, 64, 64, 3], "float32")],
+            vec![t("mask", &[1, 64, 64, 1], "float32")],
+            &[],
+        );
+        let d = derive(&mask, None, &ctx(Some("image-segmentation"), true));
+        assert!(d.reason.unwrap().contains("one-channel mask"));
+        let int8 = model(
+            vec![t("image", &[1, 64, 64, 3], "int8")],
+            vec![t("scores", &[1, 5], "float32")],
+            &[],
+        );
+        let d = derive(&int8, None, &ctx(Some("image-classification"), true));
+        assert!(d.reason.unwrap().contains("int8 image input"));
     }
 
     #[test]
