@@ -9,19 +9,20 @@
 //! speech recognition, image-to-text, and text generation from a `.tflite` with one int32 token-id
 //! input — seq2seq (ids out: `tokenize` → `decode_tokens`) or a causal LM (logits out: `tokenize` →
 //! autoregressive `generate` → `decode_tokens`). LLMs exported with a KV cache run in the app only as a
-//! MediaPipe bundle, whose spec [`derive_bundle`] writes.
+//! MediaPipe bundle, whose spec [`derive_bundle`] writes. This file dispatches by task; the image recipes
+//! are in `image.rs`, the text ones in `text.rs`.
 //!
 //! The status follows: `verified` when every part came from the file and every asset the spec needs is
 //! present; `pending` when a part is a default (each one named in [`Derived::defaults`]); `missing`
 //! with a reason a person understands when the app cannot run the model.
 
 mod bundle;
+mod image;
 mod text;
 
 pub use bundle::derive_bundle;
 pub use text::eos_token_id;
 
-use super::app_profile;
 use crate::domain::VersionStatus;
 use crate::inspect::{MetadataSummary, ModelInfo, TensorInfo};
 use serde_json::{json, Value};
@@ -166,74 +167,9 @@ fn task_pipeline(
     needs: &mut Vec<(&'static str, bool)>,
 ) -> Result<(&'static str, Value, Value), String> {
     Ok(match task {
-        Task::Classification => {
-            let out = &model.outputs[0];
-            if let Some(why) = app_profile::scores_refusal(out) {
-                return Err(why);
-            }
-            let mut steps = vec![activation_if_needed(model)];
-            steps.retain(|s| !s.is_null());
-            steps.push(json!({"step": "map_labels", "params": {
-            "labels_url": "", "class_tensor": out.name, "top_k": 5, "label_offset": 0}}));
-            needs.push(("labels", ctx.has_labels));
-            let post = json!({"output_name": out.name, "interpretation": "classification_scores",
-            "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
-            (
-                "image_classification",
-                image_pre(model, metadata, defaults)?,
-                post,
-            )
-        }
-        Task::Detection => {
-            let o = &model.outputs;
-            let threshold =
-                match metadata.and_then(|m| m.outputs.iter().find_map(|t| t.score_threshold)) {
-                    Some(t) => t,
-                    None => {
-                        defaults.push("score threshold 0.5 (the metadata gives none)".into());
-                        0.5
-                    }
-                };
-            needs.push(("labels", ctx.has_labels));
-            let post = json!({"output_name": "detections", "interpretation": "detection_boxes_scores_classes",
-            "source_tensors": [o[0].name, o[1].name, o[2].name, o[3].name],
-            "coordinate_format": "normalized_ymin_xmin_ymax_xmax",
-            "steps": [
-                {"step": "filter_by_score", "params": {"threshold": threshold, "score_tensor": o[2].name,
-                    "num_detections_tensor": o[3].name}},
-                {"step": "decode_boxes", "params": {"box_tensor": o[0].name}},
-                {"step": "map_labels", "params": {"labels_url": "", "class_tensor": o[1].name,
-                    "top_k": 5, "label_offset": 0}},
-            ]});
-            (
-                "object_detection",
-                image_pre(model, metadata, defaults)?,
-                post,
-            )
-        }
-        Task::Segmentation => {
-            let out = &model.outputs[0];
-            if let Some(why) = app_profile::mask_refusal(out) {
-                return Err(why);
-            }
-            let classes = out.shape.get(3).copied().unwrap_or(1).max(1);
-            let palette = if classes == 21 {
-                json!("pascal_voc")
-            } else if classes == 19 {
-                json!("cityscapes")
-            } else {
-                Value::Null
-            };
-            let post = json!({"output_name": out.name, "interpretation": "segmentation_mask",
-            "source_tensors": [out.name], "coordinate_format": null,
-            "steps": [{"step": "decode_segmentation_mask", "params": {
-                "num_classes": classes, "argmax_axis": -1, "color_map": palette}}]});
-            (
-                "semantic_segmentation",
-                image_pre(model, metadata, defaults)?,
-                post,
-            )
-        }
+        Task::Classification => image::classification(model, metadata, ctx, defaults, needs)?,
+        Task::Detection => image::detection(model, metadata, ctx, defaults, needs)?,
+        Task::Segmentation => image::segmentation(model, metadata, defaults)?,
         Task::SpeechRecognition => {
             let input = &model.inputs[0];
             let out = &model.outputs[0];
@@ -263,7 +199,11 @@ fn task_pipeline(
         Task::ImageToText => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
             let post = text::decoded(&model.outputs[0], "image_to_text", None);
-            ("image_to_text", image_pre(model, metadata, defaults)?, post)
+            (
+                "image_to_text",
+                image::image_pre(model, metadata, defaults)?,
+                post,
+            )
         }
     })
 }
@@ -279,14 +219,6 @@ fn tensor(t: &TensorInfo) -> Value {
     json!({"name": t.name, "shape": t.shape, "dtype": super::conform::app_dtype(&t.dtype)})
 }
 
-fn is_image(t: &TensorInfo) -> bool {
-    t.shape.len() == 4
-        && t.shape[0] == 1
-        && matches!(t.shape[3], 1 | 3)
-        && t.shape[1] > 0
-        && t.shape[2] > 0
-}
-
 /// The task: the catalog's (the Hub's) when it names one the app runs and the file agrees; a task the
 /// app has no screen for is not guessed from the tensors; without a task, what the tensors show.
 fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
@@ -295,19 +227,19 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
     let ssd = outs.len() == 4 && outs[0].shape.last() == Some(&4) && outs[3].shape.len() == 1;
     let task = catalog.map(|t| t.trim().to_ascii_lowercase().replace('_', "-"));
     match task.as_deref() {
-        Some("image-classification") if is_image(input) && outs[0].shape.len() == 2 => Ok(Task::Classification),
-        Some("object-detection") if is_image(input) && ssd => Ok(Task::Detection),
-        Some("object-detection") if is_image(input) => Err(format!(
+        Some("image-classification") if image::is_image(input) && outs[0].shape.len() == 2 => Ok(Task::Classification),
+        Some("object-detection") if image::is_image(input) && ssd => Ok(Task::Detection),
+        Some("object-detection") if image::is_image(input) => Err(format!(
             "object detection with raw outputs ({} of shape {:?}): the app decodes only SSD models with 4 post-processed outputs (boxes, classes, scores, count)",
             outs[0].name, outs[0].shape
         )),
-        Some("image-segmentation") if is_image(input) && outs[0].shape.len() == 4 => Ok(Task::Segmentation),
+        Some("image-segmentation") if image::is_image(input) && outs[0].shape.len() == 4 => Ok(Task::Segmentation),
         Some("automatic-speech-recognition") if input.shape.len() == 2 && input.dtype == "float32" && outs[0].shape.len() == 3 => {
             Ok(Task::SpeechRecognition)
         }
         Some("text-classification") => Err("text classification: the app has no screen for it".into()),
         Some("text-generation" | "text2text-generation" | "translation" | "summarization") => text::task(model),
-        Some("image-to-text") if is_image(input) && text::is_token_ids(&outs[0]) => Ok(Task::ImageToText),
+        Some("image-to-text") if image::is_image(input) && text::is_token_ids(&outs[0]) => Ok(Task::ImageToText),
         Some("image-to-text") => Err(format!(
             "image-to-text: the app reads an image in and token ids out (int32 [1, N]); the model has input {:?} {} and output {:?} {}",
             input.shape, input.dtype, outs[0].shape, outs[0].dtype
@@ -316,9 +248,9 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
             "{t}: the tensors (input {:?}, output {:?}) are not the shape the app's {t} screen reads",
             input.shape, outs[0].shape
         )),
-        None if is_image(input) && ssd => Ok(Task::Detection),
-        None if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
-        None if is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
+        None if image::is_image(input) && ssd => Ok(Task::Detection),
+        None if image::is_image(input) && outs.len() == 1 && outs[0].shape.len() == 2 && outs[0].shape[1] > 1 => Ok(Task::Classification),
+        None if image::is_image(input) && outs.len() == 1 && outs[0].shape.len() == 4 && outs[0].shape[1..3] == input.shape[1..3] => {
             Ok(Task::Segmentation)
         }
         None if text::is_token_ids(input) && outs.len() == 1 && text::is_logits_of(&outs[0], input) && outs[0].shape[2] >= MIN_VOCABULARY => {
@@ -331,52 +263,6 @@ fn task_of(model: &ModelInfo, catalog: Option<&str>) -> Result<Task, String> {
             outs.iter().map(|o| &o.shape).collect::<Vec<_>>()
         )),
     }
-}
-
-/// A softmax when the graph does not end in one (scores shown as confidences).
-fn activation_if_needed(model: &ModelInfo) -> Value {
-    let has = |name: &str| {
-        model
-            .operators
-            .iter()
-            .any(|o| o.name == name && o.count > 0)
-    };
-    if has("SOFTMAX") || has("LOGISTIC") || model.outputs[0].dtype != "float32" {
-        Value::Null
-    } else {
-        json!({"step": "apply_activation", "params": {"function": "softmax"}})
-    }
-}
-
-/// Resize, normalize (float inputs, as the app profile computes it from what the metadata declares),
-/// format; or why the app cannot feed this input.
-fn image_pre(
-    model: &ModelInfo,
-    metadata: Option<&MetadataSummary>,
-    defaults: &mut Vec<String>,
-) -> Result<Value, String> {
-    if let Some(why) = app_profile::inputs_refusal(&model.inputs) {
-        return Err(why);
-    }
-    let input = &model.inputs[0];
-    if let Some(why) = app_profile::image_input_refusal(input) {
-        return Err(why);
-    }
-    let (h, w) = (input.shape[1], input.shape[2]);
-    let mut steps = vec![
-        json!({"step": "resize_image", "params": {"height": h, "width": w, "method": "bilinear"}}),
-    ];
-    if input.dtype == "float32" {
-        let meta = metadata.and_then(|m| m.inputs.first());
-        let fed = app_profile::float_image(
-            meta.and_then(|m| m.mean.as_deref()),
-            meta.and_then(|m| m.std.as_deref()),
-        );
-        steps.extend(fed.normalize);
-        defaults.extend(fed.caveat);
-    }
-    steps.push(json!({"step": "format", "params": {"target_dtype": input.dtype, "color_space": "RGB", "data_layout": "NHWC"}}));
-    Ok(json!({"input_name": input.name, "expects_type": "image", "steps": steps}))
 }
 
 #[cfg(test)]
