@@ -62,7 +62,9 @@ fn checked_spec(
     model: &Model,
     rule: SpecRule,
 ) -> CatalogResult<(Value, Option<String>)> {
-    if spec.to_string().len() > MAX_SPEC_BYTES {
+    // The root dialect's own bound; the clients' dialect takes what the body limit lets through, as
+    // the reference does.
+    if rule == SpecRule::KeepOutside && spec.to_string().len() > MAX_SPEC_BYTES {
         return Err(CatalogError::Invalid(
             "pipeline_spec must be at most 64 KiB".into(),
         ));
@@ -75,6 +77,19 @@ fn checked_spec(
             Ok((spec, Some(format!("{SPEC_OUTSIDE_APP_SCHEMA}: {why}"))))
         }
     }
+}
+
+/// Why the app cannot run a version written with these `assets`, given why its spec is outside the
+/// app's schema (if it is): that, else the absence of a model file the app could download. The one
+/// write-time decision of [`Catalog::create_version`], [`Catalog::set_pipeline`] and
+/// [`Catalog::settle_published_versions`].
+fn refusal(outside: Option<String>, assets: &[Asset]) -> Option<String> {
+    outside.or_else(|| {
+        AssetPointers::from_assets(assets)
+            .tflite
+            .is_none()
+            .then(|| NO_MODEL_FILE.to_string())
+    })
 }
 
 impl Catalog {
@@ -185,10 +200,10 @@ impl Catalog {
             }
             None => (None, None),
         };
-        let has_file = AssetPointers::from_assets(&draft.assets).tflite.is_some();
+        let refusal = refusal(outside, &draft.assets);
         // Against the tensors its model file declares, when the file can be read (issue #21).
-        let inspected = match (&spec, &outside) {
-            (Some(spec), None) if has_file => crate::pipeline::derive::check_supplied_spec(
+        let inspected = match (&spec, &refusal) {
+            (Some(spec), None) => crate::pipeline::derive::check_supplied_spec(
                 self.syncer.public_sources(),
                 model,
                 &draft.name,
@@ -199,7 +214,6 @@ impl Catalog {
             .map_err(CatalogError::Invalid)?,
             _ => None,
         };
-        let refusal = outside.or_else(|| (!has_file).then(|| NO_MODEL_FILE.to_string()));
         let version = self
             .store
             .create_version(&NewVersion {
@@ -236,7 +250,8 @@ impl Catalog {
 
     /// Sets a version's pipeline for `user`: a new spec (checked against the app's schema and the
     /// file's tensors once inspected; `None` keeps the stored one) and a status (`None`: `pending`
-    /// with a new spec, else unchanged). A version without a model file stays `missing`.
+    /// with a new spec, else unchanged). A version without a model file, or one keeping a spec outside
+    /// the app's schema, stays `missing` whatever status is asked for.
     pub async fn set_pipeline(
         &self,
         user: &User,
@@ -252,9 +267,12 @@ impl Catalog {
         if let (Some(spec), Some(signature)) = (&spec, &version.signature) {
             crate::pipeline::conform::check(spec, signature).map_err(CatalogError::Invalid)?;
         }
-        let has_file = AssetPointers::from_assets(&version.assets).tflite.is_some();
+        let kept_outside = (spec.is_none() && version.spec_outside_app_schema())
+            .then(|| version.unsupported_reason.clone())
+            .flatten();
+        let refused = refusal(kept_outside, &version.assets);
         let (status, reason) = match status {
-            _ if !has_file => (VersionStatus::Missing, Some(NO_MODEL_FILE)),
+            _ if refused.is_some() => (VersionStatus::Missing, refused.as_deref()),
             Some(status) => (status, version.unsupported_reason.as_deref()),
             None if spec.is_some() => (
                 VersionStatus::Pending,
@@ -310,9 +328,7 @@ impl Catalog {
                 .as_ref()
                 .and_then(|spec| crate::pipeline::spec::check(spec, "").err())
                 .map(|why| format!("{SPEC_OUTSIDE_APP_SCHEMA}: {why}"));
-            let no_file = AssetPointers::from_assets(&v.assets).tflite.is_none();
-            let reason = outside.or_else(|| no_file.then(|| NO_MODEL_FILE.to_string()));
-            if let Some(reason) = reason {
+            if let Some(reason) = refusal(outside, &v.assets) {
                 self.store
                     .set_version_pipeline(v.id, None, VersionStatus::Missing, Some(&reason))
                     .await?;

@@ -121,6 +121,19 @@ async fn a_root_spec_outside_the_apps_schema_is_kept_and_never_shown_to_the_app(
         refused.body
     );
 
+    // Asking for `verified` cannot make the kept spec runnable.
+    let asked = app
+        .patch(
+            &format!("/api/v1/versions/{id}"),
+            Some(&token),
+            json!({"status": "verified"}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert_eq!(asked.body["status"], "missing");
+    assert_eq!(asked.body["pipeline_spec"], Value::Null);
+    assert_eq!(asked.body["unsupported_reason"], reason.as_str());
+
     // A spec in the app's schema, set later, ends the refusal.
     let fixed = app
         .patch(
@@ -199,17 +212,8 @@ async fn versions_published_before_are_settled_once_at_startup(backend: Backend)
     };
     // Rows as an older release wrote them: pending, whatever their spec or files.
     let written = |name: &str, spec: Value, assets: Vec<Asset>| NewVersion {
-        model_id: model.parse().unwrap(),
-        version_string: name.into(),
-        changelog: None,
-        hf_commit_sha: None,
         pipeline_spec: Some(spec),
-        assets,
-        published_at: pocket_catalog::domain::now(),
-        created_by: Some(user.id),
-        license_type: None,
-        inspected: None,
-        refusal: None,
+        ..crate::support::published_version(model.parse().unwrap(), user.id, name, assets)
     };
     let outside = app
         .store

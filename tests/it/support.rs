@@ -554,3 +554,25 @@ pub async fn host_labels(
         .expect("the version exists");
     sha
 }
+
+/// A version `by` publishes on `model` (no spec, no inspection): the row a person's upload makes.
+pub fn published_version(
+    model: uuid::Uuid,
+    by: uuid::Uuid,
+    name: &str,
+    assets: Vec<pocket_catalog::domain::records::Asset>,
+) -> pocket_catalog::domain::records::NewVersion {
+    pocket_catalog::domain::records::NewVersion {
+        model_id: model,
+        version_string: name.into(),
+        changelog: None,
+        hf_commit_sha: None,
+        pipeline_spec: None,
+        assets,
+        published_at: pocket_catalog::domain::now(),
+        created_by: Some(by),
+        license_type: None,
+        inspected: None,
+        refusal: None,
+    }
+}

@@ -71,17 +71,8 @@ pub async fn private_model(app: &TestApp, owner: &User) -> Private {
     let version = app
         .store
         .create_version(&NewVersion {
-            model_id: model.id,
-            version_string: "1.0".into(),
-            changelog: None,
             hf_commit_sha: Some("0123abcd".into()),
-            pipeline_spec: None,
-            assets: vec![tflite_asset()],
-            published_at: pocket_catalog::domain::now(),
-            created_by: Some(owner.id),
-            license_type: None,
-            inspected: None,
-            refusal: None,
+            ..crate::support::published_version(model.id, owner.id, "1.0", vec![tflite_asset()])
         })
         .await
         .unwrap();
@@ -1129,19 +1120,12 @@ async fn every_error_body_is_a_json_detail_whatever_layer_answered() {
     asset.source_url = format!("{}/o/r/resolve/main/m.tflite", hub.uri());
     let version = app
         .store
-        .create_version(&NewVersion {
-            model_id: private.model,
-            version_string: "slow".into(),
-            changelog: None,
-            hf_commit_sha: None,
-            pipeline_spec: None,
-            assets: vec![asset],
-            published_at: pocket_catalog::domain::now(),
-            created_by: Some(owner.id),
-            license_type: None,
-            inspected: None,
-            refusal: None,
-        })
+        .create_version(&crate::support::published_version(
+            private.model,
+            owner.id,
+            "slow",
+            vec![asset],
+        ))
         .await
         .unwrap();
     let vid = version.id;
