@@ -24,7 +24,7 @@ fn supabase_token(sub: uuid::Uuid, email: &str) -> String {
 /// What the app downloads for version `v` (F2): each non-null key of `tflite`, `labels`, `anchors`,
 /// `tokenizer`, `vocab` through `download/{key}`, following the 307 as the app's HTTP client does, to a
 /// final 200 with the bytes.
-async fn app_downloads(
+pub(crate) async fn app_downloads(
     http: &reqwest::Client,
     api: &str,
     v: &Value,
@@ -47,7 +47,7 @@ async fn app_downloads(
 }
 
 /// The JSON a GET of `url` answers.
-async fn get_json(http: &reqwest::Client, url: String) -> Value {
+pub(crate) async fn get_json(http: &reqwest::Client, url: String) -> Value {
     http.get(url)
         .send()
         .await
@@ -59,7 +59,7 @@ async fn get_json(http: &reqwest::Client, url: String) -> Value {
 
 /// The real service on a new SQLite database, against `sim`, with the extra environment `env`, after
 /// one manual sync (as an admin whose token the CLI made).
-async fn serve_and_sync(sim: &SimHandle, env: &[(&str, &str)]) -> (TestDb, Served) {
+pub(crate) async fn serve_and_sync(sim: &SimHandle, env: &[(&str, &str)]) -> (TestDb, Served) {
     let db = TestDb::new(Backend::Sqlite).await;
     let admin = run_cli(&db, &["token", "create", "--username", "ops", "--admin"]);
     let mut all = vec![
