@@ -3,6 +3,8 @@
 //! derived from it.
 
 use super::CliError;
+use crate::inspect::packed::MAX_LABEL_BYTES;
+use crate::pipeline::app_profile::{self, Companion};
 
 /// Where `inspect` reads a model: a local file, or a URL read by range as the catalog reads uploads
 /// (no credentials; private addresses allowed, as the operator's own tool).
@@ -38,20 +40,41 @@ impl Place {
         }
     }
 
-    /// The bytes of the small file `name` beside the model (a config, at most
-    /// [`crate::pipeline::derive::MAX_CONFIG_BYTES`]), if any.
-    async fn beside(&self, name: &str) -> Option<Vec<u8>> {
+    /// The bytes of the small file `name` beside the model (at most `max`), if any.
+    async fn beside(&self, name: &str, max: u64) -> Option<Vec<u8>> {
         use crate::inspect::RangeSource;
         match self {
-            Place::Local(path) => std::fs::read(path.with_file_name(name)).ok(),
+            Place::Local(path) => {
+                let path = path.with_file_name(name);
+                (std::fs::metadata(&path).ok()?.len() <= max)
+                    .then(|| std::fs::read(path).ok())
+                    .flatten()
+            }
             Place::Remote(url, web) => {
                 let file = web.open(url.join(name).ok()?.as_str()).await.ok()?;
-                if file.size > crate::pipeline::derive::MAX_CONFIG_BYTES {
+                if file.size > max {
                     return None;
                 }
                 file.read(0..file.size).await.ok()
             }
         }
+    }
+
+    /// The file `name` beside the model judged as the app reads it (`None`: there is none).
+    async fn companion(
+        &self,
+        name: &str,
+        max: u64,
+        judge: fn(&[u8]) -> Companion,
+    ) -> Option<Companion> {
+        if !self.has(name).await {
+            return None;
+        }
+        Some(
+            self.beside(name, max)
+                .await
+                .map_or(Companion::Unread, |b| judge(&b)),
+        )
     }
 
     /// Whether a file `name` is beside the model.
@@ -122,7 +145,7 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
         {
             for name in ["generation_config.json", "config.json"] {
                 let id = place
-                    .beside(name)
+                    .beside(name, crate::pipeline::derive::MAX_CONFIG_BYTES)
                     .await
                     .and_then(|bytes| crate::pipeline::recipe::eos_token_id(&bytes));
                 if let (Some(id), Some(file)) = (id, place.beside_shown(name)) {
@@ -135,13 +158,29 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
     let stem = file.rsplit('/').next().unwrap_or(file);
     let stem = stem.split(['?', '#']).next().unwrap_or(stem);
     let name = stem.rsplit_once('.').map_or(stem, |(n, _)| n).to_string();
-    // A tokenizer or vocab beside the file counts as the version's, as in its repo.
+    // A label file, tokenizer or vocab beside the file counts as the version's, as in its repo, and
+    // is read as the sync reads one there.
+    let labels = place
+        .companion("labels.txt", MAX_LABEL_BYTES, app_profile::labels_file)
+        .await;
+    let tokenizer = place
+        .companion(
+            "tokenizer.json",
+            app_profile::MAX_TOKENIZER_BYTES,
+            app_profile::tokenizer_file,
+        )
+        .await;
+    if let FileReading::Tflite { companions, .. } = &mut reading {
+        companions.labels = labels.clone().unwrap_or_default();
+        companions.tokenizer = tokenizer.clone().unwrap_or_default();
+    }
     let ctx = crate::pipeline::recipe::Context {
         model_name: &name,
         version_name: "local",
         task,
         source_repository: &shown_path,
-        has_tokenizer: place.has("tokenizer.json").await,
+        has_labels: labels.is_some(),
+        has_tokenizer: tokenizer.is_some(),
         has_vocab: place.has("vocab.txt").await,
         ..Default::default()
     };

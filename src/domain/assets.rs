@@ -75,13 +75,12 @@ impl AssetPointers {
         AssetPointers {
             tflite: url(keyed("tflite").or_else(|| main_file(assets))),
             litert_lm: url(keyed("litert_lm").or_else(|| first(assets, is_bundle))),
+            // Plain text only: the app reads the labels file as lines (CLIENTS.md §8 R6), so a JSON
+            // label file is never the `labels` asset.
             labels: url(keyed("labels").or_else(|| {
-                first(assets, |a| {
-                    matches!(a.asset_type.as_str(), "label_txt" | "label_json")
-                })
-                .or_else(|| {
+                first(assets, |a| a.asset_type == "label_txt").or_else(|| {
                     by_name(&|n| {
-                        (n.ends_with(".txt") || n.ends_with(".json"))
+                        n.ends_with(".txt")
                             && ["label", "class", "synset"].iter().any(|w| n.contains(w))
                     })
                 })
@@ -146,6 +145,22 @@ mod tests {
         assert!(p.litert_lm.unwrap().ends_with("/gemma.task"));
         assert!(p.labels.unwrap().ends_with("/labels.txt"));
         assert_eq!((p.tokenizer, p.vocab, p.anchors), (None, None, None));
+    }
+
+    #[test]
+    fn a_json_label_file_is_never_the_labels_asset() {
+        let assets = vec![
+            asset("model.tflite", "tflite", 7),
+            asset("synset_words.json", "label_json", 1),
+            asset("class_labels.json", "other", 1),
+        ];
+        assert_eq!(AssetPointers::from_assets(&assets).labels, None);
+        let assets = vec![
+            asset("labels.json", "label_json", 1),
+            asset("imagenet_classes.txt", "other", 1),
+        ];
+        let labels = AssetPointers::from_assets(&assets).labels.unwrap();
+        assert!(labels.ends_with("/imagenet_classes.txt"), "{labels}");
     }
 
     #[test]

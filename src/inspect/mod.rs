@@ -30,9 +30,10 @@ use std::ops::Range;
 
 /// Bumped whenever what the inspector reads or derives changes (2: packed label files and `.litertlm`;
 /// 3: the text-generation and image-to-text recipes, a `.litertlm`'s LLM metadata; 4: specs written for
-/// the app as it really runs, `pipeline::app_profile`): versions inspected by an older one are
-/// inspected again.
-pub const INSPECTOR_VERSION: u32 = 4;
+/// the app as it really runs, `pipeline::app_profile`; 5: label files and tokenizers read and checked
+/// as the app reads them, detectors and `.litertlm` bundles `pending`): versions inspected by an older
+/// one are inspected again.
+pub const INSPECTOR_VERSION: u32 = 5;
 
 /// Fetches are whole blocks of this size (aligned), so that neighbouring reads share a request.
 pub const BLOCK: u64 = 64 * 1024;

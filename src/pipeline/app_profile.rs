@@ -19,10 +19,128 @@
 //! input receives it (R3).
 
 use crate::inspect::TensorInfo;
+use serde::Serialize;
 use serde_json::{json, Value};
+
+/// What reading a file the app downloads beside the model (the version's `labels` or `tokenizer`)
+/// found, judged as the app reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Companion {
+    /// Not read: there is none, it is not where it can be read, it is too large, or it failed.
+    #[default]
+    Unread,
+    /// Read, and the app can use it: a label file's non-empty lines, a tokenizer's merges.
+    Usable(usize),
+    /// Read, and the app cannot use it: why.
+    Unusable(String),
+}
+
+/// The largest `tokenizer.json` read (GPT-2's is 1.4 MB, Llama's 1.8 MB).
+pub const MAX_TOKENIZER_BYTES: u64 = 8 << 20;
+
+/// A classifier without a label file: `map_labels` returns the raw scores when no labels are loaded
+/// (~l.1761) and the classification screen cannot read them as `{label, confidence}` results.
+pub const NO_LABELS: &str =
+    "no label file (labels.txt): the app's classification screen shows one \
+    label per score and cannot show scores without labels";
+
+/// A label file as the app reads it (R6): UTF-8 text whose lines, trimmed, are the labels, empty ones
+/// dropped — so a JSON file would give the app its brackets and quotes as labels.
+pub fn labels_file(bytes: &[u8]) -> Companion {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Companion::Unusable("the label file is not UTF-8 text".into());
+    };
+    if text.trim_start().starts_with(['{', '[']) {
+        return Companion::Unusable(
+            "the label file is JSON: the app reads labels as lines of plain text (CLIENTS.md §8 R6)"
+                .into(),
+        );
+    }
+    Companion::Usable(text.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+/// Whether the app can show `classes` scores with this label file: `Err` when it cannot (a short
+/// file throws, R6), a caveat when the labels may be offset (more lines than classes) or uncounted.
+pub fn labels_for_classes(labels: &Companion, classes: i64) -> Result<Option<String>, String> {
+    match labels {
+        Companion::Unread => Ok(Some(format!(
+            "the label file was not read: its lines are not counted against the {classes} classes"
+        ))),
+        Companion::Unusable(why) => Err(why.clone()),
+        Companion::Usable(n) if (*n as i64) < classes => Err(format!(
+            "the label file has {n} labels for {classes} classes: the app maps a label to every \
+             score and fails on a short file (CLIENTS.md §8 R6)"
+        )),
+        Companion::Usable(n) if (*n as i64) > classes => Ok(Some(format!(
+            "the label file has {n} labels for {classes} classes: the app shows the first {classes}, \
+             which may be offset"
+        ))),
+        Companion::Usable(_) => Ok(None),
+    }
+}
+
+/// A `tokenizer.json` as the app parses it (R10, `tokenizer_service.dart`): a Hugging Face BPE model
+/// whose `merges` are `"a b"` strings; a Unigram or WordPiece model, or merges written as pairs (what
+/// newer `tokenizers` releases write), fail.
+pub fn tokenizer_file(bytes: &[u8]) -> Companion {
+    let Ok(json) = serde_json::from_slice::<Value>(bytes) else {
+        return Companion::Unusable("the tokenizer file is not JSON".into());
+    };
+    let model = &json["model"];
+    match model["type"].as_str() {
+        Some("BPE") => {}
+        Some(kind) => return Companion::Unusable(format!(
+            "a {kind} tokenizer: the app parses BPE tokenizer.json files only (CLIENTS.md §8 R10)"
+        )),
+        None => {
+            return Companion::Unusable(
+                "the tokenizer file names no model type: the app parses BPE tokenizer.json files \
+                 only (CLIENTS.md §8 R10)"
+                    .into(),
+            )
+        }
+    }
+    let Some(merges) = model["merges"].as_array() else {
+        return Companion::Unusable("the BPE tokenizer has no merges list (R10)".into());
+    };
+    if merges
+        .iter()
+        .any(|m| !m.as_str().is_some_and(|m| m.contains(' ')))
+    {
+        return Companion::Unusable(
+            "the tokenizer's merges are written as pairs, not \"a b\" strings: the app cannot \
+             parse them (CLIENTS.md §8 R10)"
+                .into(),
+        );
+    }
+    Companion::Usable(merges.len())
+}
 
 /// The app release the specs are written for.
 pub const APP_PROFILE: &str = "pocket-ai-app@f7ae2c9";
+
+/// Object detection: the spec follows CLIENTS.md §4.5, but the app's detection result ends in
+/// `return ErrorResult("test")` (~l.671, R9), so no box is ever shown — a detector is `pending`, never
+/// `verified`, until an app release shows them.
+pub const DETECTION_CAVEAT: &str = "the app at f7ae2c9 shows no detections (its detection result \
+    ends in ErrorResult(\"test\"), CLIENTS.md §8 R9): the spec follows the app's detection steps for the \
+    release that fixes it";
+
+/// Why a bundle of this file name cannot be called verified for the app, if it cannot: the app installs
+/// the download as a MediaPipe `.task` through flutter_gemma 0.12.5 (~l.228, R15); that this loads a
+/// `.litertlm` file is not shown.
+pub fn bundle_caveat(file_name: &str) -> Option<String> {
+    file_name
+        .to_ascii_lowercase()
+        .ends_with(".litertlm")
+        .then(|| {
+            format!(
+            "{file_name}: the app installs the download as a MediaPipe .task file (flutter_gemma \
+             0.12.5); that it loads a .litertlm bundle that way is not shown (CLIENTS.md §8 R15)"
+        )
+        })
+}
 
 /// How the app fills a float image input: the `normalize` step to write (none: the float32 `format`'s
 /// `px / 255`), and what in it is not what the model declared — an approximation or an assumption,
@@ -134,6 +252,36 @@ pub fn mask_refusal(mask: &TensorInfo) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_files_are_counted_as_the_app_reads_them_and_json_is_refused() {
+        assert_eq!(labels_file(b"cat\n\n  dog \r\nbird"), Companion::Usable(3));
+        assert!(
+            matches!(labels_file(b"[\"cat\", \"dog\"]"), Companion::Unusable(w) if w.contains("JSON"))
+        );
+        assert!(matches!(labels_file(&[0xff, 0xfe]), Companion::Unusable(_)));
+        assert_eq!(labels_for_classes(&Companion::Usable(3), 3), Ok(None));
+        assert!(labels_for_classes(&Companion::Usable(2), 3).is_err());
+        assert!(labels_for_classes(&Companion::Usable(4), 3)
+            .unwrap()
+            .is_some());
+        assert!(labels_for_classes(&Companion::Unread, 3).unwrap().is_some());
+    }
+
+    #[test]
+    fn only_bpe_tokenizers_with_string_merges_are_usable() {
+        let bpe = br#"{"model": {"type": "BPE", "vocab": {}, "merges": ["a b", "ab c"]}}"#;
+        assert_eq!(tokenizer_file(bpe), Companion::Usable(2));
+        let pairs = br#"{"model": {"type": "BPE", "vocab": {}, "merges": [["a", "b"]]}}"#;
+        assert!(matches!(tokenizer_file(pairs), Companion::Unusable(w) if w.contains("pairs")));
+        let unigram = br#"{"model": {"type": "Unigram", "vocab": [["a", -1.0]]}}"#;
+        assert!(matches!(tokenizer_file(unigram), Companion::Unusable(w) if w.contains("Unigram")));
+        assert!(matches!(tokenizer_file(b"{}"), Companion::Unusable(_)));
+        assert!(matches!(
+            tokenizer_file(b"not json"),
+            Companion::Unusable(_)
+        ));
+    }
 
     /// The app's `normalize_uniform` on one pixel value, as its loop computes it.
     fn app_uniform(step: &Value, px: f64) -> f64 {

@@ -9,6 +9,9 @@
 //! with its inspection or not at all. `POST /api/v1/versions/{id}/generate-pipeline` runs both for one
 //! version ([`generate`]).
 
+use super::app_profile::{self, Companion};
+use super::beside::{self, on_hub};
+pub use super::beside::{Companions, EosToken, MAX_CONFIG_BYTES};
 use super::recipe;
 use crate::domain::assets::{self, AssetPointers};
 use crate::domain::records::{Asset, DerivedPipeline, HostedFile, Inspected, Model, ModelVersion};
@@ -66,65 +69,19 @@ pub enum FileReading {
     },
     /// The file could not be opened on the Hub; why, for a person.
     Unavailable { path: String, why: String },
-    /// A `.tflite` file, read; for a causal LM, the end-of-sequence id its repo's config names.
+    /// A `.tflite` file, read; for a causal LM, the end-of-sequence id its repo's config names; the
+    /// label file and tokenizer beside it, as the app would read them.
     Tflite {
         path: String,
         size: u64,
         outcome: Box<Result<TfliteInspection, (InspectError, Cost)>>,
         eos: Option<EosToken>,
+        companions: Companions,
     },
 }
 
-/// The end-of-sequence token id of a causal LM, and the file (beside the model) that names it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EosToken {
-    pub file: String,
-    pub id: i64,
-}
-
-/// The largest config file read for an end-of-sequence id (real ones are a few KiB).
-pub const MAX_CONFIG_BYTES: u64 = 256 << 10;
-
 /// What reading a `.task` or `.litertlm` bundle gave.
 pub type BundleRead = Result<inspect::bundle::BundleInspection, (InspectError, Cost)>;
-
-/// Where a Hub `resolve` URL points: `(repo id, revision, path in the repo)`, when it is on `hub` —
-/// or on huggingface.co, whose files are read through the configured endpoint (a mirror, or the
-/// simulator), as the Hub's own libraries do when `HF_ENDPOINT` is set.
-fn on_hub(hub: &HubClient, url: &str) -> Option<(String, String, String)> {
-    let url = url::Url::parse(url).ok()?;
-    let endpoint = &hub.config().endpoint;
-    let base = if url.host_str() == endpoint.host_str()
-        && url.port_or_known_default() == endpoint.port_or_known_default()
-    {
-        endpoint
-            .path_segments()
-            .map_or(0, |s| s.filter(|p| !p.is_empty()).count())
-    } else if url.scheme() == "https"
-        && url.host_str()
-            == url::Url::parse(crate::hub::DEFAULT_ENDPOINT)
-                .ok()?
-                .host_str()
-    {
-        0
-    } else {
-        return None;
-    };
-    let segments: Vec<String> = url
-        .path_segments()?
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
-    match segments.get(base..)? {
-        [owner, name, resolve, rev, path @ ..] if resolve == "resolve" && !path.is_empty() => {
-            Some((format!("{owner}/{name}"), rev.clone(), path.join("/")))
-        }
-        _ => None,
-    }
-}
 
 /// Reads the main file of a version with these assets (its structure only, by range): on the Hub,
 /// or at the URL it names elsewhere. `Err` only when the URL is refused, or its host cannot be
@@ -163,9 +120,15 @@ pub async fn read_main_file(
         }
     };
     let mut reading = read_opened(&file, file.size, &main.asset_type, path).await;
-    if let FileReading::Tflite { outcome, eos, .. } = &mut reading {
-        if matches!(outcome.as_ref(), Ok(seen) if recipe::generates_tokens(&seen.model)) {
-            *eos = eos_token(sources.hub, assets).await;
+    if let FileReading::Tflite {
+        outcome,
+        eos,
+        companions,
+        ..
+    } = &mut reading
+    {
+        if let Ok(seen) = outcome.as_ref() {
+            (*eos, *companions) = beside::read(sources.hub, assets, seen).await;
         }
     }
     Ok(reading)
@@ -211,38 +174,9 @@ pub async fn read_opened<S: inspect::RangeSource + Sync>(
             size,
             outcome: Box::new(inspect::inspect_tflite(file, size, budget).await),
             eos: None,
+            companions: Companions::default(),
         },
     }
-}
-
-/// The end-of-sequence id the version's `generation_config.json` (first) or `config.json` names,
-/// read from the Hub; `None` when neither names one or they cannot be read (the spec then says so).
-async fn eos_token(hub: &HubClient, assets: &[Asset]) -> Option<EosToken> {
-    let mut configs: Vec<&Asset> = assets
-        .iter()
-        .filter(|a| a.asset_type == "config_json")
-        .collect();
-    configs.sort_by_key(|a| !a.asset_key.ends_with("generation_config.json"));
-    for config in configs {
-        let Some((repo, rev, path)) = on_hub(hub, &config.source_url) else {
-            continue;
-        };
-        let file = match hub.open_file(&repo, &rev, &path).await {
-            Ok(RepoOutcome::Found { value, .. }) if value.size <= MAX_CONFIG_BYTES => value,
-            _ => continue,
-        };
-        match inspect::RangeSource::read(&file, 0..file.size).await {
-            Ok(bytes) => {
-                if let Some(id) = recipe::eos_token_id(&bytes) {
-                    return Some(EosToken { file: path, id });
-                }
-            }
-            Err(e) => {
-                tracing::debug!(file = %path, error = %e, "a config beside a model could not be read")
-            }
-        }
-    }
-    None
 }
 
 /// What to record for `reading` in `ctx`: the signature, the inspection and the derived pipeline
@@ -290,7 +224,8 @@ fn derive(reading: &FileReading, ctx: &recipe::Context<'_>) -> Inspected {
             size,
             outcome,
             eos,
-        } => tflite_inspected(path, *size, outcome, eos.as_ref(), ctx),
+            companions,
+        } => tflite_inspected(path, *size, outcome, eos.as_ref(), companions, ctx),
     }
 }
 
@@ -376,6 +311,7 @@ fn tflite_inspected(
     size: u64,
     outcome: &Result<TfliteInspection, (InspectError, Cost)>,
     eos: Option<&EosToken>,
+    companions: &Companions,
     ctx: &recipe::Context<'_>,
 ) -> Inspected {
     let version = inspect::INSPECTOR_VERSION;
@@ -394,8 +330,16 @@ fn tflite_inspected(
         Ok(seen) => {
             let meta = seen.metadata.as_ref().and_then(|m| m.as_ref().ok());
             // The label file packed in the model is the version's own from now on.
+            let labels = match &labels {
+                Some(packed) => app_profile::labels_file(&packed.bytes),
+                None => companions.labels.clone(),
+            };
+            shown["inspection"]["companions"] =
+                json!({"labels": labels, "tokenizer": companions.tokenizer});
             let ctx = recipe::Context {
                 has_labels: ctx.has_labels || !hosted.is_empty(),
+                labels,
+                tokenizer: companions.tokenizer.clone(),
                 eos_token_id: ctx.eos_token_id.or(eos.as_ref().map(|e| e.id)),
                 ..ctx.clone()
             };
@@ -448,6 +392,8 @@ pub fn context<'a>(
         has_tokenizer: pointers.tokenizer.is_some(),
         has_vocab: pointers.vocab.is_some(),
         eos_token_id: None,
+        labels: Companion::Unread,
+        tokenizer: Companion::Unread,
     }
 }
 

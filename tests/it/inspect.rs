@@ -1196,10 +1196,15 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
 ) {
     use pocket_catalog::domain::{Trigger, VersionStatus};
     let sim = crate::support::SimHandle::start(30, 0, 17).await;
-    sim.sim.serve_model_files(vec![synthetic_model(&Synthetic {
-        metadata: true,
-        ..Default::default()
-    })]);
+    // A classifier with its 1,001 labels packed in the file, as the app needs them (R6).
+    sim.sim.serve_model_files(vec![crate::packed::pack(
+        &synthetic_model(&Synthetic {
+            metadata: true,
+            ..Default::default()
+        }),
+        &[("labels.txt", &crate::packed::labels_text())],
+        crate::packed::Packing::PythonAppend,
+    )]);
     let db = crate::support::TestDb::new(backend).await;
     let store = db.store().await;
     let run = |inspect: bool, backlog: usize| {

@@ -196,7 +196,14 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
     let (ok, shown) = run("gemma.litertlm", &llm_bundle().0, None);
     assert!(ok, "{shown}");
     assert_eq!(shown["inspection"]["format"], "litertlm");
-    assert_eq!(shown["status"], "verified", "{shown}");
+    // Read whole, but not verified until the app is shown to load a .litertlm (R15).
+    assert_eq!(shown["status"], "pending", "{shown}");
+    assert!(
+        shown["inspection"]["defaults"][0]
+            .as_str()
+            .is_some_and(|d| d.contains("R15")),
+        "{shown}"
+    );
     assert_eq!(
         shown["pipeline_spec"]["metadata"][0]["framework"],
         "mediapipe_litert"
@@ -222,7 +229,11 @@ fn the_inspect_command_reads_each_kind_of_model_file_and_prints_its_pipeline() {
     assert!(ok, "{shown}");
     assert_eq!(shown["status"], "pending", "no config yet: {shown}");
     std::fs::write(dir.path().join("config.json"), br#"{"eos_token_id": 2}"#).unwrap();
-    std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        crate::support::BPE_TOKENIZER,
+    )
+    .unwrap();
     let (_, shown) = run("lm.tflite", &lm, Some("text-generation"));
     assert_eq!(shown["status"], "verified", "{shown}");
     assert_eq!(

@@ -12,6 +12,10 @@ use serde_json::Value;
 use sqlx::Connection;
 use tower::ServiceExt;
 
+/// A `tokenizer.json` the app parses: a Hugging Face BPE model whose merges are `"a b"` strings (R10).
+pub const BPE_TOKENIZER: &[u8] =
+    br#"{"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}"#;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

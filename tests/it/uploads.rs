@@ -323,8 +323,10 @@ async fn the_inspect_command_reads_a_model_at_a_url_by_range() {
         "model-files/u/2/config.json",
         br#"{"eos_token_id": 7}"#.to_vec(),
     );
-    sim.sim
-        .put_upload("model-files/u/2/tokenizer.json", b"{}".to_vec());
+    sim.sim.put_upload(
+        "model-files/u/2/tokenizer.json",
+        crate::support::BPE_TOKENIZER.to_vec(),
+    );
     let run = |url: String, task: &'static str| async move {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
             .args(["inspect", &url, "--task", task])
@@ -345,6 +347,11 @@ async fn the_inspect_command_reads_a_model_at_a_url_by_range() {
     assert!(ok, "{shown}");
     assert_eq!(shown["status"], "verified", "{shown}");
     assert_eq!(shown["inspection"]["eos_token_id"]["id"], 7);
+    // The tokenizer beside it was read and is one the app parses (R10).
+    assert_eq!(
+        shown["inspection"]["companions"]["tokenizer"],
+        json!({"usable": 1})
+    );
     assert_eq!(
         shown["inspection"]["eos_token_id"]["file"],
         lm_url.replace("lm.tflite", "config.json")

@@ -11,7 +11,8 @@ use serde_json::json;
 /// The spec of an LLM bundle (`.task`, `.litertlm`): the app installs the downloaded file as a MediaPipe
 /// model and prompts it (CLIENTS.md §4.5), so the tensors are the recipe's placeholders. `verified` when
 /// the bundle was read and holds a readable model and a tokenizer (the reference counts MediaPipe
-/// bundles as passed); `pending` when it was not read (`.litertlm`) or lacks one, saying which.
+/// bundles as passed); `pending` when it was not read or lacks one, saying which, and for every
+/// `.litertlm` until the app is shown to load one (R15, [`crate::pipeline::app_profile::bundle_caveat`]).
 pub fn derive_bundle(
     file_name: &str,
     ctx: &Context,
@@ -49,7 +50,9 @@ pub fn derive_bundle(
             "coordinate_format": null, "steps": [{"step": "mediapipe_generate", "params": {"model_type": model_type,
                 "max_tokens": max_tokens, "temperature": 0.8, "top_k": 40, "top_p": 0.9, "random_seed": null}}]}],
     });
-    let mut defaults = Vec::new();
+    let mut defaults: Vec<String> = crate::pipeline::app_profile::bundle_caveat(file_name)
+        .into_iter()
+        .collect();
     match read {
         None => defaults.push(format!(
             "{file_name}: the bundle's sections are not read yet"

@@ -17,7 +17,6 @@ pub(super) fn classification(
     metadata: Option<&MetadataSummary>,
     ctx: &Context,
     defaults: &mut Vec<String>,
-    needs: &mut Vec<(&'static str, bool)>,
 ) -> Pipeline {
     let out = &model.outputs[0];
     if let Some(why) = app_profile::scores_refusal(out) {
@@ -27,7 +26,12 @@ pub(super) fn classification(
     steps.retain(|s| !s.is_null());
     steps.push(json!({"step": "map_labels", "params": {
     "labels_url": "", "class_tensor": out.name, "top_k": 5, "label_offset": 0}}));
-    needs.push(("labels", ctx.has_labels));
+    // Without labels the app's map_labels passes the scores on, and the screen cannot show them.
+    if !ctx.has_labels {
+        return Err(app_profile::NO_LABELS.into());
+    }
+    let classes = out.shape.iter().skip(1).product::<i64>();
+    defaults.extend(app_profile::labels_for_classes(&ctx.labels, classes)?);
     let post = json!({"output_name": out.name, "interpretation": "classification_scores",
     "source_tensors": [out.name], "coordinate_format": null, "steps": steps});
     Ok((

@@ -23,6 +23,7 @@ mod text;
 pub use bundle::derive_bundle;
 pub use text::eos_token_id;
 
+pub use super::app_profile::Companion;
 use crate::domain::VersionStatus;
 use crate::inspect::{MetadataSummary, ModelInfo, TensorInfo};
 use serde_json::{json, Value};
@@ -40,6 +41,9 @@ pub struct Context<'a> {
     pub has_labels: bool,
     pub has_tokenizer: bool,
     pub has_vocab: bool,
+    /// The `labels` and `tokenizer` files as read beside the model (checked against the app, R6, R10).
+    pub labels: Companion,
+    pub tokenizer: Companion,
     /// The end-of-sequence token id the repo's config names (a causal LM's `generate` stops there).
     pub eos_token_id: Option<i64>,
 }
@@ -167,8 +171,11 @@ fn task_pipeline(
     needs: &mut Vec<(&'static str, bool)>,
 ) -> Result<(&'static str, Value, Value), String> {
     Ok(match task {
-        Task::Classification => image::classification(model, metadata, ctx, defaults, needs)?,
-        Task::Detection => image::detection(model, metadata, ctx, defaults, needs)?,
+        Task::Classification => image::classification(model, metadata, ctx, defaults)?,
+        Task::Detection => {
+            defaults.push(super::app_profile::DETECTION_CAVEAT.into());
+            image::detection(model, metadata, ctx, defaults, needs)?
+        }
         Task::Segmentation => image::segmentation(model, metadata, defaults)?,
         Task::SpeechRecognition => {
             let input = &model.inputs[0];
@@ -184,11 +191,13 @@ fn task_pipeline(
         }
         Task::Seq2Seq => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            text::tokenizer_check(ctx, defaults)?;
             let post = text::decoded(&model.outputs[0], "text_generation", None);
             ("text_generation", text::tokenize(model), post)
         }
         Task::CausalLm => {
             needs.push(("tokenizer", ctx.has_tokenizer));
+            text::tokenizer_check(ctx, defaults)?;
             // The end-of-sequence id lives in the repo's config, not in the file.
             if ctx.eos_token_id.is_none() {
                 defaults.push("no end-of-sequence token id (neither the file nor a generation_config.json or config.json beside it says; generation stops after 128 new tokens)".into());
@@ -198,6 +207,7 @@ fn task_pipeline(
         }
         Task::ImageToText => {
             needs.push(("tokenizer or vocab", ctx.has_tokenizer || ctx.has_vocab));
+            text::tokenizer_check(ctx, defaults)?;
             let post = text::decoded(&model.outputs[0], "image_to_text", None);
             (
                 "image_to_text",
@@ -206,6 +216,12 @@ fn task_pipeline(
             )
         }
     })
+}
+
+/// Whether the app needs a tokenizer for `model` (token ids in or out), so its `tokenizer.json` is read.
+pub fn reads_tokens(model: &ModelInfo) -> bool {
+    model.inputs.first().is_some_and(text::is_token_ids)
+        || model.outputs.first().is_some_and(text::is_token_ids)
 }
 
 /// Whether `model` runs in the app's autoregressive loop (a causal LM), which stops at the
@@ -308,6 +324,12 @@ pub(super) mod tests {
             task,
             source_repository: "https://huggingface.co/o/leaf",
             has_labels: labels,
+            // As many labels as the test classifiers' 1001 classes.
+            labels: if labels {
+                Companion::Usable(1001)
+            } else {
+                Companion::Unread
+            },
             ..Context::default()
         }
     }
@@ -373,11 +395,31 @@ pub(super) mod tests {
 
     #[test]
     fn defaults_make_a_spec_pending_and_say_which() {
-        let d = derive(&classifier("float32"), None, &ctx(None, false));
+        let unread = Context {
+            labels: Companion::Unread,
+            ..ctx(None, true)
+        };
+        let d = derive(&classifier("float32"), None, &unread);
         assert_eq!(d.status, VersionStatus::Pending);
         assert_eq!(d.defaults.len(), 2, "{:?}", d.defaults);
-        assert!(d.defaults[0].contains("normalization"));
-        assert!(d.defaults[1].contains("labels"));
+        assert!(d.defaults[0].contains("label file was not read"));
+        assert!(d.defaults[1].contains("normalization"));
+        // Without labels, or with fewer than the classes, the app cannot show the scores (R6).
+        let d = derive(&classifier("float32"), None, &ctx(None, false));
+        assert_eq!(d.status, VersionStatus::Missing);
+        assert!(d.reason.unwrap().contains("no label file"));
+        let short = Context {
+            labels: Companion::Usable(1000),
+            ..ctx(None, true)
+        };
+        let d = derive(&classifier("float32"), None, &short);
+        assert!(d.reason.unwrap().contains("1000 labels for 1001 classes"));
+        let json_labels = Context {
+            labels: super::super::app_profile::labels_file(b"{\"0\": \"cat\"}"),
+            ..ctx(None, true)
+        };
+        let d = derive(&classifier("float32"), None, &json_labels);
+        assert!(d.reason.unwrap().contains("JSON"));
         // A quantized input is fed as it is: no normalize step, nothing defaulted for it.
         let mut uint8_in = classifier("uint8");
         uint8_in.outputs[0].dtype = "float32".into();

@@ -3,7 +3,7 @@
 //! `tokenize` block for that input, and the `decode_tokens` block (after an autoregressive `generate`
 //! for a causal LM) that turns the output into text.
 
-use super::Task;
+use super::{Companion, Context, Task};
 use crate::inspect::{ModelInfo, TensorInfo};
 use serde_json::{json, Value};
 
@@ -110,10 +110,31 @@ pub(super) fn decoded(
         "source_tensors": [out.name], "coordinate_format": null, "steps": steps})
 }
 
+/// Whether the app can parse the version's tokenizer (R10): `Err` when it cannot and there is no
+/// vocab to fall back to, a caveat when it was not read or the app falls back to the vocab.
+pub(super) fn tokenizer_check(ctx: &Context, defaults: &mut Vec<String>) -> Result<(), String> {
+    if !ctx.has_tokenizer {
+        return Ok(());
+    }
+    match &ctx.tokenizer {
+        Companion::Usable(_) => {}
+        Companion::Unread => defaults.push(
+            "the tokenizer file was not read: that the app can parse it (a BPE tokenizer.json with \
+             \"a b\" merges) is not checked"
+                .into(),
+        ),
+        Companion::Unusable(why) if ctx.has_vocab => {
+            defaults.push(format!("{why}; the app falls back to the vocab file"))
+        }
+        Companion::Unusable(why) => return Err(why.clone()),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{ctx, model, t};
-    use super::super::{derive, Context};
+    use super::super::{derive, Companion, Context};
     use crate::domain::VersionStatus;
     use serde_json::Value;
 
@@ -121,8 +142,42 @@ mod tests {
         Context {
             has_tokenizer: tokenizer,
             has_vocab: vocab,
+            // A tokenizer the app parses (read and checked, R10).
+            tokenizer: if tokenizer {
+                Companion::Usable(1)
+            } else {
+                Companion::Unread
+            },
             ..ctx(task, false)
         }
+    }
+
+    #[test]
+    fn a_tokenizer_the_app_cannot_parse_is_said_and_refused_without_a_vocab() {
+        let lm = model(
+            vec![t("input_ids", &[1, 64], "int32")],
+            vec![t("logits", &[1, 64, 32000], "float32")],
+            &[],
+        );
+        let with = |tokenizer: Companion, vocab: bool| Context {
+            eos_token_id: Some(2),
+            tokenizer,
+            ..text_ctx(Some("text-generation"), true, vocab)
+        };
+        let d = derive(&lm, None, &with(Companion::Usable(5), false));
+        assert_eq!(d.status, VersionStatus::Verified, "{:?}", d.defaults);
+        let d = derive(&lm, None, &with(Companion::Unread, false));
+        assert_eq!(d.status, VersionStatus::Pending);
+        assert!(d.defaults[0].contains("not read"), "{:?}", d.defaults);
+        let pairs = crate::pipeline::app_profile::tokenizer_file(
+            br#"{"model": {"type": "BPE", "merges": [["a", "b"]]}}"#,
+        );
+        let d = derive(&lm, None, &with(pairs.clone(), false));
+        assert_eq!(d.status, VersionStatus::Missing);
+        assert!(d.reason.unwrap().contains("pairs"));
+        let d = derive(&lm, None, &with(pairs, true));
+        assert_eq!(d.status, VersionStatus::Pending);
+        assert!(d.defaults[0].contains("falls back to the vocab"));
     }
 
     fn steps(spec: &Value, phase: &str) -> Vec<String> {
