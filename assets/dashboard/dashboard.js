@@ -508,6 +508,11 @@ function clientBlock(c, stats) {
   return h("div", { class: "client-view" },
     h("p", {}, "In the app: ", badge(c.status), c.unsupported_reason ? ` — ${c.unsupported_reason}` : "",
       c.pipeline_spec ? " · pipeline spec present" : " · no pipeline spec"),
+    c.app_warnings && c.app_warnings.length
+      ? h("div", { class: "app-warnings", role: "note" },
+        h("p", {}, "What the app (at f7ae2c9) would do with this spec:"),
+        h("ul", {}, c.app_warnings.map((w) => h("li", {}, w))))
+      : null,
     inspectionBlock(c),
     ...runs);
 }

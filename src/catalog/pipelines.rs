@@ -10,6 +10,16 @@ use crate::pipeline::derive::GenerateError;
 use crate::store::constraint;
 use uuid::Uuid;
 
+/// What the app would compute wrong, skip or fail on with `version`'s spec (its app warnings, shown on
+/// the version in both dialects; empty without a spec) — `pipeline::app_profile` decides.
+pub fn app_warnings(version: &ModelVersion) -> Vec<String> {
+    version
+        .pipeline_spec
+        .as_ref()
+        .map(crate::pipeline::app_profile::warnings)
+        .unwrap_or_default()
+}
+
 /// The largest job: versions beyond it wait for the next (and for the sync's backlog).
 const JOB_LIMIT: usize = 100_000;
 

@@ -251,7 +251,8 @@ impl Catalog {
     /// Sets a version's pipeline for `user`: a new spec (checked against the app's schema and the
     /// file's tensors once inspected; `None` keeps the stored one) and a status (`None`: `pending`
     /// with a new spec, else unchanged). A version without a model file, or one keeping a spec outside
-    /// the app's schema, stays `missing` whatever status is asked for.
+    /// the app's schema, stays `missing` whatever status is asked for; `verified` asked for a spec
+    /// with app warnings is written `pending`.
     pub async fn set_pipeline(
         &self,
         user: &User,
@@ -279,6 +280,17 @@ impl Catalog {
                 version.unsupported_reason.as_deref(),
             ),
             None => (version.status, version.unsupported_reason.as_deref()),
+        };
+        // `verified` says the app computes the right answer: not with a spec the app would get wrong
+        // (its app warnings say why; the spec is kept as written).
+        let kept = spec.as_ref().or(version.pipeline_spec.as_ref());
+        let status = match (status, kept) {
+            (VersionStatus::Verified, Some(kept))
+                if !crate::pipeline::app_profile::warnings(kept).is_empty() =>
+            {
+                VersionStatus::Pending
+            }
+            _ => status,
         };
         // A new spec in the app's schema ends a refusal of the old one.
         let reason = reason.filter(|r| spec.is_none() || !r.starts_with(SPEC_OUTSIDE_APP_SCHEMA));

@@ -193,6 +193,10 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
         "status": pipeline.map(|p| p.status.as_str()),
         "unsupported_reason": pipeline.and_then(|p| p.reason.as_deref()),
         "pipeline_spec": pipeline.and_then(|p| p.spec.as_ref()),
+        "app_warnings": pipeline
+            .and_then(|p| p.spec.as_ref())
+            .map(app_profile::warnings)
+            .unwrap_or_default(),
     });
     println!(
         "{}",

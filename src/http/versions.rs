@@ -45,6 +45,9 @@ pub struct VersionResponse {
     /// requests spent, the inspector's version, the error if any.
     #[schema(value_type = Option<Object>)]
     pub inspection: Option<serde_json::Value>,
+    /// Each rule of the app at f7ae2c9 that the pipeline spec breaks — what the app would compute
+    /// wrong, skip or fail on (docs/CLIENTS.md §8); empty for a spec the app runs as written.
+    pub app_warnings: Vec<String>,
 }
 
 impl VersionResponse {
@@ -52,6 +55,7 @@ impl VersionResponse {
     /// `public_url`.
     pub fn new(v: ModelVersion, public_url: &url::Url) -> Self {
         let total_size_bytes = total_size(&v.assets);
+        let app_warnings = crate::catalog::pipelines::app_warnings(&v);
         VersionResponse {
             id: v.id,
             model_id: v.model_id,
@@ -67,6 +71,7 @@ impl VersionResponse {
             total_size_bytes,
             signature: v.signature,
             inspection: v.inspection,
+            app_warnings,
         }
     }
 }

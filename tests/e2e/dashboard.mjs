@@ -146,6 +146,34 @@ try {
   findings.assets = assets;
   await shot(page, "06-model");
 
+  // A person's spec the app would get wrong (its broken per-channel normalize, R1) is kept, and the
+  // version's app warnings say so on the model page.
+  const auth = { "Content-Type": "application/json", Authorization: `Bearer ${USER}` };
+  const made = await fetch(`${BASE}/api/v1/models`, {
+    method: "POST", headers: auth, body: JSON.stringify({ name: "Hand made classifier", description: "d" }),
+  });
+  assert.equal(made.status, 201);
+  const handMade = await made.json();
+  const spec = {
+    metadata: [{ model_name: "M", model_version: "1", model_task: "image_classification" }],
+    inputs: [{ name: "image", shape: [1, 8, 8, 3], dtype: "float32" }],
+    outputs: [{ name: "scores", shape: [1, 2], dtype: "float32" }],
+    preprocessing: [{ input_name: "image", steps: [
+      { step: "normalize", params: { method: "mean_stddev", mean: [0.5, 0.5, 0.5], stddev: [0.5, 0.5, 0.5] } },
+      { step: "format", params: { target_dtype: "float32" } }] }],
+    postprocessing: [{ output_name: "scores", interpretation: "classification_scores", source_tensors: ["scores"], steps: [] }],
+  };
+  const published = await fetch(`${BASE}/api/v1/models/${handMade.id}/versions`, {
+    method: "POST", headers: auth, body: JSON.stringify({
+      version_name: "1", commit_sha: "abc", pipeline_spec: spec,
+      assets: { tflite: "https://huggingface.co/o/r/resolve/abc/model.tflite" },
+    }),
+  });
+  assert.equal(published.status, 201, await published.clone().text());
+  await page.evaluate((id) => { location.hash = `#/models/${id}`; }, handMade.id);
+  await page.locator(".version .app-warnings").getByText(/R1/).waitFor();
+  findings.app_warnings = await page.locator(".version .app-warnings li").count();
+
   // The upstream-status filter (its values come from the OpenAPI document) shows the removed repos.
   await page.getByRole("link", { name: "Models", exact: true }).click();
   await page.selectOption("select[name=upstream_status]", "removed");

@@ -16,6 +16,7 @@ both_backends!(
     a_version_without_a_model_file_is_written_missing_in_both_dialects,
     versions_published_before_are_settled_once_at_startup,
     hosted_links_are_stored_as_paths_and_made_under_the_answering_replicas_url,
+    a_persons_spec_is_kept_and_each_rule_of_the_app_it_breaks_is_shown_in_both_dialects,
 );
 
 /// A model file on huggingface.co: read, if at all, through the tests' dead local Hub.
@@ -336,4 +337,72 @@ async fn hosted_links_are_stored_as_paths_and_made_under_the_answering_replicas_
         .await;
     assert_eq!(labels.0, StatusCode::OK);
     assert_eq!(labels.1, b"cat\ndog\n");
+}
+
+/// A person's spec is accepted as the reference accepts it — here the app's broken per-channel
+/// `mean_stddev` and a sigmoid the app does not implement — and each rule of the app it breaks is reported on
+/// the version in both dialects; asked to be `verified`, it stays `pending`. Fixed, the warnings go.
+async fn a_persons_spec_is_kept_and_each_rule_of_the_app_it_breaks_is_shown_in_both_dialects(
+    backend: Backend,
+) {
+    let app = TestApp::new(backend).await;
+    let token = app.token(Role::Developer).await;
+    let (model, slug) = root_model(&app, &token).await;
+    let mut spec = app_spec();
+    spec["inputs"][0]["dtype"] = json!("float32");
+    spec["preprocessing"][0]["steps"] = json!([
+        {"step": "resize_image", "params": {"height": 8, "width": 8}},
+        {"step": "normalize", "params": {"method": "mean_stddev", "mean": [0.485, 0.456, 0.406],
+            "stddev": [0.229, 0.224, 0.225]}},
+        {"step": "format", "params": {"target_dtype": "float32"}}]);
+    spec["postprocessing"][0]["steps"] = json!([
+        {"step": "apply_activation", "params": {"function": "sigmoid"}}]);
+    let res = app
+        .post(
+            &format!("/api/v1/models/{model}/versions"),
+            Some(&token),
+            json!({"version_name": "1", "commit_sha": "abc", "assets": {"tflite": MODEL_FILE},
+                   "pipeline_spec": spec}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let said = res.body["app_warnings"].to_string();
+    assert!(said.contains("R1") && said.contains("sigmoid"), "{said}");
+    let shown = v1_version(&app, &token, &model, &id).await;
+    assert_eq!(shown["app_warnings"], res.body["app_warnings"]);
+    let root = app
+        .get(&format!("/models/{slug}/versions/{id}"), Some(&token))
+        .await;
+    assert_eq!(root.body["app_warnings"], res.body["app_warnings"]);
+    let asked = app
+        .patch(
+            &format!("/api/v1/versions/{id}"),
+            Some(&token),
+            json!({"status": "verified"}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert_eq!(asked.body["status"], "pending", "{}", asked.body);
+    assert_eq!(
+        asked.body["pipeline_spec"]["preprocessing"][0]["steps"][1]["params"]["method"],
+        "mean_stddev",
+        "kept as written"
+    );
+    let mut fixed = spec.clone();
+    fixed["postprocessing"][0]["steps"] = json!([]);
+    fixed["preprocessing"][0]["steps"] = json!([
+        {"step": "resize_image", "params": {"height": 8, "width": 8}},
+        {"step": "format", "params": {"target_dtype": "float32", "color_space": "RGB",
+            "data_layout": "NHWC"}}]);
+    let res = app
+        .patch(
+            &format!("/api/v1/versions/{id}"),
+            Some(&token),
+            json!({"pipeline_spec": fixed, "status": "verified"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["app_warnings"], json!([]));
+    assert_eq!(res.body["status"], "verified");
 }

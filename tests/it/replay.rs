@@ -110,6 +110,8 @@ fn every_verified_spec_computes_in_the_app_what_its_model_declares() {
             assert!(reason.contains(word), "{}: {reason}", model.name);
             continue;
         }
+        // A derived spec breaks no rule of the app.
+        assert_eq!(shown["app_warnings"], json!([]), "{}", model.name);
         let said = shown["inspection"]["defaults"].to_string();
         assert!(said.contains(word), "{}: {said}", model.name);
         let replayed = replay(&path, spec, None);
@@ -137,6 +139,11 @@ fn every_verified_spec_computes_in_the_app_what_its_model_declares() {
     for path in real_models() {
         for task in tasks {
             let shown = inspect_file(&path, task);
+            assert!(
+                shown["signature"]["inputs"].is_array(),
+                "{}: a signature",
+                path.display()
+            );
             if shown["status"] == "verified" {
                 let replayed = replay(&path, &shown["pipeline_spec"], None);
                 assert_eq!(replayed["agree"], true, "{}: {replayed}", path.display());

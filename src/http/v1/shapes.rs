@@ -146,6 +146,10 @@ pub struct ClientVersion {
     /// metadata, cost, inspector version, error).
     #[schema(value_type = Option<Object>)]
     pub inspection: Option<serde_json::Value>,
+    /// Beyond the reference: each rule of the app at f7ae2c9 that the pipeline spec breaks — what the
+    /// app would compute wrong, skip or fail on (docs/CLIENTS.md §8). A person's spec is kept as
+    /// written; a derived one has none (a detector's says the app shows no boxes).
+    pub app_warnings: Vec<String>,
 }
 
 impl ClientVersion {
@@ -156,6 +160,7 @@ impl ClientVersion {
     pub fn new(v: ModelVersion, model: &Model, public_url: &url::Url) -> ClientVersion {
         let license = v.license_type.unwrap_or(model.license_type);
         let hosted_by_us = assets::main_file(&v.assets).is_some_and(|a| a.is_hosted_by_us);
+        let app_warnings = crate::catalog::pipelines::app_warnings(&v);
         let spec = if v.spec_outside_app_schema() {
             None
         } else {
@@ -185,6 +190,7 @@ impl ClientVersion {
             rating_avg: v.rating_avg,
             signature: v.signature,
             inspection: v.inspection,
+            app_warnings,
         }
     }
 }

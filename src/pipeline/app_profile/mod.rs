@@ -18,6 +18,10 @@
 //! channels, so a one-channel mask is always class 0 (R8); only `preprocessing[0]` is applied and every
 //! input receives it (R3).
 
+mod warnings;
+
+pub use warnings::warnings;
+
 use crate::inspect::TensorInfo;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -90,9 +94,11 @@ pub fn tokenizer_file(bytes: &[u8]) -> Companion {
     let model = &json["model"];
     match model["type"].as_str() {
         Some("BPE") => {}
-        Some(kind) => return Companion::Unusable(format!(
+        Some(kind) => {
+            return Companion::Unusable(format!(
             "a {kind} tokenizer: the app parses BPE tokenizer.json files only (CLIENTS.md §8 R10)"
-        )),
+        ))
+        }
         None => {
             return Companion::Unusable(
                 "the tokenizer file names no model type: the app parses BPE tokenizer.json files \
