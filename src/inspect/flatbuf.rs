@@ -32,6 +32,9 @@ pub fn bad<T>(why: impl Into<String>) -> WalkResult<T> {
 pub struct Spans {
     size: u64,
     spans: Vec<(u64, Vec<u8>)>,
+    /// Whether a walk should leave out what it can do without and does not hold yet (set when
+    /// reading it would pass the read target, `super::read_target`).
+    pub frugal: bool,
 }
 
 impl Spans {
@@ -39,6 +42,7 @@ impl Spans {
         Spans {
             size,
             spans: Vec::new(),
+            frugal: false,
         }
     }
 
@@ -47,6 +51,7 @@ impl Spans {
         Spans {
             size: bytes.len() as u64,
             spans: vec![(0, bytes)],
+            frugal: false,
         }
     }
 

@@ -31,7 +31,8 @@ use std::ops::Range;
 /// Bumped whenever what the inspector reads or derives changes (2: packed label files and `.litertlm`;
 /// 3: the text-generation and image-to-text recipes, a `.litertlm`'s LLM metadata; 4: specs written for
 /// the app as it really runs, `pipeline::app_profile`; 5: label files and tokenizers read and checked
-/// as the app reads them, detectors and `.litertlm` bundles `pending`): versions inspected by an older
+/// as the app reads them, detectors and `.litertlm` bundles `pending`, sparse models read within the
+/// [`read_target`]): versions inspected by an older
 /// one are inspected again.
 pub const INSPECTOR_VERSION: u32 = 5;
 
@@ -164,12 +165,26 @@ pub async fn inspect_tflite<S: RangeSource + ?Sized>(
             }
             Err(Walk::Bad(why)) => return Err((InspectError::Corrupt(why), reader.cost)),
             Err(Walk::Need(range)) => {
+                // Past the read target, walk again leaving out what can be done without.
+                let wanted = range.end - range.start + BLOCK;
+                if !reader.spans.frugal && reader.cost.bytes + wanted > read_target(size) {
+                    reader.spans.frugal = true;
+                    continue;
+                }
                 if let Err(e) = reader.fetch(range, true).await {
                     return Err((e, reader.cost));
                 }
             }
         }
     }
+}
+
+/// What reading a `.tflite` of `size` bytes aims to stay within: max(256 KiB, 1 % of the file). A
+/// walk that would read more leaves out the tensor types it does not hold (a sparse model keeps its
+/// sparsity indices between its tensor tables); what it cannot do without may still be read, within
+/// the [`Budget`].
+pub fn read_target(size: u64) -> u64 {
+    (256 * 1024).max(size / 100)
 }
 
 pub(crate) struct Reader<'s, S: ?Sized> {
@@ -316,6 +331,7 @@ pub fn summary(outcome: &Result<TfliteInspection, (InspectError, Cost)>) -> serd
                     "subgraphs": m.subgraphs,
                     "operators": m.operators,
                     "quantization": quantization_kind(m),
+                    "tensors_unread": m.unread_tensors,
                     "signature_defs": m.signatures,
                     "metadata_entries": m.metadata_names,
                     "min_runtime_version": m.min_runtime_version,

@@ -83,6 +83,9 @@ pub struct ModelInfo {
     pub activation_types: BTreeMap<String, u32>,
     /// Where the FlatBuffer ends, as far as the buffers past it show (models > 2 GiB).
     pub external_data_end: Option<u64>,
+    /// Tensors whose type was not read, to keep within the read target: a sparse model stores its
+    /// sparsity indices between its tensor tables (the types counted are those read).
+    pub unread_tensors: u32,
 }
 
 /// The lower-case type name of a TFLite tensor type.
@@ -156,8 +159,18 @@ pub fn walk(s: &Spans) -> WalkResult<ModelInfo> {
             }
         }
         for t in 0..tensors.len {
-            let tensor = tensors.table(s, t)?;
-            let dtype = dtype_name(tensor.i8_or(s, fb::Tensor::VT_TYPE_, 0)?);
+            let dtype = match tensors
+                .table(s, t)
+                .and_then(|tensor| tensor.i8_or(s, fb::Tensor::VT_TYPE_, 0))
+            {
+                Ok(code) => dtype_name(code),
+                // Only a tensor's type is read here: in a frugal walk, one not held is left out.
+                Err(super::flatbuf::Walk::Need(_)) if s.frugal => {
+                    info.unread_tensors += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let counts = if consumed[t as usize] && !produced[t as usize] {
                 &mut info.weight_types
             } else {
