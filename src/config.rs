@@ -309,6 +309,16 @@ pub struct SyncArgs {
     /// run, newest first; 0 turns the backlog off.
     #[arg(long, env = "SYNC_INSPECT_BACKLOG", default_value_t = sync_defaults::INSPECT_BACKLOG)]
     pub sync_inspect_backlog: usize,
+    /// Seconds a sync gives the reads of one model file (each retried once, briefly); a file that
+    /// cannot be read in time is deferred to a later run, its version written all the same (1 to 3600).
+    #[arg(long = "sync-file-read-secs", env = "SYNC_FILE_READ_SECS", default_value = sync_defaults::FILE_READ_SECS,
+          value_parser = secs_between(1, 3600))]
+    pub sync_file_read: Duration,
+    /// Seconds before a deferred model file is read again, doubled after each failed attempt up to a
+    /// week (0 to 86400; 0 retries on the next run).
+    #[arg(long = "sync-inspect-retry-secs", env = "SYNC_INSPECT_RETRY_SECS", default_value = sync_defaults::INSPECT_RETRY_SECS,
+          value_parser = secs_between(0, 86400))]
+    pub sync_inspect_retry: Duration,
     /// Also read model files that a version names by URL outside the Hub (a person's upload) at
     /// loopback and private addresses. Off, only public hosts are read (a guard against requests
     /// forged into the service's own network); on for tests and a file server on your own network.
@@ -417,6 +427,8 @@ impl SyncArgs {
         config.pull_versions = self.sync_pull_versions;
         config.inspect_models = self.sync_inspect_models;
         config.inspect_backlog = self.sync_inspect_backlog;
+        config.file_read_timeout = self.sync_file_read;
+        config.inspect_retry_base = self.sync_inspect_retry;
         config.inspect_private_networks = self.sync_inspect_private_networks;
         config.require_model_file = self.sync_require_model_file;
         config.fetch_readmes = self.sync_fetch_readmes;

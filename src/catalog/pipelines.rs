@@ -66,7 +66,7 @@ impl Catalog {
             GenerateError::Refused(why) | GenerateError::NotPublic(why) => {
                 CatalogError::Invalid(why)
             }
-            GenerateError::Web(why) => {
+            GenerateError::Web(why) | GenerateError::Deferred(why) => {
                 CatalogError::Upstream(format!("The model file could not be read: {why}"))
             }
             GenerateError::Hub(e) => {

@@ -228,6 +228,7 @@ impl Catalog {
                 license_type: draft.license_type,
                 inspected,
                 refusal,
+                deferred: None,
             })
             .await?;
         Ok(self.derive_published(model, version).await)

@@ -238,6 +238,8 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
         rate_limit_quota: args.rate_limit_quota,
         rate_limit_window_secs: Some(args.rate_limit_window_secs),
         retry_after: args.retry_after,
+        broken_objects_pct: args.broken_objects_pct,
+        resolve_fails: false,
     };
     let count = world.repos.len();
     let sim = Sim::new(world, faults);
@@ -317,18 +319,20 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
             "status": report.status, "created": c.created, "updated": c.updated, "skipped": c.skipped,
             "message": report.message, "run_id": report.run_id, "unchanged": c.unchanged,
             "removed": c.removed, "renamed": c.renamed, "restored": c.restored,
-                        "versions_created": c.versions_created, "duration_ms": report.duration_ms,
+            "versions_created": c.versions_created, "duration_ms": report.duration_ms,
             "fetched": c.fetched, "rows_written": c.rows_written, "hub_requests": c.hub_requests,
-            "error": report.error,
+            "inspections_deferred": c.inspections_deferred, "warnings": report.warnings,
+            "removals_held_back": report.removals_held_back, "error": report.error,
         });
         println!("{json}");
     } else {
         let c = report.counts;
         println!("{}", report.message);
         println!(
-            "run {}: {} in {} ms — fetched {}, created {}, updated {}, unchanged {}, removed {}, renamed {}, restored {}, skipped {}, filtered {}, versions {}, {} Hub requests",
+            "run {}: {} in {} ms — fetched {}, created {}, updated {}, unchanged {}, removed {}, renamed {}, restored {}, skipped {}, filtered {}, versions {} ({} model files deferred), {} Hub requests",
             report.run_id, report.status, report.duration_ms, c.fetched, c.created, c.updated, c.unchanged,
-            c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created, c.hub_requests
+            c.removed, c.renamed, c.restored, c.skipped, c.filtered, c.versions_created,
+            c.inspections_deferred, c.hub_requests
         );
     }
     if !args.json && report.status == RunStatus::Success {

@@ -30,6 +30,10 @@ pub struct HubsimArgs {
     pub fail_every: Option<u64>,
     #[arg(long, env = "HUBSIM_FAIL_STATUS", default_value_t = 503)]
     pub fail_status: u16,
+    /// This percentage of the stored model files (picked by their SHA-256) cannot be read: the CDN
+    /// answers 503 to every request for them (0 to 100).
+    #[arg(long, env = "HUBSIM_BROKEN_OBJECTS_PCT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub broken_objects_pct: Option<u8>,
     /// Latency added to every request, in milliseconds.
     #[arg(long, env = "HUBSIM_LATENCY_MS", default_value_t = 0)]
     pub latency_ms: u64,

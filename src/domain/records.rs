@@ -425,17 +425,19 @@ impl NewVersion {
         }
     }
 
-    /// Why it is not runnable: the refusal it was written with, else its inspection's reason.
-    pub fn unsupported_reason(&self) -> Option<&str> {
+    /// Why it is not runnable: the refusal it was written with, else its inspection's reason, else
+    /// that its inspection was deferred.
+    pub fn unsupported_reason(&self) -> Option<String> {
         self.refusal
-            .as_deref()
-            .or_else(|| self.derived().and_then(|d| d.reason.as_deref()))
+            .clone()
+            .or_else(|| self.derived().and_then(|d| d.reason.clone()))
+            .or_else(|| self.deferred.as_ref().map(|d| d.reason()))
     }
 
-    /// The status its inspection earned; otherwise `pending` with a pipeline spec (not verified yet)
-    /// and `missing` without one.
+    /// The status its inspection earned; otherwise `missing` while its inspection is deferred,
+    /// `pending` with a pipeline spec (not verified yet) and `missing` without one.
     pub fn status(&self) -> crate::domain::VersionStatus {
-        if self.refusal.is_some() {
+        if self.refusal.is_some() || (self.deferred.is_some() && self.derived().is_none()) {
             return crate::domain::VersionStatus::Missing;
         }
         if let Some(d) = self.derived() {
@@ -468,6 +470,8 @@ pub struct NewVersion {
     /// Why the app cannot run it, decided when it is written (its spec is outside the app's schema,
     /// it has no model file): it is written `missing` with this reason, whatever else it has.
     pub refusal: Option<String>,
+    /// Its main file could not be read for a reason that may pass: written `missing`, retried later.
+    pub deferred: Option<super::inspection::Deferral>,
 }
 
 /// How the reason of a version whose stored spec is outside the app's schema begins (written by the

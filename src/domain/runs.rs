@@ -26,6 +26,10 @@ pub struct RunCounts {
     pub rows_written: i64,
     pub hub_requests: i64,
     pub hub_retries: i64,
+    /// Model files that could not be read, their inspection deferred to a later run (their versions
+    /// are written all the same).
+    #[serde(default)]
+    pub inspections_deferred: i64,
 }
 
 /// A sync run as recorded.

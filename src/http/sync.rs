@@ -53,6 +53,8 @@ pub struct SyncResponse {
     pub renamed: i64,
     pub restored: i64,
     pub versions_created: i64,
+    /// Model files that could not be read, their inspection deferred to a later run.
+    pub inspections_deferred: i64,
     pub duration_ms: u64,
     /// Nothing was marked removed: the listing was incomplete or more was missing than the threshold.
     pub removals_held_back: bool,
@@ -75,6 +77,7 @@ impl From<RunReport> for SyncResponse {
             renamed: c.renamed,
             restored: c.restored,
             versions_created: c.versions_created,
+            inspections_deferred: c.inspections_deferred,
             duration_ms: r.duration_ms,
             removals_held_back: r.removals_held_back,
             warnings: r.warnings,

@@ -116,7 +116,20 @@ pub struct HubStatsSnapshot {
 #[derive(Clone)]
 pub struct HubClient {
     inner: Arc<Inner>,
+    /// How long a request may keep failing before its error is returned.
+    patience: Patience,
 }
+
+/// How a client's requests are retried: with the configured retries and total wait, or briefly —
+/// one retry within [`BRIEF_WAIT`], for the reads a sync can put off to a later run (issue #32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    Configured,
+    Brief,
+}
+
+/// The longest a brief request waits between its attempts, in total.
+pub const BRIEF_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Inner {
     http: reqwest::Client,
@@ -170,6 +183,7 @@ impl HubClient {
         config: HubConfig,
     ) -> Self {
         HubClient {
+            patience: Patience::Configured,
             inner: Arc::new(Inner {
                 http,
                 guard,
@@ -184,6 +198,15 @@ impl HubClient {
 
     pub fn config(&self) -> &HubConfig {
         &self.inner.config
+    }
+
+    /// The same client (its pacing, counters and connections), retrying briefly: for reads whose
+    /// failure defers work to a later run rather than failing it — a sync's model-file reads.
+    pub fn brief(&self) -> HubClient {
+        HubClient {
+            inner: self.inner.clone(),
+            patience: Patience::Brief,
+        }
     }
 
     /// The same Hub without the operator's token: for every request a user causes (a URL they

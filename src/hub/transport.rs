@@ -77,10 +77,17 @@ impl HubClient {
         handle: impl Fn(&Raw) -> Result<T, HubError>,
     ) -> Result<T, HubError> {
         let config = &self.inner.config;
+        let (max_retries, max_total_wait) = match self.patience {
+            super::Patience::Configured => (config.max_retries, config.max_total_wait),
+            super::Patience::Brief => (
+                config.max_retries.min(1),
+                config.max_total_wait.min(super::BRIEF_WAIT),
+            ),
+        };
         let backoff = ExponentialBuilder::default()
             .with_min_delay(config.min_backoff)
             .with_max_delay(config.max_backoff)
-            .with_max_times(config.max_retries)
+            .with_max_times(max_retries)
             .with_jitter();
         let waited = Mutex::new(Duration::ZERO);
         let attempt = || async {
@@ -99,7 +106,7 @@ impl HubClient {
                     (None, Some(b)) => b,
                 };
                 let mut total = waited.lock().expect("wait lock");
-                if *total + wait > config.max_total_wait {
+                if *total + wait > max_total_wait {
                     return None;
                 }
                 *total += wait;

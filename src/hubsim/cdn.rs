@@ -197,6 +197,10 @@ fn serve_blob(
 ) -> Response {
     let c = &sim.cdn;
     c.requests.fetch_add(1, Ordering::Relaxed);
+    if sim.faults().object_is_broken(&sha) {
+        sim.counters.faults.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
+    }
     if headers.contains_key(header::AUTHORIZATION) {
         c.authorized.fetch_add(1, Ordering::Relaxed);
     }

@@ -46,6 +46,23 @@ pub struct Faults {
     pub rate_limit_window_secs: Option<u64>,
     /// Send `Retry-After` on 429s as well as `RateLimit`.
     pub retry_after: bool,
+    /// This percentage of the stored LFS objects (picked by their SHA-256) cannot be read: the CDN
+    /// answers 503 to every request for them, as a broken or throttled object does (issue #32).
+    pub broken_objects_pct: Option<u8>,
+    /// Every `resolve` request answers 503: the Hub cannot say where a file is.
+    pub resolve_fails: bool,
+}
+
+impl Faults {
+    /// Whether the object with this SHA-256 is one of the broken ones.
+    pub fn object_is_broken(&self, sha256: &str) -> bool {
+        let pct = u64::from(self.broken_objects_pct.unwrap_or(0));
+        let pick = sha256
+            .get(..4)
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+        pct > 0 && pick % 100 < pct
+    }
 }
 
 /// Requests the simulator answered, by kind.

@@ -223,6 +223,10 @@ pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri
         return hub_error(StatusCode::NOT_FOUND, None, "Not found");
     }
     sim.counters.resolve.fetch_add(1, Ordering::Relaxed);
+    if sim.faults().resolve_fails {
+        sim.counters.faults.fetch_add(1, Ordering::Relaxed);
+        return hub_error(StatusCode::SERVICE_UNAVAILABLE, None, "Injected failure");
+    }
     let world = sim.world.read().expect("world lock");
     let repo = match lookup(&world, &repo_id) {
         Lookup::Found(r) => r,

@@ -158,26 +158,7 @@ pub fn walk(s: &Spans) -> WalkResult<ModelInfo> {
                 }
             }
         }
-        for t in 0..tensors.len {
-            let dtype = match tensors
-                .table(s, t)
-                .and_then(|tensor| tensor.i8_or(s, fb::Tensor::VT_TYPE_, 0))
-            {
-                Ok(code) => dtype_name(code),
-                // Only a tensor's type is read here: in a frugal walk, one not held is left out.
-                Err(super::flatbuf::Walk::Need(_)) if s.frugal => {
-                    info.unread_tensors += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let counts = if consumed[t as usize] && !produced[t as usize] {
-                &mut info.weight_types
-            } else {
-                &mut info.activation_types
-            };
-            *counts.entry(dtype).or_default() += 1;
-        }
+        count_types(s, &tensors, &consumed, &produced, &mut info)?;
         if g == 0 {
             info.inputs = io_tensors(s, &sub, fb::SubGraph::VT_INPUTS, &tensors)?;
             info.outputs = io_tensors(s, &sub, fb::SubGraph::VT_OUTPUTS, &tensors)?;
@@ -247,6 +228,37 @@ fn operator_codes(s: &Spans, model: &Table) -> WalkResult<Vec<(String, bool)>> {
             Ok((name, false))
         })
         .collect()
+}
+
+/// Counts the types of a subgraph's tensors: a constant (consumed, never produced) is a weight; in a
+/// frugal walk a tensor whose table is not held is left out ([`ModelInfo::unread_tensors`]).
+fn count_types(
+    s: &Spans,
+    tensors: &super::flatbuf::Vector,
+    consumed: &[bool],
+    produced: &[bool],
+    info: &mut ModelInfo,
+) -> WalkResult<()> {
+    for t in 0..tensors.len {
+        let dtype = match tensors
+            .table(s, t)
+            .and_then(|tensor| tensor.i8_or(s, fb::Tensor::VT_TYPE_, 0))
+        {
+            Ok(code) => dtype_name(code),
+            Err(super::flatbuf::Walk::Need(_)) if s.frugal => {
+                info.unread_tensors += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let counts = if consumed[t as usize] && !produced[t as usize] {
+            &mut info.weight_types
+        } else {
+            &mut info.activation_types
+        };
+        *counts.entry(dtype).or_default() += 1;
+    }
+    Ok(())
 }
 
 /// The subgraph's input or output tensors, in model order.

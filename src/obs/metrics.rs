@@ -1,7 +1,8 @@
 //! Prometheus metrics: names, the one process-wide recorder, and the helpers that record what an operator
 //! alerts on — sync runs by trigger and status, their duration, the last success, skipped records and
 //! runs that held their removals back, models by upstream
-//! status, optional-auth requests served as anonymous, Hub requests / retries / 429s, HTTP requests by route and status with latency, notifications.
+//! status, optional-auth requests served as anonymous, Hub requests / retries / 429s, model-file
+//! inspections deferred, HTTP requests by route and status with latency, notifications.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -16,6 +17,8 @@ pub const MODELS: &str = "pocket_models";
 pub const HUB_REQUESTS: &str = "pocket_hub_requests_total";
 pub const HUB_RETRIES: &str = "pocket_hub_retries_total";
 pub const HUB_RATE_LIMITED: &str = "pocket_hub_rate_limited_total";
+/// Model files whose reading failed for a reason that may pass, their inspection deferred (issue #32).
+pub const INSPECTIONS_DEFERRED: &str = "pocket_inspections_deferred_total";
 pub const HTTP_REQUESTS: &str = "pocket_http_requests_total";
 pub const HTTP_DURATION: &str = "pocket_http_request_duration_seconds";
 pub const NOTIFICATIONS: &str = "pocket_notifications_total";
@@ -84,6 +87,11 @@ pub fn hub_request() {
 pub fn hub_retry() {
     handle();
     metrics::counter!(HUB_RETRIES).increment(1);
+}
+
+pub fn inspections_deferred(n: u64) {
+    handle();
+    metrics::counter!(INSPECTIONS_DEFERRED).increment(n);
 }
 
 pub fn hub_rate_limited() {

@@ -42,6 +42,21 @@ pub enum GenerateError {
     /// asked for by a user: it is not read with the operator's rights.
     #[error("{0}")]
     NotPublic(String),
+    /// The model file's bytes could not be fetched, a failure that may pass: its inspection waits.
+    #[error("{0}")]
+    Deferred(String),
+}
+
+impl GenerateError {
+    /// Why reading failed, when a later attempt may succeed (the Hub or the file's host failed, or
+    /// the file's bytes could not be fetched): the inspection is deferred, not recorded.
+    pub fn transient(&self) -> Option<String> {
+        match self {
+            GenerateError::Hub(e) => Some(format!("the Hugging Face Hub could not be read: {e}")),
+            GenerateError::Web(why) | GenerateError::Deferred(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Where model files are read: the Hub's through its client (paced, its token to its host only),
@@ -78,6 +93,26 @@ pub enum FileReading {
         eos: Option<EosToken>,
         companions: Companions,
     },
+}
+
+impl FileReading {
+    /// Why the file could not be read, when that may pass (its bytes could not be fetched: the
+    /// storage failed or timed out): the inspection is deferred, not done (issue #32).
+    pub fn transient_failure(&self) -> Option<String> {
+        let fetch = |e: &InspectError| match e {
+            InspectError::Fetch(why) => Some(format!("the model file could not be fetched: {why}")),
+            _ => None,
+        };
+        match self {
+            FileReading::Tflite { outcome, .. } => {
+                outcome.as_ref().as_ref().err().and_then(|(e, _)| fetch(e))
+            }
+            FileReading::Bundle {
+                read: Some(read), ..
+            } => read.as_ref().as_ref().err().and_then(|(e, _)| fetch(e)),
+            _ => None,
+        }
+    }
 }
 
 /// What reading a `.task` or `.litertlm` bundle gave.
@@ -421,6 +456,9 @@ pub async fn inspect_version(
 ) -> Result<Inspected, GenerateError> {
     let source = source_repository(model);
     let reading = read_main_file(sources, &version.assets).await?;
+    if let Some(why) = reading.transient_failure() {
+        return Err(GenerateError::Deferred(why));
+    }
     let ctx = context(
         &model.name,
         &version.version_string,

@@ -13,7 +13,7 @@ const LEASE_NAME: &str = "hf_litert_sync";
 
 const RUN_COLUMNS: &str = "id, trigger, status, owner, started_at, finished_at, scheduled_for, \
     fetched, created, updated, unchanged, skipped, filtered, removed, renamed, restored, versions_created, \
-    rows_written, hub_requests, hub_retries, listing_complete, removals_held_back, warnings, message, error, \
+    rows_written, hub_requests, hub_retries, inspections_deferred, listing_complete, removals_held_back, warnings, message, error, \
     rules, repo_id, catalog_size";
 
 /// When the sync lease may be taken.
@@ -462,8 +462,8 @@ pub(super) async fn check_fence(tx: &mut Tx, dialect: Dialect, fence: &Fence) ->
 pub(super) async fn write_counts(tx: &mut Tx, run_id: Uuid, c: &RunCounts) -> StoreResult<()> {
     let sql = "UPDATE sync_runs SET fetched = $2, created = $3, updated = $4, unchanged = $5, \
          skipped = $6, filtered = $7, removed = $8, renamed = $9, restored = $10, \
-         versions_created = $11, rows_written = $12, hub_requests = $13, hub_retries = $14 \
-         WHERE id = $1";
+         versions_created = $11, rows_written = $12, hub_requests = $13, hub_retries = $14, \
+         inspections_deferred = $15 WHERE id = $1";
     on_tx!(tx, |conn| sqlx::query(sql)
         .bind(run_id)
         .bind(c.fetched)
@@ -479,6 +479,7 @@ pub(super) async fn write_counts(tx: &mut Tx, run_id: Uuid, c: &RunCounts) -> St
         .bind(c.rows_written)
         .bind(c.hub_requests)
         .bind(c.hub_retries)
+        .bind(c.inspections_deferred)
         .execute(&mut *conn)
         .await?
         .rows_affected());

@@ -56,6 +56,8 @@ impl<'a> SyncBatch<'a> {
 pub struct Applied {
     pub rows: i64,
     pub versions_created: i64,
+    /// Of those, the versions whose model file could not be read (their inspection deferred).
+    pub inspections_deferred: i64,
 }
 
 impl Store {
@@ -112,11 +114,12 @@ impl Store {
             insert_model(&mut tx, new).await?;
         }
         rows += creates.len() as i64;
-        let mut versions_created = 0i64;
+        let (mut versions_created, mut inspections_deferred) = (0i64, 0i64);
         for v in batch.versions {
             if insert_version(&mut tx, v).await? {
                 refresh_model_summary(&mut tx, v.model_id).await?;
                 versions_created += 1;
+                inspections_deferred += i64::from(v.version.deferred.is_some());
                 rows += 2;
             }
         }
@@ -137,11 +140,13 @@ impl Store {
         let mut counts = *batch.counts;
         counts.rows_written += rows;
         counts.versions_created += versions_created;
+        counts.inspections_deferred += inspections_deferred;
         write_counts(&mut tx, batch.run_id, &counts).await?;
         tx.commit().await?;
         Ok(Applied {
             rows,
             versions_created,
+            inspections_deferred,
         })
     }
 
@@ -310,8 +315,8 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
          hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
          pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
-         inspection, inspector_version, quantization) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+         inspection, inspector_version, quantization, inspect_attempts, inspect_retry_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
          ON CONFLICT DO NOTHING"
     )
     .bind(id)
@@ -338,6 +343,8 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     .bind(n.inspected.as_ref().map(|i| Json(&i.inspection)))
     .bind(n.inspected.as_ref().map(|i| i64::from(i.inspector_version)))
     .bind(n.inspected.as_ref().and_then(crate::domain::records::Inspected::quantization))
+    .bind(n.deferred.as_ref().map_or(0, |d| i64::from(d.attempts)))
+    .bind(n.deferred.as_ref().map(|d| d.retry_at))
     .execute(&mut *conn)
     .await?
     .rows_affected()

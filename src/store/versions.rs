@@ -3,6 +3,7 @@
 
 use super::rows::VersionRow;
 use super::{on_backend, on_tx, Store, StoreResult, Tx};
+use crate::domain::inspection::Deferral;
 use crate::domain::records::{ModelVersion, NewVersion};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -20,9 +21,9 @@ impl Store {
             "INSERT INTO model_versions (id, model_id, version_string, changelog, \
              hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
              pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
-             inspection, inspector_version, quantization) \
+             inspection, inspector_version, quantization, inspect_attempts, inspect_retry_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19) \
+             $19, $20, $21) \
              RETURNING {VERSION_COLUMNS}"
         );
         let mut tx = self.begin().await?;
@@ -59,6 +60,8 @@ impl Store {
                     .as_ref()
                     .and_then(crate::domain::records::Inspected::quantization)
             )
+            .bind(new.deferred.as_ref().map_or(0, |d| i64::from(d.attempts)))
+            .bind(new.deferred.as_ref().map(|d| d.retry_at))
             .fetch_one(&mut *conn)
             .await?);
         refresh_model_summary(&mut tx, new.model_id).await?;
@@ -232,22 +235,28 @@ impl Store {
         Ok(Some(version))
     }
 
-    /// Mirrored versions (made by the sync: no creator, a commit) not inspected yet, or by an inspector
-    /// older than `inspector`, newest first.
+    /// Mirrored versions (made by the sync: no creator, a commit) not inspected yet — a deferred one
+    /// only when its next attempt is due before `due_before` — or inspected by an inspector older than
+    /// `inspector`, newest first.
     pub async fn versions_to_inspect(
         &self,
         inspector: u32,
         limit: usize,
+        due_before: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Vec<Uuid>> {
-        Ok(on_backend!(self, |db| sqlx::query_scalar(
+        Ok(on_backend!(self, |db| {
+            sqlx::query_scalar(
             "SELECT id FROM model_versions WHERE created_by IS NULL AND hf_commit_sha IS NOT NULL \
-             AND (inspector_version IS NULL OR inspector_version < $1) \
+             AND ((inspector_version IS NULL AND (inspect_retry_at IS NULL OR inspect_retry_at <= $3)) \
+                  OR inspector_version < $1) \
              ORDER BY published_at DESC, id LIMIT $2"
         )
         .bind(i64::from(inspector))
         .bind(limit as i64)
+        .bind(due_before)
         .fetch_all(&db.pool)
-        .await?))
+        .await?
+        }))
     }
 
     /// Versions the app cannot run (`missing`), of any origin, newest first; with `tasks`, only those of
@@ -288,7 +297,8 @@ impl Store {
              status = CASE WHEN $5 THEN $8 ELSE status END, \
              unsupported_reason = CASE WHEN $5 THEN $9 ELSE unsupported_reason END, \
              assets = COALESCE($11, assets), \
-             total_size_bytes = COALESCE($12, total_size_bytes) \
+             total_size_bytes = COALESCE($12, total_size_bytes), \
+             inspect_attempts = 0, inspect_retry_at = NULL \
              WHERE id = $1 RETURNING {VERSION_COLUMNS}"
         );
         let pipeline = found.pipeline.as_ref();
@@ -321,6 +331,51 @@ impl Store {
         refresh_model_summary(&mut tx, version.model_id).await?;
         tx.commit().await?;
         Ok(Some(version))
+    }
+
+    /// Records that reading version `id`'s main file failed for `why`, a failure that may pass: one
+    /// more attempt, the next after a backoff from `base` ([`Deferral::after`]). A version with no
+    /// spec is `missing` with the deferral as its reason; one with a spec keeps its pipeline. The
+    /// deferral, or `None` when the version does not exist.
+    pub async fn defer_inspection(
+        &self,
+        id: Uuid,
+        why: &str,
+        base: std::time::Duration,
+    ) -> StoreResult<Option<Deferral>> {
+        let mut tx = self.begin().await?;
+        // A write first, so that SQLite takes the write lock at once (a read first could not upgrade
+        // its lock while another writer holds one).
+        let found: Option<(i64, Uuid)> = on_tx!(tx, |conn| sqlx::query_as(
+            "UPDATE model_versions SET inspect_attempts = inspect_attempts + 1 WHERE id = $1 \
+             RETURNING inspect_attempts, model_id"
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?);
+        let Some((attempts, model_id)) = found else {
+            return Ok(None);
+        };
+        let attempts = u32::try_from(attempts).unwrap_or(1);
+        let deferral = Deferral::after(why, attempts, crate::domain::now(), base);
+        on_tx!(tx, |conn| {
+            sqlx::query(
+            "UPDATE model_versions SET inspect_attempts = $2, inspect_retry_at = $3, \
+             status = CASE WHEN pipeline_spec IS NULL THEN 'missing' ELSE status END, \
+             unsupported_reason = CASE WHEN pipeline_spec IS NULL THEN $4 ELSE unsupported_reason END \
+             WHERE id = $1"
+        )
+        .bind(id)
+        .bind(i64::from(attempts))
+        .bind(deferral.retry_at)
+        .bind(deferral.reason())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        });
+        refresh_model_summary(&mut tx, model_id).await?;
+        tx.commit().await?;
+        Ok(Some(deferral))
     }
 
     /// Deletes a version (its telemetry goes with it); the model's summary follows. False when it did

@@ -35,23 +35,31 @@ pub async fn fail_stale_jobs(store: &Store) -> Result<u64, StoreError> {
 }
 
 impl Syncer {
-    pub(super) async fn inspect_backlog(&self, stop: &CancellationToken) -> Result<(), RunHalt> {
+    /// Inspects the backlog — versions deferred by this run (started at `run_start`) wait for a later
+    /// one; how many of its files could not be read (their inspection deferred).
+    pub(super) async fn inspect_backlog(
+        &self,
+        stop: &CancellationToken,
+        run_start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, RunHalt> {
         if !self.config.inspect_models || self.config.inspect_backlog == 0 {
-            return Ok(());
+            return Ok(0);
         }
         let ids = self
             .store
             .versions_to_inspect(
                 crate::inspect::INSPECTOR_VERSION,
                 self.config.inspect_backlog,
+                run_start,
             )
             .await?;
         if ids.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        self.inspect_versions(ids, stop.clone(), &AtomicUsize::new(0))
+        let deferred = AtomicUsize::new(0);
+        self.inspect_versions(ids, stop.clone(), &AtomicUsize::new(0), &deferred)
             .await;
-        Ok(())
+        Ok(deferred.into_inner() as i64)
     }
 
     /// Runs a background job (generate-pipeline-all, retry-segmentation; `job` names it) recorded as
@@ -60,7 +68,8 @@ impl Syncer {
     pub async fn run_job(&self, run_id: Uuid, job: &str, ids: Vec<Uuid>, stop: CancellationToken) {
         let n = ids.len() as i64;
         let progress = AtomicUsize::new(0);
-        let work = self.inspect_versions(ids, stop.clone(), &progress);
+        let deferred = AtomicUsize::new(0);
+        let work = self.inspect_versions(ids, stop.clone(), &progress, &deferred);
         // The heartbeat runs beside the work, never in a `select!` arm's body: awaiting the store there
         // would stop polling the work, which may hold the connection the heartbeat waits for.
         let heartbeat = async {
@@ -103,16 +112,17 @@ impl Syncer {
 
     /// Inspects these stored versions (the backlog, and the clients' generate-pipeline-all and
     /// retry-segmentation jobs), under the detail step's concurrency, until `stop`; how many were
-    /// recorded (`progress` counts them as they are).
+    /// recorded (`progress` counts them as they are; `deferred`, those whose file could not be read).
     pub async fn inspect_versions(
         &self,
         ids: Vec<Uuid>,
         stop: CancellationToken,
         progress: &AtomicUsize,
+        deferred: &AtomicUsize,
     ) -> usize {
         let total = ids.len();
         let done = stream::iter(ids)
-            .map(|id| self.inspect_stored(id))
+            .map(|id| self.inspect_stored(id, deferred))
             .buffer_unordered(self.config.detail_concurrency.max(1))
             .take_until(stop.cancelled())
             .filter(|done| {
@@ -127,8 +137,8 @@ impl Syncer {
         done
     }
 
-    /// Inspects one stored version; whether it was recorded.
-    async fn inspect_stored(&self, id: Uuid) -> bool {
+    /// Inspects one stored version; whether it was recorded (a deferral counts in `deferred`).
+    async fn inspect_stored(&self, id: Uuid, deferred: &AtomicUsize) -> bool {
         let found = async {
             let Some(version) = self.store.get_version_by_id(id).await? else {
                 return Ok::<_, GenerateError>(false);
@@ -136,22 +146,39 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
-            let mut found =
-                match derive::inspect_version(self.sources_for(&version), &model, &version).await {
-                    Ok(found) => found,
-                    // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
-                    // it is not asked again every run.
-                    Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => Inspected {
-                        signature: None,
-                        inspection: serde_json::json!({"error": why,
+            let mut found = match derive::inspect_version(
+                self.sources_for(&version),
+                &model,
+                &version,
+            )
+            .await
+            {
+                Ok(found) => found,
+                // A URL not read by the guard's rules, or a file not public on the Hub: recorded, so
+                // it is not asked again every run.
+                Err(GenerateError::Refused(why) | GenerateError::NotPublic(why)) => Inspected {
+                    signature: None,
+                    inspection: serde_json::json!({"error": why,
                         "inspector_version": crate::inspect::INSPECTOR_VERSION}),
-                        inspector_version: crate::inspect::INSPECTOR_VERSION,
-                        pipeline: None,
-                        hosted: Vec::new(),
-                        assets: None,
-                    },
-                    Err(e) => return Err(e),
-                };
+                    inspector_version: crate::inspect::INSPECTOR_VERSION,
+                    pipeline: None,
+                    hosted: Vec::new(),
+                    assets: None,
+                },
+                // A failure that may pass: the inspection waits for a later run (issue #32).
+                Err(e) => match e.transient() {
+                    Some(why) => {
+                        let base = self.config.inspect_retry_base;
+                        if let Some(d) = self.store.defer_inspection(id, &why, base).await? {
+                            crate::obs::metrics::inspections_deferred(1);
+                            deferred.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(version = %id, attempts = d.attempts, retry_at = %d.retry_at, reason = %why, "an inspection is deferred");
+                        }
+                        return Ok(false);
+                    }
+                    None => return Err(e),
+                },
+            };
             // A person's spec stands; one an older inspector derived is derived again.
             if version.pipeline_spec.is_some() && !version.spec_is_derived() {
                 found.leave_pipeline();

@@ -18,6 +18,11 @@ pub struct SyncConfig {
     pub inspect_models: bool,
     /// Stored mirrored versions not inspected yet (or by an older inspector) inspected per run.
     pub inspect_backlog: usize,
+    /// How long a sync gives one model file's reads (a file that takes longer is deferred).
+    pub file_read_timeout: Duration,
+    /// The wait before a deferred inspection's first retry, doubled for each later one (capped at
+    /// `domain::inspection::MAX_RETRY_DELAY`).
+    pub inspect_retry_base: Duration,
     /// Read model files given by URL (not on the Hub) at loopback and private addresses too.
     pub inspect_private_networks: bool,
     /// Skip new repos without any model file (`.tflite`, `.litertlm`, `.task`).
@@ -46,6 +51,8 @@ pub mod defaults {
     pub const REQUIRE_MODEL_FILE: bool = true;
     pub const FETCH_READMES: bool = true;
     pub const LEASE_SECS: &str = "60";
+    pub const FILE_READ_SECS: &str = "20";
+    pub const INSPECT_RETRY_SECS: &str = "3600";
 }
 
 impl SyncConfig {
@@ -60,6 +67,8 @@ impl SyncConfig {
             pull_versions: defaults::PULL_VERSIONS,
             inspect_models: defaults::INSPECT_MODELS,
             inspect_backlog: defaults::INSPECT_BACKLOG,
+            file_read_timeout: crate::hub::defaults::secs(defaults::FILE_READ_SECS),
+            inspect_retry_base: crate::hub::defaults::secs(defaults::INSPECT_RETRY_SECS),
             inspect_private_networks: false,
             require_model_file: defaults::REQUIRE_MODEL_FILE,
             fetch_readmes: defaults::FETCH_READMES,

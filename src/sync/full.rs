@@ -10,6 +10,7 @@ impl Syncer {
         state: &mut RunState,
         stop: &CancellationToken,
     ) -> Result<bool, RunHalt> {
+        let run_start = crate::domain::now();
         self.ensure_system_user(state).await?;
         // One read of 8 bytes per listed model lets every unchanged entry be planned without a query.
         state.listed_digests = self.store.listed_digests().await?.into_iter().collect();
@@ -120,7 +121,25 @@ impl Syncer {
         } else {
             tracing::warn!("the listing was incomplete: nothing is marked removed in this run");
         }
-        self.inspect_backlog(stop).await?;
+        self.inspect_after_listing(state, stop, run_start).await?;
         Ok(complete && !limit_hit)
+    }
+
+    /// The inspection backlog, after the listing; what this run deferred, said as a warning.
+    async fn inspect_after_listing(
+        &self,
+        state: &mut RunState,
+        stop: &CancellationToken,
+        run_start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), RunHalt> {
+        state.counts.inspections_deferred += self.inspect_backlog(stop, run_start).await?;
+        if state.counts.inspections_deferred > 0 {
+            state.problems.push(format!(
+                "{} model files could not be read (the storage or the Hub failed, or the reads ran out \
+                 of time): their versions are written, missing until a later run reads them",
+                state.counts.inspections_deferred
+            ));
+        }
+        Ok(())
     }
 }

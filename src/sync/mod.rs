@@ -108,6 +108,8 @@ pub struct Syncer {
     hub: HubClient,
     /// The same Hub without the token, for everything a user causes.
     public_hub: HubClient,
+    /// `hub` retrying briefly, for the model-file reads a failure defers (issue #32).
+    brief_hub: HubClient,
     /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
     web: crate::pipeline::webfile::WebFiles,
     config: Arc<SyncConfig>,
@@ -166,6 +168,7 @@ impl Syncer {
         Syncer {
             store,
             public_hub: hub.anonymous(),
+            brief_hub: hub.brief(),
             hub,
             web,
             config: Arc::new(config),
@@ -202,6 +205,15 @@ impl Syncer {
         }
     }
 
+    /// [`Syncer::sources`] retrying briefly: a sync's model-file reads, which a failure defers to a
+    /// later run rather than waiting it out (issue #32).
+    pub fn brief_sources(&self) -> crate::pipeline::derive::Sources<'_> {
+        crate::pipeline::derive::Sources {
+            hub: &self.brief_hub,
+            ..self.sources()
+        }
+    }
+
     /// Where the reads a user causes go (a URL they publish, generate-pipeline): the Hub
     /// anonymously — a gated or private file is refused with its reason, never read with the
     /// operator's rights.
@@ -214,10 +226,11 @@ impl Syncer {
     }
 
     /// Where a stored version's file is read by the backlog and the pipeline jobs: with the
-    /// operator's token for a version the mirror wrote, anonymously for one a person published.
+    /// operator's token (retrying briefly: a failure defers it) for a version the mirror wrote,
+    /// anonymously for one a person published.
     pub fn sources_for(&self, version: &ModelVersion) -> crate::pipeline::derive::Sources<'_> {
         if version.created_by.is_none() {
-            self.sources()
+            self.brief_sources()
         } else {
             self.public_sources()
         }
@@ -227,6 +240,7 @@ impl Syncer {
     pub fn for_users(&self) -> Syncer {
         Syncer {
             hub: self.public_hub.clone(),
+            brief_hub: self.public_hub.brief(),
             ..self.clone()
         }
     }

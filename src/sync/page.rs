@@ -52,7 +52,12 @@ impl Syncer {
         let page = planner.plan(entries, &models, &mut state.renamed_away);
         skips.extend(page.skips);
         let details = self.fetch_details(&page.entries).await;
-        let (items, unchanged) = batch_items(&page.entries, details, crate::domain::now());
+        let (items, unchanged) = batch_items(
+            &page.entries,
+            details,
+            crate::domain::now(),
+            self.config.inspect_retry_base,
+        );
         state.counts.unchanged += unchanged;
         Ok(items)
     }
@@ -96,7 +101,7 @@ impl Syncer {
                 };
                 let files = async {
                     if !needs_version {
-                        return (None, None);
+                        return (None, None, None);
                     }
                     let assets = match self.hub.model_info(&id, Some(&sha)).await {
                         Ok(RepoOutcome::Found { value, .. }) => versions::assets(
@@ -108,30 +113,36 @@ impl Syncer {
                         Ok(other) => Err(format!("commit details unavailable: {other:?}")),
                         Err(e) => Err(format!("commit details unavailable: {e}")),
                     };
-                    // The model file read by range (issue #21); a Hub that cannot be read defers the
-                    // version to the next run, as unavailable commit details do.
-                    let reading = match &assets {
+                    // The model file read by range (issue #21), briefly and within a time cap: a
+                    // file that cannot be read now defers its inspection, never its version (#32).
+                    let (reading, unread) = match &assets {
                         Ok(list) if self.config.inspect_models => {
-                            match crate::pipeline::derive::read_main_file(self.sources(), list)
-                                .await
-                            {
-                                Ok(reading) => Some(reading),
-                                Err(e) => {
-                                    return (Some(Err(format!("model file unreadable: {e}"))), None)
-                                }
+                            let read =
+                                crate::pipeline::derive::read_main_file(self.brief_sources(), list);
+                            match tokio::time::timeout(self.config.file_read_timeout, read).await {
+                                Ok(Ok(reading)) => (Some(reading), None),
+                                Ok(Err(e)) => (None, Some(e.to_string())),
+                                Err(_) => (
+                                    None,
+                                    Some(format!(
+                                        "its reads took longer than {} s",
+                                        self.config.file_read_timeout.as_secs()
+                                    )),
+                                ),
                             }
                         }
-                        _ => None,
+                        _ => (None, None),
                     };
-                    (Some(assets), reading)
+                    (Some(assets), reading, unread)
                 };
-                let (readme, (assets, reading)) = tokio::join!(readme, files);
+                let (readme, (assets, reading, unread)) = tokio::join!(readme, files);
                 (
                     i,
                     EntryDetails {
                         readme,
                         assets,
                         reading,
+                        unread,
                     },
                 )
             })

@@ -13,6 +13,7 @@ use super::plan::{self, Plan, UpdateKind};
 use super::rules::Rules;
 use super::versions;
 use super::write::{BatchItem, WriteKind};
+use crate::domain::inspection::Deferral;
 use crate::domain::records::{Asset, Model, SkipRecord, SyncVersion};
 use crate::domain::UpstreamStatus;
 use crate::hub::HubModel;
@@ -271,6 +272,9 @@ pub(super) struct EntryDetails {
     pub(super) assets: Option<Result<Vec<Asset>, String>>,
     /// What reading the version's main file gave, when the sync inspects models.
     pub(super) reading: Option<crate::pipeline::derive::FileReading>,
+    /// Why the main file could not be read this run, a failure that may pass (the Hub could not
+    /// resolve it, the read ran out of time): the version is written, its inspection deferred.
+    pub(super) unread: Option<String>,
 }
 
 /// The batch items of a planned page with the details fetched for it (by position in
@@ -279,6 +283,7 @@ pub(super) fn batch_items(
     planned: &[PlannedEntry],
     mut details: HashMap<usize, EntryDetails>,
     now: DateTime<Utc>,
+    retry_base: std::time::Duration,
 ) -> (Vec<BatchItem>, i64) {
     let mut items = Vec::with_capacity(planned.len());
     let mut unchanged = 0;
@@ -287,6 +292,7 @@ pub(super) fn batch_items(
             readme,
             assets,
             reading,
+            unread,
         } = details.remove(&i).unwrap_or_default();
         let write = match &p.plan {
             Plan::Unchanged => {
@@ -301,7 +307,11 @@ pub(super) fn batch_items(
         let version = match (assets, model_id) {
             (Some(Ok(assets)), Some(model_id)) => {
                 let mut version = versions::new_version(model_id, &p.mirror, assets, now);
-                if let Some(reading) = &reading {
+                let unread = unread.or_else(|| reading.as_ref()?.transient_failure());
+                if let Some(why) = unread {
+                    // Written all the same; a later run reads the file again.
+                    version.deferred = Some(Deferral::after(why, 1, now, retry_base));
+                } else if let Some(reading) = &reading {
                     let source = p.mirror.origin_url();
                     let ctx = crate::pipeline::derive::context(
                         &p.mirror.name,

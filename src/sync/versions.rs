@@ -150,6 +150,7 @@ pub fn new_version(
         license_type: None,
         inspected: None,
         refusal: None,
+        deferred: None,
     }
 }
 

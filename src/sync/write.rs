@@ -258,6 +258,8 @@ impl Syncer {
                 batch.count(&mut state.counts);
                 state.counts.rows_written += applied.rows;
                 state.counts.versions_created += applied.versions_created;
+                state.counts.inspections_deferred += applied.inspections_deferred;
+                crate::obs::metrics::inspections_deferred(applied.inspections_deferred as u64);
                 return Ok(());
             }
             Err(StoreError::LeaseLost) => return Err(RunHalt::LeaseLost),
@@ -319,6 +321,8 @@ impl Syncer {
                 Ok(applied) => {
                     next.rows_written += applied.rows;
                     next.versions_created += applied.versions_created;
+                    next.inspections_deferred += applied.inspections_deferred;
+                    crate::obs::metrics::inspections_deferred(applied.inspections_deferred as u64);
                     counts = next;
                 }
                 Err(StoreError::LeaseLost) => return Err(RunHalt::LeaseLost),

@@ -356,6 +356,7 @@ fn new_version(
         license_type: None,
         inspected: None,
         refusal: None,
+        deferred: None,
     }
 }
 

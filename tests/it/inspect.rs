@@ -1218,7 +1218,11 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
     run(false, 0).await;
     let all = || async {
         store
-            .versions_to_inspect(pocket_catalog::inspect::INSPECTOR_VERSION, 10_000)
+            .versions_to_inspect(
+                pocket_catalog::inspect::INSPECTOR_VERSION,
+                10_000,
+                pocket_catalog::domain::now(),
+            )
             .await
             .unwrap()
     };

@@ -13,6 +13,7 @@ mod clients;
 mod completeness;
 mod crash;
 mod dashboard;
+mod deferred;
 mod hub_client;
 mod hubsim;
 mod inspect;

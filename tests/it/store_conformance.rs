@@ -1081,6 +1081,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         license_type: None,
         inspected: None,
         refusal: None,
+        deferred: None,
     };
     let v1 = store.create_version(&mk(m.id, "1.0", 0)).await.unwrap();
     let v2 = store.create_version(&mk(m.id, "2.0", 1)).await.unwrap();
@@ -1097,6 +1098,7 @@ async fn versions_are_unique_per_model_and_newest_first(backend: Backend) {
         license_type: Some(LicenseType::Mit),
         inspected: None,
         refusal: None,
+        deferred: None,
         ..mk(other.id, "1.0", 3)
     };
     let a = store
@@ -1166,6 +1168,7 @@ async fn stored_hosted_links_become_paths_and_nothing_else_moves(backend: Backen
         license_type: None,
         inspected: None,
         refusal: None,
+        deferred: None,
     };
     let old_form = store
         .create_version(&version(

@@ -578,5 +578,6 @@ pub fn published_version(
         license_type: None,
         inspected: None,
         refusal: None,
+        deferred: None,
     }
 }

@@ -180,6 +180,7 @@ async fn an_unchanged_catalog_costs_no_detail_request_and_a_commit_one_version(b
             license_type: None,
             inspected: None,
             refusal: None,
+            deferred: None,
         })
         .await
         .unwrap();

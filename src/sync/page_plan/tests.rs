@@ -1,6 +1,7 @@
 //! The page planner's rules, without a database.
 use super::*;
 use crate::sync::plan::tests::{mirror, stored};
+use std::time::Duration;
 
 const SETTINGS: PlanSettings = PlanSettings {
     pull_versions: false,
@@ -148,7 +149,12 @@ fn an_unchanged_model_stored_without_this_digest_gets_it_written() {
     let planned = &page.entries[0];
     assert_eq!(planned.plan, Plan::Unchanged);
     assert!(planned.digest_stale);
-    let (items, unchanged) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
+    let (items, unchanged) = batch_items(
+        &page.entries,
+        HashMap::new(),
+        crate::domain::now(),
+        Duration::ZERO,
+    );
     assert_eq!(unchanged, 1);
     assert_eq!(items.len(), 1);
     assert!(items[0].write.is_none());
@@ -158,7 +164,12 @@ fn an_unchanged_model_stored_without_this_digest_gets_it_written() {
     let model = stored(&e.mirror, "d");
     let page = plan_page(SETTINGS, vec![e], &[model], &mut HashSet::new());
     assert!(!page.entries[0].digest_stale);
-    let (items, _) = batch_items(&page.entries, HashMap::new(), crate::domain::now());
+    let (items, _) = batch_items(
+        &page.entries,
+        HashMap::new(),
+        crate::domain::now(),
+        Duration::ZERO,
+    );
     assert!(items.is_empty());
 }
 
@@ -213,9 +224,11 @@ fn new_commits_want_a_version_and_new_repos_a_readme() {
             readme: Some("From the README.".into()),
             assets: Some(Err("commit details unavailable".into())),
             reading: None,
+            unread: None,
         },
     )]);
-    let (items, unchanged) = batch_items(&page.entries, details, crate::domain::now());
+    let (items, unchanged) =
+        batch_items(&page.entries, details, crate::domain::now(), Duration::ZERO);
     assert_eq!(unchanged, 0);
     let (write, kind) = items[0].write.as_ref().unwrap();
     assert_eq!(*kind, WriteKind::Created);
@@ -258,13 +271,34 @@ fn a_version_is_written_with_the_pipeline_its_file_reading_earns() {
         0,
         EntryDetails {
             readme: None,
-            assets: Some(Ok(vec![bundle])),
+            assets: Some(Ok(vec![bundle.clone()])),
             reading: Some(reading),
+            unread: None,
         },
     )]);
-    let (items, _) = batch_items(&page.entries, details, crate::domain::now());
+    let (items, _) = batch_items(&page.entries, details, crate::domain::now(), Duration::ZERO);
     let version = &items[0].version.as_ref().unwrap().version;
     assert_eq!(version.status(), crate::domain::VersionStatus::Pending);
+    // A file that could not be read this run: the version is written all the same, deferred.
+    let unread = HashMap::from([(
+        0,
+        EntryDetails {
+            readme: None,
+            assets: Some(Ok(vec![bundle])),
+            reading: None,
+            unread: Some("the Hub answered 503".into()),
+        },
+    )]);
+    let hour = Duration::from_secs(3600);
+    let (items, _) = batch_items(&page.entries, unread, crate::domain::now(), hour);
+    let deferred = &items[0].version.as_ref().unwrap().version;
+    assert_eq!(deferred.status(), crate::domain::VersionStatus::Missing);
+    let reason = deferred.unsupported_reason().unwrap();
+    assert!(
+        reason.contains("503") && reason.contains("attempt 1"),
+        "{reason}"
+    );
+    assert!(deferred.deferred.as_ref().unwrap().retry_at > crate::domain::now());
     let spec = version.spec().unwrap();
     assert_eq!(spec["metadata"][0]["framework"], "mediapipe_litert");
     assert_eq!(
