@@ -121,7 +121,8 @@ pub struct HubClient {
 }
 
 /// How a client's requests are retried: with the configured retries and total wait, or briefly —
-/// one retry within [`BRIEF_WAIT`], for the reads a sync can put off to a later run (issue #32).
+/// one retry after [`BRIEF_BACKOFF`] (a server's own wait honoured up to [`BRIEF_WAIT`]), for the
+/// reads a sync can put off to a later run (issue #32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Patience {
     Configured,
@@ -130,6 +131,9 @@ pub enum Patience {
 
 /// The longest a brief request waits between its attempts, in total.
 pub const BRIEF_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// A brief request's backoff before its one retry: at once, nearly (a blip passes; a broken object
+/// is deferred without holding the run).
+pub const BRIEF_BACKOFF: std::time::Duration = std::time::Duration::from_millis(10);
 
 struct Inner {
     http: reqwest::Client,

@@ -77,16 +77,23 @@ impl HubClient {
         handle: impl Fn(&Raw) -> Result<T, HubError>,
     ) -> Result<T, HubError> {
         let config = &self.inner.config;
-        let (max_retries, max_total_wait) = match self.patience {
-            super::Patience::Configured => (config.max_retries, config.max_total_wait),
+        let (max_retries, max_total_wait, min_delay, max_delay) = match self.patience {
+            super::Patience::Configured => (
+                config.max_retries,
+                config.max_total_wait,
+                config.min_backoff,
+                config.max_backoff,
+            ),
             super::Patience::Brief => (
                 config.max_retries.min(1),
                 config.max_total_wait.min(super::BRIEF_WAIT),
+                config.min_backoff.min(super::BRIEF_BACKOFF),
+                config.max_backoff.min(super::BRIEF_BACKOFF),
             ),
         };
         let backoff = ExponentialBuilder::default()
-            .with_min_delay(config.min_backoff)
-            .with_max_delay(config.max_backoff)
+            .with_min_delay(min_delay)
+            .with_max_delay(max_delay)
             .with_max_times(max_retries)
             .with_jitter();
         let waited = Mutex::new(Duration::ZERO);
