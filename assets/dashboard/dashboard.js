@@ -547,6 +547,11 @@ function versionBlock(v, client, stats) {
     clientBlock(client, stats),
     h("p", { class: "muted" }, `published ${fmtTime(v.published_at)} · ${fmtBytes(v.total_size_bytes)}`,
       v.hf_commit_sha ? [" · commit ", h("span", { class: "mono" }, v.hf_commit_sha)] : null),
+    v.changed_files
+      ? h("p", { class: "changed-files" }, v.changed_files.length
+        ? "Changed since the previous version: " + v.changed_files.map((c) => `${c.path} (${c.change})`).join(", ")
+        : "No model or companion file changed since the previous version.")
+      : null,
     table([["File"], ["Type"], ["Size", "num"], ["Hash"], ["Pinned URL", "hide-narrow"]],
       v.assets.map((a) => h("tr", {},
         h("td", { class: "mono" }, a.asset_key, a.is_primary ? h("strong", { title: "primary file" }, " ★") : null),

@@ -3,6 +3,7 @@
 //! or SQL.
 
 pub mod assets;
+pub mod changes;
 pub mod inspection;
 pub mod policy;
 pub mod records;

@@ -84,6 +84,7 @@ mod tests {
             license_type: None,
             signature: None,
             inspection: None,
+            changed_files: None,
         }
     }
 

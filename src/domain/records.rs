@@ -254,6 +254,9 @@ pub struct ModelVersion {
     pub signature: Option<serde_json::Value>,
     /// What inspecting the main file found (operators, quantization, metadata, cost, error).
     pub inspection: Option<serde_json::Value>,
+    /// A mirrored version's files that differ from its model's previous version; `None` when not
+    /// known (a person's version, or one written before the list existed).
+    pub changed_files: Option<Vec<crate::domain::changes::FileChange>>,
 }
 
 /// What inspecting a version's main file found, to be recorded on it.

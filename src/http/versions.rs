@@ -48,6 +48,9 @@ pub struct VersionResponse {
     /// Each rule of the app at f7ae2c9 that the pipeline spec breaks — what the app would compute
     /// wrong, skip or fail on (docs/CLIENTS.md §8); empty for a spec the app runs as written.
     pub app_warnings: Vec<String>,
+    /// A mirrored version's files that differ from its model's previous version (`{path, kind,
+    /// change}`); empty when only other files (the model card) changed; null when not known.
+    pub changed_files: Option<Vec<crate::domain::changes::FileChange>>,
 }
 
 impl VersionResponse {
@@ -72,6 +75,7 @@ impl VersionResponse {
             signature: v.signature,
             inspection: v.inspection,
             app_warnings,
+            changed_files: v.changed_files,
         }
     }
 }

@@ -175,6 +175,24 @@ impl Sim {
         self.cdn.by_file.lock().expect("cdn lock").clear();
     }
 
+    /// A new commit of repo `repo_id` (a new sha, modified now) with the same files — a change of its
+    /// model card, say; [`Sim::put_file`] then changes a file in it. Its sha, or `None` for an unknown repo.
+    pub fn commit(&self, repo_id: &str) -> Option<String> {
+        let sha = {
+            let mut world = self.world.write().expect("world lock");
+            let repo = world
+                .repos
+                .values_mut()
+                .find(|r| r.id.eq_ignore_ascii_case(repo_id))?;
+            let next = <sha2::Sha256 as sha2::Digest>::digest(format!("{}:{}", repo.sha, repo.id));
+            repo.sha = hex::encode(next)[..40].to_string();
+            repo.last_modified = chrono::Utc::now();
+            repo.sha.clone()
+        };
+        self.invalidate();
+        Some(sha)
+    }
+
     pub fn mutate(&self) -> MutationReport {
         let report = self.world.write().expect("world lock").mutate();
         self.invalidate();

@@ -204,6 +204,7 @@ pub(super) struct VersionRow {
     license_type: Option<String>,
     signature: Option<Json<serde_json::Value>>,
     inspection: Option<Json<serde_json::Value>>,
+    changed_files: Option<Json<Vec<crate::domain::changes::FileChange>>>,
 }
 
 impl TryFrom<VersionRow> for ModelVersion {
@@ -219,6 +220,7 @@ impl TryFrom<VersionRow> for ModelVersion {
                 .transpose()?,
             signature: r.signature.map(|j| j.0),
             inspection: r.inspection.map(|j| j.0),
+            changed_files: r.changed_files.map(|j| j.0),
             id: r.id,
             model_id: r.model_id,
             version_string: r.version_string,

@@ -306,23 +306,41 @@ async fn update_model(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
     Ok(())
 }
 
-/// Inserts a synced version unless its model has it already; whether it was inserted.
+/// Inserts a synced version unless its model has it already; whether it was inserted. Its changelog
+/// and `changed_files` say what differs from the model's previous version.
 async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     let n = &v.version;
     let id = Uuid::now_v7();
+    let previous: Option<(String, Json<Vec<crate::domain::records::Asset>>)> =
+        on_tx!(tx, |conn| sqlx::query_as(
+            "SELECT version_string, assets FROM model_versions WHERE model_id = $1 \
+             ORDER BY published_at DESC, id DESC LIMIT 1"
+        )
+        .bind(v.model_id)
+        .fetch_optional(&mut *conn)
+        .await?);
+    let previous_assets = previous.as_ref().map_or(&[][..], |(_, a)| a.0.as_slice());
+    let changed = crate::domain::changes::changes(previous_assets, &n.assets);
+    let changelog = n.changelog.as_deref().map(|head| {
+        crate::domain::changes::changelog(
+            head,
+            previous.as_ref().map(|(name, _)| name.as_str()),
+            &changed,
+        )
+    });
     let done = on_tx!(tx, |conn| {
         sqlx::query(
         "INSERT INTO model_versions (id, model_id, version_string, changelog, \
          hf_commit_sha, pipeline_spec, assets, published_at, created_by, total_size_bytes, status, \
          pipeline_updated_at, main_file_bytes, license_type, unsupported_reason, signature, \
-         inspection, inspector_version, quantization, inspect_attempts, inspect_retry_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-         ON CONFLICT DO NOTHING"
+         inspection, inspector_version, quantization, inspect_attempts, inspect_retry_at, changed_files) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22) ON CONFLICT DO NOTHING"
     )
     .bind(id)
     .bind(v.model_id)
     .bind(&n.version_string)
-    .bind(&n.changelog)
+    .bind(&changelog)
     .bind(&n.hf_commit_sha)
     .bind(n.spec().map(Json))
     .bind(Json(&n.assets))
@@ -345,6 +363,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
     .bind(n.inspected.as_ref().and_then(crate::domain::records::Inspected::quantization))
     .bind(n.deferred.as_ref().map_or(0, |d| i64::from(d.attempts)))
     .bind(n.deferred.as_ref().map(|d| d.retry_at))
+    .bind(Json(&changed))
     .execute(&mut *conn)
     .await?
     .rows_affected()

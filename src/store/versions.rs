@@ -13,7 +13,7 @@ pub const DOWNLOAD_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 
 const VERSION_COLUMNS: &str = "id, model_id, version_string, changelog, hf_commit_sha, \
     pipeline_spec, assets, published_at, download_count, num_ratings, rating_avg, created_by, status, \
-    unsupported_reason, pipeline_updated_at, license_type, signature, inspection";
+    unsupported_reason, pipeline_updated_at, license_type, signature, inspection, changed_files";
 
 impl Store {
     pub async fn create_version(&self, new: &NewVersion) -> StoreResult<ModelVersion> {

@@ -18,6 +18,7 @@ both_backends!(
     an_unchanged_catalog_costs_no_detail_request_and_a_commit_one_version,
     repos_without_a_model_file_are_skipped_or_kept_by_configuration,
     the_api_shows_versions_newest_first_and_the_latest_size,
+    a_new_version_says_which_files_changed_since_the_previous_one,
 );
 
 fn versioned(store: &Store, sim: &SimHandle) -> Syncer {
@@ -340,4 +341,100 @@ async fn the_api_shows_versions_newest_first_and_the_latest_size(backend: Backen
             .any(|a| a["is_primary"] == true));
         assert!(v["hf_commit_sha"].is_string());
     }
+}
+
+/// A changelog from the content (issue #32): a new commit whose model file changed gives a version
+/// whose changelog and `changed_files` name it; a commit that changed only other files (the model card)
+/// says no model or companion file changed; the first version says it is the first. Both dialects show
+/// the list.
+async fn a_new_version_says_which_files_changed_since_the_previous_one(backend: Backend) {
+    let sim = SimHandle::start(30, 0, 31).await;
+    let app = TestApp::with_config(backend, serve_config(&sim)).await;
+    let store = app.store.clone();
+    let s = versioned(&store, &sim);
+    run(&s).await;
+    let repos: Vec<SimRepo> = sim
+        .litert_truth()
+        .into_iter()
+        .filter(|r| r.gated.is_none() && !r.disabled)
+        .filter(|r| r.files.iter().any(|f| f.path.ends_with(".tflite")))
+        .take(2)
+        .collect();
+    let [edited, carded] = <[SimRepo; 2]>::try_from(repos).unwrap();
+    let newest = |id: String| {
+        let store = store.clone();
+        async move {
+            let model = crate::support::all_synced(&store)
+                .await
+                .into_iter()
+                .find(|m| m.hf_model_id.as_deref() == Some(id.as_str()))
+                .unwrap();
+            let mut versions = store.list_versions(model.id).await.unwrap();
+            versions.sort_by_key(|v| v.published_at);
+            (model.id, versions)
+        }
+    };
+    let (_, first) = newest(edited.id.clone()).await;
+    assert!(first[0]
+        .changelog
+        .as_deref()
+        .unwrap()
+        .contains("first version"));
+
+    let model_file = edited
+        .files
+        .iter()
+        .find(|f| f.path.ends_with(".tflite"))
+        .unwrap();
+    sim.sim.commit(&edited.id).unwrap();
+    sim.sim
+        .put_file(&edited.id, &model_file.path, b"new model bytes".to_vec())
+        .unwrap();
+    sim.sim.commit(&carded.id).unwrap();
+    run(&s).await;
+
+    let (model_id, versions) = newest(edited.id.clone()).await;
+    assert_eq!(versions.len(), 2);
+    let new = versions.last().unwrap();
+    let changed = new.changed_files.as_ref().unwrap();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0].path, model_file.path);
+    assert_eq!(
+        changed[0].change,
+        pocket_catalog::domain::changes::Change::Changed
+    );
+    let text = new.changelog.as_deref().unwrap();
+    assert!(
+        text.contains(&format!("the model file {} changed", model_file.path))
+            && text.contains(&versions[0].version_string),
+        "{text}"
+    );
+    let (_, carded_versions) = newest(carded.id.clone()).await;
+    let card_only = carded_versions.last().unwrap();
+    assert_eq!(carded_versions.len(), 2);
+    assert_eq!(card_only.changed_files.as_deref(), Some(&[][..]));
+    assert!(card_only
+        .changelog
+        .as_deref()
+        .unwrap()
+        .contains("No model or companion file changed"));
+
+    // Both dialects show the list.
+    let v1 = app
+        .get(&format!("/api/v1/models/{model_id}/versions"), None)
+        .await;
+    let shown = v1
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == new.id.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(shown["changed_files"][0]["change"], "changed");
+    assert_eq!(shown["changed_files"][0]["kind"], "tflite");
+    let root = app
+        .get(&format!("/models/{model_id}/versions/{}", new.id), None)
+        .await;
+    assert_eq!(root.body["changed_files"], shown["changed_files"]);
 }

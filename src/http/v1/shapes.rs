@@ -150,6 +150,10 @@ pub struct ClientVersion {
     /// app would compute wrong, skip or fail on (docs/CLIENTS.md §8). A person's spec is kept as
     /// written; a derived one has none (a detector's says the app shows no boxes).
     pub app_warnings: Vec<String>,
+    /// Beyond the reference: a mirrored version's files that differ from its model's previous version
+    /// (`{path, kind, change}`, change `added`, `changed` or `removed`; empty when only other files
+    /// such as the model card changed) — an app updates when its own files changed. Null when not known.
+    pub changed_files: Option<Vec<crate::domain::changes::FileChange>>,
 }
 
 impl ClientVersion {
@@ -191,6 +195,7 @@ impl ClientVersion {
             signature: v.signature,
             inspection: v.inspection,
             app_warnings,
+            changed_files: v.changed_files,
         }
     }
 }
