@@ -202,7 +202,7 @@ impl Catalog {
         };
         let refusal = refusal(outside, &draft.assets);
         // Against the tensors its model file declares, when the file can be read (issue #21).
-        let inspected = match (&spec, &refusal) {
+        let mut inspected = match (&spec, &refusal) {
             (Some(spec), None) => crate::pipeline::derive::check_supplied_spec(
                 self.syncer.public_sources(),
                 model,
@@ -214,6 +214,11 @@ impl Catalog {
             .map_err(CatalogError::Invalid)?,
             _ => None,
         };
+        // The file's true size, when it was read and the publisher sent none (the portal sends 0).
+        let assets = match inspected.as_mut().and_then(|i| i.assets.take()) {
+            Some(sized) => sized,
+            None => draft.assets,
+        };
         let version = self
             .store
             .create_version(&NewVersion {
@@ -222,7 +227,7 @@ impl Catalog {
                 changelog: draft.changelog,
                 hf_commit_sha: draft.commit_sha,
                 pipeline_spec: spec,
-                assets: draft.assets,
+                assets,
                 published_at: crate::domain::now(),
                 created_by: Some(user.id),
                 license_type: draft.license_type,

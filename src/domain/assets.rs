@@ -57,6 +57,22 @@ pub fn main_file(assets: &[Asset]) -> Option<&Asset> {
     .or_else(|| first(assets, is_bundle))
 }
 
+/// `assets` with the main file's size set to `size` (the bytes its reading found), when its size was
+/// unknown or 0 — the portal sends 0, and the app checks free space against it (issue #32); `None` when
+/// nothing is to change.
+pub fn sized(assets: &[Asset], size: u64) -> Option<Vec<Asset>> {
+    let main = main_file(assets)?;
+    if main.file_size_bytes.is_some_and(|n| n > 0) || size == 0 {
+        return None;
+    }
+    let key = main.asset_key.clone();
+    let mut out = assets.to_vec();
+    for a in out.iter_mut().filter(|a| a.asset_key == key) {
+        a.file_size_bytes = i64::try_from(size).ok();
+    }
+    Some(out)
+}
+
 /// The size of [`main_file`] (0 when there is none or its size is unknown): the version's
 /// `file_size_bytes`, which the app checks free space against.
 pub fn main_file_size(assets: &[Asset]) -> i64 {

@@ -468,6 +468,7 @@ pub async fn inspect_version(
     );
     let mut found = inspected(&reading, &ctx);
     found.host_files(&version.assets);
+    found.size_main_file(&version.assets);
     Ok(found)
 }
 
@@ -573,5 +574,6 @@ pub async fn check_supplied_spec(
     // The person's spec stands; files are hosted for mirrored versions only.
     found.leave_pipeline();
     found.hosted.clear();
+    found.size_main_file(assets);
     Ok(Some(found))
 }

@@ -190,6 +190,32 @@ async fn a_portal_upload_is_inspected_by_range_and_becomes_runnable(backend: Bac
     let mut expected = spec.clone();
     expected["metadata"][0]["model_version"] = json!("3.0.0");
     assert_eq!(root.body["pipeline_spec"], expected);
+    // The portal's add-version dialog sends `file_size_bytes: 0`: the size the file's reading found
+    // is kept instead, without a spec and with one (the app checks free space against it).
+    let sized = add_version(
+        &app,
+        &token,
+        &mid,
+        &upload,
+        json!({"version_name": "4.0.0", "file_size_bytes": 0}),
+    )
+    .await;
+    assert_eq!(sized.status, StatusCode::CREATED, "{}", sized.body);
+    assert_eq!(sized.body["file_size_bytes"], bytes.len(), "{}", sized.body);
+    let sized = add_version(
+        &app,
+        &token,
+        &mid,
+        &upload,
+        json!({"version_name": "4.1.0", "file_size_bytes": 0, "pipeline_spec": spec}),
+    )
+    .await;
+    assert_eq!(sized.status, StatusCode::CREATED, "{}", sized.body);
+    assert_eq!(sized.body["file_size_bytes"], bytes.len(), "{}", sized.body);
+    // An empty `tflite` (the portal's, for a model with no Hub id) is refused with what to send.
+    let empty = add_version(&app, &token, &mid, "", json!({"version_name": "4.2.0"})).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(empty.detail(), "assets.tflite must be an http(s) URL");
     // An upload deleted from the bucket: recorded as missing, with the storage's answer.
     let gone = upload.replace("leaf.tflite", "deleted.tflite");
     let version = add_version(&app, &token, &mid, &gone, json!({"version_name": "1.2.0"})).await;
