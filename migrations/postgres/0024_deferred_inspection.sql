@@ -8,5 +8,3 @@ ALTER TABLE model_versions ADD COLUMN inspect_retry_at TIMESTAMPTZ;
 CREATE INDEX model_versions_inspect_retry ON model_versions(inspect_retry_at)
     WHERE inspect_retry_at IS NOT NULL;
 
--- The model files a run could not read, their inspection deferred.
-ALTER TABLE sync_runs ADD COLUMN inspections_deferred BIGINT NOT NULL DEFAULT 0;

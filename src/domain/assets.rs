@@ -5,7 +5,8 @@
 //! The app downloads `tflite` always and never `litert_lm`, so for a repo whose only model is an LLM
 //! bundle `tflite` points at the bundle too.
 
-use crate::domain::records::Asset;
+use crate::domain::changes::{Change, FileChange};
+use crate::domain::records::{Asset, Inspected};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -55,6 +56,65 @@ pub fn main_file(assets: &[Asset]) -> Option<&Asset> {
     })
     .or_else(|| first(assets, |a| a.asset_type == "tflite"))
     .or_else(|| first(assets, is_bundle))
+}
+
+fn same_content(a: &Asset, b: &Asset) -> bool {
+    match (&a.file_hash, &b.file_hash) {
+        (Some(x), Some(y)) if a.hash_kind == b.hash_kind => x.eq_ignore_ascii_case(y),
+        _ => a.file_size_bytes == b.file_size_bytes,
+    }
+}
+
+/// The files of `current` that differ from `previous` (a model's previous version), by path and
+/// content (issue #32) (hosted copies — files this service
+/// extracted from a model — are not the repo's and are left out).
+pub fn changed_files(previous: &[Asset], current: &[Asset]) -> Vec<FileChange> {
+    let repo = |list: &[Asset]| -> Vec<Asset> {
+        list.iter()
+            .filter(|a| !a.is_hosted_by_us)
+            .cloned()
+            .collect()
+    };
+    let (previous, current) = (repo(previous), repo(current));
+    let find = |list: &[Asset], path: &str| list.iter().find(|a| a.asset_key == path).cloned();
+    let mut out = Vec::new();
+    for now in &current {
+        let change = match find(&previous, &now.asset_key) {
+            None => Some(Change::Added),
+            Some(before) if !same_content(&before, now) => Some(Change::Changed),
+            Some(_) => None,
+        };
+        if let Some(change) = change {
+            out.push(FileChange {
+                path: now.asset_key.clone(),
+                kind: now.asset_type.clone(),
+                change,
+            });
+        }
+    }
+    for before in previous
+        .iter()
+        .filter(|b| find(&current, &b.asset_key).is_none())
+    {
+        out.push(FileChange {
+            path: before.asset_key.clone(),
+            kind: before.asset_type.clone(),
+            change: Change::Removed,
+        });
+    }
+    out.sort_by(|a, b| (a.change, &a.path).cmp(&(b.change, &b.path)));
+    out
+}
+
+/// Fills the main file's size in what `found` will record from what its reading found
+/// (`inspection.size`), when it was unknown or 0 (a portal version's), on top of the assets
+/// [`Inspected::host_files`] gave.
+pub fn size_main_file(found: &mut Inspected, assets: &[Asset]) {
+    let size = found.inspection["size"].as_u64().unwrap_or(0);
+    let current = found.assets.as_deref().unwrap_or(assets);
+    if let Some(sized) = sized(current, size) {
+        found.assets = Some(sized);
+    }
 }
 
 /// `assets` with the main file's size set to `size` (the bytes its reading found), when its size was
@@ -144,6 +204,41 @@ mod tests {
             is_hosted_by_us: false,
             is_primary: false,
         }
+    }
+
+    fn hashed(path: &str, kind: &str, sha: &str) -> Asset {
+        Asset {
+            file_hash: Some(sha.into()),
+            hash_kind: Some("sha256".into()),
+            ..asset(path, kind, 10)
+        }
+    }
+
+    #[test]
+    fn files_are_compared_by_path_and_content() {
+        let before = vec![
+            hashed("model.tflite", "tflite", "aa"),
+            hashed("labels.txt", "label_txt", "bb"),
+            hashed("old.json", "config_json", "cc"),
+        ];
+        let after = vec![
+            hashed("model.tflite", "tflite", "AA"),
+            hashed("labels.txt", "label_txt", "b2"),
+            hashed("tokenizer.json", "tokenizer", "dd"),
+        ];
+        let said: Vec<(String, Change)> = changed_files(&before, &after)
+            .into_iter()
+            .map(|c| (c.path, c.change))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                ("tokenizer.json".to_string(), Change::Added),
+                ("labels.txt".to_string(), Change::Changed),
+                ("old.json".to_string(), Change::Removed)
+            ],
+            "the model file's hash differs only in case"
+        );
     }
 
     #[test]

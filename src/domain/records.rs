@@ -347,16 +347,6 @@ impl Inspected {
         self.assets = Some(merged);
     }
 
-    /// Fills the main file's size from what its reading found (`inspection.size`), when it was unknown
-    /// or 0 (a portal version's): the assets to record, on top of [`Inspected::host_files`]'s.
-    pub fn size_main_file(&mut self, assets: &[Asset]) {
-        let size = self.inspection["size"].as_u64().unwrap_or(0);
-        let current = self.assets.as_deref().unwrap_or(assets);
-        if let Some(sized) = crate::domain::assets::sized(current, size) {
-            self.assets = Some(sized);
-        }
-    }
-
     /// Marks the derived spec as the inspector's ([`DERIVED_SPEC_KEY`]), so that a newer inspector
     /// may replace it.
     pub fn mark_derived_spec(&mut self) {

@@ -17,7 +17,7 @@ use std::ops::Range;
 const MAX_MEMBERS: usize = 10_000;
 
 /// One member of a bundle.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Member {
     pub name: String,
     pub size: u64,

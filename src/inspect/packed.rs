@@ -41,7 +41,8 @@ pub struct PackedFile {
 }
 
 impl PackedFile {
-    fn new(name: &str, bytes: Vec<u8>) -> Result<PackedFile, String> {
+    /// The file `name` of these bytes: UTF-8 text, its non-empty lines counted.
+    pub fn new(name: &str, bytes: Vec<u8>) -> Result<PackedFile, String> {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| format!("the label file {name} is not UTF-8 text"))?;
         let lines = text.lines().filter(|l| !l.trim().is_empty()).count();

@@ -63,8 +63,9 @@ pub struct SignatureInfo {
     pub outputs: Vec<(String, u32)>,
 }
 
-/// Everything read from the model's FlatBuffer.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Everything read from the model's FlatBuffer (serialised for the readings kept by file hash; the
+/// raw metadata buffer is not kept — what it declares is the inspection's `metadata`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     pub schema_version: u32,
     pub description: Option<String>,
@@ -76,6 +77,7 @@ pub struct ModelInfo {
     pub metadata_names: Vec<String>,
     pub min_runtime_version: Option<String>,
     /// The raw `TFLITE_METADATA` buffer, when the model has one of readable size.
+    #[serde(skip)]
     pub model_metadata: Option<Vec<u8>>,
     /// Types of the constant tensors (those with data), counted.
     pub weight_types: BTreeMap<String, u32>,
@@ -85,6 +87,7 @@ pub struct ModelInfo {
     pub external_data_end: Option<u64>,
     /// Tensors whose type was not read, to keep within the read target: a sparse model stores its
     /// sparsity indices between its tensor tables (the types counted are those read).
+    #[serde(default)]
     pub unread_tensors: u32,
 }
 

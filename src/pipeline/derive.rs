@@ -68,6 +68,9 @@ pub struct Sources<'a> {
     /// A user asked for this read: `hub` is anonymous, and a file it cannot read is refused
     /// ([`GenerateError::NotPublic`]) rather than recorded as missing.
     pub for_user: bool,
+    /// What reading each distinct model file gave, by its SHA-256: a Hub file with a known hash is
+    /// read once (the mirror's reads only).
+    pub readings: Option<&'a super::readings::Readings>,
 }
 
 /// What reading a version's main file gave.
@@ -131,7 +134,74 @@ pub async fn read_main_file(
     let Some((repo, rev, path)) = on_hub(sources.hub, &main.source_url) else {
         return read_elsewhere(sources.web, main).await;
     };
-    let file = match sources.hub.open_file(&repo, &rev, &path).await? {
+    // A `.tflite` whose bytes' SHA-256 the file list gives is read once, whoever publishes it.
+    let kept =
+        sources.readings.zip(main.file_hash.as_deref().filter(|_| {
+            main.hash_kind.as_deref() == Some("sha256") && main.asset_type == "tflite"
+        }));
+    let held = match kept {
+        Some((readings, sha)) => Some(readings.hold(sha).await),
+        None => None,
+    };
+    let mut reading = match kept {
+        Some((readings, sha)) => match readings.get(sha).await {
+            Some((size, outcome)) => FileReading::Tflite {
+                path,
+                size,
+                outcome: Box::new(outcome),
+                eos: None,
+                companions: Companions::default(),
+            },
+            // The same bytes just failed for another version: deferred at once, not read again.
+            None if readings.recent_failure(sha).is_some() => {
+                let why = readings.recent_failure(sha).unwrap_or_default();
+                return Err(GenerateError::Deferred(why));
+            }
+            None => {
+                let reading = read_on_hub(sources, main, &repo, &rev, path).await;
+                match &reading {
+                    Ok(FileReading::Tflite { size, outcome, .. }) => {
+                        readings.put(sha, *size, outcome).await;
+                    }
+                    Err(e) => {
+                        if let Some(why) = e.transient() {
+                            readings.note_failure(sha, &why);
+                        }
+                    }
+                    Ok(_) => {}
+                }
+                if let Some(why) = reading.as_ref().ok().and_then(FileReading::transient_failure) {
+                    readings.note_failure(sha, &why);
+                }
+                reading?
+            }
+        },
+        None => read_on_hub(sources, main, &repo, &rev, path).await?,
+    };
+    drop(held);
+    if let FileReading::Tflite {
+        outcome,
+        eos,
+        companions,
+        ..
+    } = &mut reading
+    {
+        if let Ok(seen) = outcome.as_ref() {
+            (*eos, *companions) = beside::read(sources.hub, assets, seen).await;
+        }
+    }
+    Ok(reading)
+}
+
+/// Opens `path` of `repo` at `rev` on the Hub and reads it as `main`'s type says.
+async fn read_on_hub(
+    sources: Sources<'_>,
+    main: &Asset,
+    repo: &str,
+    rev: &str,
+    path: String,
+) -> Result<FileReading, GenerateError> {
+    let file = match sources.hub.open_file(repo, rev, &path).await? {
         RepoOutcome::Found { value, .. } => value,
         RepoOutcome::Gated if sources.for_user => {
             return Err(GenerateError::NotPublic(format!(
@@ -154,19 +224,7 @@ pub async fn read_main_file(
             return Ok(FileReading::Unavailable { path, why });
         }
     };
-    let mut reading = read_opened(&file, file.size, &main.asset_type, path).await;
-    if let FileReading::Tflite {
-        outcome,
-        eos,
-        companions,
-        ..
-    } = &mut reading
-    {
-        if let Ok(seen) = outcome.as_ref() {
-            (*eos, *companions) = beside::read(sources.hub, assets, seen).await;
-        }
-    }
-    Ok(reading)
+    Ok(read_opened(&file, file.size, &main.asset_type, path).await)
 }
 
 /// Reads a main file that is not on the Hub (a person's upload) at its URL.
@@ -468,7 +526,7 @@ pub async fn inspect_version(
     );
     let mut found = inspected(&reading, &ctx);
     found.host_files(&version.assets);
-    found.size_main_file(&version.assets);
+    assets::size_main_file(&mut found, &version.assets);
     Ok(found)
 }
 
@@ -574,6 +632,6 @@ pub async fn check_supplied_spec(
     // The person's spec stands; files are hosted for mirrored versions only.
     found.leave_pipeline();
     found.hosted.clear();
-    found.size_main_file(assets);
+    assets::size_main_file(&mut found, assets);
     Ok(Some(found))
 }

@@ -4,7 +4,9 @@
 //! Each aggregate's SQL lives in its own file as plain `impl Store` methods — `users.rs` (users and API
 //! tokens), `models.rs`, `versions.rs`, `listing.rs` (filtered, sorted, searched pages of models),
 //! `sync_batch.rs` (the sync's fenced batch writes and its views of the catalog), `runs.rs` (the sync
-//! lease, run records, the schedule's state), `telemetry.rs` (the app's inference events). The SQL is written once, in the dialect both databases
+//! lease, run records, the schedule's state), `telemetry.rs` (the app's inference events), `readings.rs`
+//! (what reading each distinct model file gave, by its SHA-256), `hosted_files.rs` (files this service
+//! hosts). The SQL is written once, in the dialect both databases
 //! speak (`$n` placeholders, `ON CONFLICT`, `RETURNING`); where they differ the code asks [`Dialect`].
 //! [`on_backend!`] and [`on_tx!`] compile one statement's binding and fetching code for each backend's
 //! driver types — a `match` with the same body in both arms, no generic `sqlx::Database` bounds.
@@ -18,6 +20,7 @@ mod listing;
 mod models;
 mod owner_lock;
 pub mod postgres;
+mod readings;
 mod rows;
 mod runs;
 pub mod sqlite;

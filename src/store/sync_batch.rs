@@ -320,7 +320,7 @@ async fn insert_version(tx: &mut Tx, v: &SyncVersion) -> StoreResult<bool> {
         .fetch_optional(&mut *conn)
         .await?);
     let previous_assets = previous.as_ref().map_or(&[][..], |(_, a)| a.0.as_slice());
-    let changed = crate::domain::changes::changes(previous_assets, &n.assets);
+    let changed = crate::domain::assets::changed_files(previous_assets, &n.assets);
     let changelog = n.changelog.as_deref().map(|head| {
         crate::domain::changes::changelog(
             head,

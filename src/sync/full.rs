@@ -11,6 +11,7 @@ impl Syncer {
         stop: &CancellationToken,
     ) -> Result<bool, RunHalt> {
         let run_start = crate::domain::now();
+        self.readings.forget_failures();
         self.ensure_system_user(state).await?;
         // One read of 8 bytes per listed model lets every unchanged entry be planned without a query.
         state.listed_digests = self.store.listed_digests().await?.into_iter().collect();

@@ -110,6 +110,8 @@ pub struct Syncer {
     public_hub: HubClient,
     /// `hub` retrying briefly, for the model-file reads a failure defers (issue #32).
     brief_hub: HubClient,
+    /// What reading each distinct model file gave, by its SHA-256 (issue #32).
+    readings: Arc<crate::pipeline::readings::Readings>,
     /// Model files outside the Hub (a person's uploads), read for the pipeline jobs.
     web: crate::pipeline::webfile::WebFiles,
     config: Arc<SyncConfig>,
@@ -166,6 +168,7 @@ impl Syncer {
         config: SyncConfig,
     ) -> Syncer {
         Syncer {
+            readings: Arc::new(crate::pipeline::readings::Readings::new(store.clone())),
             store,
             public_hub: hub.anonymous(),
             brief_hub: hub.brief(),
@@ -202,6 +205,7 @@ impl Syncer {
             hub: &self.hub,
             web: &self.web,
             for_user: false,
+            readings: Some(&self.readings),
         }
     }
 
@@ -222,6 +226,8 @@ impl Syncer {
             hub: &self.public_hub,
             web: &self.web,
             for_user: true,
+            // A user's reads are their own: never another read's result.
+            readings: None,
         }
     }
 

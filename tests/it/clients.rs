@@ -735,10 +735,10 @@ async fn telemetry_takes_both_body_forms_skips_unknown_versions_and_feeds_the_st
     if backend == Backend::Sqlite {
         // Migration 0017 rebuilds the versions table inside a transaction, where the drop of the old
         // table cascades to these events: it sets them aside and puts them back. Applied again here
-        // (with the migrations after it that add to the rebuilt table, 0018–0020).
+        // (with the migrations after it that add to the rebuilt table, 0018–0020, 0024 and 0025).
         execute_raw(
             &app._db,
-            "DELETE FROM _sqlx_migrations WHERE version BETWEEN 17 AND 20",
+            "DELETE FROM _sqlx_migrations WHERE version BETWEEN 17 AND 20 OR version IN (24, 25)",
         )
         .await;
         app.store.migrate().await.unwrap();

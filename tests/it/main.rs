@@ -24,6 +24,7 @@ mod operations;
 mod packed;
 mod portal_flows;
 mod publishing;
+mod readings;
 mod replay;
 mod schedule;
 mod schemathesis;

@@ -1,0 +1,209 @@
+//! Each distinct model file is read once (issue #32): what reading a `.tflite` gave — its structure,
+//! metadata and packed label file — is kept by the SHA-256 of its bytes (the LFS oid the commit's file
+//! list gives) in the store, and reused for every version and repo that publishes the same bytes,
+//! across runs and re-uploads: no second HEAD or range read reaches the Hub, which counts every read
+//! of a model file as a download. Concurrent reads of one file wait for the first
+//! ([`Readings::hold`]). Only readings that will not change are kept: a file read, or one that is not
+//! a model (never a fetch that failed). Per-version context — the files beside the model, the spec —
+//! is derived again each time.
+
+use crate::inspect::bundle::Member;
+use crate::inspect::packed::{Packed, PackedFile};
+use crate::inspect::{self, Cost, InspectError, MetadataSummary, ModelInfo, TfliteInspection};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The readings kept by file hash, the reads in flight, and the files that just failed.
+#[derive(Debug)]
+pub struct Readings {
+    store: Store,
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Files whose read just failed, a failure that may pass: the other versions of the same bytes
+    /// in this run are deferred at once rather than each trying again ([`FAILURE_MEMORY`]).
+    failed: Mutex<HashMap<String, (std::time::Instant, String)>>,
+}
+
+/// How long a failed read of a file stands for the other versions of the same bytes, at most (a new
+/// run forgets them: [`Readings::forget_failures`]).
+pub const FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A reading as kept: the outcome of reading a `.tflite` of `size` bytes.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    size: u64,
+    outcome: Result<KeptTflite, (KeptError, Cost)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeptTflite {
+    model: ModelInfo,
+    metadata: Option<Result<MetadataSummary, String>>,
+    packed: Option<Result<KeptPacked, String>>,
+    cost: Cost,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeptPacked {
+    members: Vec<Member>,
+    /// The label file: its name and text (a packed label file is UTF-8 by construction).
+    labels: Option<Result<(String, String), String>>,
+}
+
+/// The failures worth keeping: the file is not a model, or too costly to read — final for its bytes.
+#[derive(Serialize, Deserialize)]
+enum KeptError {
+    Corrupt(String),
+    OverBudget { max_bytes: u64, max_requests: u32 },
+}
+
+/// What reading a `.tflite` gave, as [`inspect::inspect_tflite`] returns it.
+pub type TfliteOutcome = Result<TfliteInspection, (InspectError, Cost)>;
+
+impl Readings {
+    pub fn new(store: Store) -> Readings {
+        Readings {
+            store,
+            inflight: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Why the file with this SHA-256 could not be read just now, if it could not.
+    pub fn recent_failure(&self, sha256: &str) -> Option<String> {
+        let mut failed = self.failed.lock().expect("failed lock");
+        failed.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
+        failed.get(&sha256.to_ascii_lowercase()).map(|(_, why)| why.clone())
+    }
+
+    /// Forgets the failed reads: a new run tries every file again.
+    pub fn forget_failures(&self) {
+        self.failed.lock().expect("failed lock").clear();
+    }
+
+    /// Remembers that reading the file with this SHA-256 failed for `why` (for [`FAILURE_MEMORY`]).
+    pub fn note_failure(&self, sha256: &str, why: &str) {
+        self.failed
+            .lock()
+            .expect("failed lock")
+            .insert(sha256.to_ascii_lowercase(), (std::time::Instant::now(), why.to_string()));
+    }
+
+    /// Holds the file with this SHA-256 for one reader: a second caller waits until the first has
+    /// read it (and kept what it found) — then it finds the reading kept.
+    pub async fn hold(&self, sha256: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.inflight.lock().expect("inflight lock");
+            if map.len() > 10_000 {
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(sha256.to_ascii_lowercase()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// The reading kept for this file by the current inspector: its size and outcome.
+    pub async fn get(&self, sha256: &str) -> Option<(u64, TfliteOutcome)> {
+        let value = match self
+            .store
+            .model_file_reading(sha256, inspect::INSPECTOR_VERSION)
+            .await
+        {
+            Ok(v) => v?,
+            Err(e) => {
+                tracing::warn!(error = %e, "a kept model-file reading could not be looked up");
+                return None;
+            }
+        };
+        let kept: Kept = serde_json::from_value(value).ok()?;
+        Some((kept.size, restore(kept.outcome)))
+    }
+
+    /// Keeps what reading the file with this SHA-256 of `size` bytes gave, unless it may change (a
+    /// fetch failed).
+    pub async fn put(&self, sha256: &str, size: u64, outcome: &TfliteOutcome) {
+        let Some(outcome) = keep(outcome) else {
+            return;
+        };
+        let value = serde_json::to_value(Kept { size, outcome }).expect("readings serialise");
+        if let Err(e) = self
+            .store
+            .save_model_file_reading(sha256, inspect::INSPECTOR_VERSION, &value)
+            .await
+        {
+            tracing::warn!(error = %e, "a model-file reading could not be kept");
+        }
+    }
+}
+
+fn keep(outcome: &TfliteOutcome) -> Option<Result<KeptTflite, (KeptError, Cost)>> {
+    Some(match outcome {
+        Ok(seen) => Ok(KeptTflite {
+            model: seen.model.clone(),
+            metadata: seen.metadata.clone(),
+            packed: seen.packed.as_ref().map(|p| {
+                p.as_ref().map_err(Clone::clone).map(|p| KeptPacked {
+                    members: p.members.clone(),
+                    labels: p.labels.as_ref().map(|l| {
+                        l.as_ref().map_err(Clone::clone).map(|f| {
+                            (
+                                f.name.clone(),
+                                String::from_utf8_lossy(&f.bytes).into_owned(),
+                            )
+                        })
+                    }),
+                })
+            }),
+            cost: seen.cost,
+        }),
+        Err((InspectError::Corrupt(why), cost)) => Err((KeptError::Corrupt(why.clone()), *cost)),
+        Err((
+            InspectError::OverBudget {
+                max_bytes,
+                max_requests,
+            },
+            cost,
+        )) => Err((
+            KeptError::OverBudget {
+                max_bytes: *max_bytes,
+                max_requests: *max_requests,
+            },
+            *cost,
+        )),
+        Err((InspectError::Fetch(_), _)) => return None,
+    })
+}
+
+fn restore(kept: Result<KeptTflite, (KeptError, Cost)>) -> TfliteOutcome {
+    match kept {
+        Ok(k) => Ok(TfliteInspection {
+            model: k.model,
+            metadata: k.metadata,
+            packed: k.packed.map(|p| {
+                p.map(|p| Packed {
+                    members: p.members,
+                    labels: p.labels.map(|l| {
+                        l.and_then(|(name, text)| PackedFile::new(&name, text.into_bytes()))
+                    }),
+                })
+            }),
+            // Nothing was read this time.
+            cost: Cost::default(),
+        }),
+        Err((KeptError::Corrupt(why), cost)) => Err((InspectError::Corrupt(why), cost)),
+        Err((
+            KeptError::OverBudget {
+                max_bytes,
+                max_requests,
+            },
+            cost,
+        )) => Err((
+            InspectError::OverBudget {
+                max_bytes,
+                max_requests,
+            },
+            cost,
+        )),
+    }
+}
