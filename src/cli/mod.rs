@@ -240,6 +240,7 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
         retry_after: args.retry_after,
         broken_objects_pct: args.broken_objects_pct,
         resolve_fails: false,
+        commit_details_fail: false,
     };
     let count = world.repos.len();
     let sim = Sim::new(world, faults);

@@ -51,6 +51,8 @@ pub struct Faults {
     pub broken_objects_pct: Option<u8>,
     /// Every `resolve` request answers 503: the Hub cannot say where a file is.
     pub resolve_fails: bool,
+    /// Every model-info request at a revision (a commit's file list) answers 503.
+    pub commit_details_fail: bool,
 }
 
 impl Faults {

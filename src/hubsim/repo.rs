@@ -106,6 +106,10 @@ pub(super) async fn repo_api(
         [] | ["revision", _] => {
             sim.counters.model_info.fetch_add(1, Ordering::Relaxed);
             if let ["revision", rev] = rest {
+                if sim.faults().commit_details_fail {
+                    sim.counters.faults.fetch_add(1, Ordering::Relaxed);
+                    return hub_error(StatusCode::SERVICE_UNAVAILABLE, None, "Injected failure");
+                }
                 if !revision_matches(repo, rev) {
                     return hub_error(
                         StatusCode::NOT_FOUND,

@@ -170,7 +170,11 @@ pub async fn read_main_file(
                     }
                     Ok(_) => {}
                 }
-                if let Some(why) = reading.as_ref().ok().and_then(FileReading::transient_failure) {
+                if let Some(why) = reading
+                    .as_ref()
+                    .ok()
+                    .and_then(FileReading::transient_failure)
+                {
                     readings.note_failure(sha, &why);
                 }
                 reading?

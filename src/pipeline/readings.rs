@@ -74,7 +74,9 @@ impl Readings {
     pub fn recent_failure(&self, sha256: &str) -> Option<String> {
         let mut failed = self.failed.lock().expect("failed lock");
         failed.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
-        failed.get(&sha256.to_ascii_lowercase()).map(|(_, why)| why.clone())
+        failed
+            .get(&sha256.to_ascii_lowercase())
+            .map(|(_, why)| why.clone())
     }
 
     /// Forgets the failed reads: a new run tries every file again.
@@ -84,10 +86,10 @@ impl Readings {
 
     /// Remembers that reading the file with this SHA-256 failed for `why` (for [`FAILURE_MEMORY`]).
     pub fn note_failure(&self, sha256: &str, why: &str) {
-        self.failed
-            .lock()
-            .expect("failed lock")
-            .insert(sha256.to_ascii_lowercase(), (std::time::Instant::now(), why.to_string()));
+        self.failed.lock().expect("failed lock").insert(
+            sha256.to_ascii_lowercase(),
+            (std::time::Instant::now(), why.to_string()),
+        );
     }
 
     /// Holds the file with this SHA-256 for one reader: a second caller waits until the first has

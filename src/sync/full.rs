@@ -103,20 +103,8 @@ impl Syncer {
         );
         if limit_hit {
             complete = false;
-            state.problems.push(format!(
-                "stopped at SYNC_LIMIT={}",
-                self.config.limit.unwrap_or(0)
-            ));
         }
-        state
-            .problems
-            .extend(self.describe_listing_failures(&listing_failures, pages == 0));
-        if state.unreadable_entries > 0 {
-            state.problems.push(format!(
-                "{} listing entries could not be read (skipped with their reasons)",
-                state.unreadable_entries
-            ));
-        }
+        self.note_listing_problems(state, &listing_failures, pages, limit_hit);
         if complete {
             self.handle_missing(state, stop).await?;
         } else {
@@ -124,6 +112,38 @@ impl Syncer {
         }
         self.inspect_after_listing(state, stop, run_start).await?;
         Ok(complete && !limit_hit)
+    }
+
+    /// What a person should know of the listing: where it stopped, what could not be read.
+    fn note_listing_problems(
+        &self,
+        state: &mut RunState,
+        listing_failures: &[(String, HubError)],
+        pages: usize,
+        limit_hit: bool,
+    ) {
+        if limit_hit {
+            state.problems.push(format!(
+                "stopped at SYNC_LIMIT={}",
+                self.config.limit.unwrap_or(0)
+            ));
+        }
+        state
+            .problems
+            .extend(self.describe_listing_failures(listing_failures, pages == 0));
+        if state.versions_waiting > 0 {
+            state.problems.push(format!(
+                "{} new commits' file lists could not be read from the Hub: their versions wait for the \
+                 next run",
+                state.versions_waiting
+            ));
+        }
+        if state.unreadable_entries > 0 {
+            state.problems.push(format!(
+                "{} listing entries could not be read (skipped with their reasons)",
+                state.unreadable_entries
+            ));
+        }
     }
 
     /// The inspection backlog, after the listing; what this run deferred, said as a warning.

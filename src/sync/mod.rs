@@ -133,6 +133,8 @@ struct RunState {
     removals_held_back: bool,
     /// Listing entries that could not be read (each skipped with its reason).
     unreadable_entries: i64,
+    /// New commits whose file list could not be read: their versions wait for a later run.
+    versions_waiting: i64,
     hub_start: crate::hub::HubStatsSnapshot,
     pending: PendingWrites,
     /// Repo ids that renames planned in this run move models away from.
@@ -392,6 +394,7 @@ impl Syncer {
             problems: Vec::new(),
             removals_held_back: false,
             unreadable_entries: 0,
+            versions_waiting: 0,
             hub_start: self.hub.stats(),
             pending: PendingWrites::default(),
             renamed_away: HashSet::new(),

@@ -52,6 +52,11 @@ impl Syncer {
         let page = planner.plan(entries, &models, &mut state.renamed_away);
         skips.extend(page.skips);
         let details = self.fetch_details(&page.entries).await;
+        // A commit whose file list could not be read has no version this run: said in the run.
+        state.versions_waiting += details
+            .values()
+            .filter(|d| matches!(d.assets, Some(Err(_))))
+            .count() as i64;
         let (items, unchanged) = batch_items(
             &page.entries,
             details,

@@ -16,7 +16,34 @@ use std::time::Duration;
 both_backends!(
     a_file_that_cannot_be_read_defers_its_inspection_until_a_later_run_reads_it,
     a_file_the_hub_cannot_resolve_still_gets_its_version,
+    a_commit_whose_file_list_cannot_be_read_is_said_in_the_run,
 );
+
+/// Without the commit's file list there is no version to write (its files, sizes and hashes are the
+/// version): the run says so, and the next run, the Hub back, writes the versions.
+async fn a_commit_whose_file_list_cannot_be_read_is_said_in_the_run(backend: Backend) {
+    let sim = SimHandle::start(30, 0, 41).await;
+    serve_classifiers(&sim);
+    sim.sim.set_faults(Faults {
+        commit_details_fail: true,
+        ..Default::default()
+    });
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let run = sync(&store, &sim, Duration::ZERO).await;
+    assert!(versions(&store).await.is_empty());
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("file lists could not be read") && w.contains("next run")),
+        "{:?}",
+        run.warnings
+    );
+    sim.sim.set_faults(Faults::default());
+    let next = sync(&store, &sim, Duration::ZERO).await;
+    assert!(versions(&store).await.len() > 5);
+    assert!(next.warnings.iter().all(|w| !w.contains("file lists")));
+}
 
 /// A classifier the app can run (its labels packed in the file), behind every `.tflite` of the
 /// simulator's repos.
