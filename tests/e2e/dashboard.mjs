@@ -180,6 +180,11 @@ try {
   await page.getByRole("button", { name: "Search" }).click();
   await page.waitForURL(/upstream_status=removed/);
   await page.locator("#model-count").getByText(/^[1-9]/).waitFor();
+  // The filtered list replaces the previous one: wait for its rows, not the old ones.
+  await page.waitForFunction(() => {
+    const shown = [...document.querySelectorAll("tbody .badge")].map((b) => b.innerText);
+    return shown.length > 0 && shown.every((b) => b === "removed");
+  });
   const badges = await page.locator("tbody .badge").allInnerTexts();
   assert.ok(badges.length > 0 && badges.every((b) => b === "removed"), `only removed models: ${badges}`);
   findings.removed_listed = badges.length;
