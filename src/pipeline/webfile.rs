@@ -53,6 +53,8 @@ pub struct WebFile {
     http: reqwest::Client,
     url: Url,
     pub size: u64,
+    /// The `ETag` its host gave (quotes and a weak mark removed), when it gave one.
+    pub etag: Option<String>,
 }
 
 /// The host a URL is shown by (never its path's secrets or its query).
@@ -132,10 +134,13 @@ impl WebFiles {
                     shown(&url)
                 ))
             })?;
+            let etag = header(&res, "etag")
+                .map(|e| e.trim_start_matches("W/").trim_matches('"').to_string());
             return Ok(WebFile {
                 http: self.http.clone(),
                 url,
                 size,
+                etag,
             });
         }
         Err(WebError::Refused(format!(

@@ -259,6 +259,18 @@ impl Store {
         }))
     }
 
+    /// Versions people published that are `verified`, newest first: their files are checked against
+    /// the bytes they were verified with (issue #32).
+    pub async fn published_verified_versions(&self, limit: usize) -> StoreResult<Vec<Uuid>> {
+        Ok(on_backend!(self, |db| sqlx::query_scalar(
+            "SELECT id FROM model_versions WHERE created_by IS NOT NULL AND status = 'verified' \
+             ORDER BY published_at DESC, id LIMIT $1"
+        )
+        .bind(limit as i64)
+        .fetch_all(&db.pool)
+        .await?))
+    }
+
     /// Versions the app cannot run (`missing`), of any origin, newest first; with `tasks`, only those of
     /// models with one of these tasks.
     pub async fn versions_not_runnable(

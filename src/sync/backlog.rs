@@ -10,6 +10,8 @@
 //! stopped — is marked failed ([`fail_stale_jobs`]).
 
 use super::*;
+use crate::domain::records::DerivedPipeline;
+use crate::domain::VersionStatus;
 use crate::pipeline::derive::{self, GenerateError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,7 +36,53 @@ pub async fn fail_stale_jobs(store: &Store) -> Result<u64, StoreError> {
     Ok(failed)
 }
 
+/// Why a person's verified version is `pending` again.
+pub const CHANGED_UPSTREAM: &str =
+    "the model file changed after this version was verified (another \
+    size or ETag, `inspection.changed_upstream`): its pipeline spec is to be checked again";
+
 impl Syncer {
+    /// Checks the `verified` versions people published against the bytes they were verified with
+    /// (`inspection.pin`: size and ETag; opening the file reads nothing), and inspects again each whose
+    /// file changed — a derived spec is derived again, a person's is `pending` again. How many changed.
+    pub(super) async fn recheck_published(&self, stop: &CancellationToken) -> Result<i64, RunHalt> {
+        if !self.config.inspect_models || self.config.inspect_backlog == 0 {
+            return Ok(0);
+        }
+        let ids = self
+            .store
+            .published_verified_versions(self.config.inspect_backlog)
+            .await?;
+        let changed = stream::iter(ids)
+            .map(|id| self.recheck_one(id))
+            .buffer_unordered(self.config.detail_concurrency.max(1))
+            .take_until(stop.cancelled())
+            .filter(|changed| std::future::ready(*changed))
+            .count()
+            .await;
+        Ok(changed as i64)
+    }
+
+    /// Whether version `id`'s file changed since it was read (and was inspected again).
+    async fn recheck_one(&self, id: Uuid) -> bool {
+        let Ok(Some(version)) = self.store.get_version_by_id(id).await else {
+            return false;
+        };
+        let Some(was) = version
+            .inspection
+            .as_ref()
+            .map(|i| i["pin"].clone())
+            .filter(|p| !p.is_null())
+        else {
+            return false;
+        };
+        let Some(now) = derive::current_pin(self.sources_for(&version), &version.assets).await
+        else {
+            return false;
+        };
+        derive::pins_differ(&was, &now) && self.inspect_stored(id, &AtomicUsize::new(0)).await
+    }
+
     /// Inspects the backlog — versions deferred by this run (started at `run_start`) wait for a later
     /// one; how many of its files could not be read (their inspection deferred).
     pub(super) async fn inspect_backlog(
@@ -182,6 +230,16 @@ impl Syncer {
             // A person's spec stands; one an older inspector derived is derived again.
             if version.pipeline_spec.is_some() && !version.spec_is_derived() {
                 found.leave_pipeline();
+                // Its file changed since it was verified: verified no more until a person checks it.
+                if version.status == VersionStatus::Verified
+                    && found.inspection.get("changed_upstream").is_some()
+                {
+                    found.pipeline = Some(DerivedPipeline {
+                        spec: version.pipeline_spec.clone(),
+                        status: VersionStatus::Pending,
+                        reason: Some(CHANGED_UPSTREAM.into()),
+                    });
+                }
             }
             Ok(self.store.record_inspection(id, &found).await?.is_some())
         };

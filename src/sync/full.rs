@@ -154,6 +154,13 @@ impl Syncer {
         run_start: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), RunHalt> {
         state.counts.inspections_deferred += self.inspect_backlog(stop, run_start).await?;
+        let changed = self.recheck_published(stop).await?;
+        if changed > 0 {
+            state.problems.push(format!(
+                "{changed} published versions' model files changed since they were verified: inspected \
+                 again (a person's spec is pending until checked)"
+            ));
+        }
         if state.counts.inspections_deferred > 0 {
             state.problems.push(format!(
                 "{} model files could not be read (the storage or the Hub failed, or the reads ran out \

@@ -14,7 +14,10 @@ use sha2::Digest;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-both_backends!(a_portal_upload_is_inspected_by_range_and_becomes_runnable,);
+both_backends!(
+    a_portal_upload_is_inspected_by_range_and_becomes_runnable,
+    a_portal_file_that_changes_after_it_was_verified_is_not_verified_any_more,
+);
 
 /// The leaf classifier (4 MB of weights) with its label file packed, as the metadata populator
 /// writes it.
@@ -384,4 +387,103 @@ async fn the_inspect_command_reads_a_model_at_a_url_by_range() {
     );
     let (ok, _) = run(url.replace("leaf", "gone"), "image-classification").await;
     assert!(!ok, "a file that is not there is an error");
+}
+
+/// A portal version whose file changes after it was verified (issue #32): what was read is pinned
+/// (`inspection.pin`: size and ETag); each sync opens the files behind people's verified versions —
+/// reading nothing — and inspects again those whose bytes changed: a derived spec is derived again
+/// from the new file, a person's spec is `pending` again with the reason, never `verified` on bytes
+/// nobody checked.
+async fn a_portal_file_that_changes_after_it_was_verified_is_not_verified_any_more(
+    backend: Backend,
+) {
+    use pocket_catalog::domain::Trigger;
+    let sim = SimHandle::start(5, 0, 3).await;
+    let object = "model-files/5f0c7a2e-0000-4000-8000-000000000002/9f8e7d6c/leaf.tflite";
+    let upload =
+        sim.url.replace("127.0.0.1", "localhost") + &sim.sim.put_upload(object, classifier());
+    let mut config = serve_config(&sim);
+    config.sync.sync_inspect_private_networks = true;
+    let app = TestApp::with_config(backend, config).await;
+    let (_, token) = app.user(Role::User).await;
+    let (mid, derived) = publish(&app, &token, &upload, json!({})).await;
+    assert_eq!(derived.body["status"], "verified", "{}", derived.body);
+    assert_eq!(
+        derived.body["inspection"]["pin"]["size"],
+        classifier().len()
+    );
+    let spec = derived.body["pipeline_spec"].clone();
+    let own = add_version(
+        &app,
+        &token,
+        &mid,
+        &upload,
+        json!({"version_name": "2.0.0", "pipeline_spec": spec}),
+    )
+    .await;
+    let own_id = own.body["id"].as_str().unwrap().to_string();
+    let verified = app
+        .patch(
+            &format!("/api/v1/versions/{own_id}"),
+            Some(&token),
+            json!({"status": "verified"}),
+        )
+        .await;
+    assert_eq!(verified.body["status"], "verified", "{}", verified.body);
+
+    // The same URL now serves other bytes: a classifier with integer scores.
+    let other = crate::app_models::all()
+        .into_iter()
+        .find(|m| m.name == "channel_classifier_uint8.tflite")
+        .unwrap()
+        .bytes;
+    sim.sim.put_upload(object, other);
+    let sync = || async {
+        crate::support::syncer(&app.store, &sim, |c| c.inspect_private_networks = true)
+            .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
+            .await
+            .unwrap()
+    };
+    let report = sync().await;
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("changed since they were verified")),
+        "{:?}",
+        report.warnings
+    );
+    let version = |id: String| {
+        let (app, mid) = (&app, mid.clone());
+        async move {
+            let all = app
+                .get(&format!("/api/v1/models/{mid}/versions"), None)
+                .await
+                .body;
+            all.as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["id"] == id.as_str())
+                .unwrap()
+                .clone()
+        }
+    };
+    let rederived = version(derived.body["id"].as_str().unwrap().to_string()).await;
+    assert_eq!(rederived["status"], "missing", "{rederived}");
+    assert!(rederived["unsupported_reason"]
+        .as_str()
+        .unwrap()
+        .contains("uint8 classification scores"));
+    assert!(rederived["inspection"]["changed_upstream"]["was"]["size"].is_u64());
+    let kept = version(own_id).await;
+    assert_eq!(kept["status"], "pending", "{kept}");
+    assert_eq!(kept["pipeline_spec"], spec, "the person's spec is kept");
+    assert!(kept["unsupported_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("the model file changed after this version was verified"));
+    // Unchanged since: the next run reads nothing again.
+    sim.sim.reset_stats();
+    let again = sync().await;
+    assert!(again.warnings.iter().all(|w| !w.contains("changed since")));
 }
