@@ -81,6 +81,26 @@ impl Family {
     }
 }
 
+/// The family names of the schema, as [`LlmInfo::model_type`] gives them.
+pub const FAMILIES: &[&str] = &[
+    "generic_model",
+    "gemma3n",
+    "function_gemma",
+    "gemma3",
+    "qwen3",
+    "qwen2p5",
+    "gemma4",
+    "fast_vlm",
+    "lfm2",
+    "minicpm5",
+    "minicpmv4",
+];
+
+/// The schema's family of this name (for an [`LlmInfo`] kept as text).
+pub fn family(name: &str) -> Option<&'static str> {
+    FAMILIES.iter().copied().find(|f| *f == name)
+}
+
 /// Decodes the `LlmMetadataProto` section's bytes; the error says why they are not that message.
 pub fn decode(bytes: &[u8]) -> Result<LlmInfo, String> {
     let message = <LlmMetadata as prost::Message>::decode(bytes)

@@ -6,6 +6,7 @@
 
 use super::beside::{self, on_hub};
 use super::beside::{Companions, EosToken};
+use super::readings::{Readings, Restored};
 use crate::domain::assets;
 use crate::domain::records::Asset;
 use crate::hub::{HubClient, HubError, RepoOutcome};
@@ -138,10 +139,10 @@ pub async fn read_main_file(
         return read_elsewhere(sources.web, main).await;
     };
     // A `.tflite` whose bytes' SHA-256 the file list gives is read once, whoever publishes it.
-    let kept =
-        sources.readings.zip(main.file_hash.as_deref().filter(|_| {
-            main.hash_kind.as_deref() == Some("sha256") && main.asset_type == "tflite"
-        }));
+    let kept = sources.readings.zip(main.file_hash.as_deref().filter(|_| {
+        main.hash_kind.as_deref() == Some("sha256")
+            && matches!(main.asset_type.as_str(), "tflite" | "task" | "litertlm")
+    }));
     let held = match kept {
         Some((readings, sha)) => Some(readings.hold(sha).await),
         None => None,
@@ -149,13 +150,18 @@ pub async fn read_main_file(
     let mut reading = match kept {
         Some((readings, sha)) => match readings.get(sha).await {
             // The Hub's ETag of an LFS file is its SHA-256.
-            Some((size, outcome)) => FileReading::Tflite {
+            Some((size, Restored::Tflite(outcome))) => FileReading::Tflite {
                 path,
                 size,
-                outcome: Box::new(outcome),
+                outcome,
                 eos: None,
                 companions: Companions::default(),
                 etag: Some(sha.to_ascii_lowercase()),
+            },
+            Some((_, Restored::Bundle { format, read })) => FileReading::Bundle {
+                path,
+                format,
+                read: Some(Box::new(read)),
             },
             // The same bytes just failed for another version: deferred at once, not read again.
             None if readings.recent_failure(sha).is_some() => {
@@ -164,24 +170,7 @@ pub async fn read_main_file(
             }
             None => {
                 let reading = read_on_hub(sources, main, &repo, &rev, path).await;
-                match &reading {
-                    Ok(FileReading::Tflite { size, outcome, .. }) => {
-                        readings.put(sha, *size, outcome).await;
-                    }
-                    Err(e) => {
-                        if let Some(why) = e.transient() {
-                            readings.note_failure(sha, &why);
-                        }
-                    }
-                    Ok(_) => {}
-                }
-                if let Some(why) = reading
-                    .as_ref()
-                    .ok()
-                    .and_then(FileReading::transient_failure)
-                {
-                    readings.note_failure(sha, &why);
-                }
+                keep(readings, sha, &reading).await;
                 reading?
             }
         },
@@ -200,6 +189,27 @@ pub async fn read_main_file(
         }
     }
     Ok(reading)
+}
+
+/// Keeps what reading the file with this SHA-256 gave, or remembers that it failed for a while.
+async fn keep(readings: &Readings, sha: &str, reading: &Result<FileReading, GenerateError>) {
+    match reading {
+        Ok(r) if r.transient_failure().is_some() => {
+            readings.note_failure(sha, &r.transient_failure().unwrap_or_default());
+        }
+        Ok(FileReading::Tflite { size, outcome, .. }) => readings.put(sha, *size, outcome).await,
+        Ok(FileReading::Bundle {
+            format,
+            read: Some(read),
+            ..
+        }) => readings.put_bundle(sha, format, read).await,
+        Ok(_) => {}
+        Err(e) => {
+            if let Some(why) = e.transient() {
+                readings.note_failure(sha, &why);
+            }
+        }
+    }
 }
 
 /// Opens `path` of `repo` at `rev` on the Hub and reads it as `main`'s type says.

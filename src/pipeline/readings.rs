@@ -1,5 +1,6 @@
 //! Each distinct model file is read once (issue #32): what reading a `.tflite` gave — its structure,
-//! metadata and packed label file — is kept by the SHA-256 of its bytes (the LFS oid the commit's file
+//! metadata and packed label file — or a `.task`/`.litertlm` bundle gave (its members, models read in
+//! place, LLM metadata) is kept by the SHA-256 of its bytes (the LFS oid the commit's file
 //! list gives) in the store, and reused for every version and repo that publishes the same bytes,
 //! across runs and re-uploads: no second HEAD or range read reaches the Hub, which counts every read
 //! of a model file as a download. Concurrent reads of one file wait for the first
@@ -7,7 +8,8 @@
 //! a model (never a fetch that failed). Per-version context — the files beside the model, the spec —
 //! is derived again each time.
 
-use crate::inspect::bundle::Member;
+use crate::inspect::bundle::{BundleInspection, Member};
+use crate::inspect::llm_metadata::{self, LlmInfo};
 use crate::inspect::packed::{Packed, PackedFile};
 use crate::inspect::{self, Cost, InspectError, MetadataSummary, ModelInfo, TfliteInspection};
 use crate::store::Store;
@@ -29,11 +31,43 @@ pub struct Readings {
 /// run forgets them: [`Readings::forget_failures`]).
 pub const FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A reading as kept: the outcome of reading a `.tflite` of `size` bytes.
+/// A reading as kept: the outcome of reading a `.tflite` of `size` bytes, or a `.task`/`.litertlm`
+/// bundle.
 #[derive(Serialize, Deserialize)]
-struct Kept {
-    size: u64,
-    outcome: Result<KeptTflite, (KeptError, Cost)>,
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Kept {
+    Tflite {
+        size: u64,
+        outcome: Box<Result<KeptTflite, (KeptError, Cost)>>,
+    },
+    Bundle {
+        /// `task` or `litertlm`.
+        format: String,
+        outcome: Result<KeptBundle, (KeptError, Cost)>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeptBundle {
+    version: Option<String>,
+    metadata: Vec<(String, String)>,
+    members: Vec<Member>,
+    models: Vec<(String, Result<KeptTflite, String>)>,
+    /// The LLM metadata: its family name and context size.
+    llm: Option<Result<KeptLlm, String>>,
+    cost: Cost,
+}
+
+/// A bundle's LLM metadata: its family name and context size.
+type KeptLlm = (Option<String>, Option<u32>);
+
+/// What reading a bundle gave.
+pub type BundleOutcome = Result<BundleInspection, (InspectError, Cost)>;
+
+/// A reading kept for a file.
+pub enum Restored {
+    Tflite(Box<TfliteOutcome>),
+    Bundle { format: String, read: BundleOutcome },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -105,8 +139,8 @@ impl Readings {
         lock.lock_owned().await
     }
 
-    /// The reading kept for this file by the current inspector: its size and outcome.
-    pub async fn get(&self, sha256: &str) -> Option<(u64, TfliteOutcome)> {
+    /// The reading kept for this file by the current inspector: its size and what it gave.
+    pub async fn get(&self, sha256: &str) -> Option<(u64, Restored)> {
         let value = match self
             .store
             .model_file_reading(sha256, inspect::INSPECTOR_VERSION)
@@ -118,17 +152,58 @@ impl Readings {
                 return None;
             }
         };
-        let kept: Kept = serde_json::from_value(value).ok()?;
-        Some((kept.size, restore(kept.outcome)))
+        Some(match serde_json::from_value(value).ok()? {
+            Kept::Tflite { size, outcome } => (size, Restored::Tflite(Box::new(restore(*outcome)))),
+            // A bundle's reading does not depend on its size.
+            Kept::Bundle { format, outcome } => (
+                0,
+                Restored::Bundle {
+                    format,
+                    read: restore_bundle(outcome),
+                },
+            ),
+        })
     }
 
-    /// Keeps what reading the file with this SHA-256 of `size` bytes gave, unless it may change (a
-    /// fetch failed).
-    pub async fn put(&self, sha256: &str, size: u64, outcome: &TfliteOutcome) {
-        let Some(outcome) = keep(outcome) else {
-            return;
+    /// Keeps what reading the bundle (`task`, `litertlm`) with this SHA-256 gave, unless it may change.
+    pub async fn put_bundle(&self, sha256: &str, format: &str, read: &BundleOutcome) {
+        let outcome = match read {
+            Ok(b) => Ok(KeptBundle {
+                version: b.version.clone(),
+                metadata: b.metadata.clone(),
+                members: b.members.clone(),
+                models: b
+                    .models
+                    .iter()
+                    .filter_map(|(name, m)| {
+                        let kept = match m {
+                            Ok(seen) => Ok(keep(&Ok(seen.clone()))?.ok()?),
+                            Err(why) => Err(why.clone()),
+                        };
+                        Some((name.clone(), kept))
+                    })
+                    .collect(),
+                llm: b.llm.as_ref().map(|l| {
+                    l.as_ref()
+                        .map(|i| (i.model_type.map(str::to_string), i.max_num_tokens))
+                        .map_err(Clone::clone)
+                }),
+                cost: b.cost,
+            }),
+            Err(e) => match keep(&Err(e.clone())) {
+                Some(Err(kept)) => Err(kept),
+                _ => return,
+            },
         };
-        let value = serde_json::to_value(Kept { size, outcome }).expect("readings serialise");
+        let kept = Kept::Bundle {
+            format: format.to_string(),
+            outcome,
+        };
+        self.save(sha256, &kept).await;
+    }
+
+    async fn save(&self, sha256: &str, kept: &Kept) {
+        let value = serde_json::to_value(kept).expect("readings serialise");
         if let Err(e) = self
             .store
             .save_model_file_reading(sha256, inspect::INSPECTOR_VERSION, &value)
@@ -136,6 +211,16 @@ impl Readings {
         {
             tracing::warn!(error = %e, "a model-file reading could not be kept");
         }
+    }
+
+    /// Keeps what reading the `.tflite` with this SHA-256 of `size` bytes gave, unless it may change
+    /// (a fetch failed).
+    pub async fn put(&self, sha256: &str, size: u64, outcome: &TfliteOutcome) {
+        let Some(outcome) = keep(outcome) else {
+            return;
+        };
+        let outcome = Box::new(outcome);
+        self.save(sha256, &Kept::Tflite { size, outcome }).await;
     }
 }
 
@@ -175,6 +260,46 @@ fn keep(outcome: &TfliteOutcome) -> Option<Result<KeptTflite, (KeptError, Cost)>
         )),
         Err((InspectError::Fetch(_), _)) => return None,
     })
+}
+
+fn restore_bundle(kept: Result<KeptBundle, (KeptError, Cost)>) -> BundleOutcome {
+    match kept {
+        Ok(b) => Ok(BundleInspection {
+            version: b.version,
+            metadata: b.metadata,
+            members: b.members,
+            models: b
+                .models
+                .into_iter()
+                .map(|(name, m)| {
+                    let m = m.and_then(|k| restore(Ok(k)).map_err(|(e, _)| e.to_string()));
+                    (name, m)
+                })
+                .collect(),
+            llm: b.llm.map(|l| {
+                l.map(|(family, max_num_tokens)| LlmInfo {
+                    model_type: family.as_deref().and_then(llm_metadata::family),
+                    max_num_tokens,
+                })
+            }),
+            // Nothing was read this time.
+            cost: Cost::default(),
+        }),
+        Err((e, cost)) => Err((restore_error(e), cost)),
+    }
+}
+
+fn restore_error(e: KeptError) -> InspectError {
+    match e {
+        KeptError::Corrupt(why) => InspectError::Corrupt(why),
+        KeptError::OverBudget {
+            max_bytes,
+            max_requests,
+        } => InspectError::OverBudget {
+            max_bytes,
+            max_requests,
+        },
+    }
 }
 
 fn restore(kept: Result<KeptTflite, (KeptError, Cost)>) -> TfliteOutcome {

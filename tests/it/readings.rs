@@ -7,7 +7,51 @@ use crate::support::{all_synced, syncer, Backend, SimHandle, TestDb};
 use pocket_catalog::domain::Trigger;
 use sha2::Digest;
 
-both_backends!(the_same_bytes_in_many_repos_are_read_once,);
+both_backends!(
+    the_same_bytes_in_many_repos_are_read_once,
+    the_same_bundle_in_many_repos_is_read_once,
+);
+
+/// LLM bundles too: every `.litertlm` of the population gets the same real bundle (the official
+/// builder's); the versions whose main file it is all have its reading, made once.
+async fn the_same_bundle_in_many_repos_is_read_once(backend: Backend) {
+    let sim = SimHandle::start(60, 0, 43).await;
+    let (bundle, _) = crate::litertlm::llm_bundle();
+    let sha = hex::encode(sha2::Sha256::digest(bundle));
+    for repo in sim.sim.repos() {
+        for f in repo.files.iter().filter(|f| f.path.ends_with(".litertlm")) {
+            sim.sim.put_file(&repo.id, &f.path, bundle.clone()).unwrap();
+        }
+    }
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    syncer(&store, &sim, |c| c.pull_versions = true)
+        .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    for m in all_synced(&store).await {
+        for v in store.list_versions(m.id).await.unwrap() {
+            let main = pocket_catalog::domain::assets::main_file(&v.assets).unwrap();
+            if main.file_hash.as_deref() == Some(&sha) {
+                let i = v.inspection.unwrap();
+                assert_eq!(i["format"], "litertlm", "{i}");
+                assert!(i["error"].is_null(), "{i}");
+                read.push(i["bytes_read"].as_u64().unwrap_or(0));
+            }
+        }
+    }
+    assert!(
+        read.len() >= 2,
+        "{} versions of the shared bundle",
+        read.len()
+    );
+    assert_eq!(
+        read.iter().filter(|b| **b > 0).count(),
+        1,
+        "one reading, reused: {read:?}"
+    );
+}
 
 async fn the_same_bytes_in_many_repos_are_read_once(backend: Backend) {
     let sim = SimHandle::start(30, 0, 37).await;
