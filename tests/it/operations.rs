@@ -255,12 +255,20 @@ async fn hub_webhooks_refresh_one_repo_and_collapse_duplicates(backend: Backend)
         .nth(1)
         .unwrap_or(&repo)
         .clone();
-    let fence = app
-        .store
-        .acquire_lease("someone-else", uuid::Uuid::new_v4(), 60_000, false)
-        .await
-        .unwrap()
-        .unwrap();
+    // The webhook run records its end, then lets the lease go: wait for that.
+    let mut fence = None;
+    for _ in 0..100 {
+        fence = app
+            .store
+            .acquire_lease("someone-else", uuid::Uuid::new_v4(), 60_000, false)
+            .await
+            .unwrap();
+        if fence.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let fence = fence.expect("the webhook run lets the lease go");
     let statuses: Vec<Value> = {
         let mut v = Vec::new();
         for _ in 0..3 {
