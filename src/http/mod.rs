@@ -4,6 +4,7 @@
 
 mod admin;
 mod cache;
+mod conditional;
 pub mod cursor;
 mod dashboard;
 mod downloads;
@@ -452,6 +453,10 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .with_state(state)
+        // Issue #33: an ETag on every JSON answer (304 for a matching If-None-Match), then gzip or
+        // brotli as the client accepts.
+        .layer(axum::middleware::from_fn(conditional::etag))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(DefaultBodyLimit::max(config.max_body_bytes as usize))
         .layer(cors(&config.cors_origins))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -11,6 +11,7 @@ mod cli;
 mod client_e2e;
 mod clients;
 mod completeness;
+mod conditional;
 mod crash;
 mod dashboard;
 mod deferred;
