@@ -138,7 +138,7 @@ pub async fn read_main_file(
     let Some((repo, rev, path)) = on_hub(sources.hub, &main.source_url) else {
         return read_elsewhere(sources.web, main).await;
     };
-    // A `.tflite` whose bytes' SHA-256 the file list gives is read once, whoever publishes it.
+    // A model file whose bytes' SHA-256 the file list gives is read once, whoever publishes it.
     let kept = sources.readings.zip(main.file_hash.as_deref().filter(|_| {
         main.hash_kind.as_deref() == Some("sha256")
             && matches!(main.asset_type.as_str(), "tflite" | "task" | "litertlm")
