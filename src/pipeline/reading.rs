@@ -163,12 +163,11 @@ pub async fn read_main_file(
                 format,
                 read: Some(Box::new(read)),
             },
-            // The same bytes just failed for another version: deferred at once, not read again.
-            None if readings.recent_failure(sha).is_some() => {
-                let why = readings.recent_failure(sha).unwrap_or_default();
-                return Err(GenerateError::Deferred(why));
-            }
             None => {
+                // The same bytes just failed for another version: deferred at once, not read again.
+                if let Some(why) = readings.recent_failure(sha) {
+                    return Err(GenerateError::Deferred(why));
+                }
                 let reading = read_on_hub(sources, main, &repo, &rev, path).await;
                 keep(readings, sha, &reading).await;
                 reading?
@@ -193,22 +192,22 @@ pub async fn read_main_file(
 
 /// Keeps what reading the file with this SHA-256 gave, or remembers that it failed for a while.
 async fn keep(readings: &Readings, sha: &str, reading: &Result<FileReading, GenerateError>) {
+    let failed = match reading {
+        Ok(r) => r.transient_failure(),
+        Err(e) => e.transient(),
+    };
+    if let Some(why) = failed {
+        readings.note_failure(sha, &why);
+        return;
+    }
     match reading {
-        Ok(r) if r.transient_failure().is_some() => {
-            readings.note_failure(sha, &r.transient_failure().unwrap_or_default());
-        }
         Ok(FileReading::Tflite { size, outcome, .. }) => readings.put(sha, *size, outcome).await,
         Ok(FileReading::Bundle {
             format,
             read: Some(read),
             ..
         }) => readings.put_bundle(sha, format, read).await,
-        Ok(_) => {}
-        Err(e) => {
-            if let Some(why) = e.transient() {
-                readings.note_failure(sha, &why);
-            }
-        }
+        _ => {}
     }
 }
 

@@ -195,9 +195,10 @@ class Replay:
                 stddev = params.get("stddev") or [0.224] * len(color_space)
                 return Typed("Float32List", mean_stddev_loop(values, mean, stddev, out))
             if method == "normalize_uniform":
-                mean = params.get("mean", 127.5)
-                stddev = params.get("stddev", 127.5)
+                # `step.params['mean'] ?? 127.5`: absent or null is the default.
+                mean = params.get("mean")
                 mean = 127.5 if mean is None else mean
+                stddev = params.get("stddev")
                 stddev = 127.5 if stddev is None else stddev
                 if not all(isinstance(v, (int, float)) for v in (mean, stddev)):
                     raise TypeError("a list is not a num")  # `inputData[i] - mean` throws

@@ -355,11 +355,35 @@ fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-/// Model Metadata: the image input's normalization (pixel units, per channel or one value) and the
-/// label file of the first output, if any.
-fn metadata(name: &str, norm: Option<(&[f32], &[f32])>, labels: Option<&str>) -> Vec<u8> {
+/// What a model's TFLite Model Metadata says: its name and version, the image input's normalization
+/// (pixel units, per channel or one value), and the first output's name and label file.
+pub struct Meta<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub output: &'a str,
+    pub norm: Option<(&'a [f32], &'a [f32])>,
+    pub labels: Option<&'a str>,
+    pub min_parser_version: Option<&'a str>,
+}
+
+impl<'a> Meta<'a> {
+    /// The metadata of a model built here: version 1, output `scores`, parser 1.0.0.
+    fn built(name: &'a str, norm: Option<(&'a [f32], &'a [f32])>, labels: Option<&'a str>) -> Self {
+        Meta {
+            name,
+            version: "1",
+            output: "scores",
+            norm,
+            labels,
+            min_parser_version: Some("1.0.0"),
+        }
+    }
+}
+
+/// The Model Metadata FlatBuffer `m` describes.
+pub fn metadata(m: &Meta) -> Vec<u8> {
     let mut b = FlatBufferBuilder::new();
-    let units = norm.map(|(mean, std)| {
+    let units = m.norm.map(|(mean, std)| {
         let mean = b.create_vector(mean);
         let std = b.create_vector(std);
         let norm = md::NormalizationOptions::create(
@@ -403,7 +427,7 @@ fn metadata(name: &str, norm: Option<(&[f32], &[f32])>, labels: Option<&str>) ->
             ..Default::default()
         },
     );
-    let files = labels.map(|file| {
+    let files = m.labels.map(|file| {
         let file = b.create_string(file);
         let label = md::AssociatedFile::create(
             &mut b,
@@ -415,7 +439,7 @@ fn metadata(name: &str, norm: Option<(&[f32], &[f32])>, labels: Option<&str>) ->
         );
         b.create_vector(&[label])
     });
-    let out_name = b.create_string("scores");
+    let out_name = b.create_string(m.output);
     let output = md::TensorMetadata::create(
         &mut b,
         &md::TensorMetadataArgs {
@@ -435,10 +459,10 @@ fn metadata(name: &str, norm: Option<(&[f32], &[f32])>, labels: Option<&str>) ->
         },
     );
     let subs = b.create_vector(&[sub]);
-    let name = b.create_string(name);
-    let version = b.create_string("1");
+    let name = b.create_string(m.name);
+    let version = b.create_string(m.version);
     let license = b.create_string("Apache-2.0");
-    let parser = b.create_string("1.0.0");
+    let parser = m.min_parser_version.map(|v| b.create_string(v));
     let meta = md::ModelMetadata::create(
         &mut b,
         &md::ModelMetadataArgs {
@@ -446,7 +470,7 @@ fn metadata(name: &str, norm: Option<(&[f32], &[f32])>, labels: Option<&str>) ->
             version: Some(version),
             license: Some(license),
             subgraph_metadata: Some(subs),
-            min_parser_version: Some(parser),
+            min_parser_version: parser,
             ..Default::default()
         },
     );
@@ -491,7 +515,7 @@ fn colour_classifier(norm: Option<(&[f32], &[f32])>, labels: &str) -> Vec<u8> {
         &[scores],
         Options::Softmax,
     );
-    let meta = metadata("Colour classifier", norm, Some("labels.txt"));
+    let meta = metadata(&Meta::built("Colour classifier", norm, Some("labels.txt")));
     g.finish(&[image], &[scores], Some(meta), &[("labels.txt", labels)])
 }
 
@@ -520,7 +544,11 @@ fn bright_segmenter() -> Vec<u8> {
         &[mask],
         Options::Softmax,
     );
-    let meta = metadata("Bright segmenter", Some((&[0.0], &[255.0])), None);
+    let meta = metadata(&Meta::built(
+        "Bright segmenter",
+        Some((&[0.0], &[255.0])),
+        None,
+    ));
     g.finish(&[image], &[mask], Some(meta), &[])
 }
 
@@ -537,7 +565,7 @@ fn uint8_classifier() -> Vec<u8> {
         &[scores],
         Options::Reducer,
     );
-    let meta = metadata("Channel classifier", None, Some("labels.txt"));
+    let meta = metadata(&Meta::built("Channel classifier", None, Some("labels.txt")));
     g.finish(
         &[image],
         &[scores],
@@ -566,7 +594,7 @@ fn one_channel_segmenter() -> Vec<u8> {
         &[mask],
         Options::None,
     );
-    let meta = metadata("Sigmoid mask", Some((&[0.0], &[255.0])), None);
+    let meta = metadata(&Meta::built("Sigmoid mask", Some((&[0.0], &[255.0])), None));
     g.finish(&[image], &[mask], Some(meta), &[])
 }
 

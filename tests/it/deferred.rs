@@ -22,14 +22,15 @@ both_backends!(
 /// Without the commit's file list there is no version to write (its files, sizes and hashes are the
 /// version): the run says so, and the next run, the Hub back, writes the versions.
 async fn a_commit_whose_file_list_cannot_be_read_is_said_in_the_run(backend: Backend) {
-    let sim = SimHandle::start(30, 0, 41).await;
-    serve_classifiers(&sim);
-    sim.sim.set_faults(Faults {
-        commit_details_fail: true,
-        ..Default::default()
-    });
-    let db = TestDb::new(backend).await;
-    let store = db.store().await;
+    let (sim, _db, store) = faulty_hub(
+        41,
+        Faults {
+            commit_details_fail: true,
+            ..Default::default()
+        },
+        backend,
+    )
+    .await;
     let run = sync(&store, &sim, Duration::ZERO).await;
     assert!(versions(&store).await.is_empty());
     assert!(
@@ -45,17 +46,16 @@ async fn a_commit_whose_file_list_cannot_be_read_is_said_in_the_run(backend: Bac
     assert!(next.warnings.iter().all(|w| !w.contains("file lists")));
 }
 
-/// A classifier the app can run (its labels packed in the file), behind every `.tflite` of the
-/// simulator's repos.
-fn serve_classifiers(sim: &SimHandle) {
-    sim.sim.serve_model_files(vec![crate::packed::pack(
-        &crate::inspect::synthetic_model(&crate::inspect::Synthetic {
-            metadata: true,
-            ..Default::default()
-        }),
-        &[("labels.txt", &crate::packed::labels_text())],
-        crate::packed::Packing::PythonAppend,
-    )]);
+/// A simulator of 30 LiteRT repos (population `seed`) with `faults`, a classifier the app can run (its
+/// labels packed in the file) behind every `.tflite`, and an empty catalog on `backend`.
+async fn faulty_hub(seed: u64, faults: Faults, backend: Backend) -> (SimHandle, TestDb, Store) {
+    let sim = SimHandle::start(30, 0, seed).await;
+    sim.sim
+        .serve_model_files(vec![crate::packed::labelled_classifier(0)]);
+    sim.sim.set_faults(faults);
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    (sim, db, store)
 }
 
 /// One sync run with versions and inspection, a deferred file retried after `retry` at the earliest.
@@ -97,14 +97,15 @@ fn deferred(v: &ModelVersion) -> bool {
 async fn a_file_that_cannot_be_read_defers_its_inspection_until_a_later_run_reads_it(
     backend: Backend,
 ) {
-    let sim = SimHandle::start(30, 0, 23).await;
-    serve_classifiers(&sim);
-    sim.sim.set_faults(Faults {
-        broken_objects_pct: Some(100),
-        ..Default::default()
-    });
-    let db = TestDb::new(backend).await;
-    let store = db.store().await;
+    let (sim, _db, store) = faulty_hub(
+        23,
+        Faults {
+            broken_objects_pct: Some(100),
+            ..Default::default()
+        },
+        backend,
+    )
+    .await;
 
     let run = sync(&store, &sim, Duration::ZERO).await;
     let written = versions(&store).await;
@@ -175,14 +176,15 @@ async fn a_file_that_cannot_be_read_defers_its_inspection_until_a_later_run_read
 }
 
 async fn a_file_the_hub_cannot_resolve_still_gets_its_version(backend: Backend) {
-    let sim = SimHandle::start(30, 0, 29).await;
-    serve_classifiers(&sim);
-    sim.sim.set_faults(Faults {
-        resolve_fails: true,
-        ..Default::default()
-    });
-    let db = TestDb::new(backend).await;
-    let store = db.store().await;
+    let (sim, _db, store) = faulty_hub(
+        29,
+        Faults {
+            resolve_fails: true,
+            ..Default::default()
+        },
+        backend,
+    )
+    .await;
     let run = sync(&store, &sim, Duration::ZERO).await;
     let written = versions(&store).await;
     assert!(written.len() > 5, "{}", written.len());

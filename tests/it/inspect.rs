@@ -4,7 +4,6 @@
 //! — random, truncated, mutated — which give a reason within the budget and never a panic.
 
 use flatbuffers::FlatBufferBuilder;
-use pocket_catalog::inspect::generated::metadata_schema::tflite as md;
 use pocket_catalog::inspect::generated::schema::tflite as fb;
 use pocket_catalog::inspect::{inspect_tflite, Budget, InspectError, RangeSource};
 use proptest::prelude::*;
@@ -379,94 +378,14 @@ pub fn synthetic_model(opts: &Synthetic) -> Vec<u8> {
 
 /// TFLite Model Metadata for the synthetic classifier: normalization 127.5/127.5 and a label file.
 pub fn synthetic_metadata() -> Vec<u8> {
-    let mut b = FlatBufferBuilder::new();
-    let mean = b.create_vector(&[127.5f32]);
-    let std = b.create_vector(&[127.5f32]);
-    let norm = md::NormalizationOptions::create(
-        &mut b,
-        &md::NormalizationOptionsArgs {
-            mean: Some(mean),
-            std_: Some(std),
-        },
-    );
-    let unit = md::ProcessUnit::create(
-        &mut b,
-        &md::ProcessUnitArgs {
-            options_type: md::ProcessUnitOptions::NormalizationOptions,
-            options: Some(norm.as_union_value()),
-        },
-    );
-    let units = b.create_vector(&[unit]);
-    let image = md::ImageProperties::create(
-        &mut b,
-        &md::ImagePropertiesArgs {
-            color_space: md::ColorSpaceType::RGB,
-            default_size: None,
-        },
-    );
-    let content = md::Content::create(
-        &mut b,
-        &md::ContentArgs {
-            content_properties_type: md::ContentProperties::ImageProperties,
-            content_properties: Some(image.as_union_value()),
-            range: None,
-        },
-    );
-    let in_name = b.create_string("image");
-    let input = md::TensorMetadata::create(
-        &mut b,
-        &md::TensorMetadataArgs {
-            name: Some(in_name),
-            content: Some(content),
-            process_units: Some(units),
-            ..Default::default()
-        },
-    );
-    let label_name = b.create_string("labels.txt");
-    let label = md::AssociatedFile::create(
-        &mut b,
-        &md::AssociatedFileArgs {
-            name: Some(label_name),
-            type_: md::AssociatedFileType::TENSOR_AXIS_LABELS,
-            ..Default::default()
-        },
-    );
-    let files = b.create_vector(&[label]);
-    let out_name = b.create_string("probability");
-    let output = md::TensorMetadata::create(
-        &mut b,
-        &md::TensorMetadataArgs {
-            name: Some(out_name),
-            associated_files: Some(files),
-            ..Default::default()
-        },
-    );
-    let inputs = b.create_vector(&[input]);
-    let outputs = b.create_vector(&[output]);
-    let sub = md::SubGraphMetadata::create(
-        &mut b,
-        &md::SubGraphMetadataArgs {
-            input_tensor_metadata: Some(inputs),
-            output_tensor_metadata: Some(outputs),
-            ..Default::default()
-        },
-    );
-    let subs = b.create_vector(&[sub]);
-    let name = b.create_string("Leaf classifier");
-    let version = b.create_string("v2");
-    let license = b.create_string("Apache-2.0");
-    let meta = md::ModelMetadata::create(
-        &mut b,
-        &md::ModelMetadataArgs {
-            name: Some(name),
-            version: Some(version),
-            license: Some(license),
-            subgraph_metadata: Some(subs),
-            ..Default::default()
-        },
-    );
-    md::finish_model_metadata_buffer(&mut b, meta);
-    b.finished_data().to_vec()
+    crate::app_models::metadata(&crate::app_models::Meta {
+        name: "Leaf classifier",
+        version: "v2",
+        output: "probability",
+        norm: Some((&[127.5], &[127.5])),
+        labels: Some("labels.txt"),
+        min_parser_version: None,
+    })
 }
 
 #[tokio::test]
@@ -1193,14 +1112,8 @@ async fn the_backlog_inspects_versions_stored_before_inspection_and_keeps_a_pers
     use pocket_catalog::domain::{Trigger, VersionStatus};
     let sim = crate::support::SimHandle::start(30, 0, 17).await;
     // A classifier with its 1,001 labels packed in the file, as the app needs them (R6).
-    sim.sim.serve_model_files(vec![crate::packed::pack(
-        &synthetic_model(&Synthetic {
-            metadata: true,
-            ..Default::default()
-        }),
-        &[("labels.txt", &crate::packed::labels_text())],
-        crate::packed::Packing::PythonAppend,
-    )]);
+    sim.sim
+        .serve_model_files(vec![crate::packed::labelled_classifier(0)]);
     let db = crate::support::TestDb::new(backend).await;
     let store = db.store().await;
     let run = |inspect: bool, backlog: usize| {

@@ -65,6 +65,20 @@ pub fn pack(model: &[u8], files: &[(&str, &[u8])], how: Packing) -> Vec<u8> {
     }
 }
 
+/// The synthetic float classifier with metadata and its 1,001 labels packed as the metadata populator
+/// packs them (`weight_bytes` of padding between its weights): one the app can run.
+pub fn labelled_classifier(weight_bytes: usize) -> Vec<u8> {
+    pack(
+        &synthetic_model(&Synthetic {
+            metadata: true,
+            weight_bytes,
+            ..Default::default()
+        }),
+        &[("labels.txt", &labels_text())],
+        Packing::PythonAppend,
+    )
+}
+
 /// The synthetic int8 classifier with metadata, 4 MiB of weights and its labels packed.
 pub fn packed_classifier(how: Packing) -> Vec<u8> {
     let model = synthetic_model(&Synthetic {

@@ -55,14 +55,7 @@ async fn the_same_bundle_in_many_repos_is_read_once(backend: Backend) {
 
 async fn the_same_bytes_in_many_repos_are_read_once(backend: Backend) {
     let sim = SimHandle::start(30, 0, 37).await;
-    let model = crate::packed::pack(
-        &crate::inspect::synthetic_model(&crate::inspect::Synthetic {
-            metadata: true,
-            ..Default::default()
-        }),
-        &[("labels.txt", &crate::packed::labels_text())],
-        crate::packed::Packing::PythonAppend,
-    );
+    let model = crate::packed::labelled_classifier(0);
     let sha = hex::encode(sha2::Sha256::digest(&model));
     let backed = sim.sim.serve_model_files(vec![model.clone()]);
     assert!(backed > 10, "{backed} files share one blob");

@@ -22,15 +22,7 @@ both_backends!(
 /// The leaf classifier (4 MB of weights) with its label file packed, as the metadata populator
 /// writes it.
 fn classifier() -> Vec<u8> {
-    crate::packed::pack(
-        &synthetic_model(&Synthetic {
-            metadata: true,
-            weight_bytes: 4 << 20,
-            ..Default::default()
-        }),
-        &[("labels.txt", &crate::packed::labels_text())],
-        crate::packed::Packing::PythonAppend,
-    )
+    crate::packed::labelled_classifier(4 << 20)
 }
 
 /// The portal's F5 submit: a model, then a version of `file` (with the body's other fields).
