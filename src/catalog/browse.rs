@@ -24,4 +24,18 @@ impl Catalog {
         };
         Ok(self.store.list_models(&query).await?)
     }
+
+    /// The same page as the clients' JSON array of models, concatenated from the cards stored with
+    /// each model; `None` when the page holds a model without one (render it from [`Catalog::browse`]).
+    pub async fn browse_client_json(
+        &self,
+        looker: Looker<'_>,
+        query: ModelQuery,
+    ) -> CatalogResult<Option<String>> {
+        let query = ModelQuery {
+            visibility: looker.listing(),
+            ..query
+        };
+        Ok(self.store.client_models_json(&query).await?)
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod changes;
+pub mod client_card;
 pub mod inspection;
 pub mod policy;
 pub mod records;

@@ -43,6 +43,18 @@ impl Dialect {
         }
     }
 
+    /// The aggregate that joins the strings `column` of an ordered subquery with commas, in the order
+    /// `order`. SQLite gets no `ORDER BY` in the aggregate: it reads an ordered subquery as a
+    /// co-routine, row by row in its order, while an aggregate `ORDER BY` copies every string into a
+    /// temporary b-tree first (a quarter of the time of listing 1,000 models; the order is asserted in
+    /// `tests/it/client_cards.rs`).
+    pub(crate) fn join_in_order(self, column: &str, order: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("group_concat({column}, ',')"),
+            Dialect::Postgres => format!("string_agg({column}, ',' ORDER BY {order})"),
+        }
+    }
+
     /// The word query for `words`: every word, as a prefix.
     pub(crate) fn search_query(self, words: &[String]) -> String {
         match self {

@@ -3,6 +3,7 @@
 
 use super::rows::ModelRow;
 use super::{on_backend, Dialect, Store, StoreResult};
+use crate::domain::client_card::CARD_CLOSING_SQL;
 use crate::domain::records::Model;
 use crate::domain::{Category, LicenseType, Source, UpstreamStatus};
 use chrono::{DateTime, Utc};
@@ -284,7 +285,29 @@ impl ListSql {
 
     /// The page query: filters, the keyset condition, order and limit (one extra row tells whether a
     /// next page exists).
-    pub(super) fn page_sql(mut self, q: &ModelQuery) -> (String, Vec<Param>) {
+    pub(super) fn page_sql(self, q: &ModelQuery) -> (String, Vec<Param>) {
+        self.select(q, super::models::MODEL_COLUMNS, q.limit + 1)
+    }
+
+    /// The page as the clients' JSON array, made by the database: each model's stored card closed by
+    /// its counters, joined in the page's order, in brackets — and how many of the page's models have
+    /// no card.
+    fn client_json_sql(self, q: &ModelQuery, dialect: Dialect) -> (String, Vec<Param>) {
+        let (dir, col) = (
+            if q.sort.descending() { "DESC" } else { "ASC" },
+            q.sort.column(),
+        );
+        let columns = format!("client_card || {CARD_CLOSING_SQL} AS j, {col} AS k, id");
+        let (page, params) = self.select(q, &columns, q.limit);
+        let sql = format!(
+            "SELECT '[' || COALESCE({}, '') || ']', COUNT(*) - COUNT(j) FROM ({page}) AS page",
+            dialect.join_in_order("j", &format!("k {dir}, id {dir}"))
+        );
+        (sql, params)
+    }
+
+    /// `columns` of the page's rows: filters, the keyset condition, order and `limit` rows.
+    fn select(mut self, q: &ModelQuery, columns: &str, limit: u32) -> (String, Vec<Param>) {
         let col = q.sort.column();
         let (cmp, dir) = if q.sort.descending() {
             ("<", "DESC")
@@ -304,15 +327,14 @@ impl ListSql {
             // start: O(depth), like OFFSET (BENCHMARKS.md, "Deep pages").
             filter.push_str(&format!(" AND ({col}, id) {cmp} (${v}, ${i})"));
         }
-        let limit = self.bind(Param::Int(i64::from(q.limit) + 1));
+        let limit = self.bind(Param::Int(i64::from(limit)));
         let offset = if q.offset > 0 {
             format!(" OFFSET ${}", self.bind(Param::Int(i64::from(q.offset))))
         } else {
             String::new()
         };
         let sql = format!(
-            "SELECT {} FROM ml_models{filter} ORDER BY {col} {dir}, id {dir} LIMIT ${limit}{offset}",
-            super::models::MODEL_COLUMNS
+            "SELECT {columns} FROM ml_models{filter} ORDER BY {col} {dir}, id {dir} LIMIT ${limit}{offset}"
         );
         (sql, self.params)
     }
@@ -406,6 +428,28 @@ impl Store {
             None
         };
         Ok(ModelPage { items, total, next })
+    }
+}
+
+impl Store {
+    /// The page `q` asks for as the clients' JSON array of models (`/api/v1`'s `MLModelRead`s),
+    /// concatenated by the database from the stored cards; `None` when a model of the page has no
+    /// card yet (the caller renders that page from its rows).
+    pub async fn client_models_json(&self, q: &ModelQuery) -> StoreResult<Option<String>> {
+        let list = ListSql::new(q, self.dialect(), self.search_matches(q).await?);
+        let (sql, params) = list.client_json_sql(q, self.dialect());
+        let (array, without_card): (String, i64) =
+            on_backend!(self, |db| bind_params!(sqlx::query_as(&sql), params)
+                .fetch_one(&db.pool)
+                .await?);
+        if without_card > 0 {
+            tracing::warn!(
+                models = without_card,
+                "a page holds models without a client card"
+            );
+            return Ok(None);
+        }
+        Ok(Some(array))
     }
 }
 

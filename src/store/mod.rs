@@ -163,8 +163,14 @@ impl Store {
         })
     }
 
+    /// Applies the embedded migrations, then renders the client card of every model written before
+    /// cards existed ([`Store::fill_client_cards`]).
     pub async fn migrate(&self) -> StoreResult<()> {
         on_backend!(self, |db| db.migrator().run(&db.pool).await)?;
+        let filled = self.fill_client_cards().await?;
+        if filled > 0 {
+            tracing::info!(models = filled, "rendered the client cards of older models");
+        }
         Ok(())
     }
 

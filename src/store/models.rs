@@ -3,6 +3,7 @@
 
 use super::rows::ModelRow;
 use super::{constraint, listed_status_sql, on_backend, on_tx, Store, StoreError, StoreResult, Tx};
+use crate::domain::client_card::ClientCard;
 use crate::domain::records::{Model, ModelPatch, NewModel};
 use sqlx::types::Json;
 use std::collections::HashSet;
@@ -26,10 +27,11 @@ pub(super) const ACTIVE_MIRRORED: &str = concat!(
 pub(super) const INSERT_COLUMNS: &str = "id, name, slug, description, category, license_type, \
     origin_repo_url, author_id, hf_model_id, is_verified_official, tags, task, created_at, updated_at, \
     hf_object_id, hf_sha, hf_last_modified, hf_created_at, hf_downloads, hf_likes, hf_gated, \
-    library_name, upstream_status, synced_at, search_text, task_inferred, is_public, sync_digest";
+    library_name, upstream_status, synced_at, search_text, task_inferred, is_public, sync_digest, \
+    client_card";
 
 /// How many columns [`INSERT_COLUMNS`] names.
-pub(super) const INSERT_COLUMN_COUNT: usize = 28;
+pub(super) const INSERT_COLUMN_COUNT: usize = 29;
 
 /// Binds a [`NewModel`] under `slug`, created and updated at `now`, to `query`, in the order of
 /// [`INSERT_COLUMNS`] (a macro: the query's type differs per backend).
@@ -66,6 +68,7 @@ macro_rules! bind_new_model {
             .bind(new.task_inferred)
             .bind(new.is_public)
             .bind(up.and_then(|u| u.digest))
+            .bind(crate::domain::client_card::ClientCard::of_new(new, $slug, $now).stored())
     }};
 }
 pub(super) use bind_new_model;
@@ -140,15 +143,42 @@ impl Store {
         let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
         let search = super::search_text(&model.name, &model.description, &model.tags);
         on_tx!(tx, |conn| sqlx::query(
-            "UPDATE ml_models SET search_text = $2 WHERE id = $1"
+            "UPDATE ml_models SET search_text = $2, client_card = $3 WHERE id = $1"
         )
         .bind(id)
         .bind(&search)
+        .bind(ClientCard::of(&model).stored())
         .execute(&mut *conn)
         .await?
         .rows_affected());
         tx.commit().await?;
         Ok(model)
+    }
+
+    /// Renders the card of every model that has none (rows written before migration 0027), a batch
+    /// at a time; how many it rendered. Run on connecting; idempotent, so replicas may race.
+    pub async fn fill_client_cards(&self) -> StoreResult<u64> {
+        const BATCH: i64 = 500;
+        let sql = format!(
+            "SELECT {MODEL_COLUMNS} FROM ml_models WHERE client_card IS NULL ORDER BY id LIMIT $1"
+        );
+        let mut filled = 0;
+        loop {
+            let rows: Vec<ModelRow> = on_backend!(self, |db| sqlx::query_as(&sql)
+                .bind(BATCH)
+                .fetch_all(&db.pool)
+                .await?);
+            if rows.is_empty() {
+                return Ok(filled);
+            }
+            let mut tx = self.begin().await?;
+            for row in rows {
+                let model = Model::try_from(row)?;
+                refresh_card(&mut tx, &model).await?;
+                filled += 1;
+            }
+            tx.commit().await?;
+        }
     }
 
     /// Models by source (`huggingface`/`user`) and upstream status (`active` for user models).
@@ -214,6 +244,19 @@ impl Store {
         }
         Ok(models)
     }
+}
+
+/// Stores the card of `model` as it now is (after a write that may have changed it).
+pub(super) async fn refresh_card(tx: &mut Tx, model: &Model) -> StoreResult<()> {
+    on_tx!(tx, |conn| sqlx::query(
+        "UPDATE ml_models SET client_card = $2 WHERE id = $1"
+    )
+    .bind(model.id)
+    .bind(ClientCard::of(model).stored())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected());
+    Ok(())
 }
 
 /// Inserts under the first free slug candidate (`ON CONFLICT (slug) DO NOTHING` never aborts the

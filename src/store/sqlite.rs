@@ -37,6 +37,11 @@ const PAGE_SIZE: u32 = 8192;
 /// WAL pages after which the bulk writer checkpoints (SQLite's default is 1,000 pages): 64 MiB at 8 KiB
 /// a page (the measurements above are with this value; 32 MiB at 4 KiB before).
 const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8_192;
+/// How much of the database file the read pool maps into memory instead of copying each page it
+/// reads into its own cache (issue #33): listing 1,000 models reads about 1,000 pages scattered over
+/// the file, and with `pread` most of a read's time went to copying them and to the allocator's lock
+/// that each new cache page takes.
+const READER_MMAP_BYTES: i64 = 1 << 30;
 
 impl SqliteStore {
     /// The embedded migrations of this backend.
@@ -64,7 +69,11 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("mmap_size", READER_MMAP_BYTES.to_string()),
+            )
             .await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

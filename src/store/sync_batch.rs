@@ -2,11 +2,15 @@
 //! skipped records applied in one transaction fenced by the lease, with the run's counters; models
 //! marked removed; the digests, object ids and ids of the mirrored models still listed upstream.
 
-use super::models::{bind_new_model, insert_model, insert_values, ACTIVE_MIRRORED, INSERT_COLUMNS};
+use super::models::{
+    bind_new_model, insert_model, insert_values, ACTIVE_MIRRORED, INSERT_COLUMNS, MODEL_COLUMNS,
+};
 use super::runs::{check_fence, write_counts};
 use super::versions::refresh_model_summary;
 use super::{on_backend, on_tx, search_text, Store, StoreError, StoreResult, Tx};
-use crate::domain::records::{Fence, NewModel, RunCounts, SkipRecord, SyncVersion, SyncWrite};
+use crate::domain::records::{
+    Fence, Model, NewModel, RunCounts, SkipRecord, SyncVersion, SyncWrite,
+};
 use crate::domain::UpstreamStatus;
 use sqlx::types::Json;
 use std::collections::HashSet;
@@ -271,38 +275,42 @@ async fn update_counters(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
 async fn update_model(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
     let search = search_text(&w.name, &w.description, &w.tags);
     let u = &w.upstream;
-    on_tx!(tx, |conn| sqlx::query(
+    let sql = format!(
         "UPDATE ml_models SET hf_model_id = $2, name = $3, description = $4, \
          license_type = $5, task = $6, tags = $7, origin_repo_url = $8, updated_at = $9, \
          hf_object_id = $10, hf_sha = $11, hf_last_modified = $12, hf_created_at = $13, \
          hf_downloads = $14, hf_likes = $15, hf_gated = $16, library_name = $17, \
          upstream_status = $18, synced_at = $9, search_text = $19, task_inferred = $20, \
-         sync_digest = $21 WHERE id = $1"
-    )
-    .bind(w.model_id)
-    .bind(&w.hf_model_id)
-    .bind(&w.name)
-    .bind(&w.description)
-    .bind(w.license_type.as_str())
-    .bind(&w.task)
-    .bind(Json(&w.tags))
-    .bind(&w.origin_repo_url)
-    .bind(u.synced_at.unwrap_or_else(crate::domain::now))
-    .bind(&u.object_id)
-    .bind(&u.sha)
-    .bind(u.last_modified)
-    .bind(u.created_at)
-    .bind(u.downloads)
-    .bind(u.likes)
-    .bind(&u.gated)
-    .bind(&u.library_name)
-    .bind(u.status.map(|s| s.as_str()))
-    .bind(&search)
-    .bind(w.task_inferred)
-    .bind(u.digest)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected());
+         sync_digest = $21 WHERE id = $1 RETURNING {MODEL_COLUMNS}"
+    );
+    let row: Option<super::rows::ModelRow> = on_tx!(tx, |conn| sqlx::query_as(&sql)
+        .bind(w.model_id)
+        .bind(&w.hf_model_id)
+        .bind(&w.name)
+        .bind(&w.description)
+        .bind(w.license_type.as_str())
+        .bind(&w.task)
+        .bind(Json(&w.tags))
+        .bind(&w.origin_repo_url)
+        .bind(u.synced_at.unwrap_or_else(crate::domain::now))
+        .bind(&u.object_id)
+        .bind(&u.sha)
+        .bind(u.last_modified)
+        .bind(u.created_at)
+        .bind(u.downloads)
+        .bind(u.likes)
+        .bind(&u.gated)
+        .bind(&u.library_name)
+        .bind(u.status.map(|s| s.as_str()))
+        .bind(&search)
+        .bind(w.task_inferred)
+        .bind(u.digest)
+        .fetch_optional(&mut *conn)
+        .await?);
+    // The card holds fields this write changes (name, description, licence, task, tags, repo).
+    if let Some(row) = row {
+        super::models::refresh_card(tx, &Model::try_from(row)?).await?;
+    }
     Ok(())
 }
 

@@ -17,30 +17,7 @@ pub fn repo_url(repo_id: &str) -> String {
 }
 
 /// The repo id of a Hub page URL made by [`repo_url`] (`https://huggingface.co/owner/name`).
-pub fn repo_of_url(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
-    if u.host_str() != Some("huggingface.co") {
-        return None;
-    }
-    let parts: Vec<String> = u
-        .path_segments()?
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
-    (parts.len() == 2).then(|| parts.join("/"))
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.into_owned()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect()
-}
+pub use crate::domain::client_card::repo_of_url;
 
 /// The longest description taken from a card or a README.
 pub const MAX_DESCRIPTION: usize = 2000;

@@ -8,6 +8,7 @@ mod api_sync;
 mod app_models;
 mod architecture;
 mod cli;
+mod client_cards;
 mod client_e2e;
 mod clients;
 mod completeness;

@@ -521,6 +521,21 @@ pub async fn execute_raw(db: &TestDb, sql: &str) {
     }
 }
 
+/// One integer a query on the test database directly gives.
+pub async fn scalar_raw(db: &TestDb, sql: &str) -> i64 {
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+}
+
 /// Records an inspection of `version` that extracted the label file `bytes` named `name` (hosted by
 /// the service, as a model's packed labels are), beside `assets`; the file's SHA-256.
 pub async fn host_labels(

@@ -111,11 +111,21 @@ async fn list_models(
     let page = state
         .pages
         .get_or_fill(&key, async {
-            let page = state.catalog.browse(viewer.looker(), query).await?;
-            let items: Vec<ClientModel> = page.items.into_iter().map(Into::into).collect();
+            let body = match state
+                .catalog
+                .browse_client_json(viewer.looker(), query.clone())
+                .await?
+            {
+                Some(json) => json.into(),
+                None => {
+                    let page = state.catalog.browse(viewer.looker(), query).await?;
+                    let items: Vec<ClientModel> = page.items.into_iter().map(Into::into).collect();
+                    json_body(&items)?
+                }
+            };
             Ok::<_, ApiError>(CachedPage {
                 headers: HeaderMap::new(),
-                body: json_body(&items)?,
+                body,
             })
         })
         .await?;

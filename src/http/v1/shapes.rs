@@ -2,17 +2,13 @@
 //! decodes strictly (no null where it needs a value) and the portal reads.
 
 use crate::domain::assets::{self, AssetPointers};
+use crate::domain::client_card::{rfc3339, ClientCard};
 use crate::domain::records::{Model, ModelVersion};
-use crate::domain::{Category, LicenseType, VersionStatus};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::domain::{LicenseType, VersionStatus};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// One fixed timestamp format: the app sorts `created_at` by string comparison (CLIENTS.md §1.1).
-fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true))
-}
 
 fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {
@@ -21,30 +17,12 @@ fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, 
     }
 }
 
-/// A model (`MLModelRead`).
+/// A model (`MLModelRead`): its card, rendered when the model was written, and its counters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientModel {
-    pub id: Uuid,
-    /// The publishing user (a Supabase user id); mirrored models belong to the sync's system user.
-    pub author_id: Uuid,
-    pub name: String,
-    pub slug: String,
-    /// Never null.
-    pub description: String,
-    pub category: Category,
-    pub tags: Vec<String>,
-    pub task: Option<String>,
-    /// `owner/repo` of a model mirrored from (or published from) the Hugging Face Hub.
-    pub hf_model_id: Option<String>,
-    pub is_verified_official: bool,
-    pub is_public: bool,
-    pub license_type: LicenseType,
+    #[serde(flatten)]
+    pub card: ClientCard,
     pub total_download_count: i64,
-    pub total_ratings: i64,
-    pub rating_weighted_avg: f64,
-    #[serde(serialize_with = "rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: DateTime<Utc>,
     /// Number of versions, whatever their status.
     pub version_count: i64,
     /// The largest main file among the versions, 0 without versions.
@@ -56,27 +34,8 @@ pub struct ClientModel {
 impl From<Model> for ClientModel {
     fn from(m: Model) -> Self {
         ClientModel {
-            id: m.id,
-            author_id: m.author_id,
-            name: m.name,
-            slug: m.slug,
-            description: m.description,
-            category: m.category,
-            tags: m.tags,
-            task: m.task,
-            // A person's model names its Hub repo by its origin; a mirror by its identity.
-            hf_model_id: m.hf_model_id.or_else(|| {
-                m.origin_repo_url
-                    .as_deref()
-                    .and_then(crate::sync::mapping::repo_of_url)
-            }),
-            is_verified_official: m.is_verified_official,
-            is_public: m.is_public,
-            license_type: m.license_type,
+            card: ClientCard::of(&m),
             total_download_count: m.total_download_count,
-            total_ratings: m.total_ratings,
-            rating_weighted_avg: m.rating_weighted_avg,
-            created_at: m.created_at,
             version_count: m.versions.count,
             file_size_bytes: m.versions.largest_file_bytes,
             best_version_status: m.versions.best_status,
