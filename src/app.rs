@@ -80,7 +80,9 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
         scheduler: Scheduler::new(store.clone(), syncer.clone(), schedule),
         refresh: RefreshQueue::default(),
         search_cache: TtlCache::new(http::SEARCH_CACHE_TTL, http::SEARCH_CACHE_ENTRIES),
-        counts: TtlCache::new(Duration::from_secs(5), 4096),
+        // Keyed by the catalogue's revision: exact whatever their age; the TTL only lets old
+        // revisions' counts go.
+        counts: TtlCache::new(Duration::from_secs(600), 4096),
         pages: TtlCache::new(config.list_cache, 1024),
         details: TtlCache::new(config.list_cache, 8192),
         auth,

@@ -14,6 +14,24 @@ pub fn quantization_filter(raw: Option<&str>) -> Result<Option<String>, String> 
         .map(|kind| kind.map(str::to_string))
 }
 
+/// The longest `q` a listing takes, in characters.
+pub const MAX_Q: usize = 200;
+
+/// A listing's `q` as both dialects take it: a blank one searches nothing; one longer than [`MAX_Q`]
+/// characters, or without a letter or digit (it is searched as words), is refused with this sentence.
+pub fn search_filter(raw: Option<String>) -> Result<Option<String>, String> {
+    let Some(q) = raw.filter(|q| !q.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if q.chars().count() > MAX_Q {
+        return Err(format!("q must be at most {MAX_Q} characters"));
+    }
+    if crate::store::search_words(&q).is_empty() {
+        return Err("q must contain a letter or digit (it is searched as words)".into());
+    }
+    Ok(Some(q))
+}
+
 impl Catalog {
     /// A page of models matching `query`, of those `looker` may see (the query's own visibility is
     /// replaced by the looker's).

@@ -6,7 +6,7 @@ mod inspect;
 use crate::auth::{generate_token, hash_token};
 use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
 use crate::domain::records::NewUser;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Workload};
 use std::process::ExitCode;
 
 /// A failure reported to the user with an exit code.
@@ -38,16 +38,20 @@ impl From<StoreError> for CliError {
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let url = cli.global.database_url.clone();
-    let connect = || async {
-        Store::connect(url.expose())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))
+    let connect_for = |workload| {
+        let url = url.clone();
+        async move {
+            Store::connect_for(url.expose(), workload)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))
+        }
     };
+    let connect = || connect_for(Workload::Batch);
     match cli.command {
         Command::Serve(args) => {
             let addr = args.addr;
             let checked = crate::app::check(args).map_err(CliError::Usage)?;
-            let store = connect().await?;
+            let store = connect_for(Workload::Serving).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| CliError::Usage(format!("cannot listen on {addr}: {e}")))?;

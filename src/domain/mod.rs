@@ -462,6 +462,23 @@ impl fmt::Display for RepoId {
     }
 }
 
+/// How popular a model is, as one number that orders models the way the catalogue promises "most
+/// used first" (the default order of `GET /api/v1/models`, the root dialect's `sort=downloads`): by
+/// Pocket AI's own downloads, then — among equals — by the Hub's, then (in the listing) by id. The
+/// Hub's count is capped at [`POPULARITY_HUB_CAP`] so it never reaches the next own download, and own
+/// downloads at [`POPULARITY_OWN_CAP`] so the number fits 63 bits. The database computes the same
+/// number (`ml_models.popularity`, migration 0030); a test holds the two equal.
+pub fn popularity(own_downloads: i64, hub_downloads: i64) -> i64 {
+    own_downloads.clamp(0, POPULARITY_OWN_CAP) * (POPULARITY_HUB_CAP + 1)
+        + hub_downloads.clamp(0, POPULARITY_HUB_CAP)
+}
+
+/// The largest own download count [`popularity`] tells apart (2^32 - 1).
+pub const POPULARITY_OWN_CAP: i64 = (1 << 32) - 1;
+
+/// The largest Hub download count [`popularity`] tells apart (2^31 - 1).
+pub const POPULARITY_HUB_CAP: i64 = (1 << 31) - 1;
+
 /// The current time truncated to microseconds, the precision both databases keep, so a value read back
 /// equals the value written.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

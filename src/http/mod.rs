@@ -4,7 +4,7 @@
 
 mod admin;
 mod cache;
-mod conditional;
+pub(crate) mod conditional;
 pub mod cursor;
 mod dashboard;
 mod downloads;
@@ -99,7 +99,7 @@ pub struct Shared {
     /// Single-repo refreshes asked for by Hub webhooks.
     pub refresh: RefreshQueue,
     pub search_cache: search::SearchCache,
-    /// `X-Total-Count` by filter combination, at most 5 s old.
+    /// `X-Total-Count` by the catalogue's revision and filter combination.
     pub counts: TtlCache<i64>,
     /// Whole `GET /models` pages by URL, at most `POCKET_LIST_CACHE_MS` old.
     pub pages: TtlCache<CachedPage>,
@@ -452,10 +452,13 @@ pub fn app(state: AppState) -> Router {
                 }),
             )
         })
-        .with_state(state)
+        .with_state(state.clone())
         // Issue #33: an ETag on every JSON answer (304 for a matching If-None-Match), then gzip or
         // brotli as the client accepts.
-        .layer(axum::middleware::from_fn(conditional::etag))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            conditional::etag,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(DefaultBodyLimit::max(config.max_body_bytes as usize))
         .layer(cors(&config.cors_origins))

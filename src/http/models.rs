@@ -1,6 +1,7 @@
 //! The model catalog: list, read, publish and edit models (their versions: `versions.rs`).
 
 use super::cache::{json_body, CachedPage};
+use super::conditional::CatalogRevision;
 use super::{ApiJson, ApiPath, ApiQuery, AppState, Viewer};
 use crate::auth::Caller;
 use crate::catalog::checks::MAX_TAG;
@@ -11,6 +12,7 @@ use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,7 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 1000;
-const MAX_Q: usize = 200;
 
 /// A model as the API shows it: the original's `ModelResponse` plus what the Hugging Face mirror keeps.
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,17 +169,20 @@ pub struct ListModelsParams {
 ))]
 async fn list_models(
     State(state): State<AppState>,
+    revision: Option<Extension<CatalogRevision>>,
     viewer: Viewer,
     OriginalUri(uri): OriginalUri,
     ApiQuery(p): ApiQuery<ListModelsParams>,
 ) -> ApiResult<Response> {
     // The same URL gets the same page for the same viewer (what is visible depends on who asks): the
     // hot first pages are served from memory.
-    let key = format!("{:?}|{uri}", viewer.id());
+    let key = format!("{:?}|{:?}|{uri}", revision.map(|r| r.0), viewer.id());
     let page = state
         .pages
         .get_or_fill(&key, async {
-            let (headers, Json(items)) = list_page(&state, &uri, p, None, &viewer).await?;
+            let revision = revision.map(|r| r.0);
+            let (headers, Json(items)) =
+                list_page(&state, &uri, p, None, &viewer, revision).await?;
             Ok::<_, ApiError>(CachedPage {
                 headers,
                 body: json_body(&items)?,
@@ -188,14 +192,44 @@ async fn list_models(
     Ok(page.into_response())
 }
 
+/// How many models `query` lists for `viewer` (`X-Total-Count`, both dialects). Counting a large
+/// catalogue can cost more than the page itself: a count is cached for the catalogue's revision and
+/// the filters (exact: any write makes a new revision), and concurrent misses count once. Without a
+/// revision (it could not be read) nothing is cached.
+pub(crate) async fn total_count(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &ModelQuery,
+    revision: Option<CatalogRevision>,
+) -> ApiResult<i64> {
+    let counted = ModelQuery {
+        limit: 0,
+        after: None,
+        offset: 0,
+        skip_count: false,
+        sort: SortKey::default(),
+        visibility: viewer.looker().listing(),
+        ..query.clone()
+    };
+    let key = format!("{revision:?}|{counted:?}");
+    let count =
+        async { Ok::<_, ApiError>(state.catalog.browse(viewer.looker(), counted).await?.total) };
+    match revision {
+        Some(_) => state.counts.get_or_fill(&key, count).await,
+        None => count.await,
+    }
+}
+
 /// A page of models for `p` (with the author fixed when `author` is given) that `viewer` may see
-/// (public models and their own), with its headers.
+/// (public models and their own), with its headers; `revision` is the catalogue's as the request came
+/// in (its total is cached for that revision).
 pub(super) async fn list_page(
     state: &AppState,
     uri: &axum::http::Uri,
     mut p: ListModelsParams,
     author: Option<Uuid>,
     viewer: &Viewer,
+    revision: Option<CatalogRevision>,
 ) -> ApiResult<(HeaderMap, Json<Vec<ModelResponse>>)> {
     if author.is_some() {
         p.author_id = author;
@@ -206,19 +240,7 @@ pub(super) async fn list_page(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
-    if p.q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q) {
-        return Err(ApiError::BadRequest(format!(
-            "q must be at most {MAX_Q} characters"
-        )));
-    }
-    if p.q
-        .as_ref()
-        .is_some_and(|q| !q.trim().is_empty() && crate::store::search_words(q).is_empty())
-    {
-        return Err(ApiError::BadRequest(
-            "q must contain a letter or digit (it is searched as words)".into(),
-        ));
-    }
+    let q = crate::catalog::browse::search_filter(p.q.take()).map_err(ApiError::BadRequest)?;
     if p.task.as_ref().is_some_and(|t| t.len() > MAX_TAG) {
         return Err(ApiError::BadRequest(format!(
             "task must be at most {MAX_TAG} characters"
@@ -237,7 +259,7 @@ pub(super) async fn list_page(
         author_id: p.author_id,
         license_type: p.license_type,
         source: p.source,
-        q: p.q,
+        q,
         sort,
         include_removed: p.include_removed.unwrap_or(false),
         upstream_status: p.upstream_status,
@@ -248,40 +270,11 @@ pub(super) async fn list_page(
         offset: 0,
         visibility: viewer.looker().listing(),
         supported_only: p.runnable.unwrap_or(false),
+        best_status: None,
         quantization: crate::catalog::browse::quantization_filter(p.quantization.as_deref())
             .map_err(ApiError::BadRequest)?,
     };
-    // Counting a large catalog costs more than the page itself: counts are cached a few seconds per
-    // filter combination (X-Total-Count may lag writes by that much), and concurrent misses count once.
-    let count_key = format!(
-        "{:?}",
-        (
-            &query.task,
-            query.category,
-            query.author_id,
-            query.license_type,
-            query.source,
-            &query.q,
-            query.include_removed,
-            query.upstream_status,
-            query.commercial,
-            query.visibility,
-            query.supported_only,
-            &query.quantization
-        )
-    );
-    let total = state
-        .counts
-        .get_or_fill(&count_key, async {
-            let counted = ModelQuery {
-                limit: 0,
-                after: None,
-                skip_count: false,
-                ..query.clone()
-            };
-            Ok::<_, ApiError>(state.catalog.browse(viewer.looker(), counted).await?.total)
-        })
-        .await?;
+    let total = total_count(state, viewer, &query, revision).await?;
     let mut page = state.catalog.browse(viewer.looker(), query).await?;
     page.total = total;
     let mut headers = HeaderMap::new();
@@ -337,10 +330,11 @@ fn not_found(id: &str) -> ApiError {
     responses((status = 200, body = ModelResponse), (status = 404, body = ErrorBody)))]
 async fn get_model(
     State(state): State<AppState>,
+    revision: Option<Extension<CatalogRevision>>,
     viewer: Viewer,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let key = format!("{:?}|{id}", viewer.id());
+    let key = format!("{:?}|{:?}|{id}", revision.map(|r| r.0), viewer.id());
     let page = state
         .details
         .get_or_fill(&key, async {

@@ -60,6 +60,7 @@ async fn me(caller: Caller) -> ApiResult<Json<UserResponse>> {
     ))]
 async fn user_models(
     axum::extract::State(state): axum::extract::State<AppState>,
+    revision: Option<axum::Extension<super::conditional::CatalogRevision>>,
     viewer: super::Viewer,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     super::ApiPath(user_id): super::ApiPath<String>,
@@ -72,5 +73,6 @@ async fn user_models(
             "User {user_id} not found"
         )));
     }
-    super::models::list_page(&state, &uri, p, Some(user_id), &viewer).await
+    let revision = revision.map(|r| r.0);
+    super::models::list_page(&state, &uri, p, Some(user_id), &viewer, revision).await
 }

@@ -1,6 +1,6 @@
 //! Where the SQL of the two backends differs: each difference is one method of [`Dialect`].
 
-use super::listing::PG_SEARCH_VECTOR;
+use super::search::PG_SEARCH_VECTOR;
 
 /// Where the two backends' SQL differs; the store's shared SQL asks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +64,21 @@ impl Dialect {
                 .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
                 .collect::<Vec<_>>()
                 .join(" "),
-            // tsquery: `mobile:* & v2:*` (words are letters and digits only).
+            // tsquery input, each word a lexeme as it is: `'mobile':* & 'v2':*`.
             Dialect::Postgres => words
                 .iter()
-                .map(|w| format!("{w}:*"))
+                .map(|w| format!("'{}':*", w.replace('\\', "\\\\").replace('\'', "''")))
                 .collect::<Vec<_>>()
                 .join(" & "),
+        }
+    }
+
+    /// The condition that a model's text has a word starting with the word bound as parameter `n`
+    /// (what the word index finds for that word, read from the row itself: `search::search_text`).
+    pub(crate) fn word_in_text(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!(" AND instr(search_text, ' ' || ${n}) > 0"),
+            Dialect::Postgres => format!(" AND strpos(search_text, ' ' || ${n}) > 0"),
         }
     }
 
@@ -82,7 +91,7 @@ impl Dialect {
                 " AND {}rowid IN (SELECT rowid FROM ml_models_fts WHERE ml_models_fts MATCH ${n})",
                 if drive { "" } else { "+" }
             ),
-            Dialect::Postgres => format!(" AND {PG_SEARCH_VECTOR} @@ to_tsquery('simple', ${n})"),
+            Dialect::Postgres => format!(" AND {PG_SEARCH_VECTOR} @@ ${n}::tsquery"),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod postgres;
 mod readings;
 mod rows;
 mod runs;
+mod search;
 pub mod sqlite;
 mod sync_batch;
 mod telemetry;
@@ -31,18 +32,18 @@ mod versions;
 
 pub use error::{constraint, StoreError, StoreResult};
 pub use hosted_files::StoredFile;
-pub use listing::{
-    search_words, Keyset, ModelPage, ModelQuery, SortKey, SortValue, Visibility, MAX_SEARCH_WORDS,
-};
+pub use listing::{Keyset, ModelPage, ModelQuery, SortKey, SortValue, Visibility};
 pub use owner_lock::OwnerLock;
 pub use postgres::PgStore;
+pub use search::{search_words, MAX_SEARCH_WORDS};
 pub use sqlite::SqliteStore;
 pub use sync_batch::{Applied, SyncBatch};
 pub use versions::DOWNLOAD_WINDOW;
 
 pub(crate) use dialect::Dialect;
-pub(crate) use listing::{listed_status_sql, search_text};
+pub(crate) use listing::listed_status_sql;
 pub use runs::LeaseClaim;
+pub(crate) use search::search_text;
 
 /// The database behind the catalog.
 #[derive(Clone, Debug)]
@@ -120,13 +121,31 @@ impl Tx {
     }
 }
 
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Answering requests: many short reads over the whole catalogue.
+    Serving,
+    /// A command (a sync, a token, a user): a process that ends, whose memory is its own.
+    Batch,
+}
+
+/// How every SQLite write transaction begins (see [`Store::begin`]).
+const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 impl Store {
     /// Connects to `url` (`sqlite:…` or `postgres://…`) and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Store> {
+        Store::connect_for(url, Workload::Batch).await
+    }
+
+    /// [`Store::connect`] for `workload`: a server's SQLite readers map the file (see
+    /// [`SqliteStore::connect`]).
+    pub async fn connect_for(url: &str, workload: Workload) -> StoreResult<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Store::Postgres(PgStore::connect(url).await?)
         } else {
-            Store::Sqlite(SqliteStore::connect(url).await?)
+            Store::Sqlite(SqliteStore::connect(url, workload == Workload::Serving).await?)
         };
         store.migrate().await?;
         Ok(store)
@@ -147,18 +166,23 @@ impl Store {
         }
     }
 
-    /// A transaction on the main pool.
+    /// A write transaction on the main pool.
+    ///
+    /// On SQLite it takes the write lock at `BEGIN` (`IMMEDIATE`): a deferred transaction that reads
+    /// first and then writes while another connection holds the lock — even one only waiting to roll
+    /// back a refused insert — gets `SQLITE_BUSY` at once, because SQLite calls the busy handler only
+    /// for a connection with no transaction open.
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Store::Sqlite(s) => Tx::Sqlite(s.pool.begin().await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.pool.begin_with(SQLITE_BEGIN_WRITE).await?),
             Store::Postgres(s) => Tx::Postgres(s.pool.begin().await?),
         })
     }
 
-    /// A transaction for the sync's bulk writes (SQLite: its own writer connection).
+    /// A transaction for the sync's bulk writes (see [`Store::begin`] for why it is `IMMEDIATE`) (SQLite: its own writer connection).
     pub(crate) async fn begin_bulk(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Store::Sqlite(s) => Tx::Sqlite(s.writer.begin().await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.writer.begin_with(SQLITE_BEGIN_WRITE).await?),
             Store::Postgres(s) => Tx::Postgres(s.pool.begin().await?),
         })
     }
@@ -172,6 +196,15 @@ impl Store {
             tracing::info!(models = filled, "rendered the client cards of older models");
         }
         Ok(())
+    }
+
+    /// The catalogue's revision: a number that grows with every write to models, versions and users
+    /// (triggers, migration 0029), committed with the write.
+    pub async fn catalog_revision(&self) -> StoreResult<i64> {
+        let sql = "SELECT n FROM catalog_revision WHERE id = 1";
+        Ok(on_backend!(self, |db| sqlx::query_scalar(sql)
+            .fetch_one(&db.pool)
+            .await?))
     }
 
     /// The database answers and every embedded migration is applied.
@@ -204,7 +237,7 @@ impl Store {
     /// cursor chain seeks the sort index rather than reading it from the start).
     #[doc(hidden)]
     pub async fn list_plan(&self, q: &ModelQuery) -> StoreResult<String> {
-        let matches = self.search_matches(q).await?;
-        on_backend!(self, |db| db.list_plan(q, matches).await)
+        let plan = self.search_plan(q).await?;
+        on_backend!(self, |db| db.list_plan(q, plan).await)
     }
 }

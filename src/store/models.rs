@@ -141,22 +141,13 @@ impl Store {
             .fetch_optional(&mut *conn)
             .await?);
         let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
-        let search = super::search_text(&model.name, &model.description, &model.tags);
-        on_tx!(tx, |conn| sqlx::query(
-            "UPDATE ml_models SET search_text = $2, client_card = $3 WHERE id = $1"
-        )
-        .bind(id)
-        .bind(&search)
-        .bind(ClientCard::of(&model).stored())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
+        refresh_text_and_card(&mut tx, &model).await?;
         tx.commit().await?;
         Ok(model)
     }
 
-    /// Renders the card of every model that has none (rows written before migration 0027), a batch
-    /// at a time; how many it rendered. Run on connecting; idempotent, so replicas may race.
+    /// Renders the card and search text of every model that has no card (rows written before
+    /// migration 0027, or 0028 which cleared both), a batch at a time; how many it rendered. Run on connecting; idempotent, so replicas may race.
     pub async fn fill_client_cards(&self) -> StoreResult<u64> {
         const BATCH: i64 = 500;
         let sql = format!(
@@ -174,7 +165,7 @@ impl Store {
             let mut tx = self.begin().await?;
             for row in rows {
                 let model = Model::try_from(row)?;
-                refresh_card(&mut tx, &model).await?;
+                refresh_text_and_card(&mut tx, &model).await?;
                 filled += 1;
             }
             tx.commit().await?;
@@ -252,6 +243,22 @@ pub(super) async fn refresh_card(tx: &mut Tx, model: &Model) -> StoreResult<()> 
         "UPDATE ml_models SET client_card = $2 WHERE id = $1"
     )
     .bind(model.id)
+    .bind(ClientCard::of(model).stored())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected());
+    Ok(())
+}
+
+/// Stores the search text and the card of `model` as it now is (after a person's edit, or for a row
+/// that has neither yet).
+async fn refresh_text_and_card(tx: &mut Tx, model: &Model) -> StoreResult<()> {
+    let search = super::search_text(&model.name, &model.description, &model.tags);
+    on_tx!(tx, |conn| sqlx::query(
+        "UPDATE ml_models SET search_text = $2, client_card = $3 WHERE id = $1"
+    )
+    .bind(model.id)
+    .bind(&search)
     .bind(ClientCard::of(model).stored())
     .execute(&mut *conn)
     .await?

@@ -1,6 +1,7 @@
 //! The PostgreSQL backend, for several replicas sharing one database.
 
 use super::listing::{bind_params, ListSql, ModelQuery};
+use super::search::SearchPlan;
 use super::{Dialect, StoreResult};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -36,12 +37,8 @@ impl PgStore {
     /// `EXPLAIN` of a listing page with sequential scans, bitmap scans and sorts priced out (on a
     /// table of test size they would win), so the plan shows whether an index can serve the keyset
     /// condition in the page's order; with a search, only sequential scans.
-    pub(crate) async fn list_plan(
-        &self,
-        q: &ModelQuery,
-        search_matches: i64,
-    ) -> StoreResult<String> {
-        let list = ListSql::new(q, Dialect::Postgres, search_matches);
+    pub(super) async fn list_plan(&self, q: &ModelQuery, plan: SearchPlan) -> StoreResult<String> {
+        let list = ListSql::new(q, Dialect::Postgres, plan);
         let (sql, params) = list.page_sql(q);
         let sql = format!("EXPLAIN {sql}");
         let mut tx = self.pool.begin().await?;

@@ -338,7 +338,7 @@ fn new_model(author: uuid::Uuid, name: &str, is_public: bool) -> NewModel {
     }
 }
 
-fn new_version(
+pub(crate) fn new_version(
     model_id: uuid::Uuid,
     name: &str,
     spec: Option<Value>,
@@ -596,10 +596,12 @@ async fn versions_stored_before_the_client_dialect_get_their_status_and_summary_
         ))
         .await
         .unwrap();
-    // The catalog as 0013 left it (0016's index goes first: it names a column 0014 adds).
+    // The catalog as 0013 left it (0016's and 0028's indexes go first: they name columns 0014 adds).
     for sql in [
         "DROP INDEX ml_models_runnable",
         "DELETE FROM _sqlx_migrations WHERE version = 16",
+        "DROP INDEX IF EXISTS ml_models_hidden",
+        "DELETE FROM _sqlx_migrations WHERE version = 28",
         "ALTER TABLE ml_models DROP COLUMN is_public",
         "ALTER TABLE ml_models DROP COLUMN version_count",
         "ALTER TABLE ml_models DROP COLUMN largest_file_bytes",

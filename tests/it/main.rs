@@ -31,6 +31,7 @@ mod replay;
 mod schedule;
 mod schemathesis;
 mod security;
+mod store_browse;
 mod store_conformance;
 mod sync;
 mod trust;

@@ -1,11 +1,13 @@
 //! Every store method, on both backends, with the same expectations.
 
 use crate::both_backends;
-use crate::support::{execute_raw, Backend, TestDb};
+use crate::support::{execute_raw, scalar_raw, Backend, TestDb};
 use chrono::Duration;
 use pocket_catalog::domain::records::*;
 use pocket_catalog::domain::{now, Category, LicenseType, Source, UpstreamStatus};
-use pocket_catalog::store::{Keyset, ModelQuery, SortKey, Store, StoreError, SyncBatch};
+use pocket_catalog::store::{
+    search_words, Keyset, ModelQuery, SortKey, Store, StoreError, SyncBatch, Visibility,
+};
 use uuid::Uuid;
 
 both_backends!(
@@ -18,10 +20,13 @@ both_backends!(
     colliding_slugs_get_deterministic_suffixes,
     a_sync_batch_places_colliding_slugs_and_counts_its_rows,
     hub_ids_are_unique,
+    concurrent_writes_wait_for_each_other_instead_of_failing_busy,
     models_update_and_search_text_follows,
     listing_filters_and_paginates_without_overlap,
     deep_pages_follow_ties_by_id_and_seek_the_sort_index,
     word_search_reads_its_index_and_follows_every_write,
+    a_search_counts_and_lists_what_its_viewer_may_see_whichever_plan,
+    the_word_index_and_the_text_find_the_same_models,
     removed_models_are_hidden_unless_asked,
     versions_are_unique_per_model_and_newest_first,
     stored_hosted_links_become_paths_and_nothing_else_moves,
@@ -554,6 +559,56 @@ async fn hub_ids_are_unique(backend: Backend) {
     );
 }
 
+/// Writers racing on the pool, some refused by a unique conflict (whose rollback may still be pending
+/// when the next write starts): every write that should succeed succeeds. On SQLite a deferred
+/// transaction that read before writing failed at once with "database is locked" here.
+async fn concurrent_writes_wait_for_each_other_instead_of_failing_busy(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    store
+        .create_model(&synced_model(
+            user.id,
+            "o/taken",
+            "00000000000000000000ffff",
+            UpstreamStatus::Active,
+        ))
+        .await
+        .unwrap();
+    let writers = (0..16).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let refused = store
+                .create_model(&synced_model(
+                    user.id,
+                    "o/taken",
+                    &format!("{i:024x}"),
+                    UpstreamStatus::Active,
+                ))
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Conflict { .. })),
+                "{refused:?}"
+            );
+            for j in 0..4 {
+                store
+                    .create_model(&new_model(user.id, &format!("racer {i} {j}")))
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {i}, write {j}: {e}"));
+            }
+        })
+    });
+    for w in futures_util::future::join_all(writers).await {
+        w.unwrap();
+    }
+    let all = store
+        .list_models(&ModelQuery {
+            limit: 100,
+            ..ModelQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1 + 16 * 4);
+}
+
 async fn models_update_and_search_text_follows(backend: Backend) {
     let (_db, store, user) = setup(backend).await;
     let m = store
@@ -749,7 +804,10 @@ fn sorted(sort: SortKey, limit: u32) -> ModelQuery {
 }
 
 fn popularity(m: &Model) -> i64 {
-    m.total_download_count + m.upstream.as_ref().map_or(0, |u| u.downloads)
+    pocket_catalog::domain::popularity(
+        m.total_download_count,
+        m.upstream.as_ref().map_or(0, |u| u.downloads),
+    )
 }
 
 async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) {
@@ -944,7 +1002,7 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
         Backend::Sqlite => format!(
             "INSERT INTO ml_models (id, name, slug, author_id, created_at, updated_at, search_text) \
              SELECT randomblob(16), 'Filler ' || i, 'filler-' || i, X'{}', \
-                    '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'filler ' || i \
+                    '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', ' filler ' || i || ' ' \
              FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100) \
                    SELECT i FROM n)",
             user.id.simple()
@@ -952,7 +1010,7 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
         Backend::Postgres => format!(
             "INSERT INTO ml_models (id, name, slug, author_id, created_at, updated_at, search_text) \
              SELECT gen_random_uuid(), 'Filler ' || i, 'filler-' || i, '{}', \
-                    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'filler ' || i \
+                    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ' filler ' || i || ' ' \
              FROM generate_series(1, 2100) AS i",
             user.id
         ),
@@ -998,6 +1056,174 @@ async fn word_search_reads_its_index_and_follows_every_write(backend: Backend) {
             plan.contains("SCAN ml_models USING INDEX ml_models_created"),
             "{plan}"
         );
+    }
+}
+
+/// A common word's page walks the sort index (SQLite), its total is the word index's count less the
+/// hidden models that match, and a rarer word reads the word index: each viewer gets the same models
+/// whichever way they are read, and a total equal to what paging through finds.
+async fn a_search_counts_and_lists_what_its_viewer_may_see_whichever_plan(backend: Backend) {
+    let (_db, store, user) = setup(backend).await;
+    let other = store
+        .create_user(&NewUser {
+            username: "other".into(),
+            email: "other@example.com".into(),
+            is_developer: true,
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    for i in 0..60 {
+        store
+            .create_model(&new_model(user.id, &format!("Alpha {i}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        store
+            .create_model(&new_model(user.id, &format!("Beta {i}")))
+            .await
+            .unwrap();
+    }
+    for i in 0..2 {
+        let mut private = new_model(other.id, &format!("Alpha private {i}"));
+        private.is_public = false;
+        store.create_model(&private).await.unwrap();
+    }
+    store
+        .create_model(&synced_model(
+            user.id,
+            "o/alpha-gone",
+            "0000000000000000000000e1",
+            UpstreamStatus::Removed,
+        ))
+        .await
+        .unwrap();
+    let search = |q: &str, visibility: Visibility, include_removed: bool| ModelQuery {
+        q: Some(q.into()),
+        visibility,
+        include_removed,
+        ..sorted(SortKey::CreatedAt, 7)
+    };
+    let anonymous = Visibility::PublicAnd(None);
+    let owner = Visibility::PublicAnd(Some(other.id));
+    for (query, total) in [
+        (search("alpha", anonymous, false), 60),
+        (search("alpha", owner, false), 62),
+        (search("alpha", anonymous, true), 61),
+        (search("alpha", Visibility::Everything, true), 63),
+        (search("alpha private", anonymous, false), 0),
+        (search("alpha private", owner, false), 2),
+        (search("ALP", owner, true), 63),
+        (search("bet", anonymous, false), 5),
+    ] {
+        let first = store.list_models(&query).await.unwrap();
+        assert_eq!(first.total, total, "{query:?}");
+        let walked = walk_pages(&store, query.clone()).await;
+        assert_eq!(walked.len() as i64, total, "{query:?}");
+        // The same models, in the same order, as the listing without the search, filtered here.
+        let words = search_words(query.q.as_deref().unwrap());
+        let expected: Vec<Uuid> = walk_pages(
+            &store,
+            ModelQuery {
+                q: None,
+                ..query.clone()
+            },
+        )
+        .await
+        .into_iter()
+        .filter(|m| {
+            let text = format!("{} {} {}", m.name, m.description, m.tags.join(" "));
+            let have = search_words(&text);
+            words
+                .iter()
+                .all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
+        })
+        .map(|m| m.id)
+        .collect();
+        assert_eq!(
+            walked.iter().map(|m| m.id).collect::<Vec<_>>(),
+            expected,
+            "{query:?}"
+        );
+        // Filtered by more than every listing does, the total is counted row by row: the same.
+        let by_task = ModelQuery {
+            task: Some("image-classification".into()),
+            ..query.clone()
+        };
+        assert_eq!(
+            store.list_models(&by_task).await.unwrap().total,
+            total,
+            "{by_task:?}"
+        );
+    }
+    let (sort_index, word_index) = match backend {
+        Backend::Sqlite => ("USING INDEX ml_models_created", "VIRTUAL TABLE"),
+        Backend::Postgres => ("using ml_models_created", "ml_models_search"),
+    };
+    // Alpha is in most models: the first page's rows are read in order and tested in place.
+    let plan = store
+        .list_plan(&search("alpha", anonymous, false))
+        .await
+        .unwrap();
+    assert!(plan.contains(sort_index), "{plan}");
+    assert!(!plan.contains(word_index), "{plan}");
+    // Beta is in few: the word index finds them.
+    let plan = store
+        .list_plan(&search("bet", anonymous, false))
+        .await
+        .unwrap();
+    assert!(plan.contains(word_index), "{plan}");
+}
+
+/// A search is read either from the word index or from each row's text (a walk): for every word and
+/// every prefix of a word of these names — punctuation, case, scripts without case, a final sigma, a
+/// dotted capital I, a combining accent, a ligature, digits that are not ASCII — both find the same
+/// models, on both backends.
+async fn the_word_index_and_the_text_find_the_same_models(backend: Backend) {
+    let (db, store, user) = setup(backend).await;
+    let names = [
+        "YOLOv8n-face_detector.v2",
+        "ΟΔΥΣΣΕΑΣ Σίσυφος",
+        "İstanbul ISTANBUL",
+        "naïve café NAÏVE",
+        "東京タワー model",
+        "x²-net ½ Ⅻ",
+        "Straße STRASSE ǅemal",
+        "e\u{301}tude ﬁne",
+        "a_b-c.d/e:f",
+    ];
+    for name in names {
+        store.create_model(&new_model(user.id, name)).await.unwrap();
+    }
+    let mut probes = std::collections::BTreeSet::new();
+    for name in names {
+        for word in search_words(name) {
+            for (i, _) in word.char_indices().skip(1) {
+                probes.insert(word[..i].to_string());
+            }
+            probes.insert(word);
+        }
+    }
+    assert!(probes.len() > 60, "{probes:?}");
+    for w in probes {
+        let (index, text) = match backend {
+            Backend::Sqlite => (
+                format!("SELECT count(*) FROM ml_models_fts WHERE ml_models_fts MATCH '\"{w}\"*'"),
+                format!("SELECT count(*) FROM ml_models WHERE instr(search_text, ' {w}') > 0"),
+            ),
+            Backend::Postgres => (
+                format!(
+                    "SELECT count(*) FROM ml_models WHERE \
+                     array_to_tsvector(string_to_array(btrim(search_text), ' ')) @@ '''{w}'':*'::tsquery"
+                ),
+                format!("SELECT count(*) FROM ml_models WHERE strpos(search_text, ' {w}') > 0"),
+            ),
+        };
+        let from_index = scalar_raw(&db, &index).await;
+        let from_text = scalar_raw(&db, &text).await;
+        assert_eq!(from_index, from_text, "{w:?}");
+        assert!(from_text > 0, "{w:?}");
     }
 }
 

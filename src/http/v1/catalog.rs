@@ -4,14 +4,16 @@
 
 use super::{ClientModel, ClientVersion, Viewer};
 use crate::domain::assets::AssetPointers;
+use crate::domain::{Category, VersionStatus};
 use crate::http::cache::{json_body, CachedPage};
+use crate::http::conditional::CatalogRevision;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
 use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Deserializer};
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -66,15 +68,45 @@ pub struct ListParams {
     /// Beyond the reference: only models with a version whose model file has this quantization
     /// (`float32`, `float16`, `dynamic range`, `int8`, `int4`, `mixed`).
     quantization: Option<String>,
+    /// Beyond the reference: words a model's name, description or tags must have, each as the start
+    /// of a word (`mobile` finds MobileNet), as the root dialect's `q`.
+    q: Option<String>,
+    /// Beyond the reference: the order — `popular` (the default: most used first), `newest`, `name`.
+    sort: Option<String>,
+    /// Beyond the reference: only this category (`utility`, `diagnostic`, `performance`, `fun`,
+    /// `other`).
+    category: Option<String>,
+    /// Beyond the reference: only models whose best version has this status (`verified`,
+    /// `pending`, `missing`; `supported` and `unsupported` as the reference spells them).
+    status: Option<String>,
 }
 
-/// List models: public ones, and the caller's own private ones; most downloaded first. Unknown query
-/// parameters are ignored.
+/// The order a `sort` names; `popular` when none.
+fn sort_key(raw: Option<&str>) -> ApiResult<SortKey> {
+    match raw.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "popular") => Ok(SortKey::Downloads),
+        Some("newest") => Ok(SortKey::CreatedAt),
+        Some("name") => Ok(SortKey::Name),
+        Some(other) => Err(ApiError::Unprocessable(format!(
+            "sort must be popular, newest or name, not '{other}'"
+        ))),
+    }
+}
+
+/// List models: public ones, and the caller's own private ones. The default order is **most used
+/// first**: Pocket AI's own downloads, then the Hugging Face Hub's, then the id (descending) — the
+/// portal's "Popular models" are the first six. Searching (`q`), filtering (`category`, `status`,
+/// `task`, `supported_only`, `author_id`) and sorting (`sort`) happen here, so a client need not
+/// fetch the whole catalogue; `X-Total-Count` says how many models match. Every parameter is
+/// optional; unknown ones are ignored.
 #[utoipa::path(get, path = "/models", tag = "clients (/api/v1)", operation_id = "v1_list_models",
     params(ListParams),
-    responses((status = 200, body = Vec<ClientModel>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ClientModel>, headers(
+        ("X-Total-Count" = i64, description = "Models matching the filters"),
+    )), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_models(
     State(state): State<AppState>,
+    revision: Option<Extension<CatalogRevision>>,
     viewer: Viewer,
     OriginalUri(uri): OriginalUri,
     ApiQuery(p): ApiQuery<ListParams>,
@@ -93,10 +125,37 @@ async fn list_models(
                 .map_err(|_| ApiError::Unprocessable("author_id must be a UUID".into()))
         })
         .transpose()?;
+    let q = crate::catalog::browse::search_filter(p.q).map_err(ApiError::Unprocessable)?;
+    let category = p
+        .category
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| {
+            c.trim()
+                .to_ascii_lowercase()
+                .parse::<Category>()
+                .map_err(|_| {
+                    ApiError::Unprocessable(
+                        "category must be utility, diagnostic, performance, fun or other".into(),
+                    )
+                })
+        })
+        .transpose()?;
+    let best_status = p
+        .status
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            VersionStatus::parse_lenient(&s).map_err(|_| {
+                ApiError::Unprocessable("status must be verified, pending or missing".into())
+            })
+        })
+        .transpose()?;
     let query = ModelQuery {
         task: p.task.filter(|t| !t.trim().is_empty()),
         author_id,
-        sort: SortKey::Downloads,
+        q,
+        category,
+        best_status,
+        sort: sort_key(p.sort.as_deref())?,
         include_removed: true,
         limit,
         offset: p.skip.unwrap_or(0),
@@ -107,10 +166,12 @@ async fn list_models(
         ..ModelQuery::default()
     };
     // What a viewer sees depends on who they are: the cache keys on both.
-    let key = format!("v1|{:?}|{uri}", viewer.id());
+    let revision = revision.map(|r| r.0);
+    let key = format!("v1|{revision:?}|{:?}|{uri}", viewer.id());
     let page = state
         .pages
         .get_or_fill(&key, async {
+            let total = crate::http::models::total_count(&state, &viewer, &query, revision).await?;
             let body = match state
                 .catalog
                 .browse_client_json(viewer.looker(), query.clone())
@@ -123,10 +184,9 @@ async fn list_models(
                     json_body(&items)?
                 }
             };
-            Ok::<_, ApiError>(CachedPage {
-                headers: HeaderMap::new(),
-                body,
-            })
+            let mut headers = HeaderMap::new();
+            headers.insert("x-total-count", total.into());
+            Ok::<_, ApiError>(CachedPage { headers, body })
         })
         .await?;
     Ok(page.into_response())

@@ -1,0 +1,224 @@
+//! Browse like a store (issue #34): the clients' list is most used first — Pocket AI's own downloads,
+//! then the Hub's, then the id — and searches, filters, sorts and counts on the server, every
+//! parameter optional so today's clients keep working unchanged.
+
+use crate::both_backends;
+use crate::store_conformance::{new_model, synced_model};
+use crate::support::{execute_raw, scalar_raw, Backend, Role, TestApp};
+use axum::http::StatusCode;
+use pocket_catalog::domain::{popularity, Category, UpstreamStatus};
+use serde_json::Value;
+use uuid::Uuid;
+
+both_backends!(
+    the_default_order_is_own_downloads_then_the_hubs_then_the_id,
+    the_clients_list_searches_filters_sorts_and_counts_on_the_server,
+);
+
+fn id_sql(backend: Backend, id: Uuid) -> String {
+    match backend {
+        Backend::Sqlite => format!("X'{}'", id.simple()),
+        Backend::Postgres => format!("'{id}'"),
+    }
+}
+
+/// Sets a model's own and Hub download counts.
+async fn downloads(app: &TestApp, backend: Backend, id: Uuid, own: i64, hub: i64) {
+    let sql = format!(
+        "UPDATE ml_models SET total_download_count = {own}, hf_downloads = {hub} WHERE id = {}",
+        id_sql(backend, id)
+    );
+    execute_raw(&app._db, &sql).await;
+}
+
+fn names(body: &Value) -> Vec<&str> {
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect()
+}
+
+async fn the_default_order_is_own_downloads_then_the_hubs_then_the_id(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (user, _) = app.user(Role::Developer).await;
+    let mut ids = std::collections::HashMap::new();
+    for (i, name) in ["hub star", "used a little", "tie one", "tie two", "unused"]
+        .iter()
+        .enumerate()
+    {
+        let m = if i == 0 {
+            app.store
+                .create_model(&synced_model(
+                    user.id,
+                    "acme/hub-star",
+                    "0000000000000000000000a1",
+                    UpstreamStatus::Active,
+                ))
+                .await
+                .unwrap()
+        } else {
+            app.store
+                .create_model(&new_model(user.id, name))
+                .await
+                .unwrap()
+        };
+        ids.insert(*name, m.id);
+    }
+    // A million Hub downloads do not outrank two of Pocket AI's own; equal own downloads are ordered
+    // by the Hub's, then by id.
+    downloads(&app, backend, ids["hub star"], 0, 1_000_000).await;
+    downloads(&app, backend, ids["used a little"], 2, 0).await;
+    downloads(&app, backend, ids["tie one"], 2, 5).await;
+    downloads(&app, backend, ids["tie two"], 2, 5).await;
+    let (first_tie, second_tie) = if ids["tie one"] > ids["tie two"] {
+        ("tie one", "tie two")
+    } else {
+        ("tie two", "tie one")
+    };
+    let expected = [first_tie, second_tie, "used a little", "hub-star", "unused"];
+    let listed = app.get("/api/v1/models", None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(names(&listed.body), expected);
+    assert_eq!(listed.header("x-total-count"), Some("5"));
+    let popular = app.get("/api/v1/models?sort=popular", None).await;
+    assert_eq!(names(&popular.body), expected);
+    // The root dialect's downloads sort is the same order.
+    let root = app.get("/models?sort=downloads", None).await;
+    assert_eq!(names(&root.body), expected);
+
+    // The database's number is the domain's, at the caps too.
+    for (own, hub) in [
+        (0, 0),
+        (3, 7),
+        (1, 2_147_483_647),
+        (1, 3_000_000_000),
+        (5_000_000_000, 9),
+    ] {
+        downloads(&app, backend, ids["unused"], own, hub).await;
+        let sql = format!(
+            "SELECT popularity FROM ml_models WHERE id = {}",
+            id_sql(backend, ids["unused"])
+        );
+        assert_eq!(
+            scalar_raw(&app._db, &sql).await,
+            popularity(own, hub),
+            "{own} {hub}"
+        );
+    }
+    assert!(popularity(1, 0) > popularity(0, 3_000_000_000));
+    assert!(popularity(5_000_000_000, 0) > popularity(4_294_967_294, 2_147_483_647));
+}
+
+async fn the_clients_list_searches_filters_sorts_and_counts_on_the_server(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (user, _) = app.user(Role::Developer).await;
+    let mut ids = Vec::new();
+    for (name, category) in [
+        ("Pose Lite", Category::Fun),
+        ("Pose Heavy", Category::Utility),
+        ("Hand Pose", Category::Fun),
+        ("Face Mesh", Category::Utility),
+        ("Aardvark Classifier", Category::Other),
+    ] {
+        let mut m = new_model(user.id, name);
+        m.category = category;
+        ids.push(app.store.create_model(&m).await.unwrap().id);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        downloads(&app, backend, *id, 10 - i as i64, 0).await;
+    }
+    let status = |id: Uuid, s: &str| {
+        format!(
+            "UPDATE ml_models SET best_version_status = '{s}' WHERE id = {}",
+            id_sql(backend, id)
+        )
+    };
+    execute_raw(&app._db, &status(ids[0], "verified")).await;
+    execute_raw(&app._db, &status(ids[2], "pending")).await;
+    execute_raw(&app._db, &status(ids[3], "verified")).await;
+
+    for (uri, expected) in [
+        (
+            "/api/v1/models?q=pose",
+            vec!["Pose Lite", "Pose Heavy", "Hand Pose"],
+        ),
+        ("/api/v1/models?q=POSE%20li", vec!["Pose Lite"]),
+        (
+            "/api/v1/models?q=pose&sort=name",
+            vec!["Hand Pose", "Pose Heavy", "Pose Lite"],
+        ),
+        (
+            "/api/v1/models?sort=newest&limit=2",
+            vec!["Aardvark Classifier", "Face Mesh"],
+        ),
+        (
+            "/api/v1/models?category=fun",
+            vec!["Pose Lite", "Hand Pose"],
+        ),
+        ("/api/v1/models?category=FUN&q=hand", vec!["Hand Pose"]),
+        (
+            "/api/v1/models?status=verified",
+            vec!["Pose Lite", "Face Mesh"],
+        ),
+        (
+            "/api/v1/models?status=supported",
+            vec!["Pose Lite", "Face Mesh"],
+        ),
+        (
+            "/api/v1/models?status=pending&supported_only=true",
+            vec!["Hand Pose"],
+        ),
+        ("/api/v1/models?q=pose&skip=1&limit=1", vec!["Pose Heavy"]),
+        (
+            "/api/v1/models?q=&sort=&category=&status=",
+            vec![
+                "Pose Lite",
+                "Pose Heavy",
+                "Hand Pose",
+                "Face Mesh",
+                "Aardvark Classifier",
+            ],
+        ),
+    ] {
+        let res = app.get(uri, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{uri}: {}", res.body);
+        assert_eq!(names(&res.body), expected, "{uri}");
+    }
+    // The total counts every match, not the page.
+    for (uri, total) in [
+        ("/api/v1/models?q=pose&skip=1&limit=1", "3"),
+        ("/api/v1/models?limit=1", "5"),
+        ("/api/v1/models?status=verified&category=utility", "1"),
+        ("/api/v1/models?q=zebra", "0"),
+    ] {
+        assert_eq!(
+            app.get(uri, None).await.header("x-total-count"),
+            Some(total),
+            "{uri}"
+        );
+    }
+    // What cannot be searched, sorted or filtered is refused with a sentence.
+    for (uri, detail) in [
+        (
+            "/api/v1/models?sort=rating",
+            "sort must be popular, newest or name, not 'rating'",
+        ),
+        (
+            "/api/v1/models?category=games",
+            "category must be utility, diagnostic, performance, fun or other",
+        ),
+        (
+            "/api/v1/models?status=broken",
+            "status must be verified, pending or missing",
+        ),
+        (
+            "/api/v1/models?q=---",
+            "q must contain a letter or digit (it is searched as words)",
+        ),
+    ] {
+        let res = app.get(uri, None).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+        assert_eq!(res.body["detail"], detail, "{uri}");
+    }
+}
