@@ -23,7 +23,7 @@ pub mod search;
 pub mod visibility;
 
 pub use error::{CatalogError, CatalogResult};
-pub use publish::{ModelDraft, SpecRule, VersionDraft};
+pub use publish::{Deletion, ModelDraft, SpecRule, VersionDraft};
 pub use visibility::{Access, Looker};
 
 use crate::store::Store;

@@ -177,6 +177,29 @@ impl Catalog {
         Ok(self.store.update_model(model.id, &patch).await?)
     }
 
+    /// Deletes `model` for `user` (its owner or an admin). A model mirrored from the Hub is hidden
+    /// instead (`is_public` false: only admins see it, and can make it public again): deleted, it
+    /// would be created again by the next sync, which lists it on the Hub.
+    pub async fn delete_model(&self, user: &User, model: &Model) -> CatalogResult<Deletion> {
+        if model.author_id != user.id && !user.is_admin {
+            return Err(CatalogError::Forbidden(
+                "Only the model's author or an admin may delete it".into(),
+            ));
+        }
+        if model.is_synced() {
+            let hide = ModelPatch {
+                is_public: Some(false),
+                ..ModelPatch::default()
+            };
+            self.store.update_model(model.id, &hide).await?;
+            return Ok(Deletion::Hidden);
+        }
+        if !self.store.delete_model(model.id).await? {
+            return Err(CatalogError::NotFound("Model not found".into()));
+        }
+        Ok(Deletion::Deleted)
+    }
+
     /// Publishes a version of `model` for `user` (on their own models, and on mirrored ones). With a
     /// spec: checked under `rule`, then against its model file's tensors when the file can be read in
     /// time (`pending`, or as that reading found). Without one: the pipeline its file gives when it
@@ -359,4 +382,13 @@ impl Catalog {
 
 fn version_not_found() -> CatalogError {
     CatalogError::NotFound("Model version not found.".into())
+}
+
+/// What deleting a model did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// The model, its versions and what hangs on them are gone.
+    Deleted,
+    /// A mirrored model is hidden (private), so the next sync does not bring it back.
+    Hidden,
 }

@@ -144,6 +144,9 @@ pub struct ModelPatch {
     pub is_verified_official: Option<bool>,
     pub tags: Option<Vec<String>>,
     pub task: Option<String>,
+    /// Listed for everyone (`true`) or only for its author and admins. Never written by the sync
+    /// after a mirrored model is first stored, so an admin's choice stays.
+    pub is_public: Option<bool>,
 }
 
 impl ModelPatch {

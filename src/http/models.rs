@@ -412,6 +412,9 @@ pub struct UpdateModelRequest {
     is_verified_official: Option<bool>,
     tags: Option<Vec<String>>,
     task: Option<String>,
+    /// `false`: listed only for its author (and admins); on a mirrored model too (the sync never
+    /// changes it back).
+    is_public: Option<bool>,
 }
 
 /// Edit a model (its owner or an admin). On a model mirrored from the Hub, the fields the sync manages
@@ -442,6 +445,7 @@ async fn update_model(
         is_verified_official: req.is_verified_official,
         tags: req.tags,
         task: req.task,
+        is_public: req.is_public,
     };
     let updated = state.catalog.update_model(user, &model, patch).await?;
     state.catalog_changed();

@@ -124,6 +124,7 @@ impl Store {
              origin_repo_url = COALESCE($6, origin_repo_url), \
              is_verified_official = COALESCE($7, is_verified_official), \
              tags = COALESCE($8, tags), task = COALESCE($9, task), updated_at = $10, \
+             is_public = COALESCE($11, is_public), \
              sync_digest = NULL WHERE id = $1 RETURNING {MODEL_COLUMNS}"
         );
         let mut tx = self.begin().await?;
@@ -138,12 +139,25 @@ impl Store {
             .bind(patch.tags.as_ref().map(Json))
             .bind(&patch.task)
             .bind(crate::domain::now())
+            .bind(patch.is_public)
             .fetch_optional(&mut *conn)
             .await?);
         let model: Model = row.ok_or(StoreError::NotFound)?.try_into()?;
         refresh_text_and_card(&mut tx, &model).await?;
         tx.commit().await?;
         Ok(model)
+    }
+
+    /// Deletes a model, its versions and what hangs on them (hosted-file references, download marks,
+    /// telemetry: by cascade); whether it existed.
+    pub async fn delete_model(&self, id: Uuid) -> StoreResult<bool> {
+        let sql = "DELETE FROM ml_models WHERE id = $1";
+        let deleted = on_backend!(self, |db| sqlx::query(sql)
+            .bind(id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected());
+        Ok(deleted > 0)
     }
 
     /// Renders the card and search text of every model that has no card (rows written before

@@ -1,6 +1,6 @@
 //! Browse like a store (issue #34): the clients' list is most used first — Pocket AI's own downloads,
 //! then the Hub's, then the id — and searches, filters, sorts and counts on the server, every
-//! parameter optional so today's clients keep working unchanged.
+//! parameter optional so today's clients keep working unchanged; owners edit and delete their models.
 
 use crate::both_backends;
 use crate::store_conformance::{new_model, synced_model};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 both_backends!(
     the_default_order_is_own_downloads_then_the_hubs_then_the_id,
     the_clients_list_searches_filters_sorts_and_counts_on_the_server,
+    owners_edit_and_delete_their_models_and_a_mirrored_one_is_hidden_not_deleted,
 );
 
 fn id_sql(backend: Backend, id: Uuid) -> String {
@@ -221,4 +222,147 @@ async fn the_clients_list_searches_filters_sorts_and_counts_on_the_server(backen
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
         assert_eq!(res.body["detail"], detail, "{uri}");
     }
+}
+
+/// `PATCH` and `DELETE /api/v1/models/{id}`: the owner or an admin; others get a 403, a caller without a
+/// token a 401, a model they cannot see a 404. A mirrored model's synced fields are refused by name; it
+/// is hidden rather than deleted, and the next sync leaves it hidden.
+async fn owners_edit_and_delete_their_models_and_a_mirrored_one_is_hidden_not_deleted(
+    backend: Backend,
+) {
+    use crate::support::{serve_config, SimHandle};
+    use axum::http::Method;
+    use serde_json::json;
+    let sim = SimHandle::start(6, 0, 5).await;
+    let app = TestApp::with_config(backend, serve_config(&sim)).await;
+    let (owner, owner_token) = app.user(Role::Developer).await;
+    let (_, other_token) = app.user(Role::Developer).await;
+    let admin = app.token(Role::Admin).await;
+    let mine = app
+        .store
+        .create_model(&new_model(owner.id, "Pose Lite"))
+        .await
+        .unwrap();
+    let uri = format!("/api/v1/models/{}", mine.id);
+
+    // The owner edits every field the issue names; the list and the model show it at once.
+    let edit = json!({
+        "name": "Pose Lite 2", "description": "Finds people", "category": "fun",
+        "task": "pose-estimation", "tags": ["pose", "body"], "license_type": "apache-2.0",
+    });
+    let res = app.patch(&uri, Some(&owner_token), edit).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["name"], "Pose Lite 2");
+    assert_eq!(res.body["category"], "fun");
+    assert_eq!(res.body["tags"], json!(["pose", "body"]));
+    assert_eq!(res.body["license_type"], "apache-2.0");
+    let found = app.get("/api/v1/models?q=finds%20people", None).await;
+    assert_eq!(names(&found.body), ["Pose Lite 2"]);
+    // Someone else may not; without a token, a 401; bad values are 422s.
+    let res = app
+        .patch(&uri, Some(&other_token), json!({"name": "Mine now"}))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert_eq!(
+        app.patch(&uri, None, json!({"name": "x"})).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app
+        .patch(&uri, Some(&owner_token), json!({"category": "games"}))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app
+        .patch(&uri, Some(&owner_token), json!({"stars": 5}))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    // Private: gone for everyone else, still there for its owner.
+    let res = app
+        .patch(&uri, Some(&owner_token), json!({"is_public": false}))
+        .await;
+    assert_eq!(res.body["is_public"], false);
+    assert_eq!(app.get(&uri, None).await.status, StatusCode::NOT_FOUND);
+    assert!(names(&app.get("/api/v1/models", None).await.body).is_empty());
+    assert_eq!(
+        app.get(&uri, Some(&owner_token)).await.status,
+        StatusCode::OK
+    );
+    // Deleting someone else's model is refused, one they cannot see is a 404; the owner's delete
+    // removes the model and its versions.
+    let res = app
+        .call(Method::DELETE, &uri, Some(&other_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "private: {}", res.body);
+    app.patch(&uri, Some(&owner_token), json!({"is_public": true}))
+        .await;
+    let res = app
+        .call(Method::DELETE, &uri, Some(&other_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let version = crate::clients::new_version(mine.id, "1.0", None, vec![]);
+    let version = app.store.create_version(&version).await.unwrap();
+    let res = app
+        .call(Method::DELETE, &uri, Some(&owner_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["outcome"], "deleted");
+    assert_eq!(
+        app.get(&uri, Some(&admin)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app
+        .store
+        .get_version_by_id(version.id)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A mirrored model: its synced fields are the sync's; an admin hides it instead of deleting it.
+    app.full_sync(&admin).await;
+    let listed = app.get("/api/v1/models", None).await;
+    let mirrored = listed.body.as_array().unwrap()[0].clone();
+    let uri = format!("/api/v1/models/{}", mirrored["id"].as_str().unwrap());
+    let res = app
+        .patch(&uri, Some(&admin), json!({"name": "Renamed", "tags": []}))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.body["detail"],
+        "This model is mirrored from Hugging Face; its name, tags are managed by the sync and cannot be edited"
+    );
+    let res = app
+        .patch(&uri, Some(&admin), json!({"category": "fun"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app
+        .call(Method::DELETE, &uri, Some(&owner_token), None)
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::FORBIDDEN,
+        "only an admin: {}",
+        res.body
+    );
+    let res = app.call(Method::DELETE, &uri, Some(&admin), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["outcome"], "hidden");
+    let total = listed
+        .header("x-total-count")
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let after = || async {
+        let res = app.get("/api/v1/models", None).await;
+        res.header("x-total-count").unwrap().parse::<i64>().unwrap()
+    };
+    assert_eq!(after().await, total - 1);
+    assert_eq!(app.get(&uri, None).await.status, StatusCode::NOT_FOUND);
+    // The next sync finds it on the Hub and leaves it hidden; an admin can still show it again.
+    app.full_sync(&admin).await;
+    assert_eq!(after().await, total - 1);
+    assert_eq!(app.get(&uri, Some(&admin)).await.body["is_public"], false);
+    let res = app
+        .patch(&uri, Some(&admin), json!({"is_public": true}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(after().await, total);
 }

@@ -3,26 +3,29 @@
 //! the six asset pointers, and the download redirect.
 
 use super::{ClientModel, ClientVersion, Viewer};
+use crate::auth::Caller;
+use crate::catalog::Deletion;
 use crate::domain::assets::AssetPointers;
-use crate::domain::{Category, VersionStatus};
+use crate::domain::records::ModelPatch;
+use crate::domain::{Category, LicenseType, VersionStatus};
 use crate::http::cache::{json_body, CachedPage};
 use crate::http::conditional::CatalogRevision;
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{ApiPath, ApiQuery, AppState, Downloader};
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppState, Downloader};
 use crate::store::{ModelQuery, SortKey};
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::{Deserialize, Deserializer};
-use utoipa::IntoParams;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_models))
-        .routes(routes!(get_model))
+        .routes(routes!(get_model, update_model, delete_model))
         .routes(routes!(list_versions))
         .routes(routes!(get_version))
         .routes(routes!(download))
@@ -212,6 +215,111 @@ async fn get_model(
         .await?
         .ok_or_else(|| ApiError::NotFound("Model not found".into()))?;
     Ok(Json(model.into()))
+}
+
+/// What a model's owner may change through `PATCH /api/v1/models/{model_id}`; a field left out stays
+/// as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientModelPatch {
+    name: Option<String>,
+    description: Option<String>,
+    /// `utility`, `diagnostic`, `performance`, `fun` or `other`.
+    category: Option<Category>,
+    task: Option<String>,
+    tags: Option<Vec<String>>,
+    /// `apache-2.0`, `mit`, `bsd`, `gpl`, `cc-by`, `cc-by-nc`, `other` or `unknown`.
+    license_type: Option<LicenseType>,
+    /// `false`: listed only for you (and admins).
+    is_public: Option<bool>,
+}
+
+/// Edit a model (its owner or an admin): name, description, category, task, tags, licence,
+/// visibility. On a model mirrored from the Hugging Face Hub, the fields the sync keeps (name,
+/// description, licence, tags, task) are refused with a 403 naming them; its category and
+/// visibility may change.
+#[utoipa::path(patch, path = "/models/{model_id}", tag = "clients (/api/v1)",
+    operation_id = "v1_update_model", security(("bearer" = [])),
+    params(("model_id" = Uuid, Path, description = "Model id")),
+    request_body = ClientModelPatch,
+    responses(
+        (status = 200, body = ClientModel),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn update_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(model_id): ApiPath<String>,
+    ApiJson(req): ApiJson<ClientModelPatch>,
+) -> ApiResult<Json<ClientModel>> {
+    let user = caller.user()?;
+    let model = owned_model(&state, user, &model_id).await?;
+    let patch = ModelPatch {
+        name: req.name,
+        description: req.description,
+        category: req.category,
+        license_type: req.license_type,
+        tags: req.tags,
+        task: req.task,
+        is_public: req.is_public,
+        ..ModelPatch::default()
+    };
+    let updated = state.catalog.update_model(user, &model, patch).await?;
+    state.catalog_changed();
+    Ok(Json(updated.into()))
+}
+
+/// What `DELETE /api/v1/models/{model_id}` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedModel {
+    id: Uuid,
+    /// `deleted` (the model and its versions are gone) or `hidden` (a model mirrored from the Hub:
+    /// made private, so that the next sync, which still finds it on the Hub, does not bring it back;
+    /// an admin can make it public again).
+    outcome: String,
+}
+
+/// Delete a model (its owner or an admin). A model mirrored from the Hugging Face Hub is hidden
+/// instead: deleting it would only let the next sync create it again.
+#[utoipa::path(delete, path = "/models/{model_id}", tag = "clients (/api/v1)",
+    operation_id = "v1_delete_model", security(("bearer" = [])),
+    params(("model_id" = Uuid, Path, description = "Model id")),
+    responses(
+        (status = 200, body = DeletedModel),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+async fn delete_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(model_id): ApiPath<String>,
+) -> ApiResult<Json<DeletedModel>> {
+    let user = caller.user()?;
+    let model = owned_model(&state, user, &model_id).await?;
+    let outcome = state.catalog.delete_model(user, &model).await?;
+    state.catalog_changed();
+    Ok(Json(DeletedModel {
+        id: model.id,
+        outcome: match outcome {
+            Deletion::Deleted => "deleted",
+            Deletion::Hidden => "hidden",
+        }
+        .into(),
+    }))
+}
+
+/// The model `model_id` names, if `user` may see it (a 404 otherwise, whoever owns it).
+async fn owned_model(
+    state: &AppState,
+    user: &crate::domain::records::User,
+    model_id: &str,
+) -> ApiResult<crate::domain::records::Model> {
+    let id = parse_id(model_id, "model_id")?;
+    crate::catalog::Access::for_user(&state.store, user)
+        .model(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Model not found".into()))
 }
 
 /// A model's versions, oldest first.
