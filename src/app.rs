@@ -94,6 +94,7 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
         shutdown: CancellationToken::new(),
         imports: WindowLimiter::new(Duration::from_secs(3600)),
         telemetry: WindowLimiter::new(Duration::from_secs(3600)),
+        ratings: WindowLimiter::new(Duration::from_secs(3600)),
     }))
 }
 

@@ -472,6 +472,9 @@ async function modelPage(gen, id) {
       ["Licence", `${m.license_type} · ${m.license_class}${m.commercial_use === true ? " · commercial use"
         : m.commercial_use === false ? " · no commercial use" : ""}`],
       ["Category", m.category],
+      ["Rating", m.total_ratings
+        ? `${m.rating_weighted_avg.toFixed(2)} of 5 (Bayesian) from ${fmtInt(m.total_ratings)} rating${m.total_ratings === 1 ? "" : "s"}`
+        : "No ratings yet"],
       ["Library", m.library_name ?? undefined],
       ["Head commit", m.hf_sha ? h("span", { class: "mono" }, m.hf_sha) : undefined],
       ["Last modified", m.hf_last_modified ? fmtTime(m.hf_last_modified) : undefined],
@@ -508,6 +511,9 @@ function clientBlock(c, stats) {
   return h("div", { class: "client-view" },
     h("p", {}, "In the app: ", badge(c.status), c.unsupported_reason ? ` — ${c.unsupported_reason}` : "",
       c.pipeline_spec ? " · pipeline spec present" : " · no pipeline spec"),
+    h("p", { class: "rating" }, c.num_ratings
+      ? `Rated ${c.rating_avg.toFixed(1)} of 5 by ${fmtInt(c.num_ratings)} user${c.num_ratings === 1 ? "" : "s"}`
+      : "Not rated yet"),
     c.app_warnings && c.app_warnings.length
       ? h("div", { class: "app-warnings", role: "note" },
         h("p", {}, "What the app (at f7ae2c9) would do with this spec:"),

@@ -19,6 +19,7 @@ pub mod error;
 pub mod import;
 pub mod pipelines;
 pub mod publish;
+pub mod ratings;
 pub mod search;
 pub mod visibility;
 

@@ -13,6 +13,7 @@ mod health;
 mod imports;
 mod limits;
 mod models;
+mod ratings;
 mod search;
 pub(crate) mod sync;
 mod users;
@@ -115,6 +116,8 @@ pub struct Shared {
     pub imports: WindowLimiter,
     /// Users' telemetry events in the last hour.
     pub telemetry: WindowLimiter,
+    /// Users' rating writes in the last hour.
+    pub ratings: WindowLimiter,
 }
 
 impl Shared {
@@ -371,7 +374,8 @@ pub fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(webhooks::router())
         .merge(downloads::router())
         .merge(search::router())
-        .nest("/api/v1", v1::router())
+        .merge(ratings::router())
+        .nest("/api/v1", v1::router().merge(ratings::v1_router()))
         .split_for_parts();
     let (long, long_doc) = sync::long_router()
         .merge(imports::router())

@@ -25,6 +25,9 @@ pub enum SortKey {
     /// Most used first: Pocket AI's own downloads, then the Hub's, then the id
     /// ([`crate::domain::popularity`]).
     Downloads,
+    /// Highest rated first: the models' Bayesian averages ([`crate::domain::weighted_rating`]),
+    /// then the id; models nobody rated last.
+    Rating,
 }
 
 impl SortKey {
@@ -35,6 +38,7 @@ impl SortKey {
             SortKey::UpdatedAt => "updated_at",
             SortKey::Name => "name",
             SortKey::Downloads => "popularity",
+            SortKey::Rating => "rating_weighted_avg",
         }
     }
     fn descending(self) -> bool {
@@ -49,6 +53,7 @@ pub enum SortValue {
     Int(i64),
     Time(DateTime<Utc>),
     Text(String),
+    Float(f64),
 }
 
 /// Where the next page starts: after the row with this sort value and id.
@@ -71,6 +76,7 @@ impl Keyset {
             (SortKey::CreatedAt | SortKey::UpdatedAt, SortValue::Time(_))
                 | (SortKey::Name, SortValue::Text(_))
                 | (SortKey::Downloads, SortValue::Int(_))
+                | (SortKey::Rating, SortValue::Float(_))
         );
         if self.sort != sort || !value_fits {
             return Err("the cursor belongs to another sort order".to_string());
@@ -88,6 +94,7 @@ impl Keyset {
                 model.total_download_count,
                 model.upstream.as_ref().map_or(0, |u| u.downloads),
             )),
+            SortKey::Rating => SortValue::Float(model.rating_weighted_avg),
         };
         Keyset {
             sort,
@@ -175,6 +182,7 @@ pub struct ModelPage {
 pub(super) enum Param {
     Text(String),
     Int(i64),
+    Float(f64),
     Time(DateTime<Utc>),
     Uuid(Uuid),
 }
@@ -196,6 +204,7 @@ macro_rules! bind_params {
             query = match p {
                 $crate::store::listing::Param::Text(v) => query.bind(v),
                 $crate::store::listing::Param::Int(v) => query.bind(v),
+                $crate::store::listing::Param::Float(v) => query.bind(v),
                 $crate::store::listing::Param::Time(v) => query.bind(v),
                 $crate::store::listing::Param::Uuid(v) => query.bind(v),
             };
@@ -362,6 +371,7 @@ impl ListSql {
         if let Some(after) = &q.after {
             let v = self.bind(match &after.value {
                 SortValue::Int(i) => Param::Int(*i),
+                SortValue::Float(f) => Param::Float(*f),
                 SortValue::Time(t) => Param::Time(*t),
                 SortValue::Text(s) => Param::Text(s.clone()),
             });

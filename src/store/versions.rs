@@ -404,6 +404,8 @@ impl Store {
             return Ok(false);
         };
         refresh_model_summary(&mut tx, model).await?;
+        // Its ratings went with it.
+        super::ratings::refresh_model_ratings(&mut tx, model).await?;
         tx.commit().await?;
         Ok(true)
     }

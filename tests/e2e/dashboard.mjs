@@ -170,9 +170,18 @@ try {
     }),
   });
   assert.equal(published.status, 201, await published.clone().text());
+  // Rated once: the model page shows the model's Bayesian average and the version's mean.
+  const version = await published.json();
+  const rated = await fetch(`${BASE}/api/v1/versions/${version.id}/rating`, {
+    method: "PUT", headers: auth, body: JSON.stringify({ stars: 4 }),
+  });
+  assert.equal(rated.status, 200, await rated.clone().text());
   await page.evaluate((id) => { location.hash = `#/models/${id}`; }, handMade.id);
   await page.locator(".version .app-warnings").getByText(/R1/).waitFor();
   findings.app_warnings = await page.locator(".version .app-warnings li").count();
+  findings.rating = await page.locator("dd").getByText(/from 1 rating$/).innerText();
+  assert.equal(findings.rating, "3.17 of 5 (Bayesian) from 1 rating");
+  assert.equal(await page.locator(".version p.rating").innerText(), "Rated 4.0 of 5 by 1 user");
 
   // The upstream-status filter (its values come from the OpenAPI document) shows the removed repos.
   await page.getByRole("link", { name: "Models", exact: true }).click();

@@ -26,6 +26,7 @@ mod operations;
 mod packed;
 mod portal_flows;
 mod publishing;
+mod ratings;
 mod readings;
 mod replay;
 mod schedule;

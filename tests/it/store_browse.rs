@@ -202,8 +202,8 @@ async fn the_clients_list_searches_filters_sorts_and_counts_on_the_server(backen
     // What cannot be searched, sorted or filtered is refused with a sentence.
     for (uri, detail) in [
         (
-            "/api/v1/models?sort=rating",
-            "sort must be popular, newest or name, not 'rating'",
+            "/api/v1/models?sort=stars",
+            "sort must be popular, rating, newest or name, not 'stars'",
         ),
         (
             "/api/v1/models?category=games",

@@ -681,6 +681,7 @@ async fn listing_filters_and_paginates_without_overlap(backend: Backend) {
         SortKey::UpdatedAt,
         SortKey::Name,
         SortKey::Downloads,
+        SortKey::Rating,
     ] {
         let mut seen = Vec::new();
         let mut after = None;
@@ -811,7 +812,7 @@ fn popularity(m: &Model) -> i64 {
 }
 
 async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) {
-    let (_db, store, user) = setup(backend).await;
+    let (db, store, user) = setup(backend).await;
     // Ties in every sort key: half the models share a name, most share zero downloads, and the synced
     // ones share a few download counts.
     for i in 0..40 {
@@ -838,6 +839,13 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
         }
         store.create_model(&m).await.unwrap();
     }
+    // Ratings with ties too: a third of the models at each of three averages.
+    execute_raw(
+        &db,
+        "UPDATE ml_models SET rating_weighted_avg = (CASE WHEN name LIKE '%1%' THEN 3.5 \
+         WHEN name LIKE '%2%' THEN 4.25 ELSE 0 END)",
+    )
+    .await;
     let all = walk_pages(&store, sorted(SortKey::CreatedAt, 100)).await;
     assert_eq!(all.len(), 40);
     for sort in [
@@ -854,6 +862,7 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
                 SortKey::UpdatedAt => b.updated_at.cmp(&a.updated_at),
                 SortKey::Name => a.name.cmp(&b.name),
                 SortKey::Downloads => popularity(b).cmp(&popularity(a)),
+                SortKey::Rating => b.rating_weighted_avg.total_cmp(&a.rating_weighted_avg),
             };
             let by_id = if sort == SortKey::Name {
                 a.id.cmp(&b.id)
@@ -887,6 +896,7 @@ async fn deep_pages_follow_ties_by_id_and_seek_the_sort_index(backend: Backend) 
             SortKey::UpdatedAt => "updated_at",
             SortKey::Name => "name",
             SortKey::Downloads => "popularity",
+            SortKey::Rating => "rating_weighted_avg",
         };
         let seek = match backend {
             Backend::Sqlite => format!("({column},id)"),

@@ -74,7 +74,8 @@ pub struct ListParams {
     /// Beyond the reference: words a model's name, description or tags must have, each as the start
     /// of a word (`mobile` finds MobileNet), as the root dialect's `q`.
     q: Option<String>,
-    /// Beyond the reference: the order — `popular` (the default: most used first), `newest`, `name`.
+    /// Beyond the reference: the order — `popular` (the default: most used first), `rating`
+    /// (highest rated first: the models' Bayesian averages), `newest`, `name`.
     sort: Option<String>,
     /// Beyond the reference: only this category (`utility`, `diagnostic`, `performance`, `fun`,
     /// `other`).
@@ -90,8 +91,9 @@ fn sort_key(raw: Option<&str>) -> ApiResult<SortKey> {
         None | Some("" | "popular") => Ok(SortKey::Downloads),
         Some("newest") => Ok(SortKey::CreatedAt),
         Some("name") => Ok(SortKey::Name),
+        Some("rating") => Ok(SortKey::Rating),
         Some(other) => Err(ApiError::Unprocessable(format!(
-            "sort must be popular, newest or name, not '{other}'"
+            "sort must be popular, rating, newest or name, not '{other}'"
         ))),
     }
 }
