@@ -88,8 +88,8 @@ pub struct InspectArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "POCKET_ADDR", default_value = "127.0.0.1:8000")]
+    /// Address to listen on: `IP:PORT`, or `HOST:PORT` (`localhost:8000`) resolved at startup.
+    #[arg(long, env = "POCKET_ADDR", default_value = "127.0.0.1:8000", value_parser = listen_addr)]
     pub addr: SocketAddr,
     /// Origins allowed by CORS, comma-separated (`*` for any); by default the portal's development
     /// server. CORS is closed when set empty.
@@ -464,10 +464,51 @@ fn clap_defaults<T: Args + clap::FromArgMatches>() -> T {
     T::from_arg_matches(&matches).expect("defaults parse")
 }
 
+/// A listening address: `IP:PORT`, or `HOST:PORT` resolved once (an IPv4 address when the name has
+/// one, as `localhost` does).
+pub fn listen_addr(raw: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = raw.parse() {
+        return Ok(addr);
+    }
+    let found: Vec<SocketAddr> = raw
+        .to_socket_addrs()
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT, such as 127.0.0.1:8000 ({e})"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{raw} resolves to no address"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_listening_address_may_name_a_host() {
+        assert_eq!(
+            listen_addr("127.0.0.1:8111").unwrap().to_string(),
+            "127.0.0.1:8111"
+        );
+        assert_eq!(listen_addr("[::1]:8111").unwrap().to_string(), "[::1]:8111");
+        let local = listen_addr("localhost:8111").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8111, "{local}");
+        let cli =
+            Cli::try_parse_from(["pocket-catalog", "serve", "--addr", "localhost:8111"]).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(serve.addr.port(), 8111);
+        let refused = listen_addr("8111").unwrap_err();
+        assert!(
+            refused.starts_with("expected IP:PORT or HOST:PORT"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

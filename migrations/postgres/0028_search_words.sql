@@ -1,7 +1,8 @@
--- A model's `search_text` becomes its words as `store::search_words` splits a query, each between
--- spaces (issue #33; see the SQLite migration of the same name for why). `ml_models_search` reads the
--- new form unchanged. The splitting is Rust's: every model's text and card are cleared here and rendered
--- again when the service next connects (Store::fill_client_cards); until then a search misses them.
+-- A model's `search_text` becomes the words of its name, description, Hub repo id and tags as
+-- `store::search_words` splits a query, each between spaces (issues #33, #35; see the SQLite migration of
+-- the same name for why). The splitting is Rust's: every model's text and card are cleared here and
+-- rendered again when the service next connects (Store::fill_client_cards); until then a search misses
+-- them.
 UPDATE ml_models SET search_text = '', client_card = NULL;
 -- The word index reads those words as they are (`array_to_tsvector`, no parser), and a query's words
 -- are lexemes as they are (`'word':*`): PostgreSQL finds exactly what SQLite finds, and a query word

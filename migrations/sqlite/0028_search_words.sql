@@ -1,5 +1,6 @@
--- A model's `search_text` becomes its words as `store::search_words` splits a query — runs of letters
--- and digits, lower-cased, each preceded and followed by one space (issue #33). Two things follow:
+-- A model's `search_text` becomes the words of its name, description, Hub repo id and tags as
+-- `store::search_words` splits a query — runs of letters and digits, lower-cased, each preceded and
+-- followed by one space (issues #33, #35: a search finds a repo's owner). Two things follow:
 -- * the word index reads exactly those words (the `ascii` tokenizer splits only at spaces here: the
 --   words hold no ASCII punctuation, and it keeps every non-ASCII character), so a query word matches a
 --   model iff `instr(search_text, ' ' || word)` finds it — which lets a search for a common word walk

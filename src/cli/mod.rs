@@ -183,14 +183,18 @@ async fn run_token(store: &Store, command: TokenCommand) -> Result<(), CliError>
             }
         }
         TokenCommand::Revoke { id } => {
-            store
-                .revoke_token(id, crate::domain::now())
-                .await
-                .map_err(|e| match e {
-                    StoreError::NotFound => CliError::Usage(format!("no token with id {id}")),
-                    other => other.into(),
-                })?;
-            eprintln!("token {id} revoked");
+            let before =
+                store
+                    .revoke_token(id, crate::domain::now())
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::NotFound => CliError::Usage(format!("no token with id {id}")),
+                        other => other.into(),
+                    })?;
+            match before {
+                None => eprintln!("token {id} revoked"),
+                Some(at) => eprintln!("token {id} was already revoked at {}", at.to_rfc3339()),
+            }
         }
     }
     Ok(())

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 
 #[derive(Debug, Clone, Args)]
 pub struct HubsimArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HUBSIM_ADDR", default_value = "127.0.0.1:9000")]
+    /// Address to listen on: `IP:PORT`, or `HOST:PORT` resolved at startup.
+    #[arg(long, env = "HUBSIM_ADDR", default_value = "127.0.0.1:9000", value_parser = super::listen_addr)]
     pub addr: SocketAddr,
     /// Number of LiteRT repos to generate.
     #[arg(long, env = "HUBSIM_LITERT", default_value_t = 800)]

@@ -50,12 +50,12 @@ pub struct RatingResult {
     model_rating_weighted_avg: f64,
 }
 
-/// The caller's own rating of a version.
+/// The caller's own rating of a version: `stars` and `rated_at` are null when they have not rated it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyRating {
     version_id: Uuid,
-    stars: i64,
-    rated_at: DateTime<Utc>,
+    stars: Option<i64>,
+    rated_at: Option<DateTime<Utc>>,
 }
 
 fn version_id(raw: &str) -> ApiResult<Uuid> {
@@ -94,15 +94,11 @@ async fn put(state: &AppState, caller: &Caller, raw: &str, stars: i64) -> ApiRes
 async fn get(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<MyRating> {
     let user = caller.user()?;
     let id = version_id(raw)?;
-    let rating = state
-        .catalog
-        .my_rating(user, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("You have not rated this version".into()))?;
+    let rating = state.catalog.my_rating(user, id).await?;
     Ok(MyRating {
         version_id: id,
-        stars: rating.stars,
-        rated_at: rating.rated_at,
+        stars: rating.map(|r| r.stars),
+        rated_at: rating.map(|r| r.rated_at),
     })
 }
 
@@ -120,7 +116,9 @@ async fn delete(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<Statu
 #[utoipa::path(put, path = "/versions/{version_id}/rating", tag = "versions",
     security(("bearer" = [])), request_body = RatingRequest,
     params(("version_id" = Uuid, Path, description = "Version id")),
-    responses((status = 200, body = RatingResult), (status = 401, body = ErrorBody),
+    responses((status = 200, body = RatingResult),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
+        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn rate(
     State(state): State<AppState>,
@@ -131,7 +129,7 @@ async fn rate(
     Ok(Json(put(&state, &caller, &id, req.stars).await?))
 }
 
-/// Your own rating of a version; 404 when you have not rated it.
+/// Your own rating of a version (`stars` null when you have not rated it).
 #[utoipa::path(get, path = "/versions/{version_id}/rating", tag = "versions",
     security(("bearer" = [])),
     params(("version_id" = Uuid, Path, description = "Version id")),
@@ -164,7 +162,9 @@ async fn unrate(
 #[utoipa::path(put, path = "/versions/{version_id}/rating", tag = "clients (/api/v1)",
     operation_id = "v1_rate_version", security(("bearer" = [])), request_body = RatingRequest,
     params(("version_id" = Uuid, Path, description = "Version id")),
-    responses((status = 200, body = RatingResult), (status = 401, body = ErrorBody),
+    responses((status = 200, body = RatingResult),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
+        (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn v1_rate(
     State(state): State<AppState>,
@@ -175,7 +175,7 @@ async fn v1_rate(
     Ok(Json(put(&state, &caller, &version_id, req.stars).await?))
 }
 
-/// Your own rating of a version; 404 when you have not rated it.
+/// Your own rating of a version (`stars` null when you have not rated it).
 #[utoipa::path(get, path = "/versions/{version_id}/rating", tag = "clients (/api/v1)",
     operation_id = "v1_my_rating", security(("bearer" = [])),
     params(("version_id" = Uuid, Path, description = "Version id")),

@@ -64,7 +64,12 @@ macro_rules! bind_new_model {
             .bind(up.and_then(|u| u.library_name.as_deref()))
             .bind(up.and_then(|u| u.status.map(|s| s.as_str())))
             .bind(up.and_then(|u| u.synced_at))
-            .bind(super::search_text(&new.name, &new.description, &new.tags))
+            .bind(super::search_text(
+                &new.name,
+                &new.description,
+                &new.tags,
+                new.hf_model_id.as_deref(),
+            ))
             .bind(new.task_inferred)
             .bind(new.is_public)
             .bind(up.and_then(|u| u.digest))
@@ -267,7 +272,12 @@ pub(super) async fn refresh_card(tx: &mut Tx, model: &Model) -> StoreResult<()> 
 /// Stores the search text and the card of `model` as it now is (after a person's edit, or for a row
 /// that has neither yet).
 async fn refresh_text_and_card(tx: &mut Tx, model: &Model) -> StoreResult<()> {
-    let search = super::search_text(&model.name, &model.description, &model.tags);
+    let search = super::search_text(
+        &model.name,
+        &model.description,
+        &model.tags,
+        model.hf_model_id.as_deref(),
+    );
     on_tx!(tx, |conn| sqlx::query(
         "UPDATE ml_models SET search_text = $2, client_card = $3 WHERE id = $1"
     )

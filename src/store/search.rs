@@ -26,13 +26,21 @@ pub(super) const PG_SEARCH_VECTOR: &str =
     "array_to_tsvector(string_to_array(btrim(search_text), ' '))";
 
 /// The text of a model its word index reads (`ml_models_fts` on SQLite, `ml_models_search` on
-/// PostgreSQL; migrations 0011 and 0028): the words of its name, description and tags as
-/// [`search_words`] splits a query, each followed by one space, after a leading one — so a query word
-/// `w` matches iff the text contains `' ' || w` ([`Dialect::word_in_text`](super::Dialect::word_in_text)).
-pub(crate) fn search_text(name: &str, description: &str, tags: &[String]) -> String {
-    let mut s = String::with_capacity(name.len() + description.len() + 16 * tags.len() + 1);
+/// PostgreSQL; migrations 0011 and 0028): the words of its name, description, tags and Hub repo id
+/// (owner and repo name: `user109` finds the owner's models) as [`search_words`] splits a query, each
+/// followed by one space, after a leading one — so a query word `w` matches iff the text contains
+/// `' ' || w` ([`Dialect::word_in_text`](super::Dialect::word_in_text)).
+pub(crate) fn search_text(
+    name: &str,
+    description: &str,
+    tags: &[String],
+    hf_model_id: Option<&str>,
+) -> String {
+    let repo = hf_model_id.unwrap_or_default();
+    let mut s =
+        String::with_capacity(name.len() + description.len() + repo.len() + 16 * tags.len() + 1);
     s.push(' ');
-    let parts = [name, description]
+    let parts = [name, description, repo]
         .into_iter()
         .chain(tags.iter().map(String::as_str));
     for word in parts.flat_map(words) {
@@ -87,11 +95,12 @@ mod tests {
             search_text(
                 "YOLOv8n-face",
                 "Finds, faces!",
-                &["Über".into(), "ΟΔΟΣ".into()]
+                &["Über".into(), "ΟΔΟΣ".into()],
+                Some("user109/yolo-v8")
             ),
-            " yolov8n face finds faces über οδος "
+            " yolov8n face finds faces user109 yolo v8 über οδος "
         );
-        assert_eq!(search_text("", "-", &[]), " ");
+        assert_eq!(search_text("", "-", &[], None), " ");
     }
 
     #[test]

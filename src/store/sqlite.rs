@@ -68,6 +68,22 @@ impl SqliteStore {
             .foreign_keys(true)
             .page_size(PAGE_SIZE);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // A database in a folder that does not exist yet: the folder is made, as the file is.
+        if let Some(folder) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !in_memory && !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                sqlx::Error::Configuration(
+                    format!(
+                        "cannot create the folder {} for the database: {e}",
+                        folder.display()
+                    )
+                    .into(),
+                )
+            })?;
+        }
         let lock_site =
             super::owner_lock::SqliteLockSite::for_database(options.get_filename(), in_memory);
         let pool = SqlitePoolOptions::new()

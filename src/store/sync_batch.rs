@@ -273,7 +273,7 @@ async fn update_counters(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
 
 /// Every field the sync owns, written over a model.
 async fn update_model(tx: &mut Tx, w: &SyncWrite) -> StoreResult<()> {
-    let search = search_text(&w.name, &w.description, &w.tags);
+    let search = search_text(&w.name, &w.description, &w.tags, Some(&w.hf_model_id));
     let u = &w.upstream;
     let sql = format!(
         "UPDATE ml_models SET hf_model_id = $2, name = $3, description = $4, \

@@ -134,18 +134,29 @@ impl Store {
         Ok(())
     }
 
-    pub async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
-        let sql = "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1";
+    /// Revokes a token at `at`; `Some(when)` when it had been revoked already (and stays revoked
+    /// from then), `None` when this revoked it.
+    pub async fn revoke_token(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
         let affected = on_backend!(self, |db| sqlx::query(sql)
             .bind(id)
             .bind(at)
             .execute(&db.pool)
             .await?
             .rows_affected());
-        if affected == 0 {
-            return Err(StoreError::NotFound);
+        if affected == 1 {
+            return Ok(None);
         }
-        Ok(())
+        let sql = "SELECT revoked_at FROM api_tokens WHERE id = $1";
+        let before: Option<Option<DateTime<Utc>>> = on_backend!(self, |db| sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?);
+        before.ok_or(StoreError::NotFound)
     }
 
     pub async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>> {

@@ -216,9 +216,23 @@ async fn tokens_are_listed_and_revoked_from_the_command_line() {
     assert!(text.contains("laptop") && text.contains("active"), "{text}");
     assert!(!text.contains(&token), "a secret is never shown again");
     let id = text.split('\t').next().unwrap().to_string();
-    assert!(run(&["token", "revoke", "--id", &id]).status.success());
+    let revoked = run(&["token", "revoke", "--id", &id]);
+    assert!(revoked.status.success());
+    let said = String::from_utf8(revoked.stderr).unwrap();
+    assert!(
+        said.trim_end().ends_with(&format!("token {id} revoked")),
+        "{said}"
+    );
     let text = String::from_utf8(run(&["token", "list", "--username", "ops"]).stdout).unwrap();
     assert!(text.contains("revoked"), "{text}");
+    // Revoking it again changes nothing, and says so.
+    let again = run(&["token", "revoke", "--id", &id]);
+    assert!(again.status.success());
+    let said = String::from_utf8(again.stderr).unwrap();
+    assert!(
+        said.contains(&format!("token {id} was already revoked at ")),
+        "{said}"
+    );
     let store = db.store().await;
     let (t, _) = store
         .find_token(&pocket_catalog::auth::hash_token(&token))

@@ -102,7 +102,7 @@ async fn a_user_rates_a_version_once_and_every_aggregate_follows(backend: Backen
     let root = app.get(&format!("/models/{}", model.id), None).await;
     assert_eq!(root.body["total_ratings"], 3);
 
-    // One's own rating, read back; none is a 404.
+    // One's own rating, read back; none is a null.
     let mine = app
         .get(&format!("/api/v1/versions/{}/rating", v1.id), Some(&a))
         .await;
@@ -111,8 +111,8 @@ async fn a_user_rates_a_version_once_and_every_aggregate_follows(backend: Backen
     let none = app
         .get(&format!("/api/v1/versions/{}/rating", v1.id), Some(&c))
         .await;
-    assert_eq!(none.status, StatusCode::NOT_FOUND);
-    assert_eq!(none.body["detail"], "You have not rated this version");
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.body["stars"], Value::Null);
 
     // Removing it: the aggregates follow; removing nothing is not an error.
     let uri = format!("/api/v1/versions/{}/rating", v1.id);

@@ -14,6 +14,7 @@ both_backends!(
     the_default_order_is_own_downloads_then_the_hubs_then_the_id,
     the_clients_list_searches_filters_sorts_and_counts_on_the_server,
     owners_edit_and_delete_their_models_and_a_mirrored_one_is_hidden_not_deleted,
+    a_search_finds_a_repos_owner_and_name,
 );
 
 fn id_sql(backend: Backend, id: Uuid) -> String {
@@ -365,4 +366,51 @@ async fn owners_edit_and_delete_their_models_and_a_mirrored_one_is_hidden_not_de
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(after().await, total);
+}
+
+/// `q` matches a mirrored model's Hub owner and repo name as well as its name, description and tags
+/// (issue #35: `q=user109` found nothing though hundreds of repos are user109's) — for models the sync
+/// wrote in bulk and for one written alone.
+async fn a_search_finds_a_repos_owner_and_name(backend: Backend) {
+    use crate::support::{serve_config, SimHandle};
+    let sim = SimHandle::start(60, 0, 11).await;
+    let app = TestApp::with_config(backend, serve_config(&sim)).await;
+    let admin = app.token(Role::Admin).await;
+    app.full_sync(&admin).await;
+    let truth = sim.litert_truth();
+    let owner = truth[0].id.split('/').next().unwrap().to_string();
+    let owned: std::collections::BTreeSet<String> = truth
+        .iter()
+        .filter(|r| r.id.starts_with(&format!("{owner}/")))
+        .map(|r| r.id.clone())
+        .collect();
+    let listed = app
+        .get(&format!("/models?q={owner}&limit=1000"), None)
+        .await;
+    let found: std::collections::BTreeSet<String> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["hf_model_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(!owned.is_empty());
+    assert!(owned.is_subset(&found), "{owned:?} in {found:?}");
+    let (user, _) = app.user(Role::Developer).await;
+    let mut alone = synced_model(
+        user.id,
+        "zanzibar-labs/tiny-segmenter",
+        "0000000000000000000000f1",
+        UpstreamStatus::Active,
+    );
+    alone.name = "Tiny".into();
+    alone.description = "d".into();
+    alone.tags = vec![];
+    app.store.create_model(&alone).await.unwrap();
+    for q in ["zanzibar", "ZANZIBAR-labs", "segmenter", "tiny seg"] {
+        let res = app
+            .get(&format!("/api/v1/models?q={}", q.replace(' ', "%20")), None)
+            .await;
+        assert_eq!(names(&res.body), ["Tiny"], "{q}");
+    }
 }

@@ -364,7 +364,10 @@ async fn tokens_are_found_by_hash_touched_revoked_and_listed(backend: Backend) {
     ));
     let at = now();
     store.touch_token(token.id, at).await.unwrap();
-    store.revoke_token(token.id, at).await.unwrap();
+    assert_eq!(store.revoke_token(token.id, at).await.unwrap(), None);
+    // Again: it was revoked then, and stays so.
+    let later = at + Duration::seconds(5);
+    assert_eq!(store.revoke_token(token.id, later).await.unwrap(), Some(at));
     let (after, _) = store.find_token("hash-1").await.unwrap().unwrap();
     assert_eq!(after.last_used_at, Some(at));
     assert_eq!(after.revoked_at, Some(at));
@@ -1473,4 +1476,17 @@ async fn stored_hosted_links_become_paths_and_nothing_else_moves(backend: Backen
         moved.assets[2].url_under(&public),
         old_form.assets[2].source_url
     );
+}
+
+/// A SQLite database in a folder that does not exist yet is created with its folder (issue #35: it
+/// said "(code: 14) unable to open database file").
+#[tokio::test]
+async fn a_sqlite_database_in_a_missing_folder_is_created_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not/yet/there/catalog.db");
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert!(store.ready().await.unwrap());
+    assert!(path.exists());
 }

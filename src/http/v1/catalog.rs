@@ -246,6 +246,7 @@ pub struct ClientModelPatch {
     request_body = ClientModelPatch,
     responses(
         (status = 200, body = ClientModel),
+        (status = 400, body = ErrorBody, description = "Malformed JSON or not `application/json`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
