@@ -181,7 +181,7 @@ function signIn() {
   h("label", { for: "token" }, "Admin API token", input),
   h("button", { type: "submit", class: "primary" }, "Sign in"),
   error,
-  h("p", { class: "muted" }, "Create one with ", h("code", {}, "pocket-catalog token create --admin"),
+  h("p", { class: "muted" }, "Create one with ", h("code", {}, "pocket-catalog token create --username ops --admin"),
     ". It is kept in this browser tab only."));
   return [h("h1", {}, "Sign in"), form];
 }

@@ -109,9 +109,19 @@ async fn read_model<S: crate::inspect::RangeSource + Sync>(
 /// `inspect FILE|URL`: the file read by ranges, as the sync reads a Hub file, and its summary printed.
 pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), CliError> {
     use crate::pipeline::derive::FileReading;
-    let remote = url::Url::parse(file)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    // A URL of another scheme is named as such (a one-letter "scheme" is a Windows drive).
+    let parsed = url::Url::parse(file).ok().filter(|u| u.scheme().len() > 1);
+    if let Some(u) = parsed
+        .as_ref()
+        .filter(|u| !matches!(u.scheme(), "http" | "https"))
+    {
+        return Err(CliError::Usage(format!(
+            "cannot inspect {file}: the {} scheme is not supported (a local path, or an http:// or \
+             https:// URL)",
+            u.scheme()
+        )));
+    }
+    let remote = parsed;
     let shown_path = file.to_string();
     let (place, mut reading, size) = match remote {
         Some(url) => {
@@ -122,17 +132,17 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
             let opened = web
                 .open(url.as_str())
                 .await
-                .map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))?;
+                .map_err(|e| CliError::Other(anyhow::anyhow!("cannot open {file}: {e}")))?;
             let reading = read_model(&opened, opened.size, shown_path.clone()).await;
             (Place::Remote(url, web), reading, opened.size)
         }
         None => {
             let path = std::path::PathBuf::from(file);
             let opened = std::fs::File::open(&path)
-                .map_err(|e| CliError::Usage(format!("cannot open {file}: {e}")))?;
+                .map_err(|e| CliError::Other(anyhow::anyhow!("cannot open {file}: {e}")))?;
             let size = opened
                 .metadata()
-                .map_err(|e| CliError::Usage(format!("cannot read {file}: {e}")))?
+                .map_err(|e| CliError::Other(anyhow::anyhow!("cannot read {file}: {e}")))?
                 .len();
             let source = FileRanges(std::sync::Mutex::new(opened));
             let reading = read_model(&source, size, shown_path.clone()).await;
@@ -202,8 +212,9 @@ pub(super) async fn inspect_file(file: &str, task: Option<&str>) -> Result<(), C
         "{}",
         serde_json::to_string_pretty(&shown).expect("JSON values serialise")
     );
+    // Exit 1, as documented: the file is not a model this reads (2 is for a wrong command line).
     match found.inspection["error"].as_str() {
-        Some(why) => Err(CliError::Usage(format!("{file}: {why}"))),
+        Some(why) => Err(CliError::Other(anyhow::anyhow!("{file}: {why}"))),
         None => Ok(()),
     }
 }

@@ -28,6 +28,7 @@ pub struct HubsimArgs {
     /// Every K-th request fails with --fail-status.
     #[arg(long, env = "HUBSIM_FAIL_EVERY")]
     pub fail_every: Option<u64>,
+    /// The HTTP status of the requests --fail-every fails.
     #[arg(long, env = "HUBSIM_FAIL_STATUS", default_value_t = 503)]
     pub fail_status: u16,
     /// This percentage of the stored model files (picked by their SHA-256) cannot be read: the CDN
@@ -66,8 +67,10 @@ pub struct HubsimArgs {
 pub enum UserCommand {
     /// Create a user.
     Create {
+        /// The new user's name: 1 to 64 letters, digits, '-', '_' or '.'.
         #[arg(long)]
         username: String,
+        /// Their email address.
         #[arg(long)]
         email: String,
         /// May publish models and versions.
@@ -79,10 +82,13 @@ pub enum UserCommand {
     },
     /// Grant roles to an existing user.
     Promote {
+        /// The user to promote.
         #[arg(long)]
         username: String,
+        /// Let them publish models and versions.
         #[arg(long)]
         developer: bool,
+        /// Let them run syncs and operate the service.
         #[arg(long)]
         admin: bool,
     },
@@ -92,6 +98,7 @@ pub enum UserCommand {
 pub enum TokenCommand {
     /// Create an API token and print it, alone, on stdout.
     Create {
+        /// Whose token it is (with --admin, created as an admin when missing).
         #[arg(long)]
         username: String,
         /// A label for the token.
@@ -106,11 +113,13 @@ pub enum TokenCommand {
     },
     /// List a user's tokens (never their secrets).
     List {
+        /// Whose tokens to list.
         #[arg(long)]
         username: String,
     },
     /// Revoke a token by its id (from `token list`).
     Revoke {
+        /// The token's id (the first column of `token list`); revoking it again changes nothing.
         #[arg(long)]
         id: uuid::Uuid,
     },

@@ -11,9 +11,14 @@ use crate::store::{constraint, OwnerLock, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// `host-pid-random`: unique per process.
+/// `host-pid-random`: unique per process; `host` is the machine's name (dashes kept: the pid and the
+/// random part are read from the end).
 pub fn default_owner() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let name = gethostname::gethostname();
+    let host = match name.to_string_lossy().trim() {
+        "" => "host".to_string(),
+        name => name.to_string(),
+    };
     format!(
         "{host}-{}-{}",
         std::process::id(),
@@ -268,7 +273,10 @@ mod tests {
         let owner = default_owner();
         let (host, pid) = owner_host_pid(&owner).unwrap();
         assert_eq!(pid, std::process::id());
-        assert!(!host.is_empty());
+        // The machine's name, whatever the environment exports (issue #35: `HOSTNAME` is a shell
+        // variable, not exported, so every owner read "host").
+        let name = gethostname::gethostname();
+        assert_eq!(host, name.to_string_lossy().trim());
         assert_eq!(
             owner_host_pid("web-1-eu-4242-0a1b2c3d"),
             Some(("web-1-eu", 4242))

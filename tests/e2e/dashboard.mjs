@@ -47,6 +47,9 @@ async function signIn(page, token) {
   await page.goto(`${BASE}/admin`);
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   assert.equal(await page.evaluate(() => document.activeElement?.id), "token");
+  // Before signing in: no navigation, and a hint that works as written.
+  assert.equal(await page.locator("#nav").isVisible(), false, "the navigation shows before sign-in");
+  await page.getByText("pocket-catalog token create --username ops --admin").waitFor();
   await page.keyboard.type(token);
   await page.keyboard.press("Enter");
 }

@@ -243,3 +243,27 @@ async fn tokens_are_listed_and_revoked_from_the_command_line() {
     let missing = run(&["token", "revoke", "--id", &uuid::Uuid::new_v4().to_string()]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// `inspect` exits as documented (issue #35): 1 for a file it cannot open or that is not a model it
+/// reads, 2 for a URL of a scheme it does not read — named as such, not as a missing file.
+#[test]
+fn inspect_exits_1_on_an_unreadable_file_and_names_an_unsupported_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_model = dir.path().join("notes.tflite");
+    std::fs::write(&not_a_model, b"these are not the bytes of a model").unwrap();
+    let missing = dir.path().join("missing.tflite");
+    for (file, code, said) in [
+        (not_a_model.display().to_string(), 1, "notes.tflite: "),
+        (missing.display().to_string(), 1, "cannot open "),
+        (
+            "ftp://example.com/model.tflite".to_string(),
+            2,
+            "the ftp scheme is not supported",
+        ),
+    ] {
+        let out = bin().args(["inspect", &file]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{file}: {stderr}");
+        assert!(stderr.contains(said), "{file}: {stderr}");
+    }
+}
