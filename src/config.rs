@@ -9,7 +9,9 @@ use std::time::Duration;
 
 mod commands;
 mod values;
-pub use commands::{HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
+pub use commands::{
+    HubsimArgs, RunsCommand, ScheduleCommand, SyncCommandArgs, TokenCommand, UserCommand,
+};
 use values::{millis_between, parse_secret, secs_between};
 pub use values::{parse_duration, redact_url, secret, DatabaseUrl};
 
@@ -66,6 +68,12 @@ pub enum Command {
     Token(TokenCommand),
     /// Run one Hugging Face sync now and print its summary (exit 1 when it failed).
     Sync(SyncCommandArgs),
+    /// The sync runs' history.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// The daily sync's schedule: status, pause, resume.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Run the Hugging Face Hub simulator (for tests, demos and benchmarks; no internet needed).
     Hubsim(HubsimArgs),
     /// Inspect a `.tflite` file (or bundle) as the catalog does — a local file, or one at an http(s)

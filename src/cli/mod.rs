@@ -2,6 +2,7 @@
 //! and exit with code 2; anything else exits with 1.
 
 mod inspect;
+mod ops;
 
 use crate::auth::{generate_token, hash_token};
 use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
@@ -71,6 +72,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("migrations applied to {url}");
         }
         Command::User(command) => run_user(&connect().await?, command).await?,
+        Command::Runs(command) => ops::run_runs(&connect().await?, command).await?,
+        Command::Schedule(command) => ops::run_schedule(&connect().await?, command).await?,
         Command::Token(command) => run_token(&connect().await?, command).await?,
     }
     Ok(())
@@ -112,6 +115,12 @@ async fn run_user(store: &Store, command: UserCommand) -> Result<(), CliError> {
                 user.username, user.is_developer, user.is_admin
             );
         }
+        UserCommand::List { json } => ops::list_users(store, json).await?,
+        UserCommand::Demote {
+            username,
+            developer,
+            admin,
+        } => ops::demote(store, &username, developer, admin).await?,
     }
     Ok(())
 }

@@ -80,6 +80,24 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List the users: username, email, roles, since when (`--json`: an array).
+    List {
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take roles away from a user (an operator who left, a developer no more).
+    Demote {
+        /// The user to demote.
+        #[arg(long)]
+        username: String,
+        /// Take away publishing models and versions.
+        #[arg(long)]
+        developer: bool,
+        /// Take away running syncs and operating the service.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Grant roles to an existing user.
     Promote {
         /// The user to promote.
@@ -138,4 +156,40 @@ pub struct SyncCommandArgs {
     pub hub: HubArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The latest sync runs, newest first: id, trigger, status, start, duration, counts, message.
+    List {
+        /// How many runs (1 to 1,000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+        /// Print the runs' records as JSON (what `GET /sync/runs` answers).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run in full: counters, warnings, message and error.
+    Show {
+        /// The run's id (the first column of `runs list`).
+        id: uuid::Uuid,
+        /// Print the run's record as JSON (what `GET /sync/runs/{id}` answers).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Whether the daily sync is paused (on every replica), the last run and the last success.
+    Status {
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause the schedule on every replica: slots that pass are recorded as missed; manual syncs
+    /// still run.
+    Pause,
+    /// Resume the schedule.
+    Resume,
 }

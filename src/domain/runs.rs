@@ -110,3 +110,56 @@ pub struct LeaseHolder {
     /// Milliseconds until the lease expires by the database's clock (negative once expired).
     pub remaining_ms: i64,
 }
+
+/// A run as the history shows it: what `GET /sync/runs/{id}` answers and `pocket-catalog runs show
+/// --json` prints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunResponse {
+    pub id: Uuid,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub owner: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    /// The schedule slot of a scheduled run.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub counts: RunCounts,
+    /// Every listing page was read and every entry parsed (removals happen only then).
+    pub listing_complete: bool,
+    /// Nothing was marked removed: the listing was incomplete or more was missing than the threshold.
+    pub removals_held_back: bool,
+    /// What a person should know about a run that did not fail.
+    pub warnings: Vec<String>,
+    pub message: String,
+    pub error: Option<String>,
+    /// The filtering rules in force.
+    pub rules: serde_json::Value,
+    pub repo_id: Option<String>,
+    /// Models active upstream in the catalog when the run ended.
+    pub catalog_size: Option<i64>,
+}
+
+impl From<SyncRun> for RunResponse {
+    fn from(r: SyncRun) -> Self {
+        RunResponse {
+            duration_ms: r.finished_at.map(|f| (f - r.started_at).num_milliseconds()),
+            id: r.id,
+            trigger: r.trigger,
+            status: r.status,
+            owner: r.owner,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            scheduled_for: r.scheduled_for,
+            counts: r.counts,
+            listing_complete: r.listing_complete,
+            removals_held_back: r.removals_held_back,
+            warnings: r.warnings,
+            message: r.message,
+            error: r.error,
+            rules: r.rules,
+            repo_id: r.repo_id,
+            catalog_size: r.catalog_size,
+        }
+    }
+}

@@ -42,6 +42,14 @@ impl Store {
         Ok(row.map(Into::into))
     }
 
+    /// Every user, by username.
+    pub async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        let rows: Vec<UserRow> =
+            on_backend!(self, |db| sqlx::query_as(&sql).fetch_all(&db.pool).await?);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
     pub async fn get_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
         let row: Option<UserRow> = on_backend!(self, |db| sqlx::query_as(&sql)

@@ -311,3 +311,141 @@ async fn runs_record_the_catalog_size_and_models_filter_by_upstream_status(backe
         StatusCode::BAD_REQUEST
     );
 }
+
+/// The everyday operations from the command line, on the local database (issue #35): the runs'
+/// history and one run (as the API's record with `--json`), the schedule's status, pause and resume,
+/// the users and taking a role away.
+#[tokio::test]
+async fn the_everyday_commands_show_runs_operate_the_schedule_and_manage_roles() {
+    let sim = SimHandle::start(12, 2, 21).await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let cli = |args: Vec<&str>| {
+        let url = db.url.clone();
+        let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
+                .args(["--database-url", &url])
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+    let sync = cli(vec![
+        "sync",
+        "--json",
+        "--hf-endpoint",
+        &sim.url,
+        "--sync-pull-versions",
+        "false",
+        "--sync-require-model-file",
+        "false",
+    ])
+    .await;
+    assert!(
+        sync.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    let run_id = serde_json::from_slice::<serde_json::Value>(&sync.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let listed = cli(vec!["runs", "list"]).await;
+    assert!(listed.status.success());
+    let line = text(&listed);
+    assert!(
+        line.starts_with(&format!("{run_id}\tmanual\tsuccess\t")),
+        "{line}"
+    );
+    let records: serde_json::Value = serde_json::from_slice(
+        &cli(vec!["runs", "list", "--json", "--limit", "5"])
+            .await
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(records[0]["id"], run_id.as_str());
+    assert_eq!(records[0]["counts"]["created"], sim.litert_truth().len());
+    let shown = cli(vec!["runs", "show", &run_id]).await;
+    assert!(
+        text(&shown).contains(&format!("run {run_id} (manual, success)")),
+        "{}",
+        text(&shown)
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&cli(vec!["runs", "show", &run_id, "--json"]).await.stdout).unwrap();
+    assert_eq!(
+        record, records[0],
+        "one record, whichever command prints it"
+    );
+    let missing = cli(vec!["runs", "show", "00000000-0000-0000-0000-000000000000"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+
+    let status = cli(vec!["schedule", "status"]).await;
+    assert!(
+        text(&status).starts_with("schedule hf_litert_sync: active since "),
+        "{}",
+        text(&status)
+    );
+    assert!(cli(vec!["schedule", "pause"]).await.status.success());
+    let paused: serde_json::Value =
+        serde_json::from_slice(&cli(vec!["schedule", "status", "--json"]).await.stdout).unwrap();
+    assert_eq!(paused["paused"], true);
+    assert_eq!(paused["last_run"]["id"], run_id.as_str());
+    assert!(cli(vec!["schedule", "resume"]).await.status.success());
+    let resumed = cli(vec!["schedule", "status"]).await;
+    assert!(
+        text(&resumed).contains(": active since "),
+        "{}",
+        text(&resumed)
+    );
+
+    assert!(cli(vec!["token", "create", "--username", "ops", "--admin"])
+        .await
+        .status
+        .success());
+    let dev = cli(vec![
+        "user",
+        "create",
+        "--username",
+        "dev",
+        "--email",
+        "dev@example.com",
+        "--developer",
+    ])
+    .await;
+    assert!(dev.status.success());
+    let users = text(&cli(vec!["user", "list"]).await);
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("dev\tdev@example.com\tdeveloper\t")),
+        "{users}"
+    );
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("ops\t") && l.contains("\tadmin")),
+        "{users}"
+    );
+    let demoted = cli(vec!["user", "demote", "--username", "ops", "--admin"]).await;
+    assert!(
+        demoted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demoted.stderr)
+    );
+    let listed: serde_json::Value =
+        serde_json::from_slice(&cli(vec!["user", "list", "--json"]).await.stdout).unwrap();
+    let ops = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "ops")
+        .unwrap();
+    assert_eq!(ops["is_admin"], false);
+    let nothing = cli(vec!["user", "demote", "--username", "dev"]).await;
+    assert_eq!(nothing.status.code(), Some(2));
+}

@@ -117,7 +117,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         "cli",
         &[
             "app", "auth", "config", "domain", "hub", "hubsim", "inspect", "obs", "pipeline",
-            "store", "sync",
+            "schedule", "store", "sync",
         ],
     ),
 ];
