@@ -48,14 +48,16 @@ function fmtTime(iso) {
   return new Date(iso).toISOString().replace("T", " ").slice(0, 16) + " UTC";
 }
 
-function relTime(iso) {
+function relTime(iso, pastOnly = false) {
   if (!iso) return "never";
-  const secs = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  let secs = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
+  // Something that has happened (a run that started) is never "in 0 s", whatever the clocks say.
+  if (pastOnly) secs = Math.min(secs, 0);
   const abs = Math.abs(secs);
   const [n, unit] =
     abs < 60 ? [abs, "s"] : abs < 3600 ? [Math.round(abs / 60), "min"]
     : abs < 172800 ? [Math.round(abs / 3600), "h"] : [Math.round(abs / 86400), "days"];
-  return secs >= 0 ? `in ${n} ${unit}` : `${n} ${unit} ago`;
+  return secs > 0 || (secs === 0 && !pastOnly) ? `in ${n} ${unit}` : `${n} ${unit} ago`;
 }
 
 function fmtDuration(ms) {
@@ -243,7 +245,7 @@ async function overview(gen) {
     ? [badge(last.status), " ", h("a", { href: `#/runs/${last.id}` }, last.trigger)]
     : "no run yet";
   const lastRunSub = last && (last.status === "running"
-    ? `started ${relTime(last.started_at)}` : `${fmtTime(last.started_at)} · ${fmtDuration(last.duration_ms)}`);
+    ? `started ${relTime(last.started_at, true)}` : `${fmtTime(last.started_at)} · ${fmtDuration(last.duration_ms)}`);
   const next = !job.enabled ? "not scheduled here" : job.paused ? "paused" : fmtTime(job.next_run_time);
   const nextSub = job.enabled && !job.paused && job.next_run_time
     ? `${relTime(job.next_run_time)} · ${job.schedule} (${job.timezone})` : `${job.schedule} (${job.timezone})`;
@@ -254,7 +256,7 @@ async function overview(gen) {
     h("h1", {}, "Sync"),
     h("div", { class: "cards" },
       card("Last run", lastRunValue, lastRunSub, "last-run"),
-      card("Last success", relTime(job.last_success_at), job.last_success_at && fmtTime(job.last_success_at),
+      card("Last success", relTime(job.last_success_at, true), job.last_success_at && fmtTime(job.last_success_at),
         "last-success"),
       card("Next scheduled run", next, nextSub, "next-run"),
       card("Mirrored models", sized ? fmtInt(sized.catalog_size) : "—",

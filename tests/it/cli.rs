@@ -267,3 +267,57 @@ fn inspect_exits_1_on_an_unreadable_file_and_names_an_unsupported_scheme() {
         assert!(stderr.contains(said), "{file}: {stderr}");
     }
 }
+
+/// The README's configuration table names every variable `serve` and `sync` read, and nothing else
+/// (issue #35: `SYNC_FETCH_READMES` was missing).
+#[test]
+fn the_readmes_configuration_table_is_the_commands_variables() {
+    use clap::CommandFactory;
+    use std::collections::BTreeSet;
+    let cli = pocket_catalog::config::Cli::command();
+    let env_of = |cmd: &clap::Command| -> Vec<String> {
+        // Hidden flags are the benchmarks' and the crash suite's, not an operator's.
+        cmd.get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().to_string()))
+            .collect()
+    };
+    let mut read: BTreeSet<String> = env_of(&cli).into_iter().collect();
+    for name in ["serve", "sync"] {
+        read.extend(env_of(cli.find_subcommand(name).unwrap()));
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("\n## Configuration")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    // The first cell of each row: one variable or several (`SYNC_INCLUDE`, `SYNC_EXCLUDE`); RUST_LOG
+    // is read by the logging, not a flag.
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|v| {
+            v.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .filter(|v| v != "RUST_LOG")
+        .collect();
+    let missing: Vec<_> = read.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&read).collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "missing from the README: {missing:?}; not read: {unknown:?}"
+    );
+}
