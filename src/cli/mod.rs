@@ -359,9 +359,11 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
         }
     }
     if matches!(report.status, RunStatus::Failed | RunStatus::Running) {
+        // The reason is in the run's message, printed above (or in its JSON): not a third time.
         return Err(CliError::Other(anyhow::anyhow!(
-            "the sync failed: {}",
-            report.error.unwrap_or_default()
+            "the sync failed (run {}); `pocket-catalog runs show {}` shows it again",
+            report.run_id,
+            report.run_id
         )));
     }
     Ok(())

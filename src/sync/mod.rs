@@ -330,12 +330,6 @@ impl Syncer {
         let (status, listing_complete, error) =
             run_ending(outcome, lease_lost.is_cancelled(), &c, &state.problems);
         let message = run_message(status, &c, error.as_deref());
-        tracing::info!(
-            "Sync completed - Created: {}, Updated: {}, Skipped: {}",
-            c.created,
-            c.updated,
-            c.skipped
-        );
         let removals_held_back =
             matches!(claimed.work, Work::Full) && (state.removals_held_back || !listing_complete);
         let (trigger, skipped_before) = (claimed.run.trigger, claimed.run.counts.skipped);
@@ -357,6 +351,13 @@ impl Syncer {
         self.notify(run_id).await;
         match status {
             RunStatus::Success => {
+                // Said only of a run that completed (a failed one said "completed" before its failure).
+                tracing::info!(
+                    "Sync completed - Created: {}, Updated: {}, Skipped: {}",
+                    c.created,
+                    c.updated,
+                    c.skipped
+                );
                 for warning in &end.warnings {
                     tracing::warn!("{warning}");
                 }

@@ -245,12 +245,21 @@ async fn the_sync_command_prints_json_and_fails_with_exit_1() {
             "--hub-max-retries",
             "0",
         ])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .output()
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the sync failed"));
+    // The output tells the truth, once (issue #35): no "completed" before the failure; the reason in
+    // the run's message; the last line names the run instead of repeating it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stderr.contains("Sync completed"), "{stderr}");
+    assert!(stdout.starts_with("LiteRT model sync failed."), "{stdout}");
+    assert!(stdout.contains("cannot reach the Hub"), "{stdout}");
+    let last = stderr.lines().last().unwrap();
+    assert!(last.starts_with("error: the sync failed (run "), "{last}");
+    assert!(!last.contains("cannot reach the Hub"), "{last}");
     let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_pocket-catalog"))
         .args(["--database-url", &db.url, "sync", "--sync-include", "["])
         .output()
