@@ -102,6 +102,7 @@ pub fn build(store: Store, checked: Checked) -> Result<AppState, String> {
 fn http_settings(config: &ServeArgs) -> http::Settings {
     http::Settings {
         request_timeout: config.request_timeout,
+        sync_wait: config.sync_wait,
         max_body_bytes: config.max_body_bytes,
         cors_origins: config.cors_origins.clone(),
         imports_per_hour: config.imports_per_hour,

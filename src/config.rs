@@ -117,6 +117,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POCKET_MAX_BODY_BYTES", default_value_t = 1_048_576,
           value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub max_body_bytes: u64,
+    /// The longest a manual sync request waits for its run, in seconds (1 to 3600); a run still going
+    /// then is answered 202 with its id and a link to follow it (it goes on in the background).
+    #[arg(long = "sync-wait-secs", env = "POCKET_SYNC_WAIT_SECS", default_value = "25",
+          value_parser = secs_between(1, 3600))]
+    pub sync_wait: Duration,
     /// Failed authentications a client may make per minute before it is refused with 429.
     #[arg(long, env = "POCKET_AUTH_FAILURES_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]

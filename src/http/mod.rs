@@ -46,6 +46,8 @@ use utoipa_swagger_ui::SwaggerUi;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub request_timeout: std::time::Duration,
+    /// The longest a manual sync request waits for its run before answering 202.
+    pub sync_wait: std::time::Duration,
     pub max_body_bytes: u64,
     /// Origins allowed by CORS (`*` for any).
     pub cors_origins: Vec<String>,

@@ -7,7 +7,7 @@ use crate::domain::{RunStatus, Trigger};
 use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::sync::{ClaimError, RunReport};
 use axum::extract::{OriginalUri, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -33,7 +33,8 @@ pub fn long_router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TriggerParams {
-    /// Wait for the run to end (default). `false` answers 202 at once with the run id.
+    /// Wait for the run to end (default; at most `POCKET_SYNC_WAIT_SECS`, 25 s by default, then 202).
+    /// `false` — or a `Prefer: respond-async` header — answers 202 at once with the run id.
     wait: Option<bool>,
 }
 
@@ -118,6 +119,33 @@ async fn finished(handle: tokio::task::JoinHandle<RunReport>) -> ApiResult<RunRe
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("sync task failed: {e}")))
 }
 
+/// Whether the request asks to be answered before the work is done (RFC 7240 `Prefer:
+/// respond-async`).
+fn prefers_async(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}
+
+/// 202 for a run that goes on: its id, and where to follow it.
+fn started(run_id: Uuid, detail: String) -> Response {
+    let mut res = (
+        StatusCode::ACCEPTED,
+        Json(RunErrorBody {
+            detail,
+            run_id: Some(run_id),
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/sync/runs/{run_id}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
 /// 502 for a run that failed upstream (or was interrupted by a shutdown); it is recorded either way.
 fn failure(report: &RunReport) -> Option<Response> {
     matches!(report.status, RunStatus::Failed | RunStatus::Running).then(|| {
@@ -169,6 +197,7 @@ fn run_error(status: StatusCode, detail: String, run_id: Option<Uuid>) -> Respon
 pub(crate) async fn trigger_sync(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<TriggerParams>,
 ) -> ApiResult<Response> {
     let admin = caller.admin()?;
@@ -179,21 +208,28 @@ pub(crate) async fn trigger_sync(
     let run_id = claimed.id();
     tracing::info!(%run_id, by = %admin.username, "manual sync started");
     let handle = spawn_run(&state, claimed);
-    if params.wait == Some(false) {
-        let mut res = (
-            StatusCode::ACCEPTED,
-            Json(RunErrorBody {
-                detail: "Sync started".into(),
-                run_id: Some(run_id),
-            }),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("/sync/runs/{run_id}")) {
-            res.headers_mut().insert(header::LOCATION, v);
+    if params.wait == Some(false) || prefers_async(&headers) {
+        let mut res = started(run_id, "Sync started".into());
+        if prefers_async(&headers) {
+            res.headers_mut().insert(
+                HeaderName::from_static("preference-applied"),
+                HeaderValue::from_static("respond-async"),
+            );
         }
         return Ok(res);
     }
-    let report = finished(handle).await?;
+    let wait = state.settings.sync_wait;
+    let Ok(report) = tokio::time::timeout(wait, finished(handle)).await else {
+        // The run goes on (the service's task): the client is told where to follow it.
+        return Ok(started(
+            run_id,
+            format!(
+                "Sync still running after {} s; follow /sync/runs/{run_id}",
+                wait.as_secs()
+            ),
+        ));
+    };
+    let report = report?;
     state.catalog_changed();
     if let Some(failed) = failure(&report) {
         return Ok(failed);

@@ -458,3 +458,72 @@ async fn the_everyday_commands_show_runs_operate_the_schedule_and_manage_roles()
     let nothing = cli(vec!["user", "demote", "--username", "dev"]).await;
     assert_eq!(nothing.status.code(), Some(2));
 }
+
+/// A manual sync answers at once when asked (`Prefer: respond-async`, RFC 7240), and never waits past
+/// `POCKET_SYNC_WAIT_SECS`: a run still going then is answered 202 with its id and where to follow it,
+/// and completes in the background (issue #35: the request held the connection 103 s in silence).
+#[tokio::test]
+async fn a_manual_sync_answers_202_when_asked_or_when_it_runs_past_the_wait_limit() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let sim = SimHandle::start(30, 0, 3).await;
+    let mut config = crate::support::serve_config(&sim);
+    config.sync_wait = Duration::from_secs(1);
+    // Every batch's transaction held 1.5 s, as on a slow disk: the run outlasts the wait.
+    config.sync.sync_bench_write_delay = Duration::from_millis(1500);
+    let app = TestApp::with_config(Backend::Sqlite, config).await;
+    let admin = app.token(Role::Admin).await;
+    let follow = |run_id: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            for _ in 0..400 {
+                let run = app.get(&format!("/sync/runs/{run_id}"), Some(admin)).await;
+                if run.body["status"] != "running" {
+                    return run.body["status"].as_str().unwrap().to_string();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            "still running".to_string()
+        }
+    };
+    let asked = app
+        .raw(
+            Request::post("/sync/huggingface/litert")
+                .header("authorization", format!("Bearer {admin}"))
+                .header("prefer", "respond-async, wait=100")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    assert_eq!(asked.header("preference-applied"), Some("respond-async"));
+    let run_id = asked.body["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        asked.header("location"),
+        Some(format!("/sync/runs/{run_id}").as_str())
+    );
+    assert_eq!(follow(run_id).await, "success");
+
+    // Half the Hub changes: the next run has batches to write.
+    assert!(!sim.sim.touch(50.0).is_empty());
+    let started = std::time::Instant::now();
+    let waited = app
+        .post(
+            "/sync/huggingface/litert",
+            Some(&admin),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(waited.status, StatusCode::ACCEPTED, "{}", waited.body);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let run_id = waited.body["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        waited.body["detail"],
+        format!("Sync still running after 1 s; follow /sync/runs/{run_id}")
+    );
+    assert_eq!(
+        follow(run_id).await,
+        "success",
+        "it completed in the background"
+    );
+}

@@ -33,9 +33,10 @@ pub fn long_router() -> OpenApiRouter<AppState> {
 async fn sync_litert(
     state: State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     params: ApiQuery<TriggerParams>,
 ) -> ApiResult<Response> {
-    trigger_sync(state, caller, params).await
+    trigger_sync(state, caller, headers, params).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
