@@ -277,7 +277,12 @@ async function overview(gen) {
 function chart(runs) {
   const done = runs.filter((r) => r.status !== "running").reverse();
   if (!done.length) return h("p", { class: "muted" }, "The chart appears after the first run.");
-  const W = 720, H = 220, L = 48, R = 56, T = 12, B = 26;
+  // Drawn at about the width it is shown at, so that its labels keep their size on a phone (a 720-wide
+  // drawing shrunk to 280 px made them 4 px high).
+  const W = Math.round(Math.min(720, Math.max(260, document.documentElement.clientWidth - 48)));
+  const H = 220, L = 48, R = 56, T = 12, B = 26;
+  const narrow = W < 480;
+  const when = (iso) => (narrow ? fmtTime(iso).slice(0, 10) : fmtTime(iso));
   const step = (W - L - R) / done.length;
   const changes = (r) => r.counts.created + r.counts.updated + r.counts.removed;
   const maxChange = Math.max(1, ...done.map(changes));
@@ -318,9 +323,9 @@ function chart(runs) {
       svg.append(s("circle", { cx, cy, r: 3, fill: "#0f1b2d" }));
     }
   }
-  svg.append(s("text", { x: L, y: H - 6, "font-size": 11, fill: "#5b6470" }, fmtTime(done[0].started_at)));
+  svg.append(s("text", { x: L, y: H - 6, "font-size": 11, fill: "#5b6470" }, when(done[0].started_at)));
   svg.append(s("text", { x: W - R, y: H - 6, "font-size": 11, fill: "#5b6470", "text-anchor": "end" },
-    fmtTime(done[done.length - 1].started_at)));
+    when(done[done.length - 1].started_at)));
   const key = (cls, label) => h("span", { class: `key ${cls}` }, h("span", {}, label));
   return h("figure", { class: "chart" }, svg, h("figcaption", {},
     key("size", "catalog size (right scale)"), key("created", "created"), key("updated", "updated"),

@@ -208,6 +208,13 @@ try {
   await phone.locator("#runs-chart").waitFor();
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(overflow <= 320, `the page is ${overflow}px wide at 320px`);
+  // The chart's labels keep a readable size on a phone, and its two dates do not overlap.
+  const labels = await phone.evaluate(() => [...document.querySelectorAll("#runs-chart text")]
+    .map((t) => { const r = t.getBoundingClientRect(); return { h: r.height, left: r.left, right: r.right }; }));
+  const smallest = Math.min(...labels.map((l) => l.h));
+  assert.ok(smallest >= 9, `chart labels ${smallest}px high at 320px`);
+  const [first, last] = labels.slice(-2);
+  assert.ok(first.right <= last.left, `the chart's dates overlap: ${JSON.stringify(labels.slice(-2))}`);
   await shot(phone, "07-sync-320px");
   await phone.goto(`${BASE}/admin#/models?q=${encodeURIComponent(REPO.split("/")[1])}`);
   await phone.locator("tbody tr").first().waitFor();
