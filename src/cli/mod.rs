@@ -3,6 +3,7 @@
 
 mod inspect;
 mod ops;
+mod progress;
 
 use crate::auth::{generate_token, hash_token};
 use crate::config::{Cli, Command, HubsimArgs, SyncCommandArgs, TokenCommand, UserCommand};
@@ -316,7 +317,9 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
         crate::app::shutdown_signal().await;
         on_signal.cancel();
     });
-    let report = claim_and_run(store, &syncer, args.wait, cancel).await;
+    // A live progress line on a terminal; never in JSON mode or into a pipe or a file.
+    let show_progress = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = claim_and_run(store, &syncer, args.wait, show_progress, cancel).await;
     signals.abort();
     syncer
         .flush_notifications(std::time::Duration::from_secs(30))
@@ -375,13 +378,21 @@ async fn claim_and_run(
     store: &Store,
     syncer: &crate::sync::Syncer,
     wait: bool,
+    show_progress: bool,
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<crate::sync::RunReport, crate::sync::ClaimError> {
     use crate::sync::ClaimError;
     let mut told = false;
     loop {
         match syncer.claim(crate::domain::Trigger::Manual, None).await {
-            Ok(claimed) => return Ok(syncer.execute(claimed, cancel).await),
+            Ok(claimed) => {
+                let shown = show_progress.then(|| progress::show(store.clone(), claimed.id()));
+                let report = syncer.execute(claimed, cancel).await;
+                if let Some(p) = shown {
+                    p.finish().await;
+                }
+                return Ok(report);
+            }
             Err(ClaimError::Busy { holder, .. }) if wait => {
                 if !told {
                     eprintln!(
