@@ -1,8 +1,9 @@
 //! The values of the configuration that need their own parsing or printing: durations, database URLs
-//! (password hidden), secrets.
+//! (password hidden), secrets, listening addresses (`HOST:PORT` resolved).
 
 use secrecy::SecretString;
 use std::fmt;
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -103,4 +104,23 @@ pub(super) fn parse_secret(value: &str) -> Result<SecretString, String> {
 pub fn secret(value: Option<SecretString>) -> Option<SecretString> {
     use secrecy::ExposeSecret;
     value.filter(|v| !v.expose_secret().is_empty())
+}
+
+/// A listening address: `IP:PORT`, or `HOST:PORT` resolved once (an IPv4 address when the name has
+/// one, as `localhost` does).
+pub fn listen_addr(raw: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = raw.parse() {
+        return Ok(addr);
+    }
+    let found: Vec<SocketAddr> = raw
+        .to_socket_addrs()
+        .map_err(|e| format!("expected IP:PORT or HOST:PORT, such as 127.0.0.1:8000 ({e})"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{raw} resolves to no address"))
 }
