@@ -1,9 +1,9 @@
-//! Pages of models: filters, the sort orders and their keyset cursors, and the word search behind `q`
-//! (its SQL; the plan and the words are `search`'s), built as SQL text once for both backends.
+//! Pages of models as SQL: filters, the sort orders and their keyset cursors, and the word search behind
+//! `q`, built as SQL text once for both backends (the words are `search`'s; which plan a search takes,
+//! and running the page and its total, `browse`'s).
 
-use super::rows::ModelRow;
-use super::search::{search_words, SearchPlan, SEARCH_DRIVE_MAX, WALK_ROWS_PER_MATCH};
-use super::{on_backend, Dialect, Store, StoreResult};
+use super::search::{search_words, SearchPlan};
+use super::Dialect;
 use crate::domain::client_card::CARD_CLOSING_SQL;
 use crate::domain::records::Model;
 use crate::domain::{Category, LicenseType, Source, UpstreamStatus, VersionStatus};
@@ -345,7 +345,7 @@ impl ListSql {
     /// The page as the clients' JSON array, made by the database: each model's stored card closed by
     /// its counters, joined in the page's order, in brackets — and how many of the page's models have
     /// no card.
-    fn client_json_sql(self, q: &ModelQuery, dialect: Dialect) -> (String, Vec<Param>) {
+    pub(super) fn client_json_sql(self, q: &ModelQuery, dialect: Dialect) -> (String, Vec<Param>) {
         let (dir, col) = (
             if q.sort.descending() { "DESC" } else { "ASC" },
             q.sort.column(),
@@ -411,176 +411,4 @@ impl ListSql {
         };
         (sql, self.params)
     }
-}
-
-impl Store {
-    /// One page of models as `q` asks, with the total (unless `q.skip_count`) and where the next
-    /// page starts.
-    pub async fn list_models(&self, q: &ModelQuery) -> StoreResult<ModelPage> {
-        let total = if q.skip_count {
-            -1
-        } else {
-            self.count_models(q).await?
-        };
-        let list = ListSql::new(q, self.dialect(), self.search_plan(q).await?);
-        let (sql, params) = list.page_sql(q);
-        let rows: Vec<ModelRow> =
-            on_backend!(self, |db| bind_params!(sqlx::query_as(&sql), params)
-                .fetch_all(&db.pool)
-                .await?);
-        let mut items = rows
-            .into_iter()
-            .map(Model::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next = if items.len() > q.limit as usize {
-            items.truncate(q.limit as usize);
-            items.last().map(|m| Keyset::of(m, q.sort))
-        } else {
-            None
-        };
-        Ok(ModelPage { items, total, next })
-    }
-}
-
-impl Store {
-    /// The page `q` asks for as the clients' JSON array of models (`/api/v1`'s `MLModelRead`s),
-    /// concatenated by the database from the stored cards; `None` when a model of the page has no
-    /// card yet (the caller renders that page from its rows).
-    pub async fn client_models_json(&self, q: &ModelQuery) -> StoreResult<Option<String>> {
-        let list = ListSql::new(q, self.dialect(), self.search_plan(q).await?);
-        let (sql, params) = list.client_json_sql(q, self.dialect());
-        let (array, without_card): (String, i64) =
-            on_backend!(self, |db| bind_params!(sqlx::query_as(&sql), params)
-                .fetch_one(&db.pool)
-                .await?);
-        if without_card > 0 {
-            tracing::warn!(
-                models = without_card,
-                "a page holds models without a client card"
-            );
-            return Ok(None);
-        }
-        Ok(Some(array))
-    }
-}
-
-/// The models no anonymous listing shows (removed upstream, or private): the only rows the catalogue's
-/// default filters drop, kept in a partial index of their own (`ml_models_hidden`, migration 0028) so
-/// that a search's total is its word index's count minus the hidden models that match. The text must
-/// stay the index's `WHERE`, for SQLite to use it.
-const HIDDEN_SQL: &str = concat!("NOT (", listed_status_sql!(), " AND is_public = TRUE)");
-
-impl Store {
-    /// How `q`'s search reads its matches: a walk when the first rows in the page's order hold the
-    /// page (a walk finds out, bounded as the page's would be — a common word's page, which
-    /// PostgreSQL's planner took 40–170 ms over at 100,000 models, sorting every match); otherwise
-    /// from the word index — on SQLite, listing the matches when they are few and probing them per
-    /// row when they are many.
-    pub(super) async fn search_plan(&self, q: &ModelQuery) -> StoreResult<SearchPlan> {
-        let words = q.q.as_deref().map(search_words).unwrap_or_default();
-        if words.is_empty() {
-            return Ok(SearchPlan::Drive);
-        }
-        let needed = i64::from(q.offset) + i64::from(q.limit) + 1;
-        let walk = SearchPlan::Walk {
-            rows: needed.saturating_mul(WALK_ROWS_PER_MATCH),
-        };
-        let (sql, params) = ListSql::new(q, self.dialect(), walk).rows_found_sql(q);
-        let found: i64 = on_backend!(self, |db| bind_params!(sqlx::query_scalar(&sql), params)
-            .fetch_one(&db.pool)
-            .await?);
-        if found > i64::from(q.limit) {
-            return Ok(walk);
-        }
-        let Store::Sqlite(db) = self else {
-            // PostgreSQL's planner reads the word index or the sort index by its own statistics.
-            return Ok(SearchPlan::Drive);
-        };
-        // At most SEARCH_DRIVE_MAX + 1 matches are read to tell few from many.
-        let matches: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT rowid FROM ml_models_fts WHERE ml_models_fts MATCH $1 \
-             LIMIT $2)",
-        )
-        .bind(Dialect::Sqlite.search_query(&words))
-        .bind(SEARCH_DRIVE_MAX + 1)
-        .fetch_one(&db.pool)
-        .await?;
-        Ok(if matches <= SEARCH_DRIVE_MAX {
-            SearchPlan::Drive
-        } else {
-            SearchPlan::Probe
-        })
-    }
-
-    /// How many models `q` lists (its total). A search on SQLite that filters only what every
-    /// listing does (removed and others' private models) is counted from its word index alone, less
-    /// the hidden models that match: reading a common word's 95,000 matches row by row cost 70 ms,
-    /// its word index's count 20 ms.
-    pub(super) async fn count_models(&self, q: &ModelQuery) -> StoreResult<i64> {
-        let words = q.q.as_deref().map(search_words).unwrap_or_default();
-        if let (Store::Sqlite(db), false, true) = (
-            self,
-            words.is_empty(),
-            filters_only_what_every_listing_does(q),
-        ) {
-            let (filter, mut params) = ListSql::filter_without_search(q, Dialect::Sqlite);
-            params.push(Param::Text(Dialect::Sqlite.search_query(&words)));
-            let matches = params.len();
-            let mut hidden_matching =
-                format!("SELECT count(*) FROM ml_models WHERE {HIDDEN_SQL} AND NOT ({filter})");
-            for w in words {
-                params.push(Param::Text(w));
-                hidden_matching.push_str(&Dialect::Sqlite.word_in_text(params.len()));
-            }
-            let sql = format!(
-                "SELECT (SELECT count(*) FROM ml_models_fts WHERE ml_models_fts MATCH ${matches}) \
-                 - ({hidden_matching})"
-            );
-            return Ok(bind_params!(sqlx::query_scalar(&sql), params)
-                .fetch_one(&db.pool)
-                .await?);
-        }
-        let (sql, params) = ListSql::new(q, self.dialect(), SearchPlan::Drive).count_sql();
-        Ok(super::on_backend!(self, |db| bind_params!(
-            sqlx::query_scalar::<_, i64>(&sql),
-            params
-        )
-        .fetch_one(&db.pool)
-        .await?))
-    }
-}
-
-/// `q` filters no more than the listed status and who may see a model (besides its search): every
-/// model it leaves out is one of [`HIDDEN_SQL`]'s.
-fn filters_only_what_every_listing_does(q: &ModelQuery) -> bool {
-    let ModelQuery {
-        task,
-        category,
-        author_id,
-        license_type,
-        source,
-        upstream_status,
-        commercial,
-        supported_only,
-        quantization,
-        best_status,
-        q: _,
-        sort: _,
-        include_removed: _,
-        skip_count: _,
-        limit: _,
-        after: _,
-        offset: _,
-        visibility: _,
-    } = q;
-    task.is_none()
-        && category.is_none()
-        && author_id.is_none()
-        && license_type.is_none()
-        && source.is_none()
-        && upstream_status.is_none()
-        && commercial.is_none()
-        && !supported_only
-        && quantization.is_none()
-        && best_status.is_none()
 }

@@ -13,6 +13,7 @@
 //! `sqlite.rs` / `postgres.rs` hold only how each backend connects; one conformance suite exercises
 //! every method on both.
 
+mod browse;
 mod dialect;
 mod error;
 mod hosted_files;

@@ -1,6 +1,6 @@
 //! The word search behind `q`: how a query and a model's text are split into words, the text the word
 //! index reads (SQLite FTS5, PostgreSQL `tsvector`) and the ways a search can read its matches (the
-//! listing chooses one: `listing::Store::search_plan`).
+//! listing chooses one: `browse`, `Store::search_plan`).
 
 /// The words a `q` search looks for: the runs of letters and digits of `q`, lower-cased, at most
 /// [`MAX_SEARCH_WORDS`]. A model matches when each word starts a word of its name, description or
