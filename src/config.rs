@@ -96,6 +96,17 @@ pub struct InspectArgs {
     /// without it the task is read from the tensors' shapes.
     #[arg(long)]
     pub task: Option<String>,
+    #[command(flatten)]
+    pub no_database: NoDatabase,
+}
+
+/// For a command that opens no database: takes the global `--database-url`'s place, unlisted, so
+/// its help does not offer an option that does nothing there (it is still accepted and ignored).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NoDatabase {
+    /// Ignored: this command opens no database.
+    #[arg(long = "database-url", id = "database_url", hide = true)]
+    ignored_database_url: Option<DatabaseUrl>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -348,6 +359,45 @@ mod tests {
         let mut missing = Vec::new();
         walk(&Cli::command(), "pocket-catalog", &mut missing);
         assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    /// No option is listed where it does nothing (issue #35): the commands that open no database do
+    /// not list `--database-url`; the others do.
+    #[test]
+    fn commands_without_a_database_do_not_list_its_url() {
+        let mut definition = Cli::command();
+        definition.build();
+        for (name, listed) in [
+            ("hubsim", false),
+            ("inspect", false),
+            ("sync", true),
+            ("serve", true),
+        ] {
+            let help = definition
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            assert_eq!(help.contains("--database-url"), listed, "{name}: {help}");
+        }
+        // It is still accepted after any command, as a global option is, and help still answers.
+        for args in [
+            &["sync", "--database-url", "sqlite://x.db"][..],
+            &["hubsim", "--database-url", "sqlite://x.db"],
+            &["inspect", "m.tflite", "--database-url", "sqlite://x.db"],
+        ] {
+            let cli =
+                Cli::try_parse_from(std::iter::once("pocket-catalog").chain(args.iter().copied()));
+            assert!(cli.is_ok(), "{args:?}: {:?}", cli.err());
+        }
+        for name in ["hubsim", "inspect"] {
+            let help = Cli::try_parse_from(["pocket-catalog", name, "--help"]).unwrap_err();
+            assert_eq!(
+                help.kind(),
+                clap::error::ErrorKind::DisplayHelp,
+                "{name}: {help}"
+            );
+        }
     }
 
     #[test]

@@ -48,6 +48,14 @@ function fmtTime(iso) {
   return new Date(iso).toISOString().replace("T", " ").slice(0, 16) + " UTC";
 }
 
+// A time in a table cell: the date and the time each kept on one line, so a narrow column shows two
+// lines at most (a bare string wraps at every space: four lines at 320 px).
+function stamp(iso) {
+  if (!iso) return "—";
+  const [date, time] = fmtTime(iso).split(" ");
+  return h("time", { class: "stamp", datetime: iso }, h("span", {}, date), " ", h("span", {}, `${time} UTC`));
+}
+
 function relTime(iso, pastOnly = false) {
   if (!iso) return "never";
   let secs = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
@@ -339,7 +347,7 @@ function runsTable(runs) {
     [["Started"], ["Trigger"], ["Status"], ["Duration", "num"], ["Created", "num"], ["Updated", "num"],
       ["Removed", "num"], ["Skipped", "num"], ["Catalog", "num hide-narrow"]],
     runs.map((r) => h("tr", {},
-      h("td", {}, h("a", { href: `#/runs/${r.id}` }, fmtTime(r.started_at))),
+      h("td", {}, h("a", { href: `#/runs/${r.id}` }, stamp(r.started_at))),
       h("td", {}, r.trigger, r.repo_id ? h("div", { class: "mono" }, r.repo_id) : null),
       h("td", {}, badge(r.status)),
       h("td", { class: "num" }, r.status === "running" ? "…" : fmtDuration(r.duration_ms)),

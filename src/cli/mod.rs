@@ -285,6 +285,12 @@ async fn run_hubsim(args: HubsimArgs) -> Result<(), CliError> {
             files = n,
             "population .tflite files backed by real model bytes"
         );
+    } else {
+        let n = sim.serve_own_models();
+        tracing::info!(
+            files = n,
+            "image classifiers' and segmenters' .tflite files backed by the simulator's own models"
+        );
     }
     if args.prerender {
         let mut keys = vec!["_id", "id"];
@@ -335,17 +341,18 @@ async fn run_sync(store: &Store, args: SyncCommandArgs) -> Result<(), CliError> 
         Err(e) => return Err(CliError::Other(e.into())),
     };
     if args.json {
-        let c = report.counts;
-        let json = serde_json::json!({
-            "status": report.status, "created": c.created, "updated": c.updated, "skipped": c.skipped,
-            "message": report.message, "run_id": report.run_id, "unchanged": c.unchanged,
-            "removed": c.removed, "renamed": c.renamed, "restored": c.restored,
-            "versions_created": c.versions_created, "duration_ms": report.duration_ms,
-            "fetched": c.fetched, "rows_written": c.rows_written, "hub_requests": c.hub_requests,
-            "inspections_deferred": c.inspections_deferred, "warnings": report.warnings,
-            "removals_held_back": report.removals_held_back, "error": report.error,
-        });
-        println!("{json}");
+        // The run record, as `GET /sync/runs/{id}` and `runs show --json` give it.
+        let run = store
+            .get_run(report.run_id)
+            .await
+            .map_err(|e| CliError::Other(e.into()))?
+            .ok_or_else(|| {
+                CliError::Other(anyhow::anyhow!("run {} is not recorded", report.run_id))
+            })?;
+        println!(
+            "{}",
+            ops::to_json(&crate::domain::runs::RunResponse::from(run))
+        );
     } else {
         let c = report.counts;
         println!("{}", report.message);

@@ -37,7 +37,7 @@ pub(super) async fn run_runs(store: &Store, command: RunsCommand) -> Result<(), 
     Ok(())
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
+pub(super) fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).expect("records serialise")
 }
 

@@ -57,10 +57,13 @@ pub struct HubsimArgs {
     /// simulator no more than later ones (benchmarks: the simulator shares the machine with the sync).
     #[arg(long, env = "HUBSIM_PRERENDER")]
     pub prerender: bool,
-    /// Serve real bytes for the population's `.tflite` files: each gets one of the `.tflite` files in
-    /// this directory (chosen by its repo and path, the same every time), behind the simulated CDN.
+    /// Back every `.tflite` file of the population with one of the `.tflite` files in this directory
+    /// (chosen by its repo and path, the same every time) instead of the simulator's own models, which
+    /// back only image classifiers and segmenters. Other LFS files are pseudo-random bytes either way.
     #[arg(long, env = "HUBSIM_MODEL_FILES")]
     pub model_files: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub no_database: super::NoDatabase,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,6 @@
 //! Model bytes (issue #21): files a test or demo puts into a repo ([`Sim::put_file`]) are stored by
-//! their SHA-256, as LFS stores them. `resolve` answers such a file with a 302 to the simulator's CDN
+//! their SHA-256, as LFS stores them; every other LFS file the population lists is served as
+//! pseudo-random bytes of its declared size ([`Blob::Synthetic`]), as the Hub serves every file. `resolve` answers such a file with a 302 to the simulator's CDN
 //! path on *another host name* (`127.0.0.1` ↔ `localhost`, the same listener), so a client that sends its
 //! token across hosts is caught (`cdn_authorized`). The CDN honours `Range` (206 with `Content-Range`,
 //! 416 past the end), answers `HEAD` with `Content-Length` and `ETag`, and counts bytes per file.
@@ -21,6 +22,63 @@ pub(super) struct CdnCounters {
     pub authorized: AtomicU64,
     /// Bytes served per file (its SHA-256).
     pub by_file: Mutex<HashMap<String, u64>>,
+}
+
+/// What the CDN serves for one SHA-256.
+#[derive(Clone)]
+pub(super) enum Blob {
+    /// Bytes a test, the demo or an upload put there.
+    Bytes(Arc<Vec<u8>>),
+    /// A synthetic file of the population: this many pseudo-random bytes, made as they are read.
+    Synthetic(u64),
+}
+
+impl Blob {
+    fn len(&self) -> u64 {
+        match self {
+            Blob::Bytes(b) => b.len() as u64,
+            Blob::Synthetic(size) => *size,
+        }
+    }
+
+    /// The bytes of `span`, in chunks of at most [`CHUNK`] (a synthetic file of gigabytes is never
+    /// held whole).
+    fn body(&self, sha: &str, span: std::ops::Range<u64>) -> axum::body::Body {
+        match self {
+            Blob::Bytes(b) => b[span.start as usize..span.end as usize].to_vec().into(),
+            Blob::Synthetic(_) => {
+                let seed = sha
+                    .get(..16)
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    .unwrap_or(0);
+                let chunks = (span.start..span.end)
+                    .step_by(CHUNK as usize)
+                    .map(move |at| {
+                        let end = (at + CHUNK).min(span.end);
+                        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(synthetic_bytes(
+                            seed,
+                            at..end,
+                        )))
+                    });
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+            }
+        }
+    }
+}
+
+/// The largest piece of a synthetic file made at once.
+const CHUNK: u64 = 1 << 16;
+
+/// The pseudo-random bytes at `span` of the synthetic file seeded `seed`: byte `i` is byte `i % 8` of
+/// SplitMix64 of `seed` and `i / 8`, so any range reads the same bytes as the whole file does.
+pub(super) fn synthetic_bytes(seed: u64, span: std::ops::Range<u64>) -> Vec<u8> {
+    let word = |block: u64| {
+        let mut z = seed ^ block.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)).to_le_bytes()
+    };
+    span.map(|i| word(i / 8)[(i % 8) as usize]).collect()
 }
 
 impl Sim {
@@ -46,47 +104,9 @@ impl Sim {
         self.blobs
             .write()
             .expect("blobs lock")
-            .insert(sha.clone(), Arc::new(bytes));
+            .insert(sha.clone(), Blob::Bytes(Arc::new(bytes)));
         self.invalidate();
         Some(sha)
-    }
-
-    /// Backs every `.tflite` file of the population with one of `models` (chosen by repo id and path,
-    /// the same every time): the files take the model's size and SHA-256, and the CDN serves its bytes.
-    /// Returns how many files are backed.
-    pub fn serve_model_files(&self, models: Vec<Vec<u8>>) -> usize {
-        let models: Vec<(String, Arc<Vec<u8>>)> = models
-            .into_iter()
-            .map(|b| (hex::encode(Sha256::digest(&b)), Arc::new(b)))
-            .collect();
-        let mut backed = 0;
-        {
-            let mut world = self.world.write().expect("world lock");
-            for repo in world.repos.values_mut() {
-                for file in repo
-                    .files
-                    .iter_mut()
-                    .filter(|f| f.path.ends_with(".tflite"))
-                {
-                    let key = format!("{}/{}", repo.id, file.path);
-                    let pick = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                    });
-                    let (sha, bytes) = &models[(pick % models.len() as u64) as usize];
-                    file.size = bytes.len() as i64;
-                    file.lfs_sha256 = Some(sha.clone());
-                    file.blob_id = population::git_blob_id(format!("oid sha256:{sha}").as_bytes());
-                    backed += 1;
-                }
-            }
-        }
-        let mut blobs = self.blobs.write().expect("blobs lock");
-        for (sha, bytes) in models {
-            blobs.insert(sha, bytes);
-        }
-        drop(blobs);
-        self.invalidate();
-        backed
     }
 
     /// Uploads `bytes` to the storage stand-in at `object` (`{bucket}/{path}`, replacing what was
@@ -96,7 +116,7 @@ impl Sim {
         self.blobs
             .write()
             .expect("blobs lock")
-            .insert(sha.clone(), Arc::new(bytes));
+            .insert(sha.clone(), Blob::Bytes(Arc::new(bytes)));
         let object = object.trim_start_matches('/').to_string();
         let path = format!("/storage/v1/object/public/{object}");
         self.uploads
@@ -112,8 +132,23 @@ impl Sim {
         by_file.get(sha256).copied().unwrap_or(0)
     }
 
-    pub(super) fn blob(&self, sha256: &str) -> Option<Arc<Vec<u8>>> {
+    pub(super) fn blob(&self, sha256: &str) -> Option<Blob> {
         self.blobs.read().expect("blobs lock").get(sha256).cloned()
+    }
+
+    /// The blob of an LFS file the Hub lists with this SHA-256 and size: the bytes put there, or
+    /// pseudo-random bytes of that size from now on (the Hub serves every file it lists).
+    pub(super) fn blob_or_synthetic(&self, sha256: &str, size: i64) -> Blob {
+        if let Some(blob) = self.blob(sha256) {
+            return blob;
+        }
+        let blob = Blob::Synthetic(size.max(0) as u64);
+        self.blobs
+            .write()
+            .expect("blobs lock")
+            .entry(sha256.to_string())
+            .or_insert(blob)
+            .clone()
     }
 }
 
@@ -207,7 +242,7 @@ fn serve_blob(
     let Some(blob) = sim.blob(&sha) else {
         return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
     };
-    let size = blob.len() as u64;
+    let size = blob.len();
     let etag = format!("\"{sha}\"");
     let range = headers
         .get(header::RANGE)
@@ -225,12 +260,13 @@ fn serve_blob(
         }
     };
     let body = if method == axum::http::Method::HEAD {
-        Vec::new()
+        axum::body::Body::empty()
     } else {
-        let bytes = blob[span.start as usize..span.end as usize].to_vec();
-        c.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        *c.by_file.lock().expect("cdn lock").entry(sha).or_default() += bytes.len() as u64;
-        bytes
+        let length = span.end - span.start;
+        c.bytes.fetch_add(length, Ordering::Relaxed);
+        let body = blob.body(&sha, span.clone());
+        *c.by_file.lock().expect("cdn lock").entry(sha).or_default() += length;
+        body
     };
     let mut res = (status, body).into_response();
     let h = res.headers_mut();

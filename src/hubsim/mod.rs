@@ -6,10 +6,12 @@
 
 mod cdn;
 mod listing;
+mod models;
 pub mod population;
 mod repo;
 
 use listing::*;
+pub use models::{OwnModel, OWN_MODELS};
 use repo::*;
 
 use axum::extract::{RawQuery, Request, State};
@@ -111,8 +113,8 @@ pub struct Sim {
     /// the simulator shares the benchmark machine with the sync it serves, so it renders each entry
     /// once, as a Hub behind a cache would.
     rendered: Mutex<HashMap<String, HashMap<String, Arc<str>>>>,
-    /// LFS content put into repos, by SHA-256 (`cdn.rs`).
-    blobs: RwLock<HashMap<String, Arc<Vec<u8>>>>,
+    /// LFS content by SHA-256 (`cdn.rs`): put into repos, or synthetic once resolved.
+    blobs: RwLock<HashMap<String, cdn::Blob>>,
     /// Files uploaded to the storage stand-in (`cdn.rs`): object path → SHA-256 of a blob.
     uploads: RwLock<HashMap<String, String>>,
     cdn: cdn::CdnCounters,

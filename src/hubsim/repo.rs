@@ -209,8 +209,8 @@ fn tree(
     res
 }
 
-/// `/{repo}/resolve/{rev}/{path}`: small files are served; LFS files put with `Sim::put_file` are a 302
-/// to the CDN (`cdn.rs`); other LFS content is not simulated.
+/// `/{repo}/resolve/{rev}/{path}`: small files are served; every LFS file is a 302 to the CDN
+/// (`cdn.rs`), which serves the bytes put there or pseudo-random bytes of the file's size.
 pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri: Uri) -> Response {
     let decoded: Vec<String> = uri
         .path()
@@ -270,7 +270,8 @@ pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri
             &format!("{path} does not exist"),
         );
     };
-    if let Some(sha) = file.lfs_sha256.as_deref().filter(|s| sim.blob(s).is_some()) {
+    if let Some(sha) = file.lfs_sha256.as_deref() {
+        sim.blob_or_synthetic(sha, file.size);
         let name = path.rsplit('/').next().unwrap_or(&path);
         return cdn::to_cdn(&headers, sha, name, file.size, &repo.sha);
     }
@@ -290,7 +291,7 @@ pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri
         None => hub_error(
             StatusCode::NOT_FOUND,
             Some("EntryNotFound"),
-            "LFS content is not simulated",
+            &format!("{path} has no content"),
         ),
     }
 }

@@ -6,9 +6,7 @@
 //! and reads again, as the FlatBuffers walk does.
 
 use super::flatbuf::{Spans, Walk};
-use super::{
-    inspect_tflite, Budget, Cost, InspectError, RangeSource, Reader, TfliteInspection, BLOCK,
-};
+use super::{inspect_tflite, Budget, Cost, InspectError, RangeSource, Reader, TfliteInspection};
 use serde::Serialize;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -193,6 +191,19 @@ pub(super) async fn inspect_in_place<S: RangeSource + ?Sized + Sync>(
     (models, cost)
 }
 
+/// How far from its end a ZIP's end-of-central-directory record starts at most: the record (22 bytes)
+/// and a comment of at most 65,535.
+const END_SEARCH: u64 = 22 + 65_535;
+
+/// Whether `tail` (the last [`END_SEARCH`] bytes or the whole file, fetched) holds a ZIP's
+/// end-of-central-directory signature. A file without one is not a ZIP, and is not read further
+/// (random bytes would have the ZIP reader search the whole file).
+fn has_end_record(spans: &Spans, tail: Range<u64>) -> bool {
+    spans
+        .bytes(tail.start, tail.end - tail.start)
+        .is_ok_and(|bytes| bytes.windows(4).any(|w| w == b"PK\x05\x06"))
+}
+
 /// Reads the `.task` bundle of `size` bytes at `source`: its members, and its stored `.tflite` members.
 pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
     source: &S,
@@ -201,9 +212,13 @@ pub async fn inspect_task<S: RangeSource + ?Sized + Sync>(
 ) -> Result<BundleInspection, (InspectError, Cost)> {
     let mut reader = Reader::open(source, size, budget, 22, "a .task bundle")?;
     // The end of central directory and the directory itself are at the end.
-    let tail = size.saturating_sub(BLOCK)..size;
-    if let Err(e) = reader.fetch(tail, false).await {
+    let tail = size.saturating_sub(END_SEARCH)..size;
+    if let Err(e) = reader.fetch(tail.clone(), false).await {
         return Err((e, reader.cost));
+    }
+    if !has_end_record(&reader.spans, tail) {
+        let why = "not a .task bundle (ZIP): no end-of-central-directory record at its end";
+        return Err((InspectError::Corrupt(why.into()), reader.cost));
     }
     let members = loop {
         match list(&reader.spans) {

@@ -98,13 +98,24 @@ pub fn dtype_name(code: i8) -> String {
         .map_or_else(|| format!("unknown({code})"), str::to_ascii_lowercase)
 }
 
+/// Four identifier bytes as a reason shows them: quoted when they are printable ASCII, else in hex
+/// (a random or binary file's bytes would print as replacement characters).
+fn shown_identifier(ident: &[u8]) -> String {
+    if ident.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("{:?}", String::from_utf8_lossy(ident))
+    } else {
+        let hex: Vec<String> = ident.iter().map(|b| format!("{b:02x}")).collect();
+        format!("the bytes {}", hex.join(" "))
+    }
+}
+
 /// Reads the model from what `s` holds (or says what else it needs).
 pub fn walk(s: &Spans) -> WalkResult<ModelInfo> {
     let ident = s.bytes(4, 4)?;
     if ident != IDENTIFIER {
         return bad(format!(
-            "not a TFLite model: its FlatBuffers identifier is {:?}, not \"TFL3\"",
-            String::from_utf8_lossy(ident)
+            "not a TFLite model: its FlatBuffers identifier is {}, not \"TFL3\"",
+            shown_identifier(ident)
         ));
     }
     let model = s.table_at(0)?;

@@ -215,6 +215,13 @@ try {
   assert.ok(smallest >= 9, `chart labels ${smallest}px high at 320px`);
   const [first, last] = labels.slice(-2);
   assert.ok(first.right <= last.left, `the chart's dates overlap: ${JSON.stringify(labels.slice(-2))}`);
+  // A run's start time takes two lines at most (its date, its time), not one per word.
+  const stampLines = await phone.evaluate(() => {
+    const cell = document.querySelector("tbody td time.stamp");
+    const line = parseFloat(getComputedStyle(cell).lineHeight) || 1.2 * parseFloat(getComputedStyle(cell).fontSize);
+    return cell.getBoundingClientRect().height / line;
+  });
+  assert.ok(stampLines <= 2.2, `a run's start time takes ${stampLines.toFixed(1)} lines at 320px`);
   await shot(phone, "07-sync-320px");
   await phone.goto(`${BASE}/admin#/models?q=${encodeURIComponent(REPO.split("/")[1])}`);
   await phone.locator("tbody tr").first().waitFor();

@@ -230,7 +230,7 @@ async fn the_sync_command_prints_json_and_fails_with_exit_1() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["status"], "success");
-    assert_eq!(json["created"], sim.litert_truth().len());
+    assert_eq!(json["counts"]["created"], sim.litert_truth().len());
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -358,10 +358,8 @@ async fn the_everyday_commands_show_runs_operate_the_schedule_and_manage_roles()
         "{}",
         String::from_utf8_lossy(&sync.stderr)
     );
-    let run_id = serde_json::from_slice::<serde_json::Value>(&sync.stdout).unwrap()["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let printed: serde_json::Value = serde_json::from_slice(&sync.stdout).unwrap();
+    let run_id = printed["id"].as_str().unwrap().to_string();
 
     let listed = cli(vec!["runs", "list"]).await;
     assert!(listed.status.success());
@@ -390,6 +388,7 @@ async fn the_everyday_commands_show_runs_operate_the_schedule_and_manage_roles()
         record, records[0],
         "one record, whichever command prints it"
     );
+    assert_eq!(record, printed, "`sync --json` prints the run's record");
     let missing = cli(vec!["runs", "show", "00000000-0000-0000-0000-000000000000"]).await;
     assert_eq!(missing.status.code(), Some(2));
 

@@ -609,3 +609,35 @@ pub fn write_all(dir: &std::path::Path) -> Vec<(std::path::PathBuf, AppModel)> {
         })
         .collect()
 }
+
+/// The simulator carries these models as its own (`src/hubsim/models/`, `hubsim::OWN_MODELS`): the
+/// committed files are exactly what this module builds, under the same names and tasks. After a change
+/// here, `POCKET_WRITE_SIM_MODELS=1 cargo test --test it simulators_own_models` writes them again.
+#[test]
+fn the_simulators_own_models_are_the_ones_built_here() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/hubsim/models");
+    let write = std::env::var_os("POCKET_WRITE_SIM_MODELS").is_some();
+    let built = all();
+    for m in &built {
+        let path = dir.join(m.name);
+        if write {
+            std::fs::write(&path, &m.bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == m.bytes,
+            "{} differs from what app_models.rs builds: run POCKET_WRITE_SIM_MODELS=1 cargo test \
+             --test it simulators_own_models",
+            path.display()
+        );
+    }
+    let own: Vec<(&str, &str, &[u8])> = pocket_catalog::hubsim::OWN_MODELS
+        .iter()
+        .map(|m| (m.name, m.task, m.bytes))
+        .collect();
+    let built: Vec<(&str, &str, &[u8])> = built
+        .iter()
+        .map(|m| (m.name, m.task, &m.bytes[..]))
+        .collect();
+    assert_eq!(own, built, "hubsim::OWN_MODELS lists the built models");
+}

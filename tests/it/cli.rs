@@ -321,3 +321,183 @@ fn the_readmes_configuration_table_is_the_commands_variables() {
         "missing from the README: {missing:?}; not read: {unknown:?}"
     );
 }
+
+/// The README's offline demo (issue #35): its simulator, started with the flags the README gives and no
+/// other, and one `sync` as the README runs it, mirror versions that are verified, pending and missing
+/// side by side — the image classifiers and segmenters backed by the simulator's own models, every other
+/// file pseudo-random bytes that are no model, each with its reason. `sync --json` prints the run's record.
+#[tokio::test]
+async fn the_readmes_demo_mirrors_verified_pending_and_missing_versions() {
+    let readme = include_str!("../../README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("./target/release/pocket-catalog hubsim "))
+        .expect("the README's demo starts the simulator");
+    let flags: Vec<&str> = line
+        .trim_start_matches("./target/release/pocket-catalog hubsim ")
+        .split('&')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(!flags.contains(&"--model-files"), "{line}");
+    let mut sim = bin()
+        .arg("hubsim")
+        .args(&flags)
+        .args(["--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = sim.stderr.take().unwrap();
+    let endpoint = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                let url: String = line[at..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
+                return url;
+            }
+        }
+        panic!("the simulator said where it listens");
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let out = bin()
+        .args(["--database-url", &url, "sync", "--json"])
+        .env("HF_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["status"], "success", "{run}");
+    assert!(
+        run["counts"]["versions_created"].as_i64().unwrap() > 500,
+        "{run}"
+    );
+
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let by_status: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM model_versions GROUP BY status ORDER BY 1")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let count = |s: &str| {
+        by_status
+            .iter()
+            .find(|(status, _)| status == s)
+            .map_or(0, |(_, n)| *n)
+    };
+    for status in ["verified", "pending", "missing"] {
+        assert!(count(status) >= 20, "{status}: {by_status:?}");
+    }
+    // Every missing version says why: a file that is no model, the app's limits, a gated repo.
+    let reasons: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT COALESCE(unsupported_reason, '') FROM model_versions WHERE status = 'missing'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (why,) in &reasons {
+        assert!(
+            why.contains("not a TFLite model: its FlatBuffers identifier is ")
+                || why.contains("not a .litertlm bundle")
+                || why.contains("no end-of-central-directory record")
+                || why.starts_with("the repo is gated")
+                || why.starts_with("uint8 classification scores")
+                || why.starts_with("a one-channel mask"),
+            "{why}"
+        );
+    }
+    // The verified ones are the simulator's own models, inspected from their bytes.
+    let verified: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT json_extract(inspection, '$.pin.etag') FROM model_versions WHERE status = 'verified'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let own: Vec<String> = pocket_catalog::hubsim::OWN_MODELS
+        .iter()
+        .map(|m| {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(m.bytes))
+        })
+        .collect();
+    assert!(!verified.is_empty());
+    for (sha,) in &verified {
+        assert!(own.contains(sha), "{sha}");
+    }
+    pool.close().await;
+}
+
+/// `sync` on a terminal draws a live progress line — repos listed, rows written, versions, elapsed,
+/// rate — and clears it before the summary; into a pipe, or with `--json` on a terminal, it draws none
+/// (issue #35). The terminal is `script`'s pseudo-terminal; the simulator is slowed so the run lasts
+/// long enough for the line to be drawn.
+#[tokio::test]
+async fn sync_draws_a_progress_line_on_a_terminal_only() {
+    let sim = crate::support::SimHandle::start(300, 0, 31).await;
+    sim.sim.set_faults(pocket_catalog::hubsim::Faults {
+        latency_ms: 150,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (root, url) = (dir.path().to_path_buf(), sim.url.clone());
+    let exe = env!("CARGO_BIN_EXE_pocket-catalog");
+    let run = move |json: bool, terminal: bool| {
+        let db = root.join(format!("p{json}{terminal}.db"));
+        let sync = format!(
+            "{exe} --database-url sqlite://{} sync --hf-endpoint {} --sync-pull-versions false{}",
+            db.display(),
+            url,
+            if json { " --json" } else { "" }
+        );
+        let mut cmd = if terminal {
+            let mut c = Command::new("script");
+            c.args(["-qec", &sync, "/dev/null"]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &sync]);
+            c
+        };
+        let out = cmd
+            .env("RUST_LOG", "warn")
+            .env("TERM", "xterm")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sync}: {out:?}");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let (shown, piped, json) =
+        tokio::task::spawn_blocking(move || (run(false, true), run(false, false), run(true, true)))
+            .await
+            .unwrap();
+    assert!(
+        shown.contains("listed ") && shown.contains("repos/s"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("run ") && shown.contains(": success in "),
+        "{shown}"
+    );
+    assert!(!piped.contains("repos/s"), "{piped}");
+    assert!(!json.contains("repos/s"), "{json}");
+}

@@ -178,8 +178,9 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
             assert_eq!(v["model_id"], m["id"]);
             assert_eq!(v["license_type"], m["license_type"]);
             // A mirrored version is pinned to its commit and inspected by the sync: the population's
-            // .tflite and .task files have no bytes behind them (missing, with the reason); its
-            // .litertlm bundles do, and are read: a model and a tokenizer, the MediaPipe recipe.
+            // .tflite and .task files are pseudo-random bytes (missing, with the reason); its
+            // .litertlm bundles are real ones the test put there, and are read: a model and a
+            // tokenizer, the MediaPipe recipe.
             let sha = v["commit_sha"].as_str().unwrap();
             assert_eq!(sha.len(), 40, "{v}");
             assert!(
@@ -226,14 +227,21 @@ async fn every_synced_model_and_version_decodes_as_the_app_requires(backend: Bac
                     assert_eq!(m["best_version_status"], "pending");
                     read_bundles += 1;
                 } else {
-                    // A .task is read as a ZIP: the population's have no bytes behind them.
+                    // A .task is read as a ZIP: the population's are pseudo-random bytes.
                     assert_eq!(v["status"], "missing", "{v}");
+                    let why = v["unsupported_reason"].as_str().unwrap_or_default();
+                    assert!(
+                        why.contains("no end-of-central-directory record")
+                            || why.starts_with("the repo is gated"),
+                        "{v}"
+                    );
                 }
             } else {
                 assert_eq!(v["status"], "missing", "{v}");
                 let why = v["unsupported_reason"].as_str().unwrap_or_default();
+                // The population's own files are pseudo-random bytes: not a model, and said so.
                 assert!(
-                    why == "the model file is not on the Hub at this commit"
+                    why.starts_with("the model file cannot be read: not a TFLite model: its FlatBuffers identifier is ")
                         || why.starts_with("the repo is gated"),
                     "{v}"
                 );

@@ -567,12 +567,23 @@ async fn bad_files_give_a_reason_and_read_within_the_budget() {
     });
     let mut wrong_id = good.clone();
     wrong_id[4..8].copy_from_slice(b"NOPE");
+    let mut binary_id = good.clone();
+    binary_id[4..8].copy_from_slice(&[0x1a, 0xf3, 0x00, 0x9c]);
     let mut root_past_end = good.clone();
     root_past_end[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "cannot be a TFLite model"),
         ("truncated", good[..good.len() / 2].to_vec(), ""),
-        ("wrong identifier", wrong_id, "not \"TFL3\""),
+        (
+            "wrong identifier",
+            wrong_id,
+            "its FlatBuffers identifier is \"NOPE\", not \"TFL3\"",
+        ),
+        (
+            "binary identifier",
+            binary_id,
+            "its FlatBuffers identifier is the bytes 1a f3 00 9c, not \"TFL3\"",
+        ),
         ("root offset past the end", root_past_end, "past the end"),
         (
             "text",
@@ -1349,11 +1360,12 @@ async fn a_task_bundle_is_listed_and_its_model_read_in_place_by_range() {
     )
     .await
     .unwrap_err();
-    assert!(
-        err.0.to_string().starts_with("not a readable .task bundle"),
-        "{}",
-        err.0
+    // Bytes that are no ZIP: said at once from the tail, not searched through the whole file.
+    assert_eq!(
+        err.0.to_string(),
+        "not a .task bundle (ZIP): no end-of-central-directory record at its end"
     );
+    assert_eq!(err.1.requests, 1, "{:?}", err.1);
     let found = pocket_catalog::pipeline::derive::inspected(&reading(Err(err)), &ctx);
     assert_eq!(
         found.pipeline.unwrap().status,
