@@ -393,7 +393,8 @@ async fn claim_and_run(
     loop {
         match syncer.claim(crate::domain::Trigger::Manual, None).await {
             Ok(claimed) => {
-                let shown = show_progress.then(|| progress::show(store.clone(), claimed.id()));
+                let shown = show_progress
+                    .then(|| progress::show(store.clone(), claimed.id(), syncer.live()));
                 let report = syncer.execute(claimed, cancel).await;
                 if let Some(p) = shown {
                     p.finish().await;

@@ -1,9 +1,13 @@
-//! The live progress line of `pocket-catalog sync` on a terminal: the run's counters as its batches
-//! write them to the run's record (read back every quarter second), the time since it started and
-//! its rate. Not drawn when standard error is not a terminal, nor with `--json`.
+//! The live progress line of `pocket-catalog sync` on a terminal, redrawn every quarter second: how
+//! far the work between batches is (listing pages and repos, the Hub details fetched for them, repos
+//! planned: the syncer's [`LiveProgress`]), what the written batches recorded in the run's record
+//! (rows, versions), the time since it started and its rate. Not drawn when standard error is not a
+//! terminal, nor with `--json`.
 
 use crate::domain::records::RunCounts;
 use crate::store::Store;
+use crate::sync::live::{LiveProgress, LiveSnapshot};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -15,7 +19,7 @@ pub(super) struct Progress {
 }
 
 /// Starts drawing the progress of the run `run_id`.
-pub(super) fn show(store: Store, run_id: Uuid) -> Progress {
+pub(super) fn show(store: Store, run_id: Uuid, live: Arc<LiveProgress>) -> Progress {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(120));
     let stop = CancellationToken::new();
@@ -23,10 +27,12 @@ pub(super) fn show(store: Store, run_id: Uuid) -> Progress {
     let task = tokio::spawn({
         let stop = stop.clone();
         async move {
+            let mut written = RunCounts::default();
             loop {
                 if let Ok(Some(run)) = store.get_run(run_id).await {
-                    bar.set_message(line(&run.counts, started.elapsed()));
+                    written = run.counts;
                 }
+                bar.set_message(line(&live.snapshot(), &written, started.elapsed()));
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -46,17 +52,22 @@ impl Progress {
     }
 }
 
-/// The progress line: repos listed, rows written, versions, elapsed time and the listing's rate.
-fn line(c: &RunCounts, elapsed: Duration) -> String {
+/// The progress line: pages and repos listed, details fetched of those wanted, repos planned, rows
+/// and versions written, elapsed time and the listing's rate.
+fn line(live: &LiveSnapshot, written: &RunCounts, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     format!(
-        "listed {} repos · wrote {} rows · {} versions ({} files deferred) · {:.0} s · {:.0} repos/s",
-        c.fetched,
-        c.rows_written,
-        c.versions_created,
-        c.inspections_deferred,
+        "{} pages · listed {} repos · details {}/{} · planned {} · wrote {} rows · {} versions ({} files deferred) · {:.0} s · {:.0} repos/s",
+        live.pages,
+        live.listed,
+        live.details_fetched,
+        live.details_wanted,
+        live.planned,
+        written.rows_written,
+        written.versions_created,
+        written.inspections_deferred,
         secs,
-        c.fetched as f64 / secs.max(0.001)
+        live.listed as f64 / secs.max(0.001)
     )
 }
 
@@ -66,17 +77,29 @@ mod tests {
 
     #[test]
     fn the_line_says_how_far_the_run_is_and_how_fast() {
-        let counts = RunCounts {
-            fetched: 12_000,
-            rows_written: 11_500,
+        let live = LiveSnapshot {
+            pages: 12,
+            listed: 12_000,
+            details_wanted: 900,
+            details_fetched: 450,
+            planned: 11_000,
+        };
+        let written = RunCounts {
+            rows_written: 10_500,
             versions_created: 40,
             inspections_deferred: 2,
             ..RunCounts::default()
         };
         assert_eq!(
-            line(&counts, Duration::from_secs(4)),
-            "listed 12000 repos · wrote 11500 rows · 40 versions (2 files deferred) · 4 s · 3000 repos/s"
+            line(&live, &written, Duration::from_secs(4)),
+            "12 pages · listed 12000 repos · details 450/900 · planned 11000 · wrote 10500 rows · \
+             40 versions (2 files deferred) · 4 s · 3000 repos/s"
         );
-        assert!(line(&RunCounts::default(), Duration::ZERO).ends_with("0 s · 0 repos/s"));
+        let nothing = line(
+            &LiveSnapshot::default(),
+            &RunCounts::default(),
+            Duration::ZERO,
+        );
+        assert!(nothing.ends_with("0 s · 0 repos/s"), "{nothing}");
     }
 }

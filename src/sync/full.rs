@@ -85,7 +85,10 @@ impl Syncer {
                 }
             }
             state.counts.fetched = state.seen.len() as i64;
+            self.live.page(state.seen.len());
+            let planned = fresh.len();
             let items = self.plan_page(state, fresh, &mut skips).await?;
+            self.live.planned(planned);
             drop(budget);
             state.pending.add(items, skips);
             if state.pending.full() {

@@ -19,6 +19,7 @@ mod claim;
 mod config;
 mod full;
 mod listing;
+pub mod live;
 pub mod mapping;
 pub mod notify;
 mod page;
@@ -116,6 +117,8 @@ pub struct Syncer {
     web: crate::pipeline::webfile::WebFiles,
     config: Arc<SyncConfig>,
     notifier: Option<notify::Notifier>,
+    /// How far the run this syncer executes is, between its written batches.
+    live: Arc<live::LiveProgress>,
 }
 
 /// The mutable state of one run.
@@ -178,7 +181,13 @@ impl Syncer {
             web,
             config: Arc::new(config),
             notifier: None,
+            live: Arc::default(),
         }
+    }
+
+    /// The live progress of the run this syncer executes (`live.rs`).
+    pub fn live(&self) -> Arc<live::LiveProgress> {
+        self.live.clone()
     }
 
     /// Sends failure and recovery notifications after each run.
@@ -275,6 +284,7 @@ impl Syncer {
     async fn execute_claimed(&self, claimed: ClaimedRun, cancel: CancellationToken) -> RunReport {
         let started = Instant::now();
         let run_id = claimed.run.id;
+        self.live.reset();
         banner("Starting HuggingFace LiteRT Model Sync");
         let lease_lost = CancellationToken::new();
         let heartbeat = self.spawn_heartbeat(claimed.fence.clone(), lease_lost.clone());

@@ -90,6 +90,7 @@ impl Syncer {
                 )
             })
             .collect();
+        self.live.details_wanted(wanted.len());
         stream::iter(wanted)
             .map(|(i, id, sha, needs_readme, needs_version)| async move {
                 let readme = async {
@@ -141,6 +142,7 @@ impl Syncer {
                     (Some(assets), reading, unread)
                 };
                 let (readme, (assets, reading, unread)) = tokio::join!(readme, files);
+                self.live.detail_fetched();
                 (
                     i,
                     EntryDetails {
