@@ -267,6 +267,7 @@ pub(super) async fn list_page(
         limit: limit as u32,
         after,
         skip_count: true,
+        known_total: None,
         offset: 0,
         visibility: viewer.looker().listing(),
         supported_only: p.runnable.unwrap_or(false),
@@ -275,6 +276,10 @@ pub(super) async fn list_page(
             .map_err(ApiError::BadRequest)?,
     };
     let total = total_count(state, viewer, &query, revision).await?;
+    let query = ModelQuery {
+        known_total: Some(total),
+        ..query
+    };
     let mut page = state.catalog.browse(viewer.looker(), query).await?;
     page.total = total;
     let mut headers = HeaderMap::new();

@@ -24,7 +24,12 @@ impl Store {
         let rows = match self.walk_plan(q) {
             Some(walk) => match self.page_rows(q, walk).await? {
                 full if full.len() > q.limit as usize => full,
-                _ => self.page_rows(q, self.index_plan(q).await?).await?,
+                _ => {
+                    // The total, when it counts the word index's matches (less the hidden ones),
+                    // already tells few from many.
+                    let plan = self.index_plan(q, known_matches(q, total)).await?;
+                    self.page_rows(q, plan).await?
+                }
             },
             None => self.page_rows(q, SearchPlan::Drive).await?,
         };
@@ -98,7 +103,7 @@ impl Store {
         if found > i64::from(q.limit) {
             return Ok(walk);
         }
-        self.index_plan(q).await
+        self.index_plan(q, known_matches(q, -1)).await
     }
 
     /// The walk `q`'s page would take, bounded as [`WALK_ROWS_PER_MATCH`] says; `None` without a
@@ -115,13 +120,22 @@ impl Store {
     }
 
     /// How the word index is read when a walk does not fill the page: on SQLite, listing the matches
-    /// when they are few, probing them per row when they are many.
-    async fn index_plan(&self, q: &ModelQuery) -> StoreResult<SearchPlan> {
+    /// when they are few, probing them per row when they are many. `matches`, when the caller knows
+    /// about how many there are (the search's total), saves reading them to count (a common word's
+    /// capped count merged its whole match list: 1.9 ms of an 11 ms page).
+    async fn index_plan(&self, q: &ModelQuery, matches: Option<i64>) -> StoreResult<SearchPlan> {
         let words = q.q.as_deref().map(search_words).unwrap_or_default();
         let Store::Sqlite(db) = self else {
             // PostgreSQL's planner reads the word index or the sort index by its own statistics.
             return Ok(SearchPlan::Drive);
         };
+        if let Some(matches) = matches {
+            return Ok(if matches <= SEARCH_DRIVE_MAX {
+                SearchPlan::Drive
+            } else {
+                SearchPlan::Probe
+            });
+        }
         // At most SEARCH_DRIVE_MAX + 1 matches are read to tell few from many.
         let matches: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT rowid FROM ml_models_fts WHERE ml_models_fts MATCH $1 \
@@ -176,6 +190,14 @@ impl Store {
     }
 }
 
+/// How many models `q`'s search matches, as far as it is known without counting: its total (`total`
+/// when counted, else [`ModelQuery::known_total`]) when it filters nothing else than every listing
+/// does, so that its total is its word index's matches less the hidden ones.
+fn known_matches(q: &ModelQuery, total: i64) -> Option<i64> {
+    let total = (total >= 0).then_some(total).or(q.known_total)?;
+    filters_only_what_every_listing_does(q).then_some(total)
+}
+
 /// `q` filters no more than the listed status and who may see a model (besides its search): every
 /// model it leaves out is one of [`HIDDEN_SQL`]'s.
 fn filters_only_what_every_listing_does(q: &ModelQuery) -> bool {
@@ -194,6 +216,7 @@ fn filters_only_what_every_listing_does(q: &ModelQuery) -> bool {
         sort: _,
         include_removed: _,
         skip_count: _,
+        known_total: _,
         limit: _,
         after: _,
         offset: _,

@@ -121,6 +121,9 @@ pub struct ModelQuery {
     pub commercial: Option<bool>,
     /// Leave `total` at -1 (the caller knows it already).
     pub skip_count: bool,
+    /// The total, when the caller counted it already (`X-Total-Count`): a search on SQLite then
+    /// tells few matches from many by it instead of counting them again.
+    pub known_total: Option<i64>,
     pub limit: u32,
     pub after: Option<Keyset>,
     /// Rows to skip before the page (the clients' `skip`; keyset cursors are the fast way to page).

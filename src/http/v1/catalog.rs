@@ -177,6 +177,10 @@ async fn list_models(
         .pages
         .get_or_fill(&key, async {
             let total = crate::http::models::total_count(&state, &viewer, &query, revision).await?;
+            let query = ModelQuery {
+                known_total: Some(total),
+                ..query.clone()
+            };
             let body = match state
                 .catalog
                 .browse_client_json(viewer.looker(), query.clone())
