@@ -136,19 +136,16 @@ impl Sim {
         self.blobs.read().expect("blobs lock").get(sha256).cloned()
     }
 
-    /// The blob of an LFS file the Hub lists with this SHA-256 and size: the bytes put there, or
-    /// pseudo-random bytes of that size from now on (the Hub serves every file it lists).
-    pub(super) fn blob_or_synthetic(&self, sha256: &str, size: i64) -> Blob {
-        if let Some(blob) = self.blob(sha256) {
-            return blob;
+    /// Makes the CDN serve the LFS file the Hub lists with this SHA-256 and size: the bytes put
+    /// there, else pseudo-random bytes of that size from now on (the Hub serves every file it lists).
+    pub(super) fn ensure_served(&self, sha256: &str, size: i64) {
+        if self.blob(sha256).is_none() {
+            self.blobs
+                .write()
+                .expect("blobs lock")
+                .entry(sha256.to_string())
+                .or_insert(Blob::Synthetic(size.max(0) as u64));
         }
-        let blob = Blob::Synthetic(size.max(0) as u64);
-        self.blobs
-            .write()
-            .expect("blobs lock")
-            .entry(sha256.to_string())
-            .or_insert(blob)
-            .clone()
     }
 }
 

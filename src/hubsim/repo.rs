@@ -271,7 +271,7 @@ pub(super) async fn resolve(State(sim): State<Arc<Sim>>, headers: HeaderMap, uri
         );
     };
     if let Some(sha) = file.lfs_sha256.as_deref() {
-        sim.blob_or_synthetic(sha, file.size);
+        sim.ensure_served(sha, file.size);
         let name = path.rsplit('/').next().unwrap_or(&path);
         return cdn::to_cdn(&headers, sha, name, file.size, &repo.sha);
     }

@@ -27,7 +27,8 @@ impl Store {
                 _ => {
                     // The total, when it counts the word index's matches (less the hidden ones),
                     // already tells few from many.
-                    let plan = self.index_plan(q, known_matches(q, total)).await?;
+                    let counted = (total >= 0).then_some(total);
+                    let plan = self.index_plan(q, known_matches(q, counted)).await?;
                     self.page_rows(q, plan).await?
                 }
             },
@@ -103,7 +104,7 @@ impl Store {
         if found > i64::from(q.limit) {
             return Ok(walk);
         }
-        self.index_plan(q, known_matches(q, -1)).await
+        self.index_plan(q, known_matches(q, None)).await
     }
 
     /// The walk `q`'s page would take, bounded as [`WALK_ROWS_PER_MATCH`] says; `None` without a
@@ -190,11 +191,11 @@ impl Store {
     }
 }
 
-/// How many models `q`'s search matches, as far as it is known without counting: its total (`total`
-/// when counted, else [`ModelQuery::known_total`]) when it filters nothing else than every listing
-/// does, so that its total is its word index's matches less the hidden ones.
-fn known_matches(q: &ModelQuery, total: i64) -> Option<i64> {
-    let total = (total >= 0).then_some(total).or(q.known_total)?;
+/// How many models `q`'s search matches, as far as it is known without counting: its total (`counted`
+/// when this listing counted it, else [`ModelQuery::known_total`]) when it filters nothing else than
+/// every listing does, so that its total is its word index's matches less the hidden ones.
+fn known_matches(q: &ModelQuery, counted: Option<i64>) -> Option<i64> {
+    let total = counted.or(q.known_total)?;
     filters_only_what_every_listing_does(q).then_some(total)
 }
 

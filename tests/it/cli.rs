@@ -351,23 +351,27 @@ async fn the_readmes_demo_mirrors_verified_pending_and_missing_versions() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Its log is read to the end (a full pipe would stop it), the address it listens on passed on.
     let stderr = sim.stderr.take().unwrap();
-    let endpoint = tokio::task::spawn_blocking(move || {
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.unwrap();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Some(at) = line.find("http://127.0.0.1:") {
                 let url: String = line[at..]
                     .chars()
                     .take_while(|c| !c.is_whitespace() && *c != '"')
                     .collect();
-                return url;
+                let _ = said.send(url);
             }
         }
-        panic!("the simulator said where it listens");
-    })
-    .await
-    .unwrap();
+    });
+    let endpoint = heard
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the simulator said where it listens");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
     let out = bin()
@@ -401,8 +405,15 @@ async fn the_readmes_demo_mirrors_verified_pending_and_missing_versions() {
             .find(|(status, _)| status == s)
             .map_or(0, |(_, n)| *n)
     };
-    for status in ["verified", "pending", "missing"] {
-        assert!(count(status) >= 20, "{status}: {by_status:?}");
+    // The README's demo paragraph says what this sync gives; the population is deterministic.
+    let (verified, pending, missing) = (count("verified"), count("pending"), count("missing"));
+    let said = format!("{verified} verified, {pending} pending and {missing} missing");
+    assert!(
+        readme.replace('\n', " ").contains(&said),
+        "the README's demo does not say {said}"
+    );
+    for n in [verified, pending, missing] {
+        assert!(n >= 20, "{by_status:?}");
     }
     // Every missing version says why: a file that is no model, the app's limits, a gated repo.
     let reasons: Vec<(String,)> = sqlx::query_as(
