@@ -309,6 +309,12 @@ string_enum!(
     }
 );
 
+/// Whether the Hub's `gated` field of a repo (`"false"`, `"auto"`, `"manual"`; absent when not said)
+/// says its files need access.
+pub fn is_gated(gated: Option<&str>) -> bool {
+    gated.is_some_and(|g| g != "false")
+}
+
 /// The current time truncated to microseconds, the precision both databases keep, so a value read back
 /// equals the value written.
 pub fn now() -> chrono::DateTime<chrono::Utc> {

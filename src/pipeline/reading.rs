@@ -66,6 +66,23 @@ pub struct Sources<'a> {
     pub readings: Option<&'a super::readings::Readings>,
 }
 
+impl Sources<'_> {
+    /// These sources for a file of a repo whose Hub `gated` field is `gated`: a gated repo's file is
+    /// read with its own access, never answered from another repo's reading of the same bytes —
+    /// whether it can be read is its own (before, a gated version got a public repo's reading or
+    /// failure, whichever repo was read first).
+    pub fn for_repo(self, gated: Option<&str>) -> Self {
+        if crate::domain::is_gated(gated) {
+            Sources {
+                readings: None,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
 /// What reading a version's main file gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileReading {

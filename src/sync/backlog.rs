@@ -194,8 +194,9 @@ impl Syncer {
             let Some(model) = self.store.get_model(version.model_id).await? else {
                 return Ok(false);
             };
+            let gated = model.upstream.as_ref().and_then(|u| u.gated.as_deref());
             let mut found = match derive::inspect_version(
-                self.sources_for(&version),
+                self.sources_for(&version).for_repo(gated),
                 &model,
                 &version,
             )

@@ -96,7 +96,7 @@ impl Rules {
         if self.exclude_authors.is_match(author) {
             return Err(format!("author '{author}' is excluded"));
         }
-        let gated = m.gated.as_deref().is_some_and(|g| g != "false");
+        let gated = crate::domain::is_gated(m.gated.as_deref());
         if gated && self.spec.allow_gated == Some(false) {
             return Err("gated repos are not mirrored".into());
         }

@@ -10,7 +10,60 @@ use sha2::Digest;
 both_backends!(
     the_same_bytes_in_many_repos_are_read_once,
     the_same_bundle_in_many_repos_is_read_once,
+    a_gated_repo_is_read_with_its_own_access_never_from_another_repos_reading,
 );
+
+/// A gated repo whose model file has the same bytes as public repos' files: whether the mirror can
+/// read it is the gated repo's own (its files need access the mirror's anonymous token lacks), so its
+/// version is missing for that reason — never given a public repo's reading (or failure) of the same
+/// bytes because that repo happened to be read first.
+async fn a_gated_repo_is_read_with_its_own_access_never_from_another_repos_reading(
+    backend: Backend,
+) {
+    // Population 23 has gated repos among its 30, their `.tflite` backed by the same model as the rest.
+    let sim = SimHandle::start(30, 0, 23).await;
+    let model = crate::packed::labelled_classifier(0);
+    let sha = hex::encode(sha2::Sha256::digest(&model));
+    sim.sim.serve_model_files(vec![model]);
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    syncer(&store, &sim, |c| c.pull_versions = true)
+        .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let (mut gated, mut public_read) = (0, 0);
+    for m in all_synced(&store).await {
+        let is_gated =
+            pocket_catalog::domain::is_gated(m.upstream.as_ref().and_then(|u| u.gated.as_deref()));
+        for v in store.list_versions(m.id).await.unwrap() {
+            let main = pocket_catalog::domain::assets::main_file(&v.assets).unwrap();
+            if main.file_hash.as_deref() != Some(&sha) {
+                continue;
+            }
+            if is_gated {
+                gated += 1;
+                assert_eq!(v.status, pocket_catalog::domain::VersionStatus::Missing);
+                assert!(
+                    v.unsupported_reason
+                        .as_deref()
+                        .is_some_and(|r| r.contains("gated")),
+                    "{:?}",
+                    v.unsupported_reason
+                );
+            } else if v.inspection.as_ref().is_some_and(|i| i["error"].is_null()) {
+                public_read += 1;
+            }
+        }
+    }
+    assert!(
+        gated >= 1,
+        "the population has a gated repo sharing the bytes"
+    );
+    assert!(
+        public_read >= 10,
+        "{public_read} public versions read the shared bytes"
+    );
+}
 
 /// LLM bundles too: every `.litertlm` of the population gets the same real bundle (the official
 /// builder's); the versions whose main file it is all have its reading, made once.
