@@ -19,6 +19,16 @@ impl Store {
         } else {
             self.count_models(q).await?
         };
+        // A page of no models (a caller that wants the total only) reads no rows: a search's walk
+        // and probe would still look for its one "next" row (on PostgreSQL, up to 490 ms for a word
+        // in few models, where the count took 2 ms).
+        if q.limit == 0 {
+            return Ok(ModelPage {
+                items: Vec::new(),
+                total,
+                next: None,
+            });
+        }
         // A search's page is first read by a walk; one that does not fill it is read again from the
         // word index (the walk itself tells, instead of a probe before it).
         let rows = match self.walk_plan(q) {
@@ -182,6 +192,16 @@ impl Store {
                 .await?);
         }
         let (sql, params) = ListSql::new(q, self.dialect(), SearchPlan::Drive).count_sql();
+        if let (Store::Postgres(db), false) = (self, words.is_empty()) {
+            // A word in a quarter of the catalogue was counted by reading every row and making its
+            // words again (300–620 ms at 100,000 models); from the word index, 33–55 ms.
+            let mut tx = pg_count_from_the_word_index(&db.pool).await?;
+            let n = bind_params!(sqlx::query_scalar::<_, i64>(&sql), params)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(n);
+        }
         Ok(super::on_backend!(self, |db| bind_params!(
             sqlx::query_scalar::<_, i64>(&sql),
             params
@@ -189,6 +209,21 @@ impl Store {
         .fetch_one(&db.pool)
         .await?))
     }
+}
+
+/// A PostgreSQL transaction in which a search's count reads its matches from its word index (a
+/// bitmap), never every row: its planner prices the index's expression like a column, and counted a
+/// word in a quarter of the catalogue by reading every row and making its words again (300–620 ms at
+/// 100,000 models, 33–55 ms from the index). A page keeps the planner's choice: forcing the index
+/// there cost words in ~5,000 spread models 6 → 16–25 ms while saving clustered ones 130 → 22 ms.
+async fn pg_count_from_the_word_index(
+    pool: &sqlx::PgPool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// How many models `q`'s search matches, as far as it is known without counting: its total (`counted`

@@ -51,7 +51,8 @@ pub(crate) fn search_text(
 }
 
 /// How a listing with a search reads its matches. On PostgreSQL, `Drive` and `Probe` are one SQL
-/// whose plan its planner chooses by its own statistics.
+/// whose plan its planner chooses by its own statistics (a sync that rewrote much of the catalogue
+/// refreshes them: [`Store::refresh_statistics`](super::Store::refresh_statistics)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SearchPlan {
     /// The word index lists the matches and they are sorted: few matches.

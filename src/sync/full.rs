@@ -100,6 +100,7 @@ impl Syncer {
         }
         self.flush(state).await?;
         self.settle(state).await?;
+        self.refresh_statistics(state).await;
         tracing::info!(
             "Fetched {} LiteRT models from HuggingFace",
             state.counts.fetched
@@ -115,6 +116,26 @@ impl Syncer {
         }
         self.inspect_after_listing(state, stop, run_start).await?;
         Ok(complete && !limit_hit)
+    }
+
+    /// When the listing created or rewrote a tenth or more of the models it listed (a first sync, a
+    /// mass change), the database's statistics are refreshed at once — searches are planned by them —
+    /// rather than whenever autovacuum gets to it, if it runs at all. A failure is only logged.
+    async fn refresh_statistics(&self, state: &RunState) {
+        let c = &state.counts;
+        let changed = c.created + c.updated + c.renamed + c.restored;
+        if changed == 0 || changed * 10 < c.fetched {
+            return;
+        }
+        let started = Instant::now();
+        match self.store.refresh_statistics().await {
+            Ok(()) => tracing::info!(
+                changed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "the catalogue's statistics were refreshed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not refresh the catalogue's statistics"),
+        }
     }
 
     /// What a person should know of the listing: where it stopped, what could not be read.

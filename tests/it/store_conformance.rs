@@ -1132,6 +1132,21 @@ async fn a_search_counts_and_lists_what_its_viewer_may_see_whichever_plan(backen
     ] {
         let first = store.list_models(&query).await.unwrap();
         assert_eq!(first.total, total, "{query:?}");
+        // A caller that wants the total only (limit 0, as the handlers' X-Total-Count) gets it and
+        // no models.
+        let counted = store
+            .list_models(&ModelQuery {
+                limit: 0,
+                ..query.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (counted.total, counted.items.len()),
+            (total, 0),
+            "{query:?}"
+        );
+        assert!(counted.next.is_none());
         // A caller that counted already (X-Total-Count) gets the same page, uncounted: the total
         // only tells few matches from many, and a wrong one changes no result.
         for known in [total, 0, 100_000] {

@@ -3,7 +3,8 @@
 
 use crate::both_backends;
 use crate::support::{
-    all_synced, assert_catalog_equals_truth, execute_raw, syncer, Backend, SimHandle, TestDb,
+    all_synced, assert_catalog_equals_truth, execute_raw, scalar_raw, syncer, Backend, SimHandle,
+    TestDb,
 };
 use pocket_catalog::domain::records::Model;
 use pocket_catalog::domain::{RunStatus, Trigger, UpstreamStatus};
@@ -160,15 +161,32 @@ async fn first_sync_mirrors_exactly_the_litert_repos_with_their_licences(backend
     assert_eq!(run.counts.rows_written, truth.len() as i64);
 }
 
+/// ...and on PostgreSQL the first sync leaves the catalogue analyzed (searches are planned by its
+/// statistics), an unchanged one does not analyze it again.
 async fn second_sync_writes_nothing(backend: Backend) {
     let sim = SimHandle::start(400, 50, 2).await;
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let s = syncer(&store, &sim, |_| {});
+    let statistics = "SELECT COUNT(*) FROM pg_stats WHERE tablename = 'ml_models'";
     let first = sync(&s).await;
+    if matches!(backend, Backend::Postgres) {
+        assert!(
+            scalar_raw(&db, statistics).await > 0,
+            "analyzed by the first sync"
+        );
+        execute_raw(
+            &db,
+            "DELETE FROM pg_statistic WHERE starelid = 'ml_models'::regclass",
+        )
+        .await;
+    }
     let before = all_synced(&store).await;
     sim.sim.reset_stats();
     let second = sync(&s).await;
+    if matches!(backend, Backend::Postgres) {
+        assert_eq!(scalar_raw(&db, statistics).await, 0, "not analyzed again");
+    }
     assert_eq!(second.status, RunStatus::Success);
     assert_eq!(
         (
