@@ -74,92 +74,104 @@ impl Syncer {
         &self,
         planned: &[PlannedEntry],
     ) -> HashMap<usize, EntryDetails> {
-        // Owned inputs: the futures must not borrow `planned` across the stream.
-        let wanted: Vec<(usize, String, String, bool, bool, Option<String>)> = planned
+        let wanted: Vec<Wanted> = planned
             .iter()
             .enumerate()
             .filter(|(_, p)| p.needs_readme || p.needs_version)
-            .map(|(i, p)| {
-                let sha = p.mirror.sha.clone().unwrap_or_else(|| "main".into());
-                (
-                    i,
-                    p.mirror.repo_id.to_string(),
-                    sha,
-                    p.needs_readme,
-                    p.needs_version,
-                    p.mirror.gated.clone(),
-                )
+            .map(|(i, p)| Wanted {
+                i,
+                id: p.mirror.repo_id.to_string(),
+                sha: p.mirror.sha.clone().unwrap_or_else(|| "main".into()),
+                needs_readme: p.needs_readme,
+                needs_version: p.needs_version,
+                gated: p.mirror.gated.clone(),
             })
             .collect();
         self.live.details_wanted(wanted.len());
         stream::iter(wanted)
-            .map(
-                |(i, id, sha, needs_readme, needs_version, gated)| async move {
-                    let readme = async {
-                        if !needs_readme {
-                            return None;
+            .map(|wanted| async move {
+                let Wanted {
+                    i,
+                    id,
+                    sha,
+                    needs_readme,
+                    needs_version,
+                    gated,
+                } = wanted;
+                let readme = async {
+                    if !needs_readme {
+                        return None;
+                    }
+                    match self.hub.readme(&id, &sha).await {
+                        Ok(text) => text.as_deref().and_then(mapping::readme_first_paragraph),
+                        Err(e) => {
+                            tracing::debug!(repo = id, error = %e, "README not readable");
+                            None
                         }
-                        match self.hub.readme(&id, &sha).await {
-                            Ok(text) => text.as_deref().and_then(mapping::readme_first_paragraph),
-                            Err(e) => {
-                                tracing::debug!(repo = id, error = %e, "README not readable");
-                                None
+                    }
+                };
+                let files = async {
+                    if !needs_version {
+                        return (None, None, None);
+                    }
+                    let assets = match self.hub.model_info(&id, Some(&sha)).await {
+                        Ok(RepoOutcome::Found { value, .. }) => versions::assets(
+                            self.hub.config().endpoint.as_str(),
+                            &id,
+                            &sha,
+                            value.siblings.as_deref(),
+                        ),
+                        Ok(other) => Err(format!("commit details unavailable: {other:?}")),
+                        Err(e) => Err(format!("commit details unavailable: {e}")),
+                    };
+                    // The model file read by range (issue #21), briefly and within a time cap: a
+                    // file that cannot be read now defers its inspection, never its version (#32).
+                    let (reading, unread) = match &assets {
+                        Ok(list) if self.config.inspect_models => {
+                            let sources = self.brief_sources().for_repo(gated.as_deref());
+                            let read = crate::pipeline::derive::read_main_file(sources, list);
+                            match tokio::time::timeout(self.config.file_read_timeout, read).await {
+                                Ok(Ok(reading)) => (Some(reading), None),
+                                Ok(Err(e)) => (None, Some(e.to_string())),
+                                Err(_) => (
+                                    None,
+                                    Some(format!(
+                                        "its reads took longer than {} s",
+                                        self.config.file_read_timeout.as_secs()
+                                    )),
+                                ),
                             }
                         }
+                        _ => (None, None),
                     };
-                    let files = async {
-                        if !needs_version {
-                            return (None, None, None);
-                        }
-                        let assets = match self.hub.model_info(&id, Some(&sha)).await {
-                            Ok(RepoOutcome::Found { value, .. }) => versions::assets(
-                                self.hub.config().endpoint.as_str(),
-                                &id,
-                                &sha,
-                                value.siblings.as_deref(),
-                            ),
-                            Ok(other) => Err(format!("commit details unavailable: {other:?}")),
-                            Err(e) => Err(format!("commit details unavailable: {e}")),
-                        };
-                        // The model file read by range (issue #21), briefly and within a time cap: a
-                        // file that cannot be read now defers its inspection, never its version (#32).
-                        let (reading, unread) = match &assets {
-                            Ok(list) if self.config.inspect_models => {
-                                let sources = self.brief_sources().for_repo(gated.as_deref());
-                                let read = crate::pipeline::derive::read_main_file(sources, list);
-                                match tokio::time::timeout(self.config.file_read_timeout, read)
-                                    .await
-                                {
-                                    Ok(Ok(reading)) => (Some(reading), None),
-                                    Ok(Err(e)) => (None, Some(e.to_string())),
-                                    Err(_) => (
-                                        None,
-                                        Some(format!(
-                                            "its reads took longer than {} s",
-                                            self.config.file_read_timeout.as_secs()
-                                        )),
-                                    ),
-                                }
-                            }
-                            _ => (None, None),
-                        };
-                        (Some(assets), reading, unread)
-                    };
-                    let (readme, (assets, reading, unread)) = tokio::join!(readme, files);
-                    self.live.detail_fetched();
-                    (
-                        i,
-                        EntryDetails {
-                            readme,
-                            assets,
-                            reading,
-                            unread,
-                        },
-                    )
-                },
-            )
+                    (Some(assets), reading, unread)
+                };
+                let (readme, (assets, reading, unread)) = tokio::join!(readme, files);
+                self.live.detail_fetched();
+                (
+                    i,
+                    EntryDetails {
+                        readme,
+                        assets,
+                        reading,
+                        unread,
+                    },
+                )
+            })
             .buffer_unordered(self.config.detail_concurrency.max(1))
             .collect()
             .await
     }
+}
+
+/// What one planned repo (`i`, its position in the page) needs fetched, owned: the futures must not
+/// borrow `planned` across the stream.
+struct Wanted {
+    i: usize,
+    id: String,
+    sha: String,
+    needs_readme: bool,
+    needs_version: bool,
+    /// The Hub's `gated` field: a gated repo's model file is read with its own access.
+    gated: Option<String>,
 }
