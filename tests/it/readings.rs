@@ -27,10 +27,7 @@ async fn a_gated_repo_is_read_with_its_own_access_never_from_another_repos_readi
     sim.sim.serve_model_files(vec![model]);
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    syncer(&store, &sim, |c| c.pull_versions = true)
-        .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
-        .await
-        .unwrap();
+    sync_with_versions(&store, &sim).await;
     let (mut gated, mut public_read) = (0, 0);
     for m in all_synced(&store).await {
         let is_gated =
@@ -78,10 +75,7 @@ async fn the_same_bundle_in_many_repos_is_read_once(backend: Backend) {
     }
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    syncer(&store, &sim, |c| c.pull_versions = true)
-        .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
-        .await
-        .unwrap();
+    sync_with_versions(&store, &sim).await;
     let mut read = Vec::new();
     for m in all_synced(&store).await {
         for v in store.list_versions(m.id).await.unwrap() {
@@ -114,13 +108,7 @@ async fn the_same_bytes_in_many_repos_are_read_once(backend: Backend) {
     assert!(backed > 10, "{backed} files share one blob");
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let run = || async {
-        syncer(&store, &sim, |c| c.pull_versions = true)
-            .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
-            .await
-            .unwrap()
-    };
-    run().await;
+    sync_with_versions(&store, &sim).await;
     let mut inspected = 0;
     let mut read = 0;
     for m in all_synced(&store).await {
@@ -158,10 +146,18 @@ async fn the_same_bytes_in_many_repos_are_read_once(backend: Backend) {
         .put_file(&repo.id, "reuploaded.tflite", model)
         .unwrap();
     sim.sim.reset_stats();
-    run().await;
+    sync_with_versions(&store, &sim).await;
     assert_eq!(
         sim.sim.stats().cdn_requests,
         0,
         "the re-upload is not read again"
     );
+}
+
+/// One sync run that pulls versions (and reads their model files).
+async fn sync_with_versions(store: &pocket_catalog::store::Store, sim: &SimHandle) {
+    syncer(store, sim, |c| c.pull_versions = true)
+        .run_once(Trigger::Manual, tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
 }
